@@ -1,0 +1,52 @@
+"""What every command shares: the URL options, running async code, turning our errors
+into a message and a non-zero exit instead of a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from ..config import DATABASE_URL_ENV, REDIS_URL_ENV
+from ..errors import SafeAccountsError
+
+T = TypeVar("T")
+
+database_option = click.option(
+    "--database-url",
+    envvar=DATABASE_URL_ENV,
+    default=None,
+    help=f"SQLAlchemy URL (env {DATABASE_URL_ENV}; default: sqlite file safe_accounts.db here).",
+)
+redis_option = click.option(
+    "--redis-url",
+    envvar=REDIS_URL_ENV,
+    default=None,
+    help=f"Redis URL (env {REDIS_URL_ENV}; default: none, single process).",
+)
+
+
+def run(coro_fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> T:
+    return asyncio.run(coro_fn(*args, **kwargs))
+
+
+def run_cli(group: click.Group) -> None:
+    try:
+        group.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SafeAccountsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,59 @@
+"""Where the database and Redis are, from arguments or the environment.
+
+The embedded default is an SQLite file in the working directory and no Redis, so
+that `make demo` and a first try need nothing running.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .errors import ConfigurationError
+
+DATABASE_URL_ENV = "SAFE_ACCOUNTS_DATABASE_URL"
+REDIS_URL_ENV = "SAFE_ACCOUNTS_REDIS_URL"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///safe_accounts.db"
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+
+def database_url(given: str | None = None) -> str:
+    """The async SQLAlchemy URL to use: the argument, the environment, or the embedded default.
+
+    Plain `postgresql://` and `sqlite://` URLs get their async driver, so users can paste
+    the URL their app already has.
+    """
+    url = given or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigurationError(f"database URL {url!r} has no scheme (expected e.g. postgresql://...)")
+    if "+" not in scheme:
+        if scheme not in _ASYNC_DRIVERS:
+            raise ConfigurationError(
+                f"database URL scheme {scheme!r} is not supported (use sqlite or postgresql)"
+            )
+        scheme = _ASYNC_DRIVERS[scheme]
+    return f"{scheme}://{rest}"
+
+
+def redis_url(given: str | None = None) -> str | None:
+    """The Redis URL, or None for the single-process embedded default."""
+    url = given or os.environ.get(REDIS_URL_ENV) or None
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigurationError(f"Redis URL {url!r} must start with redis://, rediss:// or unix://")
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+
+    @classmethod
+    def resolve(cls, database: str | None = None, redis: str | None = None) -> Settings:
+        return cls(database_url(database), redis_url(redis))

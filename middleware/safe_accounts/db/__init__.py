@@ -1,0 +1,1 @@
+"""SQL: engines, our tables' metadata, and the shipped migrations."""
