@@ -1,0 +1,350 @@
+"""The policy file's shape: frozen pydantic models, parsed once at start-up.
+
+A policy is parsed into these models (which also give the JSON Schema in
+`docs/policy.schema.json`), then compiled (`compiled.py`) into the lookup structures
+the request path uses. Nothing downstream re-checks raw YAML.
+
+Rule semantics: every rule whose `action` matches and whose conditions all hold
+*applies*; the strongest outcome among them wins (deny > hide > redact > filter >
+allow). No rule applies: allow. Protections are therefore written as denials with
+precise conditions, and relaxations as narrower conditions, never as allow-overrides.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Action(enum.StrEnum):
+    DIRECT_MESSAGE = "direct_message"
+    CONTACT_REQUEST = "contact_request"
+    CONTACT_RESPONSE = "contact_response"
+    PROFILE_VIEW = "profile_view"
+    DISCOVERY = "discovery"
+    REPORT = "report"
+    BLOCK = "block"
+
+
+class Outcome(enum.StrEnum):
+    ALLOW = "allow"
+    FILTER = "filter"  # discovery: drop the matching accounts from the listed response
+    REDACT = "redact"  # profile_view: remove the route's named fields from the response
+    HIDE = "hide"  # 404: the target does not exist, as far as the actor can tell
+    DENY = "deny"  # 403 problem details
+
+    @property
+    def strength(self) -> int:
+        return _STRENGTH[self]
+
+
+_STRENGTH = {
+    Outcome.ALLOW: 0,
+    Outcome.FILTER: 1,
+    Outcome.REDACT: 2,
+    Outcome.HIDE: 3,
+    Outcome.DENY: 4,
+}
+
+
+class Mode(enum.StrEnum):
+    ENFORCE = "enforce"
+    MONITOR = "monitor"  # decide and log, never change the response
+
+
+class Failure(enum.StrEnum):
+    CLOSED = "closed"  # SQL/Redis down or too slow: deny with 503
+    OPEN = "open"  # ... let the request through, logged
+
+
+BandName = Literal["under_13", "13_15", "16_17", "adult", "unknown", "minor"]
+AssuranceName = Literal["self_declared", "estimated", "verified"]
+
+
+# --- where target accounts come from ---------------------------------------------------
+
+
+class PathTarget(_Frozen):
+    path: str = Field(description="Name of a path parameter in the route template.")
+
+
+class QueryTarget(_Frozen):
+    query: str = Field(description="Query-string parameter; repeated parameters give several targets.")
+
+
+class JsonTarget(_Frozen):
+    json_: str = Field(
+        alias="json",
+        description="Dotted path into the JSON body; `[*]` walks a list, e.g. `participants[*].id`.",
+    )
+
+
+class FormTarget(_Frozen):
+    form: str = Field(description="Form field (urlencoded or multipart); repeated fields give several.")
+
+
+class SqlTarget(_Frozen):
+    sql: str = Field(description="Name of a query under `queries:`; each row's first column is a target.")
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="Bound parameters: name -> `path.X`, `query.X`, `json.X`, `form.X` or `actor`.",
+    )
+
+
+class CallableTarget(_Frozen):
+    callable: str = Field(
+        description="`module:function` called as `await f(request_view)`, returning account ids."
+    )
+
+
+TargetSource = PathTarget | QueryTarget | JsonTarget | FormTarget | SqlTarget | CallableTarget
+
+
+class ResponseShape(_Frozen):
+    """Where accounts sit in the app's JSON response (discovery, profile views, responses)."""
+
+    items: str | None = Field(
+        default=None, description="Path to the list of accounts, e.g. `results[*]` or `[*]`."
+    )
+    id: str = Field(default="id", description="Field of each item (or of the profile) holding the account id.")
+    redact: tuple[str, ...] = Field(
+        default=(), description="Profile fields removed by a `redact` decision (location, school...)."
+    )
+    notice_field: str | None = Field(
+        default=None, description="Field added to the JSON when a safety notice applies."
+    )
+
+
+class ResponseFrom(_Frozen):
+    """contact_response: how to tell an acceptance from a rejection."""
+
+    field: str = Field(description="`path.X`, `query.X`, `json.X` or `form.X` holding the answer.")
+    accept: tuple[str, ...] = Field(default=("accept", "accepted", "true", "yes"))
+    reject: tuple[str, ...] = Field(default=("reject", "rejected", "decline", "declined", "false", "no"))
+
+
+class Route(_Frozen):
+    name: str | None = None
+    method: str | tuple[str, ...] = Field(description="HTTP method(s), or `WEBSOCKET`.")
+    path: str = Field(description="Starlette-style template: `/api/messages/{id}`, `{id:int}`.")
+    action: Action
+    targets: tuple[TargetSource, ...] = ()
+    response: ResponseShape | None = None
+    response_from: ResponseFrom | None = None
+    max_body_bytes: int | None = Field(default=None, gt=0)
+
+
+# --- rules --------------------------------------------------------------------------------
+
+
+class Range(_Frozen):
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+
+class Conditions(_Frozen):
+    """All given conditions must hold for the rule to apply. Absent means "any"."""
+
+    target_band: tuple[BandName, ...] | None = None
+    actor_band: tuple[BandName, ...] | None = None
+    connected: bool | None = Field(default=None, description="Actor is one of the target's connections.")
+    mutual_connections: Range | None = None
+    actor_assurance_below: AssuranceName | None = Field(
+        default=None, description="Applies only when the actor's assurance is below this level."
+    )
+    target_assurance_below: AssuranceName | None = None
+    actor_restricted: bool | None = Field(
+        default=None, description="Actor is under a restriction raised by an alert or a moderator."
+    )
+    anonymous: bool | None = Field(default=None, description="No authenticated actor.")
+
+
+class Rule(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    action: Action | tuple[Action, ...]
+    when: Conditions = Conditions()
+    then: Outcome
+    reason: str = Field(description="Shown to moderators and in problem details; never names the target.")
+    mode: Mode | None = Field(default=None, description="Overrides the policy's mode for this rule.")
+    on_failure: Failure | None = Field(default=None, description="Overrides `defaults.on_failure`.")
+    enabled: bool = True
+
+
+# --- relationships, queries, identity, bands ----------------------------------------------
+
+
+class Lookup(_Frozen):
+    """A named SQL query against the app's own tables, or a Python callable. Exactly one."""
+
+    sql: str | None = None
+    callable: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Lookup:
+        if (self.sql is None) == (self.callable is None):
+            raise ValueError("give exactly one of `sql` or `callable`")
+        return self
+
+
+class Relationships(_Frozen):
+    connected: Lookup | None = Field(
+        default=None,
+        description="Rows of `:actor`'s connections among `:targets` (first column: the account id).",
+    )
+    mutual_count: Lookup | None = Field(
+        default=None, description="One row: how many connections `:actor` and `:target` share."
+    )
+    cache_seconds: float = Field(default=30.0, ge=0)
+
+
+class ScopeUserIdentity(_Frozen):
+    source: Literal["scope_user"]
+    attribute: str = "identity"
+
+
+class HeaderIdentity(_Frozen):
+    source: Literal["header"]
+    header: str
+    trusted_proxies: tuple[str, ...] = Field(min_length=1)
+
+
+class JwtIdentity(_Frozen):
+    source: Literal["jwt"]
+    header: str | None = "authorization"
+    cookie: str | None = None
+    query: str | None = None
+    algorithms: tuple[str, ...] = ("HS256",)
+    key_env: str = Field(description="Environment variable holding the key (never the key itself).")
+    claim: str = "sub"
+    audience: str | None = None
+    issuer: str | None = None
+    leeway_seconds: float = 0
+
+
+IdentitySource = Annotated[
+    ScopeUserIdentity | HeaderIdentity | JwtIdentity, Field(discriminator="source")
+]
+
+
+class OwnBands(_Frozen):
+    source: Literal["table"] = "table"
+
+
+class HostBands(_Frozen):
+    source: Literal["host"]
+    table: str
+    id_column: str
+    birth_date_column: str
+    assurance: AssuranceName = "self_declared"
+
+
+class BandCacheSettings(_Frozen):
+    size: int = Field(default=100_000, gt=0)
+    ttl_seconds: float = Field(default=300.0, gt=0)
+
+
+class Bands(_Frozen):
+    store: OwnBands | HostBands = Field(default_factory=OwnBands, discriminator="source")
+    cache: BandCacheSettings = BandCacheSettings()
+
+
+# --- signals ------------------------------------------------------------------------------
+
+
+class EventKind(enum.StrEnum):
+    """Events recorded about a *subject* (the account reaching out), with an *other* (the one
+    reached: usually the child)."""
+
+    CONTACT_REQUEST = "contact_request"
+    CONTACT_REJECTED = "contact_rejected"
+    CONTACT_ACCEPTED = "contact_accepted"
+    BLOCKED = "blocked"
+    REPORTED = "reported"
+    DM_DENIED = "direct_message_denied"
+
+
+class SignalFilter(_Frozen):
+    other_band: tuple[BandName, ...] | None = None
+    mutual_connections: Range | None = None
+
+
+class Escalation(_Frozen):
+    restrict: bool = Field(default=False, description="Restrict the subject until a moderator decides.")
+
+
+class CountSignal(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    event: EventKind
+    where: SignalFilter = SignalFilter()
+    window: str = Field(description="Sliding window: `30m`, `24h`, `7d`.", pattern=r"^\d+[smhd]$")
+    count: Literal["events", "distinct_others"] = "events"
+    threshold: int = Field(gt=0)
+    reason: str
+    escalate: Escalation = Escalation()
+    enabled: bool = True
+
+
+class RateSignal(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    numerator: str = Field(description="Id of a count signal.")
+    denominator: str = Field(description="Id of a count signal.")
+    min_denominator: int = Field(gt=0)
+    threshold: float = Field(gt=0, le=1)
+    reason: str
+    escalate: Escalation = Escalation()
+    enabled: bool = True
+
+
+class Signals(_Frozen):
+    counts: tuple[CountSignal, ...] = ()
+    rates: tuple[RateSignal, ...] = ()
+
+
+class Defaults(_Frozen):
+    unknown_age: Literal["minor", "adult"] = Field(
+        default="minor", description="How `unknown` counts in `minor`. Protective default: minor."
+    )
+    on_failure: Failure = Failure.CLOSED
+    time_budget_ms: float = Field(default=250, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+
+
+class PolicyTest(_Frozen):
+    """A case the policy carries: given accounts and a request, the expected decision."""
+
+    name: str
+    accounts: dict[str, str] = Field(description="account id -> band (optionally `band/assurance`).")
+    connections: tuple[tuple[str, str], ...] = ()
+    restricted: tuple[str, ...] = ()
+    actor: str | None = None
+    request: str = Field(description="`METHOD /path?query`.")
+    json_: object | None = Field(default=None, alias="json")
+    form: dict[str, str] | None = None
+    expect: Outcome
+    rule: str | None = None
+    response: object | None = Field(default=None, description="For discovery/profile: the app's JSON.")
+    expect_response: object | None = None
+
+
+class PolicyFile(_Frozen):
+    """One policy file as written. `extends` merges a base (by rule/signal/route id)."""
+
+    version: Literal[1]
+    name: str
+    extends: str | None = Field(default=None, description="`baseline` (bundled) or a relative path.")
+    mode: Mode = Mode.ENFORCE
+    defaults: Defaults = Defaults()
+    identity: tuple[IdentitySource, ...] = ()
+    bands: Bands = Bands()
+    relationships: Relationships = Relationships()
+    queries: dict[str, Lookup] = Field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    signals: Signals = Signals()
+    tests: tuple[PolicyTest, ...] = ()
