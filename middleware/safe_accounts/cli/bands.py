@@ -1,0 +1,210 @@
+"""`safe-accounts bands set | get | import`: our own band table, from the command line.
+
+Every command checks the schema first, so an un-migrated database gets the command
+that fixes it instead of an SQL error. With a Redis URL, changes reach every running
+process's band cache at once; without one, they arrive when cached entries expire.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import click
+
+from ..bands.age import AgeBand, Assurance, BandRecord
+from ..bands.directory import BandDirectory
+from ..bands.importer import BATCH_SIZE, BatchOutcome, import_csv
+from ..bands.recording import account_id_checked, parse_birth_date
+from ..bands.store import OwnBandStore
+from ..config import redis_url as resolve_redis_url
+from ..db import migrate
+from ..db.engine import make_engine
+from ..errors import InvalidBand
+from ..policy.model import BandCacheSettings
+from ._common import database_option, redis_option, run
+
+_SETTABLE_BANDS = [b.value for b in AgeBand if b is not AgeBand.UNKNOWN]
+_ASSURANCES = [a.value for a in Assurance]
+
+
+@asynccontextmanager
+async def _directory(database_url: str | None, redis_url: str | None) -> AsyncIterator[BandDirectory]:
+    """A directory on our table, after checking the schema; publishing when Redis is given."""
+    engine = make_engine(database_url)
+    redis = None
+    try:
+        await migrate.check_schema(engine)
+        url = resolve_redis_url(redis_url)
+        if url is not None:
+            import redis.asyncio as aioredis
+
+            redis = aioredis.Redis.from_url(url, socket_connect_timeout=2)
+        yield BandDirectory(OwnBandStore(engine), cache=BandCacheSettings(), redis=redis)
+    finally:
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+
+
+def _changed(record: BandRecord) -> str:
+    if record.changed_at is None:
+        return "-"
+    return datetime.fromtimestamp(record.changed_at, UTC).isoformat(timespec="seconds")
+
+
+def _as_json(record: BandRecord) -> dict[str, Any]:
+    return {
+        "account_id": record.account_id,
+        "band": record.band.value,
+        "assurance": record.assurance.value,
+        "source": record.source,
+        "changed_at": _changed(record) if record.changed_at is not None else None,
+    }
+
+
+def _describe(record: BandRecord) -> str:
+    return (
+        f"{record.account_id}: band {record.band.value}, assurance {record.assurance.value}, "
+        f"source {record.source}, changed {_changed(record)}"
+    )
+
+
+@click.group("bands")
+def command() -> None:
+    """Age bands in our own table: set one, read one, import many."""
+
+
+@command.command("set")
+@database_option
+@redis_option
+@click.argument("account")
+@click.option("--birthdate", "birthdate", metavar="YYYY-MM-DD", help="The band follows the birth date.")
+@click.option("--band", type=click.Choice(_SETTABLE_BANDS), help="A band without a birth date.")
+@click.option("--assurance", type=click.Choice(_ASSURANCES), default="self_declared", show_default=True)
+def set_(
+    database_url: str | None,
+    redis_url: str | None,
+    account: str,
+    birthdate: str | None,
+    band: str | None,
+    assurance: str,
+) -> None:
+    """Record ACCOUNT's band, from --birthdate or --band (exactly one)."""
+    if (birthdate is None) == (band is None):
+        raise click.UsageError("give exactly one of --birthdate or --band")
+    account_id_checked(account)
+    born = parse_birth_date(birthdate) if birthdate is not None else None
+
+    async def go() -> BandRecord:
+        async with _directory(database_url, redis_url) as directory:
+            return await directory.set(
+                account,
+                band=AgeBand(band) if band else None,
+                birth_date=born,
+                assurance=Assurance(assurance),
+                source="cli",
+            )
+
+    click.echo(_describe(run(go)))
+
+
+@command.command("get")
+@database_option
+@click.argument("account")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a line of text.")
+def get(database_url: str | None, account: str, as_json: bool) -> None:
+    """Print ACCOUNT's band, assurance, source and when it changed (`unknown` when none)."""
+
+    async def go() -> BandRecord:
+        async with _directory(database_url, None) as directory:
+            return await directory.get(account)
+
+    record = run(go)
+    click.echo(json.dumps(_as_json(record)) if as_json else _describe(record))
+
+
+@command.command("import")
+@database_option
+@redis_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--batch-size", type=click.IntRange(1, 50_000), default=BATCH_SIZE, show_default=True)
+def import_(database_url: str | None, redis_url: str | None, file: Path, batch_size: int) -> None:
+    """Import FILE.csv (header account_id,birth_date,band,assurance; `-` reads stdin).
+
+    Each row gives a birth date or a band. Rows are written in batches, each in one
+    transaction; a batch with any bad row is not written at all. Exit code 1 when any
+    row was bad.
+    """
+
+    async def report(batch: BatchOutcome) -> None:
+        where = f"batch {batch.number} (lines {batch.first_line}-{batch.last_line})"
+        if batch.written:
+            click.echo(f"{where}: written, {batch.rows} rows")
+            return
+        click.echo(f"{where}: NOT written, {len(batch.problems)} bad of {batch.rows} rows", err=True)
+        for problem in batch.problems:
+            click.echo(f"  {problem}", err=True)
+
+    async def go() -> Any:
+        async with _directory(database_url, redis_url) as directory:
+            with _open(file) as lines:
+                return await import_csv(
+                    lines,
+                    directory.store,
+                    batch_size=batch_size,
+                    on_batch=report,
+                    on_written=directory.forget,
+                )
+
+    summary = run(go)
+    click.echo(
+        f"{summary.rows_written} rows written in {summary.batches_written} batches; "
+        f"{summary.batches_refused} batches not written ({summary.bad_rows} bad rows)"
+    )
+    if not summary.ok:
+        sys.exit(1)
+
+
+class _open:
+    """FILE (or stdin) as text lines for the csv module, with a clear error for non-UTF-8."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._handle: Any = None
+
+    def __enter__(self) -> Any:
+        if str(self._path) == "-":
+            return _Lines(sys.stdin, "stdin")
+        self._handle = open(self._path, encoding="utf-8-sig", newline="")
+        return _Lines(self._handle, str(self._path))
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+
+class _Lines:
+    def __init__(self, handle: Any, name: str) -> None:
+        self._handle = handle
+        self._name = name
+        self._line = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            line = next(self._handle)
+        except UnicodeDecodeError:
+            raise InvalidBand(f"{self._name}: line {self._line + 1} is not UTF-8 text") from None
+        self._line += 1
+        return line
+
+
+__all__ = ["command"]
