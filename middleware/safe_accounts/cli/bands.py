@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..bands.age import AgeBand, Assurance, BandRecord
 from ..bands.directory import BandDirectory
@@ -25,7 +26,7 @@ from ..bands.store import OwnBandStore
 from ..config import redis_url as resolve_redis_url
 from ..db import migrate
 from ..db.engine import make_engine
-from ..errors import InvalidBand
+from ..errors import InvalidBand, StorageError
 from ..policy.model import BandCacheSettings
 from ._common import database_option, redis_option, run
 
@@ -39,7 +40,10 @@ async def _directory(database_url: str | None, redis_url: str | None) -> AsyncIt
     engine = make_engine(database_url)
     redis = None
     try:
-        await migrate.check_schema(engine)
+        try:
+            await migrate.check_schema(engine)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot use the database: {getattr(exc, 'orig', None) or exc}") from exc
         url = resolve_redis_url(redis_url)
         if url is not None:
             import redis.asyncio as aioredis
@@ -172,39 +176,30 @@ def import_(database_url: str | None, redis_url: str | None, file: Path, batch_s
 
 
 class _open:
-    """FILE (or stdin) as text lines for the csv module, with a clear error for non-UTF-8."""
+    """FILE (or stdin) as decoded lines for the csv module, read as bytes so that a line
+    that is not UTF-8 is named by its number."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._handle: Any = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Iterator[str]:
         if str(self._path) == "-":
-            return _Lines(sys.stdin, "stdin")
-        self._handle = open(self._path, encoding="utf-8-sig", newline="")
-        return _Lines(self._handle, str(self._path))
+            return _decoded(sys.stdin.buffer, "stdin")
+        self._handle = open(self._path, "rb")
+        return _decoded(self._handle, str(self._path))
 
     def __exit__(self, *exc: object) -> None:
         if self._handle is not None:
             self._handle.close()
 
 
-class _Lines:
-    def __init__(self, handle: Any, name: str) -> None:
-        self._handle = handle
-        self._name = name
-        self._line = 0
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
+def _decoded(handle: Any, name: str) -> Iterator[str]:
+    for number, raw in enumerate(handle, start=1):
         try:
-            line = next(self._handle)
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError:
-            raise InvalidBand(f"{self._name}: line {self._line + 1} is not UTF-8 text") from None
-        self._line += 1
-        return line
+            raise InvalidBand(f"{name}: line {number} is not UTF-8 text") from None
 
 
 __all__ = ["command"]
