@@ -1,0 +1,283 @@
+"""Route templates, path normalisation and the route table the request path consults.
+
+A groomer who cannot send a message through `/api/messages` will try `/api//messages/`,
+`/API/messages`, `/api/%6Dessages`, `/api/x/../messages` and `/api/messages;x`. The app's
+router (or the server in front of it) may well serve every one of those, so the policy
+must recognise every one of them too. The table therefore matches in two passes:
+
+1. the path exactly as Starlette's router sees it (`scope["path"]` minus `root_path`,
+   case-sensitive): whatever route Starlette would serve, we pick the same one;
+2. the canonical spelling of every candidate path (`normalise`), matched
+   case-insensitively: spellings that some server, proxy or framework would fold into a
+   protected route are caught even when Starlette itself would not serve them.
+
+Our matching is therefore never *less* inclusive than Starlette's, and often more.
+Within one pass the first declared route wins, as in Starlette.
+
+Templates use Starlette's syntax and semantics (`{id}`, `{id:int}`, `{id:str}`,
+`{p:path}`, `{x:uuid}`, `{x:float}`), compiled here once at start-up. Captured values
+are returned as text, in their original case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, TypeVar
+from urllib.parse import unquote
+
+from .._types import Scope
+from ..errors import ConfigurationError
+
+P = TypeVar("P")
+
+# Same grammar as Starlette's PARAM_REGEX: a name, then an optional `:convertor`.
+_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
+
+# The regexes of Starlette's convertors (starlette/convertors.py), so a template means here
+# exactly what it means to the app's router.
+CONVERTORS: Mapping[str, str] = {
+    "str": r"[^/]+",
+    "path": r".*",
+    "int": r"[0-9]+",
+    "float": r"[0-9]+(?:\.[0-9]+)?",
+    "uuid": r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}",
+}
+
+# Nobody encodes a path more than a couple of times on purpose; a path still changing after
+# this many decodings is an attack on our CPU, and no app decodes it that often either.
+_MAX_DECODINGS = 16
+
+# Any of these means the path may have another spelling; without them it is already canonical.
+_NEEDS_WORK = re.compile(r"%|;|//|/\.")
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A compiled route template: its regex source and its parameter names, in order."""
+
+    template: str
+    pattern: str
+    params: tuple[str, ...]
+
+    @property
+    def is_literal(self) -> bool:
+        return not self.params
+
+
+def compile_template(template: str) -> Template:
+    """Compile a Starlette-style template; raise ConfigurationError saying what is wrong."""
+    if not isinstance(template, str) or not template.startswith("/"):
+        raise ConfigurationError(f"route template {template!r} must start with '/'")
+    pattern: list[str] = []
+    params: list[str] = []
+    end = 0
+    for found in _PARAM.finditer(template):
+        name, convertor = found.group(1), (found.group(2) or ":str")[1:]
+        if convertor not in CONVERTORS:
+            known = ", ".join(CONVERTORS)
+            raise ConfigurationError(
+                f"route template {template!r}: unknown convertor {convertor!r} in "
+                f"{found.group(0)} (known: {known})"
+            )
+        if name in params:
+            raise ConfigurationError(f"route template {template!r}: parameter {name!r} appears twice")
+        pattern.append(_literal(template, template[end : found.start()]))
+        pattern.append(f"(?P<{name}>{CONVERTORS[convertor]})")
+        params.append(name)
+        end = found.end()
+    pattern.append(_literal(template, template[end:]))
+    return Template(template, "".join(pattern), tuple(params))
+
+
+def _literal(template: str, text: str) -> str:
+    # Starlette would treat a stray brace as literal text; in a policy it is always a typo
+    # (`{id:}`, `{1}`), and a typo here silently unprotects a route.
+    if "{" in text or "}" in text:
+        raise ConfigurationError(
+            f"route template {template!r}: {text!r} has a brace that is not a parameter "
+            "(parameters look like {name} or {name:int})"
+        )
+    return re.escape(text)
+
+
+def template_params(template: str) -> tuple[str, ...]:
+    """The parameter names of a template (ConfigurationError if it does not compile)."""
+    return compile_template(template).params
+
+
+def normalise(path: str) -> str:
+    """The canonical spelling of `path`: what every equivalent spelling folds into.
+
+    Percent-decoded until stable (so `%252F` cannot smuggle a slash), `;params` stripped
+    from each segment, empty and `.` segments dropped, `..` resolved (never above the
+    root), no trailing slash except for `/` itself. Case is kept: matching ignores case
+    instead, so that captured parameter values keep their original spelling.
+    """
+    if not _NEEDS_WORK.search(path) and (path == "/" or (path.startswith("/") and not path.endswith("/"))):
+        return path
+    for _ in range(_MAX_DECODINGS):
+        if "%" not in path:
+            break
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    segments: list[str] = []
+    for segment in path.split("/"):
+        segment = segment.split(";", 1)[0]
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    return "/" + "/".join(segments)
+
+
+def route_path(scope: Scope) -> str:
+    """The path the app's router matches: `scope["path"]` minus `root_path` (Starlette's rule)."""
+    path: str = scope.get("path") or "/"
+    root = scope.get("root_path") or ""
+    if not root or not path.startswith(root):
+        return path
+    if path == root:
+        return ""
+    if path[len(root)] == "/":
+        return path[len(root) :]
+    return path
+
+
+def candidate_paths(scope: Scope) -> Iterator[str]:
+    """Every canonical spelling under which this request might reach a route, each once.
+
+    The decoded `path` (minus `root_path`) and the raw bytes the client sent: a server may
+    decode `%2F` into a slash in one and not the other.
+    """
+    root = scope.get("root_path") or ""
+    canonical_root = normalise(root) if root else ""
+    seen: set[str] = set()
+    spellings = [route_path(scope) or "/"]
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes | bytearray):
+        spellings.append(bytes(raw).decode("latin-1"))
+    for spelling in spellings:
+        canonical = _without_root(normalise(spelling), canonical_root)
+        if canonical not in seen:
+            seen.add(canonical)
+            yield canonical
+
+
+def _without_root(canonical: str, canonical_root: str) -> str:
+    if not canonical_root or canonical_root == "/":
+        return canonical
+    if canonical == canonical_root:
+        return "/"
+    if canonical.startswith(canonical_root + "/"):
+        return canonical[len(canonical_root) :]
+    return canonical
+
+
+class RouteMatch(NamedTuple, Generic[P]):
+    payload: P
+    params: dict[str, str]
+
+
+class _Bucket(Generic[P]):
+    """The routes of one method: a dict for literal templates, one alternation for the rest."""
+
+    def __init__(self, entries: list[tuple[Template, P]]) -> None:
+        self._payloads = [payload for _, payload in entries]
+        first_param = next((i for i, (t, _) in enumerate(entries) if not t.is_literal), len(entries))
+        # A literal route is only a sure answer when no parameterised route declared before
+        # it could also match (first declared wins).
+        self._exact: dict[str, int] = {}
+        self._folded: dict[str, int] = {}
+        for index, (template, _) in enumerate(entries[:first_param]):
+            self._exact.setdefault(template.template, index)
+            self._folded.setdefault(template.template.lower(), index)
+        # One regex per bucket: the engine tries the branches in declaration order, in C.
+        branches = []
+        self._groups: list[tuple[tuple[str, str], ...]] = []
+        for index, (template, _) in enumerate(entries):
+            pattern = template.pattern
+            groups = []
+            for name in template.params:
+                group = f"p{index}_{name}"
+                pattern = pattern.replace(f"(?P<{name}>", f"(?P<{group}>", 1)
+                groups.append((name, group))
+            branches.append(f"(?P<r{index}>{pattern})")
+            self._groups.append(tuple(groups))
+        source = "|".join(branches) or "(?!)"
+        self._case_sensitive = re.compile(source)
+        self._case_insensitive = re.compile(source, re.IGNORECASE)
+
+    def exact(self, path: str) -> RouteMatch[P] | None:
+        index = self._exact.get(path)
+        if index is not None:
+            return RouteMatch(self._payloads[index], {})
+        return self._search(self._case_sensitive, path)
+
+    def folded(self, path: str) -> RouteMatch[P] | None:
+        index = self._folded.get(path.lower())
+        if index is not None:
+            return RouteMatch(self._payloads[index], {})
+        return self._search(self._case_insensitive, path)
+
+    def _search(self, regex: re.Pattern[str], path: str) -> RouteMatch[P] | None:
+        found = regex.fullmatch(path)
+        if found is None:
+            return None
+        index = int(found.lastgroup[1:])  # type: ignore[index]
+        params = {name: found.group(group) for name, group in self._groups[index]}
+        return RouteMatch(self._payloads[index], params)
+
+
+class RouteTable(Generic[P]):
+    """Method + path -> the first declared route that matches, with its parameters.
+
+    Built once from `(methods, template, payload)` triples. `methods` is one method or
+    several (`WEBSOCKET` for websocket routes); a GET route also answers HEAD, as in
+    Starlette. Order matters as it does in Starlette: the first declared route that
+    matches wins. See the module docstring for the two matching passes.
+    """
+
+    def __init__(self, routes: Iterable[tuple[str | Iterable[str], str, P]]) -> None:
+        by_method: dict[str, list[tuple[Template, P]]] = {}
+        for methods, template, payload in routes:
+            names = {methods} if isinstance(methods, str) else set(methods)
+            names = {name.upper() for name in names}
+            if "GET" in names:
+                names.add("HEAD")
+            compiled = compile_template(template)
+            for name in sorted(names):
+                by_method.setdefault(name, []).append((compiled, payload))
+        self._buckets = {method: _Bucket(entries) for method, entries in by_method.items()}
+
+    @property
+    def methods(self) -> frozenset[str]:
+        return frozenset(self._buckets)
+
+    def match(self, method: str, path: str) -> RouteMatch[P] | None:
+        """The route for `path` as given (Starlette's view), else for its canonical spelling."""
+        bucket = self._buckets.get(method.upper())
+        if bucket is None:
+            return None
+        return bucket.exact(path) or bucket.folded(normalise(path))
+
+    def match_scope(self, scope: Scope) -> RouteMatch[P] | None:
+        """The route for an ASGI `http` or `websocket` scope, trying every candidate spelling."""
+        method = "WEBSOCKET" if scope.get("type") == "websocket" else str(scope.get("method", "GET"))
+        bucket = self._buckets.get(method.upper())
+        if bucket is None:
+            return None
+        found = bucket.exact(route_path(scope))
+        if found is not None:
+            return found
+        for spelling in candidate_paths(scope):
+            found = bucket.folded(spelling)
+            if found is not None:
+                return found
+        return None
