@@ -1,0 +1,98 @@
+"""`python -m demo_app` (`make demo`): migrate and seed `demo.db` here, then serve the demo
+app behind Safe Accounts on http://127.0.0.1:8000. `--bare` serves the app alone."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import sys
+
+from .database import DEFAULT_DATABASE_URL, async_url
+from .personas import PERSONAS
+from .problems import ConfigurationProblem
+from .seed import DATABASE_URL_ENV, seed_url
+
+SECRET_ENV = "DEMO_APP_SECRET"
+
+
+def _band(age: int) -> str:
+    if age < 13:
+        return "under_13"
+    if age < 16:
+        return "13_15"
+    return "16_17" if age < 18 else "adult"
+
+
+def _banner(base: str, bare: bool) -> str:
+    front = "the app alone (--bare)" if bare else "the app behind Safe Accounts (policies/demo.yaml)"
+    lines = [
+        f"Demo social app: {front}",
+        f"  pages     {base}/login   (log in as a persona, one button each)",
+        f"  JSON API  {base}/api/... (POST {base}/api/login {{\"handle\": \"stranger\"}} -> bearer token)",
+        "",
+        "Personas:",
+    ]
+    for p in PERSONAS:
+        lines.append(
+            f"  {p.handle:<9} {p.display_name:<12} {p.age:>2} {_band(p.age):<9} {p.role:<8} {p.bio}"
+        )
+    lines += [
+        "",
+        "Try: log in as `stranger`, message Mia, search for `patel`, send friend requests;",
+        "then log in as the children and reject them.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo_app", description=__doc__.split("\n")[0])
+    parser.add_argument("--bare", action="store_true", help="serve the app without Safe Accounts")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(DATABASE_URL_ENV, DEFAULT_DATABASE_URL),
+        help=f"where both the app and Safe Accounts keep their tables (default {DEFAULT_DATABASE_URL})",
+    )
+    args = parser.parse_args(argv)
+    try:
+        url = async_url(args.database_url)
+    except ConfigurationProblem as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # The app (and the middleware in front of it) read these when they are imported below.
+    os.environ[DATABASE_URL_ENV] = url
+    os.environ.setdefault(SECRET_ENV, secrets.token_urlsafe(32))
+
+    try:
+        if not args.bare:
+            from safe_accounts.db.migrate import upgrade_url
+
+            asyncio.run(upgrade_url(url))
+        asyncio.run(seed_url(url))
+        if args.bare:
+            from .app import app as served
+        else:
+            from .wrapped import app as served
+    except ImportError as exc:
+        print(
+            f"error: Safe Accounts could not be loaded ({exc}); "
+            "`python -m demo_app --bare` serves the app alone",
+            file=sys.stderr,
+        )
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a launcher: say what failed, no traceback
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+    import uvicorn
+
+    print(_banner(f"http://{args.host}:{args.port}", args.bare), flush=True)
+    uvicorn.run(served, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""What every request handler needs from the app: the engine, the clock, the tokens,
+and the front door that pages read through. Built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.types import ASGIApp
+
+from .auth import Clock, DemoUser, Tokens
+from .problems import not_logged_in
+
+
+@dataclass(slots=True)
+class Runtime:
+    tokens: Tokens
+    clock: Clock
+    engine: AsyncEngine | None = None  # made by the app's lifespan
+    # The outermost app, for the pages' reads (see loopback.py); the app itself by default.
+    front: ASGIApp | None = field(default=None)
+
+    def require_engine(self) -> AsyncEngine:
+        if self.engine is None:
+            raise RuntimeError("the demo app has not started: run it inside its lifespan")
+        return self.engine
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def actor(request: Request) -> int:
+    """The logged-in account's id, or a 401."""
+    user = request.scope.get("user")
+    if not isinstance(user, DemoUser):
+        raise not_logged_in()
+    return user.account_id
