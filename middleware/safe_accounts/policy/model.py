@@ -162,6 +162,9 @@ class Conditions(_Frozen):
     actor_restricted: bool | None = Field(
         default=None, description="Actor is under a restriction raised by an alert or a moderator."
     )
+    target_restricted: bool | None = Field(
+        default=None, description="Target is restricted (e.g. keep restricted accounts out of minors' discovery)."
+    )
     anonymous: bool | None = Field(default=None, description="No authenticated actor.")
 
 
@@ -316,20 +319,35 @@ class Defaults(_Frozen):
 
 
 class PolicyTest(_Frozen):
-    """A case the policy carries: given accounts and a request, the expected decision."""
+    """A case the policy carries: given accounts and a request (or an action and a target),
+    the expected decision. Like `opa test` and Cerbos' policy tests."""
 
     name: str
     accounts: dict[str, str] = Field(description="account id -> band (optionally `band/assurance`).")
     connections: tuple[tuple[str, str], ...] = ()
+    mutual: dict[str, int] = Field(
+        default_factory=dict, description="`a,b` -> mutual connections of that pair (default 0)."
+    )
     restricted: tuple[str, ...] = ()
     actor: str | None = None
-    request: str = Field(description="`METHOD /path?query`.")
+    request: str | None = Field(default=None, description="`METHOD /path?query`, routed by the policy.")
+    action: Action | None = Field(default=None, description="Or: the action, tested against `target`.")
+    target: str | None = None
     json_: object | None = Field(default=None, alias="json")
     form: dict[str, str] | None = None
     expect: Outcome
     rule: str | None = None
+    mode: Mode | None = Field(default=None, description="Expected mode of the deciding rule.")
     response: object | None = Field(default=None, description="For discovery/profile: the app's JSON.")
     expect_response: object | None = None
+
+    @model_validator(mode="after")
+    def _request_or_action(self) -> PolicyTest:
+        if (self.request is None) == (self.action is None):
+            raise ValueError("give either `request` or `action` (with `target`)")
+        if self.action is not None and self.target is None and self.action is not Action.DISCOVERY:
+            raise ValueError("an `action` test needs a `target`")
+        return self
 
 
 class PolicyFile(_Frozen):

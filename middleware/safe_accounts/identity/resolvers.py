@@ -1,0 +1,178 @@
+"""Identity resolvers, tried in the policy's order; the first that names an account wins.
+
+- `scope_user`: `scope["user"]` set by the app's own authentication (Starlette's
+  AuthenticationMiddleware). Only there when Safe Accounts runs *inside* that middleware.
+- `header`: a header set by a trusted gateway, honoured only when the connection comes from
+  one of `trusted_proxies`. From anywhere else a client could simply write the header
+  and speak as anyone: it is ignored.
+- `jwt`: a signed token (Authorization bearer, a cookie, or a query parameter for
+  WebSocket handshakes), verified with an algorithm allow-list, the key, expiry, and
+  optional audience/issuer. `alg: none`, a wrong key or an expired token name nobody.
+
+Anything else is anonymous. Resolvers are built once; resolving does no I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from collections.abc import Callable, Sequence
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qsl
+
+import jwt
+
+from .._types import Scope
+from ..errors import ConfigurationError
+from ..policy import model
+
+logger = logging.getLogger("safe_accounts.identity")
+
+UNTRUSTED_HEADER = "identity header %r ignored: connection from untrusted address %s"
+BAD_TOKEN = "identity token rejected (%s): treated as anonymous"
+
+Resolver = Callable[[Scope], str | None]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _scope_user(config: model.ScopeUserIdentity) -> Resolver:
+    attribute = config.attribute
+
+    def resolve(scope: Scope) -> str | None:
+        user = scope.get("user")
+        if user is None or not getattr(user, "is_authenticated", True):
+            return None
+        value = getattr(user, attribute, None)
+        return None if value in (None, "") else str(value)
+
+    return resolve
+
+
+def _trusted_header(config: model.HeaderIdentity) -> Resolver:
+    name = config.header.lower().encode("latin-1")
+    try:
+        networks = tuple(ipaddress.ip_network(p, strict=False) for p in config.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigurationError(f"identity.trusted_proxies: {exc}") from exc
+
+    def trusted(host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in networks)
+
+    def resolve(scope: Scope) -> str | None:
+        value = _header(scope, name)
+        if not value:
+            return None
+        client = scope.get("client")
+        if client is None or not trusted(client[0]):
+            logger.warning(UNTRUSTED_HEADER, config.header, client[0] if client else None)
+            return None
+        return value.strip() or None
+
+    return resolve
+
+
+def _jwt(config: model.JwtIdentity) -> Resolver:
+    key = os.environ.get(config.key_env)
+    if not key:
+        raise ConfigurationError(
+            f"identity jwt: environment variable {config.key_env} (the verification key) is not set"
+        )
+    if any(alg.lower() == "none" for alg in config.algorithms):
+        raise ConfigurationError("identity jwt: algorithm 'none' can never be allowed")
+    algorithms = list(config.algorithms)
+    header = config.header.lower().encode("latin-1") if config.header else None
+    cookie = config.cookie
+    query = config.query.encode() if config.query else None
+    options = {"require": ["exp"]}
+    claim = config.claim
+
+    def token_of(scope: Scope) -> str | None:
+        if header is not None:
+            value = _header(scope, header)
+            if value:
+                scheme, _, credentials = value.partition(" ")
+                if header != b"authorization":
+                    return value.strip()
+                if scheme.lower() == "bearer" and credentials.strip():
+                    return credentials.strip()
+        if cookie is not None:
+            raw = _header(scope, b"cookie")
+            if raw:
+                jar: SimpleCookie = SimpleCookie()
+                try:
+                    jar.load(raw)
+                except Exception:  # noqa: BLE001 - a malformed cookie names nobody
+                    return None
+                morsel = jar.get(cookie)
+                if morsel is not None and morsel.value:
+                    return morsel.value
+        if query is not None:
+            for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
+                if name.encode() == query and value:
+                    return value
+        return None
+
+    def resolve(scope: Scope) -> str | None:
+        token = token_of(scope)
+        if token is None:
+            return None
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=config.audience,
+                issuer=config.issuer,
+                leeway=config.leeway_seconds,
+                options=options,
+            )
+        except jwt.PyJWTError as exc:
+            # The reason, never the token: tokens are secrets.
+            logger.info(BAD_TOKEN, exc.__class__.__name__)
+            return None
+        value = claims.get(claim)
+        return None if value in (None, "") else str(value)
+
+    return resolve
+
+
+class IdentityResolver:
+    """Names the acting account of a request from the policy's identity sources."""
+
+    __slots__ = ("_resolvers",)
+
+    def __init__(self, resolvers: Sequence[Resolver]) -> None:
+        self._resolvers = tuple(resolvers)
+
+    def __call__(self, scope: Scope) -> str | None:
+        for resolve in self._resolvers:
+            account = resolve(scope)
+            if account is not None:
+                return account
+        return None
+
+
+def build_resolver(sources: Sequence[model.ScopeUserIdentity | model.HeaderIdentity | model.JwtIdentity]) -> IdentityResolver:
+    """Resolvers for the policy's `identity:` list; none configured means `scope_user`."""
+    if not sources:
+        sources = (model.ScopeUserIdentity(source="scope_user"),)
+    built: list[Resolver] = []
+    for source in sources:
+        if isinstance(source, model.ScopeUserIdentity):
+            built.append(_scope_user(source))
+        elif isinstance(source, model.HeaderIdentity):
+            built.append(_trusted_header(source))
+        else:
+            built.append(_jwt(source))
+    return IdentityResolver(built)

@@ -1,0 +1,237 @@
+"""`SafeAccountsMiddleware`: the under-18 protections in front of any ASGI app.
+
+Pure ASGI (never `BaseHTTPMiddleware`: it costs ~280 µs a request and buffers bodies).
+`__init__` does all preparation once: the policy file is loaded, checked and compiled
+(a bad file raises `PolicyError` naming file, line and reason: the app never starts
+half-configured). `__call__` only looks things up:
+
+- a request the policy does not know goes to the app untouched: no SQL, no Redis, no
+  body buffering, no per-request objects;
+- a known one is handled by a per-request `Enforcement`.
+
+Stores open on the ASGI lifespan startup (or, for servers and test clients without
+lifespan, on the first protected request) and close on shutdown, after the app's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from ._types import ASGIApp, Receive, Scope, Send
+from .clock import SYSTEM_CLOCK, Clock
+from .config import Settings
+from .db.engine import make_engine
+from .errors import SafeAccountsError
+from .pipeline import problem
+from .pipeline.enforcement import Enforcement
+from .policy.compiled import CompiledPolicy
+from .policy.loader import load_policy
+from .runtime import Runtime, SignalsFactory, open_runtime
+
+logger = logging.getLogger("safe_accounts")
+
+STARTED = "safe accounts: enforcing policy %s (version %s, %d routes, %d rules)"
+START_FAILED = "safe accounts: start-up failed: %s"
+INTERNAL_ERROR = "safe accounts: internal error on route %s; failing closed"
+
+# Headers and query parameters some frameworks honour to change the method: a request
+# must not escape its rule by arriving as GET and being served as POST.
+_OVERRIDE_HEADERS = (b"x-http-method-override", b"x-method-override", b"x-http-method")
+_OVERRIDE_QUERY = ("_method", "method")
+
+
+class SafeAccountsMiddleware:
+    """Enforce a Safe Accounts policy in front of `app`.
+
+    ```python
+    app = SafeAccountsMiddleware(app, policy="policies/myapp.yaml",
+                                 database_url="postgresql://...", redis_url="redis://...")
+    # or: Starlette(middleware=[Middleware(SafeAccountsMiddleware, policy=...)])
+    ```
+
+    `database_url` / `redis_url` default to `SAFE_ACCOUNTS_DATABASE_URL` /
+    `SAFE_ACCOUNTS_REDIS_URL`, then to the embedded SQLite file and no Redis.
+    `health_path` (default `/.well-known/safe-accounts/health`) answers the stores'
+    state as JSON; set it to None to turn it off.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        policy: str | os.PathLike[str],
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        health_path: str | None = "/.well-known/safe-accounts/health",
+        signals: SignalsFactory | None | str = "default",
+        on_alert: Callable[..., Any] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        pseudonym_key: bytes | None = None,
+    ) -> None:
+        self.app = app
+        loaded = load_policy(Path(policy))
+        self.settings = Settings.resolve(database_url, redis_url)
+        self.engine = make_engine(self.settings.database_url)
+        self.policy = CompiledPolicy(loaded.policy, loaded.version, self.engine)
+        self.clock = clock
+        self.health_path = health_path
+        if signals == "default":
+            from .signals_wiring import attach_grooming_alerts
+
+            self._attach: SignalsFactory | None = attach_grooming_alerts(
+                on_alert=on_alert,
+                webhook_url=webhook_url,
+                webhook_secret=webhook_secret,
+                pseudonym_key=pseudonym_key,
+            )
+        else:
+            self._attach = signals  # type: ignore[assignment]
+        self.runtime: Runtime | None = None
+        self._starting: asyncio.Lock | None = None
+        self._start_error: BaseException | None = None
+        self._routes = self.policy.table
+
+    # --- ASGI ----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            found = self._match(scope)
+            if found is None:
+                if self.health_path is not None and scope.get("path") == self.health_path:
+                    await self._health(send)
+                    return
+                await self.app(scope, receive, send)
+                return
+            await self._enforce(found, scope, receive, send)
+            return
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _match(self, scope: Scope) -> Any:
+        found = self._routes.match_scope(scope)
+        if found is not None:
+            return found
+        # Rarely there: only then pay for looking at override headers.
+        for name in _override_methods(scope):
+            found = self._routes.match_scope({**scope, "method": name})
+            if found is not None:
+                return found
+        return None
+
+    async def _enforce(self, found: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        route, params = found
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            runtime = self.runtime or await self.start()
+            await Enforcement(self._guarded_app, runtime, route, dict(params), scope, receive, tracking_send).run()
+        except _AppError as exc:
+            raise exc.original from None
+        except Exception:  # noqa: BLE001 - no exception of ours reaches the server
+            logger.exception(INTERNAL_ERROR, route.name)
+            if not started:
+                await problem.send_problem(
+                    send, problem.UNAVAILABLE[0], problem.UNAVAILABLE[1], 503,
+                    "A safety check could not be completed. Please try again shortly.",
+                )
+
+    async def _guarded_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, with its own exceptions marked as its own: they propagate untouched."""
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:  # noqa: BLE001 - re-raised as is by _enforce
+            raise _AppError(exc) from exc
+
+    async def _health(self, send: Send) -> None:
+        runtime = self.runtime
+        report = {"status": "starting"} if runtime is None else {"status": "ok", **runtime.health()}
+        body = orjson.dumps(report)
+        await send({
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        })
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def wrapped_receive() -> Any:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.start()  # raises: the app's lifespan reports startup.failed
+            return message
+
+        async def wrapped_send(message: Any) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await self.close()
+            await send(message)
+
+        await self.app(scope, wrapped_receive, wrapped_send)
+
+    # --- start and stop ------------------------------------------------------------------
+
+    async def start(self) -> Runtime:
+        """Check the schema, open the stores. Idempotent; called by lifespan or the first request."""
+        if self.runtime is not None:
+            return self.runtime
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self.runtime is None:
+                try:
+                    self.runtime = await open_runtime(
+                        self.policy,
+                        self.engine,
+                        clock=self.clock,
+                        redis_url=self.settings.redis_url,
+                        attach_signals=self._attach,
+                    )
+                except SafeAccountsError as exc:
+                    logger.error(START_FAILED, exc)
+                    raise
+                logger.info(
+                    STARTED, self.policy.policy.name, self.policy.version,
+                    len(self.policy.routes), sum(len(r.rules) for r in self.policy.rules.values()),
+                )
+        return self.runtime
+
+    async def close(self) -> None:
+        runtime, self.runtime = self.runtime, None
+        if runtime is not None:
+            await runtime.close()
+        await self.engine.dispose()
+
+
+class _AppError(Exception):
+    def __init__(self, original: BaseException) -> None:
+        self.original = original
+
+
+def _override_methods(scope: Scope) -> list[str]:
+    found: list[str] = []
+    for key, value in scope.get("headers") or ():
+        if key in _OVERRIDE_HEADERS:
+            found.append(value.decode("latin-1").strip().upper())
+    query = scope.get("query_string", b"")
+    if query and b"method" in query.lower():
+        for key, value in parse_qsl(query.decode("latin-1")):
+            if key.lower() in _OVERRIDE_QUERY:
+                found.append(value.strip().upper())
+    return [m for m in found if m and m != scope.get("method")]

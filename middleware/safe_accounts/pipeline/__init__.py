@@ -1,0 +1,1 @@
+"""The request pipeline: body, targets, decision, response."""

@@ -1,0 +1,109 @@
+"""Reading a request body once, bounded, and giving the app exactly the same bytes.
+
+The middleware must see the body the way the app will, so it reads all of it (up to the
+route's limit), decodes it for inspection only, and replays the original bytes to the
+app as one `http.request` message. Whatever the app receives after that (a disconnect)
+comes from the real `receive`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from .._types import Message, Receive, Scope
+
+
+class BodyTooLarge(Exception):
+    """The body (or its decompressed form) is over the route's limit: answered with 413."""
+
+
+class BodyUnreadable(Exception):
+    """A content encoding we cannot inspect, or a client that went away mid-body."""
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    raw: bytes
+    content_type: str  # lower-cased media type without parameters
+    charset: str | None
+    inspectable: bytes  # decompressed when the request was compressed
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _media_type(value: str | None) -> tuple[str, str | None]:
+    if not value:
+        return "", None
+    media, _, params = value.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = val.strip().strip('"').lower() or None
+    return media.strip().lower(), charset
+
+
+def _decompress(data: bytes, encoding: str, limit: int) -> bytes:
+    """Inflate gzip/deflate for inspection, never past `limit` (a zip bomb stops at the limit)."""
+    if encoding in ("gzip", "x-gzip"):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        inflater = zlib.decompressobj()
+    else:
+        raise BodyUnreadable(f"content encoding {encoding!r} cannot be inspected")
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise BodyUnreadable(f"{encoding} body is corrupt") from exc
+    if len(out) > limit:
+        raise BodyTooLarge()
+    return out
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> Body:
+    declared = header(scope, b"content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise BodyTooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BodyUnreadable("client disconnected before the body was complete")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    raw = b"".join(chunks)
+    media, charset = _media_type(header(scope, b"content-type"))
+    inspectable = raw
+    encoding = (header(scope, b"content-encoding") or "").strip().lower()
+    if encoding and encoding != "identity" and raw:
+        # Several codings are applied in order; undo them in reverse.
+        for coding in reversed([c.strip() for c in encoding.split(",") if c.strip()]):
+            if coding != "identity":
+                inspectable = _decompress(inspectable, coding, limit)
+    return Body(raw, media, charset, inspectable)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app the buffered body, then defers to the real one."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed

@@ -1,0 +1,488 @@
+"""One protected request, from identity to the (possibly rewritten) response.
+
+Created per request by the middleware once the route table has matched; everything per
+request lives here, never on the middleware. The order of work is fixed:
+
+1. who is acting; 2. the body, read once and replayed to the app byte for byte;
+3. the targets; 4. bands, restriction, relationships (cached, batched, within the
+time budget); 5. the verdict; 6. answer, or call the app (rewriting its JSON response
+for discovery and redaction); 7. decision-log rows and signal events, queued, never
+awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from .._types import ASGIApp, Receive, Scope, Send
+from ..bands.age import AgeBand
+from ..decisions.log import DecisionRow
+from ..errors import StorageError
+from ..policy.compiled import CompiledRoute
+from ..policy.decision import new_decision_id
+from ..policy.engine import Party
+from ..policy.model import Action, EventKind, Mode, Outcome
+from ..runtime import Runtime
+from ..signals.events import Event
+from . import problem
+from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
+from .capture import ResponseCapture
+from .facts import PairVerdict, judge, parties, strongest
+from .ids import account_ids
+from .jsonpath import WILDCARD, compile_path, walk
+from .request_view import (
+    BodyNotParsed,
+    RequestView,
+    is_json,
+    parse_json,
+    parse_query,
+    parse_urlencoded,
+)
+from .targets import TooManyCombinations
+
+logger = logging.getLogger("safe_accounts.enforcement")
+
+LOOKUP_FAILED = "safety check for route %s failed (%s): %s"
+REWRITE_MISSED = "route %s: response not rewritten (%s)"
+TARGETS_MISSING = "route %s: no target account found in the request"
+
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_EVENT_OF_ACTION = {
+    Action.CONTACT_REQUEST: EventKind.CONTACT_REQUEST,
+    Action.BLOCK: EventKind.BLOCKED,
+    Action.REPORT: EventKind.REPORTED,
+}
+_STATUS = {Outcome.DENY: 403, Outcome.HIDE: 404}
+
+
+class Failed(Exception):
+    """A store failed or the time budget ran out while deciding."""
+
+
+class Enforcement:
+    __slots__ = ("app", "rt", "route", "scope", "receive", "send", "view", "now")
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        rt: Runtime,
+        route: CompiledRoute,
+        params: dict[str, str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        self.app = app
+        self.rt = rt
+        self.route = route
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.now = rt.clock.now()
+        self.view = RequestView(
+            method=scope.get("method", "GET"),
+            path=scope.get("path", ""),
+            path_params=params,
+            query=parse_query(scope.get("query_string", b"")),
+            actor=rt.policy.identity(scope),
+        )
+
+    # --- entry ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        route = self.route
+        if route.reads_body and self.view.method.upper() not in _BODYLESS:
+            if not await self._read_body():
+                return
+        budget = self.rt.policy.defaults.time_budget_ms / 1000
+        try:
+            async with asyncio.timeout(budget):
+                if route.action is Action.DISCOVERY:
+                    actor, _ = await parties(self.rt, self.view.actor, ())
+                    pairs: list[PairVerdict] = []
+                else:
+                    targets = await route.targets.extract(self.view)
+                    if not targets and route.targets.sources:
+                        logger.info(TARGETS_MISSING, route.name)
+                    actor, target_parties = await parties(self.rt, self.view.actor, targets)
+                    pairs = await judge(self.rt, route.rules, actor, target_parties)
+        except TooManyCombinations:
+            await self._refuse(problem.UNREADABLE, 400, "The request names too many accounts to check.")
+            return
+        except (StorageError, TimeoutError, OSError) as exc:
+            await self._failed(exc)
+            return
+
+        if route.action is Action.DISCOVERY:
+            await self._discovery(actor)
+            return
+        decisive = strongest(pairs)
+        decision_id = self._log(actor, pairs)
+        if decisive is not None and decisive.verdict.mode is Mode.ENFORCE:
+            outcome = decisive.verdict.outcome
+            if outcome in _STATUS:
+                self._events_for_refusal(actor, pairs, decision_id)
+                await self._answer(outcome, decisive, decision_id)
+                return
+            if outcome is Outcome.REDACT and route.response is not None:
+                await self._call_app_redacting(actor, decisive, decision_id)
+                return
+        await self._call_app_then_record(actor, pairs, decision_id)
+
+    # --- the body ----------------------------------------------------------------------
+
+    async def _read_body(self) -> bool:
+        try:
+            body = await read_body(self.scope, self.receive, self.route.max_body_bytes)
+        except BodyTooLarge:
+            await self._refuse(problem.TOO_LARGE, 413, "The request body is over the size this route accepts.")
+            return False
+        except BodyUnreadable as exc:
+            await self._refuse(problem.UNREADABLE, 400, f"The request body could not be checked: {exc}.")
+            return False
+        self.receive = replay(body.raw, self.receive)
+        try:
+            await self._parse(body)
+        except BodyNotParsed as exc:
+            await self._refuse(problem.UNREADABLE, 400, f"The request body could not be checked: {exc}.")
+            return False
+        return True
+
+    async def _parse(self, body: Body) -> None:
+        """Parse the body every way the app might: a lenient app may read JSON whatever the type."""
+        if not body.inspectable.strip():
+            return
+        media = body.content_type
+        if media == "multipart/form-data":
+            self.view.form = await _multipart(self.scope, body)
+            return
+        if media == "application/x-www-form-urlencoded":
+            self.view.form = parse_urlencoded(body)
+            return
+        if is_json(media):
+            self.view.json = parse_json(body)
+            return
+        # Untyped or mistyped: try both, and refuse only when neither reads.
+        try:
+            self.view.json = parse_json(body)
+        except BodyNotParsed:
+            self.view.form = parse_urlencoded(body)
+
+    # --- answers -------------------------------------------------------------------------
+
+    async def _refuse(self, kind: tuple[str, str], status: int, detail: str, **extra: Any) -> None:
+        await problem.send_problem(self.send, kind[0], kind[1], status, detail, **extra)
+
+    async def _answer(self, outcome: Outcome, pair: PairVerdict, decision_id: str) -> None:
+        rule = pair.verdict.rule
+        assert rule is not None
+        if outcome is Outcome.HIDE:
+            # Indistinguishable from "no such account": no rule name, no decision header.
+            await self._refuse(problem.HIDDEN, 404, "Not Found")
+            return
+        await problem.send_problem(
+            self.send, problem.DENIED[0], problem.DENIED[1], 403, rule.reason,
+            decision_id=decision_id, rule=rule.id,
+        )
+
+    async def _failed(self, exc: BaseException) -> None:
+        reason = "time budget exceeded" if isinstance(exc, TimeoutError) else str(exc) or exc.__class__.__name__
+        logger.warning(LOOKUP_FAILED, self.route.name, exc.__class__.__name__, reason)
+        if self.route.rules.fails_closed:
+            await self._refuse(
+                problem.UNAVAILABLE, 503,
+                "A safety check could not be completed. Please try again shortly.",
+            )
+            return
+        await self.app(self.scope, self.receive, self.send)
+
+    # --- calling the app -----------------------------------------------------------------
+
+    async def _call_app_then_record(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
+        status: list[int] = []
+
+        async def watch(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await self.send(message)
+
+        await self.app(self.scope, self.receive, watch)
+        if status and 200 <= status[0] < 300:
+            await self._events_after_success(actor, pairs, decision_id)
+
+    async def _call_app_redacting(self, actor: Party, pair: PairVerdict, decision_id: str) -> None:
+        shape = self.route.response
+        assert shape is not None
+
+        async def redact(document: Any, status: int) -> tuple[Any, list[tuple[bytes, bytes]]] | None:
+            if not 200 <= status < 300:
+                return None
+            for profile in [document] if shape.items is None else list(walk(document, shape.items)):
+                if isinstance(profile, dict):
+                    for name in shape.redact:
+                        profile.pop(name, None)
+            return document, [(problem.DECISION_HEADER, decision_id.encode())]
+
+        capture = ResponseCapture(self.send, redact, fail_closed=True)
+        await self.app(self.scope, self.receive, capture.send)
+        self._note_miss(capture)
+
+    # --- discovery -----------------------------------------------------------------------
+
+    async def _discovery(self, actor: Party) -> None:
+        shape = self.route.response
+        rt = self.rt
+        rules = self.route.rules
+        if shape is None or shape.items is None:
+            await self.app(self.scope, self.receive, self.send)
+            return
+        items_path, id_path = shape.items, shape.id
+
+        async def rewrite(document: Any, status: int) -> tuple[Any, list[tuple[bytes, bytes]]] | None:
+            if not 200 <= status < 300:
+                return None
+            located = _locate_items(document, items_path)
+            ids_per_item = [account_ids(walk(item, id_path)) for _, _, item in located]
+            ids = account_ids(i for group in ids_per_item for i in group)
+            budget = rt.policy.defaults.time_budget_ms / 1000
+            async with asyncio.timeout(budget):
+                _, listed = await parties(rt, actor.id, ids)
+                pairs = await judge(rt, rules, actor, listed)
+                notices = await self._notices(actor, listed, shape.notice_field)
+            by_id = {p.target.id: p for p in pairs}
+            removed: list[PairVerdict] = []
+            monitored: list[PairVerdict] = []
+            for (container, key, item), item_ids in zip(located, ids_per_item, strict=True):
+                verdicts = [by_id[i] for i in item_ids if i in by_id]
+                decisive = strongest(verdicts)
+                if decisive is None:
+                    if notices and shape.notice_field and isinstance(item, dict) and any(i in notices for i in item_ids):
+                        item[shape.notice_field] = notices[next(i for i in item_ids if i in notices)]
+                    continue
+                if decisive.verdict.mode is Mode.ENFORCE and decisive.verdict.outcome.strength >= Outcome.FILTER.strength:
+                    removed.append(decisive)
+                    container[key] = _REMOVED
+                else:
+                    monitored.append(decisive)
+            for container in {id(c): c for c, _, _ in located}.values():
+                if isinstance(container, list):
+                    container[:] = [x for x in container if x is not _REMOVED]
+                else:
+                    for key in [k for k, v in container.items() if v is _REMOVED]:
+                        del container[key]
+            decision_id = self._log(actor, removed + monitored, affected_by_rule=True)
+            headers: list[tuple[bytes, bytes]] = []
+            if removed and decision_id is not None:
+                headers.append((problem.DECISION_HEADER, decision_id.encode()))
+            if notices:
+                headers.append((problem.NOTICE_HEADER, b"unknown-contact"))
+            return (document if removed or notices else None), headers
+
+        capture = ResponseCapture(self.send, rewrite, fail_closed=rules.fails_closed)
+        await self.app(self.scope, self.receive, capture.send)
+        self._note_miss(capture)
+
+    async def _notices(self, viewer: Party, listed: Sequence[Party], field: str | None) -> dict[str, dict[str, str]]:
+        """Safety notices for a minor viewing accounts with no mutual connections, or restricted ones."""
+        if field is None or viewer.id is None or not _is_minor(viewer, self.rt):
+            return {}
+        adults = [p for p in listed if p.id is not None and not _is_minor(p, self.rt)]
+        if not adults:
+            return {}
+        connected = await self.rt.relationships.connected_among(viewer.id, [p.id for p in adults if p.id])
+        notices: dict[str, dict[str, str]] = {}
+        for person in adults:
+            assert person.id is not None
+            if person.id in connected:
+                continue
+            if person.restricted:
+                notices[person.id] = {"kind": "restricted", "message": NOTICE_RESTRICTED}
+            elif await self.rt.relationships.mutual(viewer.id, person.id) == 0:
+                notices[person.id] = {"kind": "no_mutual_connections", "message": NOTICE_STRANGER}
+        return notices
+
+    def _note_miss(self, capture: ResponseCapture) -> None:
+        if capture.miss is not None:
+            logger.warning(REWRITE_MISSED, self.route.name, capture.miss)
+            self.rt.misses[self.route.name] = self.rt.misses.get(self.route.name, 0) + 1
+
+    # --- records -------------------------------------------------------------------------
+
+    def _log(self, actor: Party, pairs: Sequence[PairVerdict], *, affected_by_rule: bool = False) -> str | None:
+        """Queue a decision-log row per refused (or would-be refused) target. Returns the request's id."""
+        decision_id: str | None = None
+        rows: dict[tuple[str, str | None], DecisionRow] = {}
+        counts: dict[str, int] = {}
+        for pair in pairs:
+            rule = pair.verdict.rule
+            if rule is None:
+                continue
+            if affected_by_rule and rule.id in counts:
+                counts[rule.id] += 1
+                continue
+            counts[rule.id] = 1
+            row_id = new_decision_id()
+            decision_id = decision_id or row_id
+            rows[(rule.id, pair.target.id)] = DecisionRow(
+                id=row_id,
+                at=self.now,
+                action=self.route.action.value,
+                rule=rule.id,
+                policy_version=self.rt.policy.version,
+                mode=rule.mode.value,
+                outcome=rule.outcome.value,
+                status=_STATUS.get(rule.outcome) if rule.mode is Mode.ENFORCE else None,
+                actor_id=actor.id,
+                actor_band=actor.band.value,
+                target_id=pair.target.id,
+                target_band=pair.target.band.value,
+                route=self.route.name,
+            )
+        for row in rows.values():
+            if affected_by_rule and counts.get(row.rule, 1) > 1:
+                row = _with_affected(row, counts[row.rule])
+            self.rt.decisions.record(row)
+        return decision_id
+
+    def _events_for_refusal(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str) -> None:
+        if actor.id is None or self.rt.signals is None:
+            return
+        if self.route.action is Action.DIRECT_MESSAGE:
+            kind = EventKind.DM_DENIED
+        elif self.route.action is Action.CONTACT_REQUEST:
+            kind = EventKind.CONTACT_REQUEST  # a refused request to a child is still an attempt
+        else:
+            return
+        for pair in pairs:
+            if pair.verdict.rule is not None and pair.target.id is not None:
+                self._submit(kind, actor.id, pair.target, pair.relation.mutual, decision_id)
+
+    async def _events_after_success(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
+        rt = self.rt
+        action = self.route.action
+        if actor.id is None:
+            return
+        if action is Action.CONTACT_RESPONSE:
+            await self._contact_response(actor, pairs)
+            return
+        kind = _EVENT_OF_ACTION.get(action)
+        if kind is None or rt.signals is None:
+            return
+        for pair in pairs:
+            target = pair.target
+            if target.id is None:
+                continue
+            if action is Action.CONTACT_REQUEST:
+                mutual = pair.relation.mutual
+                if mutual is None and _is_minor(target, rt):
+                    mutual = await self._mutual_quietly(actor.id, target.id)
+                self._submit(kind, actor.id, target, mutual, decision_id)
+            else:
+                # Blocks and reports count against the account blocked or reported: the
+                # target is the subject, the actor (often the child) is the other.
+                if action is Action.BLOCK:
+                    rt.relationships.forget(actor.id)
+                self._submit(kind, target.id, actor, None, decision_id)
+
+    async def _contact_response(self, responder: Party, pairs: Sequence[PairVerdict]) -> None:
+        answer = self.route.answer
+        if answer is None:
+            return
+        values = _reference_values(self.view, answer.field)
+        words = {str(v).strip().lower() for v in values}
+        if words & answer.reject:
+            kind = EventKind.CONTACT_REJECTED
+        elif words & answer.accept:
+            kind = EventKind.CONTACT_ACCEPTED
+        else:
+            return
+        for pair in pairs:
+            requester = pair.target.id
+            if requester is None:
+                continue
+            self.rt.relationships.forget(requester)
+            if self.rt.signals is not None:
+                self._submit(kind, requester, responder, None, None)
+
+    async def _mutual_quietly(self, actor: str, target: str) -> int | None:
+        try:
+            async with asyncio.timeout(self.rt.policy.defaults.time_budget_ms / 1000):
+                return await self.rt.relationships.mutual(actor, target)
+        except (StorageError, TimeoutError, OSError):
+            return None
+
+    def _submit(self, kind: EventKind, subject: str, other: Party, mutual: int | None, decision_id: str | None) -> None:
+        assert self.rt.signals is not None and other.id is not None
+        self.rt.signals.submit(
+            Event(kind, subject, other.id, other.band, mutual, self.now, decision_id)
+        )
+
+
+NOTICE_STRANGER = "You have no friends in common with this account. Only accept people you know."
+NOTICE_RESTRICTED = "This account has been restricted while our safety team reviews it."
+
+_REMOVED = object()
+
+
+def _is_minor(person: Party, rt: Runtime) -> bool:
+    return person.band.is_minor or (person.band is AgeBand.UNKNOWN and rt.policy.unknown_is_minor)
+
+
+def _locate_items(document: Any, steps: tuple[object, ...]) -> list[tuple[Any, Any, Any]]:
+    """(container, key, item) for every item the path reaches, so items can be removed in place."""
+    if not steps:
+        return []
+    *parent_steps, last = steps
+    out: list[tuple[Any, Any, Any]] = []
+    for parent in walk(document, tuple(parent_steps)) if parent_steps else [document]:
+        if last is WILDCARD and isinstance(parent, list):
+            out.extend((parent, i, item) for i, item in enumerate(parent))
+        elif isinstance(last, int) and isinstance(parent, list) and -len(parent) <= last < len(parent):
+            out.append((parent, last, parent[last]))
+        elif isinstance(last, str) and isinstance(parent, dict) and last in parent:
+            value = parent[last]
+            if isinstance(value, list):
+                out.extend((value, i, item) for i, item in enumerate(value))
+            else:
+                out.append((parent, last, value))
+    return out
+
+
+def _reference_values(view: RequestView, spec: str) -> list[Any]:
+    where, _, name = spec.partition(".")
+    if where == "path":
+        value = view.path_params.get(name)
+        return [] if value is None else [value]
+    if where == "query":
+        return view.query_values(name)
+    if where == "form":
+        return view.form_values(name)
+    if where == "json":
+        return list(walk(view.json, compile_path(name))) if isinstance(view.json, (dict, list)) else []
+    return []
+
+
+def _with_affected(row: DecisionRow, count: int) -> DecisionRow:
+    return replace(row, affected=count)
+
+
+async def _multipart(scope: Scope, body: Body) -> list[tuple[str, str]]:
+    async def stream() -> Any:
+        yield body.inspectable
+        yield b""
+
+    try:
+        form = await MultiPartParser(Headers(scope=scope), stream()).parse()
+    except MultiPartException as exc:
+        raise BodyNotParsed(f"multipart body is malformed: {exc.message}") from exc
+    try:
+        return [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    finally:
+        await form.close()

@@ -1,0 +1,87 @@
+"""Tiny JSON paths for policy files: `to`, `recipient.id`, `participants[*]`, `[*].id`, `items[0]`.
+
+Compiled once at start-up into a tuple of steps; walking yields every value the path
+reaches, so a list of recipients gives every recipient.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ConfigurationError
+
+WILDCARD = object()
+_STEP = re.compile(r"""([^.\[\]]+)|\[(\*|\d+)\]|\.""")
+
+
+class DuplicateKey(list):  # type: ignore[type-arg]
+    """Every value a JSON object gave for one key written more than once.
+
+    Parsers disagree on which of `{"to": 1, "to": 2}` wins; the app's parser may take either,
+    so every value counts as a target.
+    """
+
+
+def pairs_keeping_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            existing = out[key]
+            if isinstance(existing, DuplicateKey):
+                existing.append(value)
+            else:
+                out[key] = DuplicateKey([existing, value])
+        else:
+            out[key] = value
+    return out
+
+
+def compile_path(path: str) -> tuple[object, ...]:
+    steps: list[object] = []
+    position = 0
+    text = path.strip()
+    if text in ("", "$"):
+        return ()
+    if text.startswith("$."):
+        text = text[2:]
+    while position < len(text):
+        match = _STEP.match(text, position)
+        if match is None:
+            raise ConfigurationError(f"JSON path {path!r}: cannot read {text[position:]!r}")
+        name, index = match.group(1), match.group(2)
+        if name is not None:
+            steps.append(name)
+        elif index == "*":
+            steps.append(WILDCARD)
+        elif index is not None:
+            steps.append(int(index))
+        position = match.end()
+    return tuple(steps)
+
+
+def _expand(value: Any) -> Iterator[Any]:
+    if isinstance(value, DuplicateKey):
+        for item in value:
+            yield from _expand(item)
+    else:
+        yield value
+
+
+def walk(document: Any, steps: tuple[object, ...]) -> Iterator[Any]:
+    """Every value `steps` reaches in `document`."""
+    if not steps:
+        yield from _expand(document)
+        return
+    step, rest = steps[0], steps[1:]
+    for node in _expand(document):
+        if step is WILDCARD:
+            if isinstance(node, list):
+                for item in node:
+                    yield from walk(item, rest)
+        elif isinstance(step, int):
+            if isinstance(node, list) and -len(node) <= step < len(node):
+                yield from walk(node[step], rest)
+        elif isinstance(node, dict) and step in node:
+            yield from walk(node[step], rest)

@@ -1,0 +1,67 @@
+"""What target sources read: one request's path parameters, query, and parsed body."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .body import Body
+from .jsonpath import pairs_keeping_duplicates
+
+NO_JSON = object()
+
+
+class BodyNotParsed(Exception):
+    """The body claims a type we inspect but cannot be parsed: the app may read it differently."""
+
+
+@dataclass(slots=True)
+class RequestView:
+    method: str
+    path: str
+    path_params: dict[str, str]
+    query: list[tuple[str, str]]
+    actor: str | None
+    json: Any = NO_JSON
+    form: list[tuple[str, str]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def query_values(self, name: str) -> list[str]:
+        return [v for k, v in self.query if k == name]
+
+    def form_values(self, name: str) -> list[str]:
+        return [v for k, v in (self.form or ()) if k == name]
+
+
+def parse_query(query_string: bytes) -> list[tuple[str, str]]:
+    return parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+
+
+def parse_json(body: Body) -> Any:
+    # json.loads on bytes detects UTF-8 (with or without BOM), UTF-16 and UTF-32 the way
+    # Starlette's `Request.json()` does; a declared charset is honoured when given.
+    data: bytes | str = body.inspectable
+    if body.charset and body.charset not in ("utf-8", "utf8"):
+        try:
+            data = body.inspectable.decode(body.charset)
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise BodyNotParsed(f"body is not valid {body.charset}") from exc
+    try:
+        return json.loads(data, object_pairs_hook=pairs_keeping_duplicates)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BodyNotParsed("body is not valid JSON") from exc
+
+
+def parse_urlencoded(body: Body) -> list[tuple[str, str]]:
+    encoding = body.charset or "utf-8"
+    try:
+        text = body.inspectable.decode(encoding)
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise BodyNotParsed(f"form body is not valid {encoding}") from exc
+    return parse_qsl(text, keep_blank_values=True)
+
+
+def is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")

@@ -1,0 +1,124 @@
+"""A policy compiled for the request path: built once at start-up, read-only afterwards.
+
+The loader gives a validated `PolicyFile`; this turns it into lookup structures: the
+route table, each route's target extractors and response shape, and per action the rule
+set the engine evaluates. Nothing here re-reads the YAML or re-checks a field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..identity import IdentityResolver, build_resolver
+from ..pipeline.jsonpath import compile_path
+from ..pipeline.targets import Targets, compile_source
+from ..relations.lookup import Lookup, compile_lookups
+from .engine import RuleSet, compile_rule
+from .model import Action, PolicyFile, ResponseFrom, ResponseShape, Route
+from .paths import RouteTable
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledResponse:
+    """Where accounts sit in a JSON response, as compiled JSON paths."""
+
+    items: tuple[object, ...] | None
+    id: tuple[object, ...]
+    redact: tuple[str, ...]
+    notice_field: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledAnswer:
+    """contact_response: the reference holding the answer, and the words for yes and no."""
+
+    field: str
+    accept: frozenset[str]
+    reject: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRoute:
+    name: str
+    template: str
+    action: Action
+    rules: RuleSet
+    targets: Targets
+    response: CompiledResponse | None
+    answer: CompiledAnswer | None
+    max_body_bytes: int
+
+    @property
+    def reads_body(self) -> bool:
+        return self.targets.needs_body or (
+            self.answer is not None and self.answer.field.startswith(("json.", "form."))
+        )
+
+
+def _response(shape: ResponseShape | None) -> CompiledResponse | None:
+    if shape is None:
+        return None
+    return CompiledResponse(
+        items=compile_path(shape.items) if shape.items is not None else None,
+        id=compile_path(shape.id),
+        redact=shape.redact,
+        notice_field=shape.notice_field,
+    )
+
+
+def _answer(spec: ResponseFrom | None) -> CompiledAnswer | None:
+    if spec is None:
+        return None
+    return CompiledAnswer(
+        field=spec.field,
+        accept=frozenset(w.lower() for w in spec.accept),
+        reject=frozenset(w.lower() for w in spec.reject),
+    )
+
+
+class CompiledPolicy:
+    """The policy the middleware enforces. `version` is the loader's content hash."""
+
+    def __init__(self, policy: PolicyFile, version: str, engine: AsyncEngine | None = None) -> None:
+        self.policy = policy
+        self.version = version
+        self.defaults = policy.defaults
+        self.unknown_is_minor = policy.defaults.unknown_age == "minor"
+        self.identity: IdentityResolver = build_resolver(policy.identity)
+        self.lookups: Mapping[str, Lookup] = compile_lookups(policy.queries, engine)
+        self.rules: dict[Action, RuleSet] = {}
+        for action in Action:
+            compiled = [
+                compile_rule(
+                    rule,
+                    policy_mode=policy.mode,
+                    on_failure=policy.defaults.on_failure,
+                    unknown_is_minor=self.unknown_is_minor,
+                )
+                for rule in policy.rules
+                if rule.enabled and _covers(rule.action, action)
+            ]
+            self.rules[action] = RuleSet(action, compiled)
+        self.routes: list[CompiledRoute] = [self._route(i, r) for i, r in enumerate(policy.routes)]
+        self.table: RouteTable[CompiledRoute] = RouteTable(
+            (r.method, r.path, compiled) for r, compiled in zip(policy.routes, self.routes, strict=True)
+        )
+
+    def _route(self, index: int, route: Route) -> CompiledRoute:
+        return CompiledRoute(
+            name=route.name or f"routes[{index}]",
+            template=route.path,
+            action=route.action,
+            rules=self.rules[route.action],
+            targets=Targets([compile_source(s, self.lookups) for s in route.targets]),
+            response=_response(route.response),
+            answer=_answer(route.response_from),
+            max_body_bytes=route.max_body_bytes or self.defaults.max_body_bytes,
+        )
+
+
+def _covers(actions: Action | tuple[Action, ...], action: Action) -> bool:
+    return action == actions if isinstance(actions, Action) else action in actions

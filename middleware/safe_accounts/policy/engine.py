@@ -1,0 +1,180 @@
+"""The rule engine: the rules for an action, compiled once, applied to facts about a pair.
+
+Evaluation is two-phase so that the cheap facts come first: band and restriction
+conditions are checked from in-process caches; only rules that survive them ask for
+relationship facts (connected, mutual connections), which may cost a lookup. An adult
+messaging an adult never needs a relationship lookup at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..bands.age import AgeBand, Assurance
+from .model import Action, Conditions, Failure, Mode, Outcome, Range, Rule
+
+MINOR_BANDS = frozenset({AgeBand.UNDER_13, AgeBand.B13_15, AgeBand.B16_17})
+
+
+def expand_bands(names: Iterable[str], *, unknown_is_minor: bool) -> frozenset[AgeBand]:
+    """Band names as written in a policy (with `minor`) to the set of bands they mean."""
+    bands: set[AgeBand] = set()
+    for name in names:
+        if name == "minor":
+            bands |= MINOR_BANDS
+            if unknown_is_minor:
+                bands.add(AgeBand.UNKNOWN)
+        else:
+            bands.add(AgeBand(name))
+    return frozenset(bands)
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """One side of a decision: an account (or anonymous), its band and assurance."""
+
+    id: str | None
+    band: AgeBand
+    assurance: Assurance = Assurance.SELF_DECLARED
+    restricted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """What is known of the relationship between actor and target (None: not looked up)."""
+
+    connected: bool | None = None
+    mutual: int | None = None
+
+
+def _in_range(value: int, bounds: Range) -> bool:
+    return (bounds.min is None or value >= bounds.min) and (bounds.max is None or value <= bounds.max)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    outcome: Outcome
+    mode: Mode
+    on_failure: Failure
+    reason: str
+    needs_connected: bool
+    needs_mutual: bool
+    # Phase one: only bands, assurance, restriction and anonymity.
+    cheap: Callable[[Party, Party], bool]
+    # Phase two: the relationship.
+    relational: Callable[[Relation], bool]
+
+
+def _compile_cheap(when: Conditions, unknown_is_minor: bool) -> Callable[[Party, Party], bool]:
+    checks: list[Callable[[Party, Party], bool]] = []
+    if when.target_band is not None:
+        target_bands = expand_bands(when.target_band, unknown_is_minor=unknown_is_minor)
+        checks.append(lambda a, t: t.band in target_bands)
+    if when.actor_band is not None:
+        actor_bands = expand_bands(when.actor_band, unknown_is_minor=unknown_is_minor)
+        checks.append(lambda a, t: a.band in actor_bands)
+    if when.actor_assurance_below is not None:
+        rank = Assurance(when.actor_assurance_below).rank
+        checks.append(lambda a, t: a.assurance.rank < rank)
+    if when.target_assurance_below is not None:
+        trank = Assurance(when.target_assurance_below).rank
+        checks.append(lambda a, t: t.assurance.rank < trank)
+    if when.actor_restricted is not None:
+        wanted = when.actor_restricted
+        checks.append(lambda a, t: a.restricted is wanted)
+    if when.target_restricted is not None:
+        target_wanted = when.target_restricted
+        checks.append(lambda a, t: t.restricted is target_wanted)
+    if when.anonymous is not None:
+        anonymous = when.anonymous
+        checks.append(lambda a, t: (a.id is None) is anonymous)
+    # A rule about a pair never applies to an account acting on itself.
+    checks.append(lambda a, t: a.id is None or a.id != t.id)
+    frozen = tuple(checks)
+    return lambda a, t: all(check(a, t) for check in frozen)
+
+
+def _compile_relational(when: Conditions) -> Callable[[Relation], bool]:
+    checks: list[Callable[[Relation], bool]] = []
+    if when.connected is not None:
+        wanted = when.connected
+        # Unknown (no relationship source configured) counts as "not connected": protective.
+        checks.append(lambda r: bool(r.connected) is wanted)
+    if when.mutual_connections is not None:
+        bounds = when.mutual_connections
+        checks.append(lambda r: _in_range(r.mutual or 0, bounds))
+    frozen = tuple(checks)
+    return lambda r: all(check(r) for check in frozen)
+
+
+def compile_rule(rule: Rule, *, policy_mode: Mode, on_failure: Failure, unknown_is_minor: bool) -> CompiledRule:
+    return CompiledRule(
+        id=rule.id,
+        outcome=rule.then,
+        mode=rule.mode or policy_mode,
+        on_failure=rule.on_failure or on_failure,
+        reason=rule.reason,
+        needs_connected=rule.when.connected is not None,
+        needs_mutual=rule.when.mutual_connections is not None,
+        cheap=_compile_cheap(rule.when, unknown_is_minor),
+        relational=_compile_relational(rule.when),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The strongest applying rule (or none) for one pair."""
+
+    outcome: Outcome
+    rule: CompiledRule | None
+
+    @property
+    def mode(self) -> Mode:
+        return Mode.ENFORCE if self.rule is None else self.rule.mode
+
+
+ALLOW = Verdict(Outcome.ALLOW, None)
+
+
+class RuleSet:
+    """The enabled rules of one action, strongest outcome first."""
+
+    __slots__ = ("action", "rules", "needs_connected", "needs_mutual", "fails_closed")
+
+    def __init__(self, action: Action, rules: Iterable[CompiledRule]) -> None:
+        self.action = action
+        # Enforced rules first, strongest first: the first rule that applies is the verdict.
+        # A monitor rule is the verdict only when no enforced rule applies, so switching a
+        # rule to monitor can never weaken another rule's enforcement.
+        self.rules = tuple(
+            sorted(rules, key=lambda r: (r.mode is Mode.MONITOR, -r.outcome.strength))
+        )
+        self.needs_connected = any(r.needs_connected for r in self.rules)
+        self.needs_mutual = any(r.needs_mutual for r in self.rules)
+        self.fails_closed = any(r.on_failure is Failure.CLOSED for r in self.rules)
+
+    def candidates(self, actor: Party, target: Party) -> tuple[CompiledRule, ...]:
+        """Phase one: the rules whose cheap conditions hold."""
+        return tuple(r for r in self.rules if r.cheap(actor, target))
+
+    @staticmethod
+    def needs(candidates: tuple[CompiledRule, ...]) -> tuple[bool, bool]:
+        """Which relationship facts phase two needs: (connected, mutual)."""
+        return (
+            any(r.needs_connected for r in candidates),
+            any(r.needs_mutual for r in candidates),
+        )
+
+    @staticmethod
+    def verdict(candidates: tuple[CompiledRule, ...], relation: Relation) -> Verdict:
+        """Phase two: the strongest candidate whose relationship conditions hold."""
+        for rule in candidates:
+            if rule.relational(relation):
+                return Verdict(rule.outcome, rule)
+        return ALLOW
+
+    def decide(self, actor: Party, target: Party, relation: Relation) -> Verdict:
+        """Both phases at once, when the relation is already known (tests, explain, the simulation)."""
+        return self.verdict(self.candidates(actor, target), relation)

@@ -1,0 +1,109 @@
+"""A named lookup against the host app: a SQL query (bound parameters only) or a callable.
+
+Both are prepared once at start-up: the SQL is parsed into a `TextClause` with list
+parameters marked as expanding (so `IN :targets` works on every dialect), the callable
+is imported. At run time a lookup only binds values and runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..errors import ConfigurationError, StorageError
+from ..policy import model
+
+# Parameters that carry lists of ids and must be expanded into `IN (...)`.
+LIST_PARAMS = frozenset({"targets", "accounts"})
+
+
+def import_callable(spec: str) -> Callable[..., Any]:
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigurationError(f"callable {spec!r} must be written `module:function`")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"callable {spec!r}: cannot import {module_name!r}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ConfigurationError(f"callable {spec!r}: {module_name!r} has no {attr!r}") from None
+    if not callable(target):
+        raise ConfigurationError(f"callable {spec!r} is not callable")
+    return target
+
+
+class Lookup:
+    """Runs one lookup: `rows(**params)` gives the rows' first column as strings."""
+
+    __slots__ = ("name", "_engine", "_clause", "_params", "_fn")
+
+    def __init__(
+        self,
+        name: str,
+        engine: AsyncEngine | None,
+        *,
+        sql: str | None = None,
+        fn: Callable[..., Any] | None = None,
+    ) -> None:
+        self.name = name
+        self._engine = engine
+        self._fn = fn
+        self._clause = None
+        self._params: frozenset[str] = frozenset()
+        if sql is not None:
+            clause = text(sql)
+            self._params = frozenset(clause._bindparams)  # noqa: SLF001 - parsed names
+            expanding = [bindparam(p, expanding=True) for p in self._params & LIST_PARAMS]
+            self._clause = clause.bindparams(*expanding) if expanding else clause
+
+    @property
+    def params(self) -> frozenset[str]:
+        return self._params
+
+    async def rows(self, **params: Any) -> list[tuple[Any, ...]]:
+        if self._fn is not None:
+            result = self._fn(**params)
+            if inspect.isawaitable(result):
+                result = await result
+            return [row if isinstance(row, tuple) else (row,) for row in (result or ())]
+        assert self._clause is not None and self._engine is not None
+        bound = {k: v for k, v in params.items() if k in self._params}
+        try:
+            async with self._engine.connect() as conn:
+                result = await conn.execute(self._clause, bound)
+                return [tuple(r) for r in result.all()]
+        except SQLAlchemyError as exc:
+            raise StorageError(f"lookup {self.name!r} failed: {exc.__class__.__name__}") from exc
+        except OSError as exc:
+            raise StorageError(f"lookup {self.name!r} failed: {exc}") from exc
+
+    async def ids(self, **params: Any) -> list[str]:
+        return [str(row[0]) for row in await self.rows(**params) if row and row[0] is not None]
+
+    async def scalar(self, **params: Any) -> Any:
+        rows = await self.rows(**params)
+        return rows[0][0] if rows and rows[0] else None
+
+
+def compile_lookup(name: str, spec: model.Lookup, engine: AsyncEngine | None) -> Lookup:
+    if spec.callable is not None:
+        return Lookup(name, engine, fn=import_callable(spec.callable))
+    return Lookup(name, engine, sql=spec.sql)
+
+
+def compile_lookups(
+    specs: Mapping[str, model.Lookup], engine: AsyncEngine | None
+) -> dict[str, Lookup]:
+    return {name: compile_lookup(name, spec, engine) for name, spec in specs.items()}
+
+
+AsyncIds = Callable[..., Awaitable[Sequence[str]]]

@@ -1,0 +1,118 @@
+"""What the middleware needs while it runs, opened at start-up and closed at shutdown.
+
+One `Runtime` per middleware instance (per worker process): the SQL engine, the band and
+relationship directories, the decision log, the grooming-signal pipeline and the
+restrictions. All shared state lives in SQL and Redis, so any number of workers can run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .bands.directory import BandDirectory
+from .bands.store import band_store_for
+from .clock import Clock
+from .db import migrate
+from .decisions.log import DecisionLog
+from .policy.compiled import CompiledPolicy
+from .relations import RelationshipDirectory
+
+logger = logging.getLogger("safe_accounts")
+
+
+class EventSink(Protocol):
+    """Where grooming-signal events go (the signals pipeline)."""
+
+    def submit(self, event: Any) -> None: ...
+
+
+class RestrictionView(Protocol):
+    def is_restricted(self, account_id: str) -> bool: ...
+
+
+class _NoRestrictions:
+    def is_restricted(self, account_id: str) -> bool:
+        return False
+
+
+@dataclass
+class Runtime:
+    policy: CompiledPolicy
+    engine: AsyncEngine
+    clock: Clock
+    bands: BandDirectory
+    relationships: RelationshipDirectory
+    decisions: DecisionLog
+    signals: EventSink | None = None
+    restrictions: RestrictionView = field(default_factory=_NoRestrictions)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    health_parts: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+    # Protections that could not apply (a response we could not rewrite), by route.
+    misses: dict[str, int] = field(default_factory=dict)
+
+    def health(self) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "policy_version": self.policy.version,
+            "decision_log": self.decisions.health(),
+            "rewrite_misses": dict(self.misses),
+        }
+        for name, part in self.health_parts.items():
+            report[name] = part()
+        return report
+
+    async def close(self) -> None:
+        for close in reversed(self.closers):
+            try:
+                await close()
+            except Exception:  # noqa: BLE001 - shutdown goes on; say what failed
+                logger.exception("safe accounts: error while shutting down")
+
+
+SignalsFactory = Callable[["Runtime", str | None], Awaitable[None]]
+
+
+async def open_runtime(
+    policy: CompiledPolicy,
+    engine: AsyncEngine,
+    *,
+    clock: Clock,
+    redis_url: str | None,
+    attach_signals: SignalsFactory | None = None,
+    check_schema: bool = True,
+) -> Runtime:
+    """Check the schema, open the stores, start the background writers."""
+    if check_schema:
+        await migrate.check_schema(engine)
+    redis_client = None
+    if redis_url is not None:
+        import redis.asyncio as aioredis
+
+        redis_client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    bands = BandDirectory(
+        band_store_for(engine, policy.policy.bands.store, clock=clock),
+        cache=policy.policy.bands.cache,
+        clock=clock,
+        redis=redis_client,
+    )
+    runtime = Runtime(
+        policy=policy,
+        engine=engine,
+        clock=clock,
+        bands=bands,
+        relationships=RelationshipDirectory(policy.policy.relationships, engine, clock=clock),
+        decisions=DecisionLog(engine),
+    )
+    await bands.start()
+    runtime.closers.append(bands.close)
+    if redis_client is not None:
+        runtime.closers.insert(0, redis_client.aclose)
+    await runtime.decisions.start()
+    runtime.closers.append(runtime.decisions.close)
+    if attach_signals is not None:
+        await attach_signals(runtime, redis_url)
+    return runtime
