@@ -1,0 +1,22 @@
+"""What the middleware tells the signal recorder: one thing that happened between two accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..bands.age import AgeBand
+from ..policy.model import EventKind
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event about a *subject* (the account reaching out, which is counted) and an
+    *other* (the account reached, usually the child). Never message text."""
+
+    kind: EventKind
+    subject: str
+    other: str
+    other_band: AgeBand
+    mutual: int | None  # mutual connections between subject and other, when known
+    at: float  # seconds since the epoch, from a Clock
+    decision_id: str | None = None

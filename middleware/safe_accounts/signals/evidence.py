@@ -1,0 +1,62 @@
+"""Evidence: the last few events behind a signal, as kept in the store and put on an alert.
+
+Kinds, bands, mutual counts and times only - never message text. `other` is the
+pseudonym of the account reached when a pseudonym key is configured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..bands.age import AgeBand
+from ..policy.model import EventKind
+
+# One character each: evidence lists are the biggest part of a signal's memory in Redis.
+_KIND_CODES = {
+    EventKind.CONTACT_REQUEST: "q",
+    EventKind.CONTACT_REJECTED: "r",
+    EventKind.CONTACT_ACCEPTED: "a",
+    EventKind.BLOCKED: "b",
+    EventKind.REPORTED: "p",
+    EventKind.DM_DENIED: "d",
+}
+_BAND_CODES = {
+    AgeBand.UNDER_13: "c",
+    AgeBand.B13_15: "y",
+    AgeBand.B16_17: "s",
+    AgeBand.ADULT: "a",
+    AgeBand.UNKNOWN: "u",
+}
+_KINDS = {code: kind for kind, code in _KIND_CODES.items()}
+_BANDS = {code: band for band, code in _BAND_CODES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceItem:
+    kind: EventKind
+    other: str
+    other_band: AgeBand
+    mutual: int | None
+    at: float
+
+    def encode(self) -> str:
+        # `other` goes last: a raw account id may contain the separator.
+        mutual = "" if self.mutual is None else str(self.mutual)
+        return f"{_KIND_CODES[self.kind]}|{_BAND_CODES[self.other_band]}|{mutual}|{int(self.at)}|{self.other}"
+
+    @classmethod
+    def decode(cls, text: str | bytes) -> EvidenceItem:
+        if isinstance(text, bytes):
+            text = text.decode()
+        kind, band, mutual, at, other = text.split("|", 4)
+        return cls(_KINDS[kind], other, _BANDS[band], int(mutual) if mutual else None, float(at))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "other": self.other,
+            "other_band": self.other_band.value,
+            "mutual": self.mutual,
+            "at": self.at,
+        }

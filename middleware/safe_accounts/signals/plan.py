@@ -1,0 +1,179 @@
+"""The policy's signals, compiled once at start-up into what the recorder and stores read.
+
+A count signal's sliding window is counted in buckets of ceil(window / 60) seconds (at most
+60 buckets per window), so a signal's memory is bounded whatever the event rate. The window
+a count sees is therefore between `window - bucket` and `window` long: with the baseline's
+`7d`, buckets are 2.8 hours.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..bands.age import AgeBand
+from ..errors import ConfigurationError
+from ..policy.model import CountSignal, EventKind, RateSignal, Signals
+from .events import Event
+
+BUCKETS_PER_WINDOW = 60
+DISTINCT_CAP_FACTOR = 4  # distinct others kept per window: exact up to 4x the threshold
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_MINORS = frozenset({AgeBand.UNDER_13, AgeBand.B13_15, AgeBand.B16_17})
+
+
+def window_seconds(text: str) -> int:
+    """`30m` -> 1800. The policy model has already checked the shape."""
+    try:
+        seconds = int(text[:-1]) * _UNITS[text[-1]]
+    except (KeyError, ValueError):
+        raise ConfigurationError(f"window {text!r} is not a number followed by s, m, h or d") from None
+    if seconds <= 0:
+        raise ConfigurationError(f"window {text!r} must be longer than zero")
+    return seconds
+
+
+def bands_of(names: Iterable[str], *, unknown_is_minor: bool) -> frozenset[AgeBand]:
+    bands: set[AgeBand] = set()
+    for name in names:
+        if name == "minor":
+            bands |= _MINORS
+            if unknown_is_minor:
+                bands.add(AgeBand.UNKNOWN)
+        else:
+            bands.add(AgeBand(name))
+    return frozenset(bands)
+
+
+@dataclass(frozen=True, slots=True)
+class CountSpec:
+    id: str
+    event: EventKind
+    window: int  # seconds
+    bucket: int  # seconds
+    distinct: bool  # count distinct others rather than events
+    threshold: int
+    cap: int  # distinct others kept per window
+    reason: str
+    restrict: bool
+    other_bands: frozenset[AgeBand] | None
+    mutual_min: int | None
+    mutual_max: int | None
+    key_name: str  # the id and window, so a changed window never reads old buckets
+
+    def matches(self, event: Event) -> bool:
+        if self.other_bands is not None and event.other_band not in self.other_bands:
+            return False
+        if self.mutual_min is None and self.mutual_max is None:
+            return True
+        # An unknown mutual count matches no range: an alert accuses someone, so it is
+        # raised only on what is known.
+        if event.mutual is None:
+            return False
+        if self.mutual_min is not None and event.mutual < self.mutual_min:
+            return False
+        return self.mutual_max is None or event.mutual <= self.mutual_max
+
+    @classmethod
+    def compile(cls, signal: CountSignal, *, unknown_is_minor: bool) -> CountSpec:
+        window = window_seconds(signal.window)
+        bucket = max(1, math.ceil(window / BUCKETS_PER_WINDOW))
+        where = signal.where
+        bands = (
+            None
+            if where.other_band is None
+            else bands_of(where.other_band, unknown_is_minor=unknown_is_minor)
+        )
+        mutual = where.mutual_connections
+        return cls(
+            id=signal.id,
+            event=signal.event,
+            window=window,
+            bucket=bucket,
+            distinct=signal.count == "distinct_others",
+            threshold=signal.threshold,
+            cap=signal.threshold * DISTINCT_CAP_FACTOR,
+            reason=signal.reason,
+            restrict=signal.escalate.restrict,
+            other_bands=bands,
+            mutual_min=None if mutual is None else mutual.min,
+            mutual_max=None if mutual is None else mutual.max,
+            key_name=f"{signal.id}/{signal.window}",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RateSpec:
+    id: str
+    numerator: CountSpec
+    denominator: CountSpec
+    min_denominator: int
+    threshold: float
+    window: int  # the longer of the two windows: one alert per rate and window
+    reason: str
+    restrict: bool
+    key_name: str
+
+    def crossed(self, numerator: int, denominator: int) -> bool:
+        return denominator >= self.min_denominator and numerator >= self.threshold * denominator
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One event to count under one signal, and the rates to check right after."""
+
+    event: Event
+    count: CountSpec
+    rates: tuple[RateSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SignalPlan:
+    counts: tuple[CountSpec, ...]
+    rates: tuple[RateSpec, ...]
+    by_kind: dict[EventKind, tuple[tuple[CountSpec, tuple[RateSpec, ...]], ...]]
+
+    @classmethod
+    def compile(cls, signals: Signals, *, unknown_is_minor: bool = True) -> SignalPlan:
+        counts = tuple(
+            CountSpec.compile(s, unknown_is_minor=unknown_is_minor) for s in signals.counts if s.enabled
+        )
+        by_id = {c.id: c for c in counts}
+        if len(by_id) != len(counts):
+            raise ConfigurationError("two count signals share an id")
+        rates = tuple(_rate(r, by_id) for r in signals.rates if r.enabled)
+        by_kind: dict[EventKind, list[tuple[CountSpec, tuple[RateSpec, ...]]]] = {}
+        for count in counts:
+            involved = tuple(r for r in rates if count in (r.numerator, r.denominator))
+            by_kind.setdefault(count.event, []).append((count, involved))
+        return cls(counts, rates, {kind: tuple(pairs) for kind, pairs in by_kind.items()})
+
+    def observations(self, event: Event) -> list[Observation]:
+        """The signals `event` counts under, after their `where` filters."""
+        return [
+            Observation(event, count, rates)
+            for count, rates in self.by_kind.get(event.kind, ())
+            if count.matches(event)
+        ]
+
+
+def _rate(rate: RateSignal, counts: dict[str, CountSpec]) -> RateSpec:
+    missing = [name for name in (rate.numerator, rate.denominator) if name not in counts]
+    if missing:
+        raise ConfigurationError(
+            f"rate signal {rate.id!r} refers to {', '.join(map(repr, missing))}, "
+            "which is not an enabled count signal"
+        )
+    numerator, denominator = counts[rate.numerator], counts[rate.denominator]
+    return RateSpec(
+        id=rate.id,
+        numerator=numerator,
+        denominator=denominator,
+        min_denominator=rate.min_denominator,
+        threshold=rate.threshold,
+        window=max(numerator.window, denominator.window),
+        reason=rate.reason,
+        restrict=rate.escalate.restrict,
+        key_name=f"{rate.id}/rate",
+    )

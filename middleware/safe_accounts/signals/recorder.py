@@ -1,0 +1,223 @@
+"""The signal recorder: takes events from the request path and writes them off it.
+
+`submit` only appends to an in-memory queue (no I/O, never blocks, never raises). A
+background task writes the queue to the store in batches, in order. While the store is
+unreachable the queue is the spool: events wait, bounded by `spool_limit`, and are written
+in order when the store returns; what would overflow it is dropped, counted and logged.
+A batch being written keeps its id until the store confirms it, so a retry after an
+ambiguous failure is answered from the store's receipt and counts nothing twice.
+Crossings go to `on_crossing`; one that fails there is kept and offered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import StorageError
+from ..policy.model import Signals
+from .crossing import Crossing
+from .events import Event
+from .plan import Observation, SignalPlan
+from .store import SignalStore
+
+logger = logging.getLogger(__name__)
+
+SPOOL_OVERFLOW = "signal spool is full: events are being dropped (see health()['overflowed'])"
+STORE_UNREACHABLE = "signal store unreachable, events are spooled until it returns: %s"
+STORE_RECOVERED = "signal store reachable again: %d spooled events are being written"
+CROSSING_HANDLER_FAILED = "alert handler failed for a signal crossing; it will be offered again"
+BATCH_REJECTED = "the signal store rejected a batch (a bug, not an outage): %d events dropped"
+EVENTS_LOST_AT_CLOSE = "signal store unreachable at shutdown: %d events were not written"
+
+MAX_RETRY_INTERVAL = 1.0
+
+
+class SignalRecorder:
+    def __init__(
+        self,
+        store: SignalStore,
+        signals: Signals,
+        *,
+        on_crossing: Callable[[Crossing], Awaitable[Any]],
+        clock: Clock = SYSTEM_CLOCK,
+        batch_size: int = 256,
+        flush_interval: float = 0.05,
+        spool_limit: int = 100_000,
+        unknown_is_minor: bool = True,
+        close_timeout: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._plan = SignalPlan.compile(signals, unknown_is_minor=unknown_is_minor)
+        self._on_crossing = on_crossing
+        self._clock = clock
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._spool_limit = spool_limit
+        self._close_timeout = close_timeout
+        self._queue: deque[Event] = deque()
+        self._inflight: tuple[str, list[Observation], int] | None = None  # id, observations, events
+        self._crossings: deque[Crossing] = deque()
+        self._lock = asyncio.Lock()  # one batch at a time: order is kept
+        self._handing = asyncio.Lock()  # one hand-over at a time: no crossing offered twice
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._failing = False
+        self._overflowing = False
+        self._overflowed = 0
+        self._rejected = 0
+        self._recorded = 0
+        self._crossed = 0
+        self._last_error: str | None = None
+        self._last_error_at: float | None = None
+
+    @property
+    def plan(self) -> SignalPlan:
+        return self._plan
+
+    # --- the request path -----------------------------------------------------------
+
+    def submit(self, event: Event) -> None:
+        if self._closed or len(self._queue) >= self._spool_limit:
+            self._overflowed += 1
+            if not self._overflowing:
+                self._overflowing = True
+                logger.error(SPOOL_OVERFLOW)
+            return
+        self._queue.append(event)
+        if self._wake is not None and len(self._queue) >= self._batch_size:
+            self._wake.set()
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        self._wake = asyncio.Event()
+        with contextlib.suppress(StorageError):
+            await self._store.start()  # an outage at start-up is spooled like any other
+        self._task = asyncio.create_task(self._run(), name="safe-accounts-signal-recorder")
+
+    async def flush(self) -> None:
+        """Write everything submitted so far (as far as the store lets us) and hand over crossings."""
+        while self._queue or self._inflight is not None:
+            if not await self._write_next():
+                break
+        await self._hand_over()
+
+    async def close(self) -> None:
+        """Stop taking events, write what is queued (waiting up to `close_timeout` for an
+        unreachable store), then close the store."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._close_timeout
+        delay = self._flush_interval
+        while True:
+            await self.flush()
+            if not (self._queue or self._inflight or self._crossings) or loop.time() >= deadline:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_INTERVAL)
+        left = len(self._queue) + (self._inflight[2] if self._inflight else 0)
+        if left:
+            logger.error(EVENTS_LOST_AT_CLOSE, left)
+        await self._store.close()
+
+    def health(self) -> dict[str, Any]:
+        waiting = len(self._queue) + (self._inflight[2] if self._inflight else 0)
+        return {
+            "backend": self._store.backend,
+            "queued": waiting,
+            "spooled": waiting if self._failing else 0,
+            "overflowed": self._overflowed,
+            "rejected": self._rejected,
+            "recorded": self._recorded,
+            "crossings": self._crossed,
+            "crossings_pending": len(self._crossings),
+            "store_reachable": not self._failing,
+            "last_error": self._last_error,
+            "last_error_at": self._last_error_at,
+        }
+
+    # --- the background writer ------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        delay = self._flush_interval
+        while True:
+            if len(self._queue) < self._batch_size and not self._failing:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._flush_interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # noqa: BLE001 - the writer must outlive any one bad batch
+                logger.exception("signal recorder: unexpected failure")
+            if self._failing or self._crossings:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RETRY_INTERVAL)
+            else:
+                delay = self._flush_interval
+
+    async def _write_next(self) -> bool:
+        async with self._lock:
+            if self._inflight is None:
+                if not self._queue:
+                    return True
+                taken = min(self._batch_size, len(self._queue))
+                observations: list[Observation] = []
+                for _ in range(taken):
+                    observations += self._plan.observations(self._queue.popleft())
+                self._inflight = (uuid.uuid4().hex, observations, taken)
+            batch_id, observations, taken = self._inflight
+            try:
+                crossings = await self._store.record(batch_id, observations)
+            except StorageError as exc:
+                self._note_failure(exc)
+                return False
+            except Exception:
+                # Not an outage: retrying would wedge every later event behind this batch.
+                logger.exception(BATCH_REJECTED, taken)
+                self._rejected += taken
+                self._inflight = None
+                return True
+            self._inflight = None
+            self._recorded += taken
+            self._crossed += len(crossings)
+            self._crossings.extend(crossings)
+            if self._failing:
+                self._failing = False
+                logger.warning(STORE_RECOVERED, len(self._queue))
+            if len(self._queue) < self._spool_limit:
+                self._overflowing = False
+            return True
+
+    def _note_failure(self, exc: Exception) -> None:
+        if not self._failing:
+            logger.error(STORE_UNREACHABLE, exc)
+        self._failing = True
+        self._last_error = str(exc)
+        self._last_error_at = self._clock.now()
+
+    async def _hand_over(self) -> None:
+        async with self._handing:
+            while self._crossings:
+                crossing = self._crossings[0]
+                try:
+                    await self._on_crossing(crossing)
+                except Exception:  # noqa: BLE001 - kept and offered again, never lost
+                    logger.exception(CROSSING_HANDLER_FAILED)
+                    return
+                self._crossings.popleft()
