@@ -239,9 +239,8 @@ class Wrapped:
     async def decisions(self) -> list[dict[str, Any]]:
         from safe_accounts.decisions.table import decision_log
 
-        runtime = self.middleware.runtime
-        assert runtime is not None
-        await runtime.decisions.flush()
+        if self.middleware.runtime is not None:
+            await self.middleware.runtime.decisions.flush()
         async with self.middleware.engine.connect() as conn:
             rows = (await conn.execute(decision_log.select().order_by(decision_log.c.at))).mappings().all()
         return [dict(r) for r in rows]
