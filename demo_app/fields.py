@@ -21,8 +21,10 @@ async def json_object(request: Request) -> dict[str, Any]:
     body = await request.body()
     if len(body) > MAX_BODY:
         raise Problem(413, "Body too large", f"the body is larger than {MAX_BODY} bytes")
+    if not body.strip():
+        return {}  # e.g. POST .../accept: everything is in the path
     try:
-        data = json.loads(body or b"null")
+        data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise bad_request("the body is not valid JSON") from None
     if not isinstance(data, dict):
