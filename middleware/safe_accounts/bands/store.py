@@ -9,11 +9,12 @@ one query, not 50.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, String, cast, column, inspect, select, table
+from sqlalchemy import Integer, String, any_, bindparam, cast, column, inspect, select, table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
@@ -59,22 +60,28 @@ class OwnBandStore:
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
+        # Reads need no transaction: without one a lookup is the query alone, with no
+        # BEGIN and ROLLBACK round trips around it.
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._clock = clock
         self._upsert = _upsert_statement(engine.dialect.name)
+        self._select = _select_statement(engine.dialect.name)
 
     async def fetch(self, ids: Sequence[str]) -> dict[str, BandRecord]:
         today = self._clock.today()
         found: dict[str, BandRecord] = {}
         try:
-            async with self._engine.connect() as conn:
+            async with self._reader.connect() as conn:
                 for chunk in _chunks(ids):
-                    rows = await conn.execute(select(age_bands).where(age_bands.c.account_id.in_(chunk)))
+                    rows = await conn.execute(self._select, {"ids": chunk})
                     for row in rows:
                         record = BandRecord(
                             row.account_id,
                             AgeBand(row.band),
                             Assurance(row.assurance),
-                            row.source,
+                            # A handful of distinct sources: one string each, not one per
+                            # cached record (100,000 cached bands would hold 5 MB of copies).
+                            sys.intern(row.source),
                             row.birth_date,
                             row.changed_at,
                         )
@@ -106,6 +113,17 @@ class OwnBandStore:
                 await conn.execute(self._upsert, rows)
         except SQLAlchemyError as exc:
             raise StorageError(f"writing age bands failed: {exc}") from exc
+
+
+def _select_statement(dialect: str) -> Any:
+    """The lookup, built once. PostgreSQL takes the ids as one array parameter: one
+    prepared statement for any number of ids, instead of one per count of `IN` values."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        ids = bindparam("ids", type_=ARRAY(String))
+        return select(age_bands).where(age_bands.c.account_id == any_(ids))
+    return select(age_bands).where(age_bands.c.account_id.in_(bindparam("ids", expanding=True)))
 
 
 def _upsert_statement(dialect: str) -> Any:
@@ -160,7 +178,7 @@ class HostBandStore:
         self._table = table(self._name, column(self._id_name), column(self._birth_name), schema=self._schema)
         self._assurance = Assurance.parse(str(assurance))
         self.source = f"host:{table_name}"[:64]
-        self._engine = engine
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._clock = clock
         self._integer_ids: bool | None = None  # learnt from the table itself on first use
 
