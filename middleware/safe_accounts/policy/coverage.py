@@ -1,0 +1,111 @@
+"""Which of the app's routes the policy does not classify (`safe-accounts policy coverage`).
+
+A groomer blocked on `/api/v1/messages` tries `/api/v2/...`, the group-chat route, or the
+"add participant" route. Coverage walks the app's own router (Starlette, and so FastAPI)
+and lists every route no policy route matches, flagging those whose parameters look like
+accounts: the routes a groomer could use instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .compiled import CompiledPolicy
+
+ACCOUNT_LIKE = re.compile(
+    r"(^|_)(account|user|member|participant|recipient|friend|follower|profile|handle|username|"
+    r"person|peer|contact|to|target|child|owner|author|sender|conversation|chat|room|thread)s?(_?id)?$",
+    re.IGNORECASE,
+)
+_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_]+)?}")
+
+
+@dataclass(frozen=True, slots=True)
+class AppRoute:
+    methods: tuple[str, ...]
+    path: str
+    params: tuple[str, ...]
+
+    @property
+    def account_like(self) -> tuple[str, ...]:
+        return tuple(p for p in self.params if ACCOUNT_LIKE.search(p))
+
+
+def app_routes(app: Any, prefix: str = "") -> Iterator[AppRoute]:
+    """Every endpoint route of a Starlette-style app, mounts and hosts included."""
+    from starlette.routing import Host, Mount, Route, WebSocketRoute
+
+    router = getattr(app, "router", None) or app
+    seen: set[int] = set()
+    while id(router) not in seen and not hasattr(router, "routes"):
+        seen.add(id(router))
+        inner = getattr(router, "app", None)
+        if inner is None:
+            break
+        router = getattr(inner, "router", None) or inner
+    for route in getattr(router, "routes", ()):
+        if isinstance(route, Route):
+            path = prefix + route.path
+            yield AppRoute(tuple(sorted(route.methods or ("GET",))), path, _params(path))
+        elif isinstance(route, WebSocketRoute):
+            path = prefix + route.path
+            yield AppRoute(("WEBSOCKET",), path, _params(path))
+        elif isinstance(route, (Mount, Host)):
+            yield from app_routes(route.app, prefix + getattr(route, "path", ""))
+
+
+def _params(path: str) -> tuple[str, ...]:
+    return tuple(m.group(1) for m in _PARAM.finditer(path))
+
+
+def _example(path: str) -> str:
+    """A concrete path for a template, to ask the policy's table about it."""
+    def fill(match: re.Match[str]) -> str:
+        kind = (match.group(2) or ":str")[1:]
+        return {"int": "1", "float": "1.5", "uuid": "00000000-0000-0000-0000-000000000000", "path": "a/b"}.get(kind, "x")
+
+    return _PARAM.sub(fill, path)
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    classified: list[tuple[AppRoute, str]]
+    unclassified: list[AppRoute]
+
+    @property
+    def risky(self) -> list[AppRoute]:
+        return [r for r in self.unclassified if r.account_like or _writes(r)]
+
+
+# Contact-shaped words in a path: a write there reaches another person even when the
+# account is in the body, not the path.
+CONTACT_WORDS = re.compile(
+    r"message|conversation|chat|dm|inbox|friend|follow|request|invite|member|participant|"
+    r"search|suggest|recommend|people|contacts?|profile|block|report",
+    re.IGNORECASE,
+)
+
+
+def _writes(route: AppRoute) -> bool:
+    literal = _PARAM.sub("", route.path)
+    return bool(CONTACT_WORDS.search(literal))
+
+
+def coverage(policy: CompiledPolicy, app: Any) -> Coverage:
+    classified: list[tuple[AppRoute, str]] = []
+    unclassified: list[AppRoute] = []
+    for route in app_routes(app):
+        example = _example(route.path)
+        names = [
+            found.payload.name
+            for method in route.methods
+            if method != "HEAD" and (found := policy.table.match(method, example)) is not None
+        ]
+        if names:
+            classified.append((route, ", ".join(sorted(set(names)))))
+        else:
+            unclassified.append(route)
+    return Coverage(classified, unclassified)
