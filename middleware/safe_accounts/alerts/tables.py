@@ -1,0 +1,67 @@
+"""Alerts, restrictions and the alert outbox, in SQL.
+
+Evidence is kinds, bands, mutual counts and times (and the pseudonyms of the accounts
+reached when a pseudonym key is configured) - never message text.
+"""
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from ..db.metadata import metadata
+
+alerts = Table(
+    "safe_accounts_alerts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("subject", String(255), nullable=False),
+    Column("signal", String(128), nullable=False),
+    # The fixed window the crossing fell in: see signals.crossing.window_key.
+    Column("window_key", String(32), nullable=False),
+    Column("counts", JSON, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open, acknowledged, resolved
+    Column("created_at", Float, nullable=False),
+    Column("policy_version", String(64), nullable=False),
+    Column("decision_id", String(64), nullable=True),  # the event that crossed the threshold
+    # The second line of defence behind the Redis marker: one alert per account, rule, window.
+    UniqueConstraint("subject", "signal", "window_key", name="uq_safe_accounts_alerts_subject_signal_window"),
+    Index("ix_safe_accounts_alerts_status_created_at", "status", "created_at"),
+)
+
+restrictions = Table(
+    "safe_accounts_restrictions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(255), nullable=False),
+    Column("alert_id", String(32), ForeignKey("safe_accounts_alerts.id"), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("lifted_at", Float, nullable=True),
+    Column("lifted_by", String(255), nullable=True),
+    Column("lift_note", Text, nullable=True),
+    Index("ix_safe_accounts_restrictions_account_id_lifted_at", "account_id", "lifted_at"),
+)
+
+alert_outbox = Table(
+    "safe_accounts_alert_outbox",
+    metadata,
+    Column("alert_id", String(32), ForeignKey("safe_accounts_alerts.id"), primary_key=True),
+    Column("destination", String(255), primary_key=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("delivered_at", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_safe_accounts_alert_outbox_delivered_at_next_attempt_at", "delivered_at", "next_attempt_at"),
+)
