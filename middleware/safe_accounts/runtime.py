@@ -54,6 +54,8 @@ class Runtime:
     health_parts: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     # Protections that could not apply (a response we could not rewrite), by route.
     misses: dict[str, int] = field(default_factory=dict)
+    # Optional layers attached at start-up (e.g. "alerts": the GroomingAlerts pipeline).
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def health(self) -> dict[str, Any]:
         report: dict[str, Any] = {

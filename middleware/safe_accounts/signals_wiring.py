@@ -1,0 +1,72 @@
+"""Wiring the grooming-signal pipeline into a running middleware.
+
+Kept apart from `middleware.py` so that the middleware module stays about ASGI; this is
+the one place that knows how the signals, alerts, restrictions and delivery fit into a
+`Runtime`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from .alerts.model import Alert
+from .alerts.pipeline import GroomingAlerts
+from .alerts.webhook import Webhook
+from .errors import ConfigurationError
+from .runtime import Runtime, SignalsFactory
+
+
+def _as_async(callback: Callable[[Alert], Any]) -> Callable[[Alert], Any]:
+    if inspect.iscoroutinefunction(callback):
+        return callback
+
+    async def call(alert: Alert) -> Any:
+        result = callback(alert)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    # The outbox names a destination after its callback: keep the user's name.
+    call.__module__ = getattr(callback, "__module__", __name__)
+    call.__qualname__ = getattr(callback, "__qualname__", "callback")
+    return call
+
+
+def attach_grooming_alerts(
+    *,
+    on_alert: Callable[[Alert], Any] | None = None,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+    pseudonym_key: bytes | None = None,
+    **options: Any,
+) -> SignalsFactory:
+    """A factory the runtime calls at start-up: signals counted, alerts raised and delivered,
+    restrictions enforced. `options` go to `GroomingAlerts.create` (batching, intervals)."""
+    if (webhook_url is None) != (webhook_secret is None):
+        raise ConfigurationError("a webhook needs both webhook_url and webhook_secret")
+    webhook = Webhook(webhook_url, webhook_secret.encode()) if webhook_url and webhook_secret else None
+    callbacks = [_as_async(on_alert)] if on_alert is not None else []
+
+    async def attach(runtime: Runtime, redis_url: str | None) -> None:
+        alerts = GroomingAlerts.create(
+            runtime.engine,
+            redis_url,
+            runtime.policy.policy.signals,
+            policy_version=runtime.policy.version,
+            unknown_is_minor=runtime.policy.unknown_is_minor,
+            pseudonym_key=pseudonym_key,
+            callbacks=callbacks,
+            webhook=webhook,
+            clock=runtime.clock,
+            **options,
+        )
+        await alerts.start()
+        runtime.signals = alerts
+        runtime.restrictions = alerts.restrictions
+        runtime.closers.append(alerts.close)
+        runtime.health_parts["alerts"] = alerts.health
+        runtime.extras["alerts"] = alerts
+
+    return attach

@@ -1,0 +1,124 @@
+"""Signals end to end: children's answers and refusals become alerts, alerts restrict, restrictions bite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from safe_accounts import AgeBand, SafeAccountsMiddleware
+from safe_accounts.alerts.pipeline import GroomingAlerts
+from safe_accounts.clock import FrozenClock
+from safe_accounts.signals_wiring import attach_grooming_alerts
+
+from .conftest import HostApp, Wrapped, drop_host_tables, seed
+
+CHILDREN = ["kid", "young", "teen", "kid-friend", "fifth-child"]
+
+
+@pytest.fixture(params=["in-process", pytest.param("redis", marks=pytest.mark.redis)])
+async def with_signals(
+    request: pytest.FixtureRequest, engine: AsyncEngine, database_url: str, policy_file: Path, clock: FrozenClock
+) -> AsyncIterator[Wrapped]:
+    redis_url = None
+    options = {}
+    if request.param == "redis":
+        redis_url = request.getfixturevalue("redis_url")
+        options["prefix"] = request.getfixturevalue("redis_prefix")
+    await seed(engine, clock)
+    async with engine.begin() as conn:
+        for i, child in enumerate(CHILDREN, start=1):
+            await conn.exec_driver_sql(f"INSERT INTO host_requests VALUES ('{100 + i}', 'parent')")
+    alerted: list[object] = []
+    host = HostApp()
+    middleware = SafeAccountsMiddleware(
+        host.build(), policy=policy_file, database_url=database_url, redis_url=redis_url, clock=clock,
+        signals=attach_grooming_alerts(on_alert=alerted.append, flush_interval=0.01, **options),
+    )
+    runtime = await middleware.start()
+    await runtime.bands.set("fifth-child", band=AgeBand.UNDER_13)
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        wrapped = Wrapped(host, middleware, client)
+        wrapped.alerted = alerted  # type: ignore[attr-defined]
+        yield wrapped
+    await middleware.close()
+    await drop_host_tables(engine)
+
+
+def _alerts(w: Wrapped) -> GroomingAlerts:
+    assert w.middleware.runtime is not None
+    return w.middleware.runtime.extras["alerts"]
+
+
+async def _reject_all(w: Wrapped, children: list[str]) -> None:
+    for i, child in enumerate(CHILDREN, start=1):
+        if child in children:
+            response = await w.post(f"/api/friend-requests/{100 + i}/reject", child)
+            assert response.status_code == 200
+
+
+async def test_four_rejections_by_children_raise_nothing(with_signals: Wrapped) -> None:
+    await _reject_all(with_signals, CHILDREN[:4])
+    alerts = _alerts(with_signals)
+    await alerts.recorder.flush()
+    assert await alerts.service.list() == []
+    assert not alerts.restrictions.is_restricted("parent")
+
+
+async def test_the_fifth_rejection_raises_one_alert_and_restricts_the_requester(with_signals: Wrapped) -> None:
+    await _reject_all(with_signals, CHILDREN)
+    alerts = _alerts(with_signals)
+    await alerts.recorder.flush()
+    raised = await alerts.service.list()
+    assert [(a.subject, a.signal) for a in raised] == [("parent", "rejected-by-minors")]
+    assert alerts.restrictions.is_restricted("parent")
+
+    # Restricted: even a child the account is connected with cannot be messaged now ...
+    dm = await with_signals.post("/api/v1/messages", "parent", json={"to": "kid"})
+    assert dm.status_code == 403
+    assert dm.json()["rule"] == "restricted-contact-to-minor"
+    # ... it vanishes from children's search ...
+    search = await with_signals.get("/api/search", "kid")
+    assert "parent" not in {item["id"] for item in search.json()["results"]}
+    # ... and adults are still reachable.
+    ok = await with_signals.post("/api/v1/messages", "parent", json={"to": "other-adult"})
+    assert ok.status_code == 201
+
+
+async def test_more_rejections_after_the_alert_raise_no_second_alert(with_signals: Wrapped) -> None:
+    await _reject_all(with_signals, CHILDREN)
+    await _reject_all(with_signals, CHILDREN)
+    alerts = _alerts(with_signals)
+    await alerts.recorder.flush()
+    assert len(await alerts.service.list()) == 1
+
+
+async def test_denied_stranger_dms_to_three_children_raise_an_alert(with_signals: Wrapped) -> None:
+    for child in ("kid", "young", "teen"):
+        response = await with_signals.post("/api/v1/messages", "adult", json={"to": child})
+        assert response.status_code == 403
+    alerts = _alerts(with_signals)
+    await alerts.recorder.flush()
+    assert [(a.subject, a.signal) for a in await alerts.service.list()] == [("adult", "denied-dms-to-minors")]
+
+
+async def test_blocks_by_three_children_raise_an_alert_against_the_blocked_account(with_signals: Wrapped) -> None:
+    for child in ("kid", "young", "teen"):
+        response = await with_signals.post("/api/blocks", child, json={"account": "adult"})
+        assert response.status_code == 200
+    alerts = _alerts(with_signals)
+    await alerts.recorder.flush()
+    assert [(a.subject, a.signal) for a in await alerts.service.list()] == [("adult", "blocked-by-minors")]
+
+
+async def test_the_alert_reaches_the_callback_once(with_signals: Wrapped) -> None:
+    await _reject_all(with_signals, CHILDREN)
+    alerts = _alerts(with_signals)
+    await alerts.recorder.flush()
+    await alerts.outbox.deliver_due()
+    await alerts.outbox.deliver_due()
+    assert [a.signal for a in with_signals.alerted] == ["rejected-by-minors"]  # type: ignore[attr-defined]
