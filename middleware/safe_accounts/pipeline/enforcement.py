@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -23,15 +22,12 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .._types import ASGIApp, Receive, Scope, Send
 from ..bands.age import AgeBand
-from ..decisions.log import DecisionRow
 from ..errors import StorageError
 from ..policy.compiled import CompiledRoute
-from ..policy.decision import new_decision_id
 from ..policy.engine import Party
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
-from ..signals.events import Event
-from . import problem
+from . import problem, records
 from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
 from .capture import ResponseCapture
 from .facts import PairVerdict, judge, parties, strongest
@@ -59,7 +55,7 @@ _EVENT_OF_ACTION = {
     Action.BLOCK: EventKind.BLOCKED,
     Action.REPORT: EventKind.REPORTED,
 }
-_STATUS = {Outcome.DENY: 403, Outcome.HIDE: 404}
+_STATUS = records.STATUS
 
 
 class Failed(Exception):
@@ -316,53 +312,15 @@ class Enforcement:
     # --- records -------------------------------------------------------------------------
 
     def _log(self, actor: Party, pairs: Sequence[PairVerdict], *, affected_by_rule: bool = False) -> str | None:
-        """Queue a decision-log row per refused (or would-be refused) target. Returns the request's id."""
-        decision_id: str | None = None
-        rows: dict[tuple[str, str | None], DecisionRow] = {}
-        counts: dict[str, int] = {}
-        for pair in pairs:
-            rule = pair.verdict.rule
-            if rule is None:
-                continue
-            if affected_by_rule and rule.id in counts:
-                counts[rule.id] += 1
-                continue
-            counts[rule.id] = 1
-            row_id = new_decision_id()
-            decision_id = decision_id or row_id
-            rows[(rule.id, pair.target.id)] = DecisionRow(
-                id=row_id,
-                at=self.now,
-                action=self.route.action.value,
-                rule=rule.id,
-                policy_version=self.rt.policy.version,
-                mode=rule.mode.value,
-                outcome=rule.outcome.value,
-                status=_STATUS.get(rule.outcome) if rule.mode is Mode.ENFORCE else None,
-                actor_id=actor.id,
-                actor_band=actor.band.value,
-                target_id=pair.target.id,
-                target_band=pair.target.band.value,
-                route=self.route.name,
-            )
-        for row in rows.values():
-            if affected_by_rule and counts.get(row.rule, 1) > 1:
-                row = _with_affected(row, counts[row.rule])
-            self.rt.decisions.record(row)
-        return decision_id
+        return records.log_decision(
+            self.rt, action=self.route.action, route=self.route.name, at=self.now,
+            actor=actor, pairs=pairs, affected_by_rule=affected_by_rule,
+        )
 
     def _events_for_refusal(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str) -> None:
-        if actor.id is None or self.rt.signals is None:
-            return
-        if self.route.action is Action.DIRECT_MESSAGE:
-            kind = EventKind.DM_DENIED
-        elif self.route.action is Action.CONTACT_REQUEST:
-            kind = EventKind.CONTACT_REQUEST  # a refused request to a child is still an attempt
-        else:
-            return
-        for pair in pairs:
-            if pair.verdict.rule is not None and pair.target.id is not None:
-                self._submit(kind, actor.id, pair.target, pair.relation.mutual, decision_id)
+        records.record_refusal(
+            self.rt, action=self.route.action, at=self.now, actor=actor, pairs=pairs, decision_id=decision_id
+        )
 
     async def _events_after_success(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
         rt = self.rt
@@ -419,10 +377,7 @@ class Enforcement:
             return None
 
     def _submit(self, kind: EventKind, subject: str, other: Party, mutual: int | None, decision_id: str | None) -> None:
-        assert self.rt.signals is not None and other.id is not None
-        self.rt.signals.submit(
-            Event(kind, subject, other.id, other.band, mutual, self.now, decision_id)
-        )
+        records.submit(self.rt, kind, subject, other, mutual, self.now, decision_id)
 
 
 NOTICE_STRANGER = "You have no friends in common with this account. Only accept people you know."
@@ -467,10 +422,6 @@ def _reference_values(view: RequestView, spec: str) -> list[Any]:
     if where == "json":
         return list(walk(view.json, compile_path(name))) if isinstance(view.json, (dict, list)) else []
     return []
-
-
-def _with_affected(row: DecisionRow, count: int) -> DecisionRow:
-    return replace(row, affected=count)
 
 
 async def _multipart(scope: Scope, body: Body) -> list[tuple[str, str]]:
