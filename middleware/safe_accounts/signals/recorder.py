@@ -183,7 +183,7 @@ class SignalRecorder:
                 self._inflight = (uuid.uuid4().hex, observations, taken)
             batch_id, observations, taken = self._inflight
             try:
-                crossings = await self._store.record(batch_id, observations)
+                crossings = await self._store.record(batch_id, observations) if observations else []
             except StorageError as exc:
                 self._note_failure(exc)
                 return False

@@ -1,0 +1,189 @@
+"""The recorder: off the request path, batched, in order, and lossless through an outage."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import pytest
+import redis.asyncio as aioredis
+
+from safe_accounts.clock import FrozenClock
+from safe_accounts.policy.model import EventKind, Signals
+from safe_accounts.signals import Crossing, Observation, SignalRecorder
+from safe_accounts.signals.memory import InProcessSignalStore
+from safe_accounts.signals.recorder import CROSSING_HANDLER_FAILED, SPOOL_OVERFLOW, STORE_UNREACHABLE
+from safe_accounts.signals.redis_store import RedisSignalStore
+from tests.redis_cluster import RedisServer
+
+from .policies import BASELINE_LIKE, event
+
+AT = FrozenClock().now()
+TALLY = Signals.model_validate(
+    {
+        "counts": [
+            # Never alerts: its bucket counts are the tally of every event written.
+            {"id": "tally", "event": "reported", "window": "30d", "threshold": 1_000_000, "reason": "tally"},
+            {"id": "reported", "event": "reported", "window": "30d", "threshold": 150, "reason": "r",
+             "escalate": {"restrict": True}},
+        ]
+    }
+)
+
+
+class BatchLog(InProcessSignalStore):
+    """The in-process store, remembering the size of each batch it was given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    async def record(self, batch_id: str, observations: Sequence[Observation]) -> list[Crossing]:
+        self.batches.append(len(observations))
+        return await super().record(batch_id, observations)
+
+
+async def test_submit_queues_without_io_and_flush_writes_in_batches() -> None:
+    store = BatchLog()
+    crossings: list[Crossing] = []
+
+    async def on_crossing(c: Crossing) -> None:
+        crossings.append(c)
+
+    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=on_crossing, batch_size=4)
+    for i in range(10):
+        recorder.submit(event(EventKind.CONTACT_REJECTED, AT + i, other=f"child-{i}"))
+    assert store.batches == [] and recorder.health()["queued"] == 10
+    await recorder.flush()
+    # Each rejection of a minor counts under one signal: one observation per event.
+    assert store.batches == [4, 4, 2]
+    assert [c.signal for c in crossings] == ["rejected-by-minors"]
+    assert recorder.health() | {"last_error_at": None} == {
+        "backend": "memory", "queued": 0, "spooled": 0, "overflowed": 0, "rejected": 0,
+        "recorded": 10, "crossings": 1, "crossings_pending": 0, "store_reachable": True,
+        "last_error": None, "last_error_at": None,
+    }
+
+
+async def test_events_the_filters_refuse_never_reach_the_store() -> None:
+    store = BatchLog()
+    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore)
+    recorder.submit(event(EventKind.CONTACT_ACCEPTED, AT))  # no signal counts acceptances
+    await recorder.flush()
+    assert store.batches == [] and recorder.health()["recorded"] == 1
+
+
+async def test_the_background_writer_flushes_on_its_own() -> None:
+    store = BatchLog()
+    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore, flush_interval=0.01)
+    await recorder.start()
+    try:
+        recorder.submit(event(EventKind.BLOCKED, AT))
+        for _ in range(500):
+            if recorder.health()["recorded"] == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert recorder.health()["recorded"] == 1
+    finally:
+        await recorder.close()
+
+
+async def test_beyond_the_spool_limit_events_are_dropped_counted_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorder = SignalRecorder(InProcessSignalStore(), BASELINE_LIKE, on_crossing=_ignore, spool_limit=5)
+    with caplog.at_level(logging.ERROR):
+        for i in range(8):
+            recorder.submit(event(EventKind.BLOCKED, AT + i))
+    assert recorder.health()["queued"] == 5
+    assert recorder.health()["overflowed"] == 3
+    assert [r.getMessage() for r in caplog.records] == [SPOOL_OVERFLOW]  # once per overflow, not per event
+    await recorder.close()
+    assert recorder.health()["recorded"] == 5
+
+
+async def test_a_failing_alert_handler_gets_the_crossing_again() -> None:
+    handed: list[str] = []
+    failures = [RuntimeError("database down")]
+
+    async def on_crossing(c: Crossing) -> None:
+        if failures:
+            raise failures.pop()
+        handed.append(c.signal)
+
+    recorder = SignalRecorder(InProcessSignalStore(), BASELINE_LIKE, on_crossing=on_crossing)
+    for i in range(2):
+        recorder.submit(event(EventKind.REPORTED, AT + i, other=f"child-{i}"))
+    await recorder.flush()
+    assert handed == [] and recorder.health()["crossings_pending"] == 1
+    await recorder.flush()
+    assert handed == ["reported-by-minors"] and recorder.health()["crossings_pending"] == 0
+
+
+async def test_close_writes_what_is_queued() -> None:
+    store = BatchLog()
+    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore)
+    await recorder.start()
+    recorder.submit(event(EventKind.BLOCKED, AT))
+    await recorder.close()
+    assert recorder.health()["recorded"] == 1
+    recorder.submit(event(EventKind.BLOCKED, AT))  # after close: refused, counted, no exception
+    assert recorder.health()["overflowed"] == 1
+
+
+@pytest.mark.redis
+async def test_redis_restarted_mid_run_loses_no_event_and_duplicates_no_alert(
+    spare_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisSignalStore(spare_redis.url, prefix="restart:", socket_timeout=0.5)
+    crossings: list[Crossing] = []
+
+    async def on_crossing(c: Crossing) -> None:
+        crossings.append(c)
+
+    recorder = SignalRecorder(store, TALLY, on_crossing=on_crossing, batch_size=32, flush_interval=0.01)
+    await recorder.start()
+    at = iter(range(300))
+
+    def submit(n: int) -> None:
+        for _ in range(n):
+            i = next(at)
+            recorder.submit(event(EventKind.REPORTED, AT + i, other=f"child-{i}"))
+
+    submit(100)
+    await recorder.flush()
+    assert recorder.health()["recorded"] == 100
+
+    spare_redis.stop()
+    with caplog.at_level(logging.ERROR):
+        submit(100)  # the threshold (150) is crossed while Redis is down
+        await recorder.flush()
+    health = recorder.health()
+    assert health["store_reachable"] is False and health["spooled"] == 100
+    assert health["last_error"]
+    assert STORE_UNREACHABLE.split(":")[0] in caplog.text
+    assert crossings == []
+
+    spare_redis.start()
+    submit(100)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while recorder.health()["queued"] and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    await recorder.close()
+
+    health = recorder.health()
+    assert (health["recorded"], health["queued"], health["overflowed"]) == (300, 0, 0)
+    assert [c.signal for c in crossings] == ["reported"]
+    assert crossings[0].counts["count"] == 150  # replayed in order: crossed at the 150th
+    client = aioredis.from_url(spare_redis.url)
+    try:
+        tally_key = next(k for k in await client.keys("restart:*tally*:n"))
+        assert sum(int(v) for v in (await client.hgetall(tally_key)).values()) == 300
+    finally:
+        await client.aclose()
+
+
+async def _ignore(_: Crossing) -> None:
+    pass
