@@ -28,7 +28,7 @@ from starlette.types import ASGIApp
 from . import api, forms, pages
 from .auth import Clock, TokenBackend, Tokens, refused
 from .database import DEFAULT_DATABASE_URL, async_url, make_engine
-from .problems import ConfigurationProblem, Problem
+from .problems import ConfigurationProblem, NotLoggedIn, Problem
 from .runtime import Runtime
 from .tables import metadata
 
@@ -85,7 +85,7 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     problem = _problem_for(exc)
     if forms.wants_json(request):
         return problem.response()
-    if problem.status == 401:
+    if isinstance(problem, NotLoggedIn):
         return RedirectResponse("/login", status_code=303)
     return pages.render(request, "error.html", status=problem.status, problem=problem.as_dict())
 
@@ -137,5 +137,11 @@ def serve_pages_through(app: Starlette, front: ASGIApp) -> None:
     app.state.runtime.front = front
 
 
-settings = Settings.from_environ()
-app = create_app(settings)
+def __getattr__(name: str) -> object:
+    """`app` and `settings`, configured from the environment when first asked for (e.g. by
+    `uvicorn demo_app.app:app`): importing this module for `create_app` has no side effects."""
+    if name not in ("app", "settings"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    settings = Settings.from_environ()
+    globals().update(settings=settings, app=create_app(settings))
+    return globals()[name]

@@ -24,7 +24,7 @@ from starlette.authentication import (
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from .problems import Problem
+from .problems import NotLoggedIn
 
 SESSION_COOKIE = "demo_session"
 ALGORITHM = "HS256"
@@ -132,4 +132,4 @@ class TokenBackend(AuthenticationBackend):
 
 
 def refused(conn: HTTPConnection, exc: Exception) -> Response:
-    return Problem(401, "Not logged in", str(exc)).response()
+    return NotLoggedIn(str(exc)).response()

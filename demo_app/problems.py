@@ -39,8 +39,15 @@ def invalid(detail: str) -> Problem:
     return Problem(422, "Invalid input", detail)
 
 
+class NotLoggedIn(Problem):
+    """No one is logged in: the API answers 401, a page sends the person to log in."""
+
+    def __init__(self, detail: str = 'log in first: POST /api/login {"handle": ...}') -> None:
+        super().__init__(401, "Not logged in", detail)
+
+
 def not_logged_in() -> Problem:
-    return Problem(401, "Not logged in", "log in first: POST /api/login {\"handle\": ...}")
+    return NotLoggedIn()
 
 
 def forbidden(detail: str) -> Problem:

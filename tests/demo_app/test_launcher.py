@@ -1,0 +1,54 @@
+"""`python -m demo_app`, and the line between the app and Safe Accounts: only the
+launcher and `wrapped.py` may know that Safe Accounts exists."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import demo_app
+from demo_app.__main__ import _band, _banner, main
+from demo_app.personas import PERSONAS
+
+PACKAGE = Path(demo_app.__file__).resolve().parent
+ALLOWED = {"__main__.py": {"safe_accounts.db.migrate"}, "wrapped.py": {"safe_accounts"}}
+
+
+def imported_modules(source: Path) -> set[str]:
+    tree = ast.parse(source.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize(
+    "module", sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")), ids=str
+)
+def test_the_app_imports_nothing_from_safe_accounts(module: str) -> None:
+    ours = {m for m in imported_modules(PACKAGE / module) if m.split(".")[0] == "safe_accounts"}
+    assert ours == ALLOWED.get(module, set())
+
+
+def test_the_banner_names_the_urls_and_every_persona() -> None:
+    banner = _banner("http://127.0.0.1:8000", bare=False)
+    assert "http://127.0.0.1:8000/login" in banner and "/api/login" in banner
+    assert "behind Safe Accounts" in banner
+    for p in PERSONAS:
+        assert p.handle in banner and p.display_name in banner
+    assert "the app alone" in _banner("http://127.0.0.1:8000", bare=True)
+
+
+@pytest.mark.parametrize(("age", "band"), [(12, "under_13"), (13, "13_15"), (15, "13_15"), (16, "16_17"), (17, "16_17"), (18, "adult")])
+def test_the_banner_bands_follow_the_ages(age: int, band: str) -> None:
+    assert _band(age) == band
+
+
+def test_a_bad_database_url_stops_the_launcher_with_a_message(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["--database-url", "mysql://nowhere/db"]) == 2
+    assert "not supported" in capsys.readouterr().err
