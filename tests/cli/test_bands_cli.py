@@ -95,7 +95,7 @@ def test_an_unmigrated_database_names_the_upgrade_command(cli, tmp_path: Path) -
 def test_an_unreachable_database_is_a_message_not_a_traceback(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ran = cli("bands", "get", "a", "--database-url", f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/x.db")
     assert ran.code == 1
-    assert ran.err.startswith("error: cannot use the database")
+    assert ran.err.startswith("error: cannot use the database: the folder")
     assert "Traceback" not in ran.err
 
 

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import click
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..bands.age import AgeBand, Assurance, BandRecord
@@ -23,6 +24,7 @@ from ..bands.directory import BandDirectory
 from ..bands.importer import BATCH_SIZE, BatchOutcome, import_csv
 from ..bands.recording import account_id_checked, parse_birth_date
 from ..bands.store import OwnBandStore
+from ..config import database_url as resolve_database_url
 from ..config import redis_url as resolve_redis_url
 from ..db import migrate
 from ..db.engine import make_engine
@@ -37,6 +39,7 @@ _ASSURANCES = [a.value for a in Assurance]
 @asynccontextmanager
 async def _directory(database_url: str | None, redis_url: str | None) -> AsyncIterator[BandDirectory]:
     """A directory on our table, after checking the schema; publishing when Redis is given."""
+    _sqlite_folder_exists(database_url)
     engine = make_engine(database_url)
     redis = None
     try:
@@ -54,6 +57,17 @@ async def _directory(database_url: str | None, redis_url: str | None) -> AsyncIt
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+def _sqlite_folder_exists(given: str | None) -> None:
+    """SQLite cannot create a file in a folder that does not exist. Said before connecting,
+    which also spares aiosqlite's worker thread a failed connect (it then reports to an
+    event loop that may already be closed)."""
+    url = make_url(resolve_database_url(given))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        folder = Path(url.database).parent
+        if not folder.is_dir():
+            raise StorageError(f"cannot use the database: the folder {folder} does not exist")
 
 
 def _changed(record: BandRecord) -> str:
