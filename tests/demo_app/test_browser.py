@@ -1,0 +1,117 @@
+"""The bare demo app in a real browser (headless Chromium): the persona log-in, the forms
+posted by the pages' script, and a refusal shown in place on the page.
+
+Runs `python -m demo_app --bare` as a real server on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "DEMO_APP_SECRET": "a-browser-test-key-long-enough-for-hs256",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "demo_app", "--bare", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode() if process.stdout else ""
+                pytest.fail(f"the demo app did not start:\n{output}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout:
+            process.stdout.close()
+
+
+@pytest.fixture
+async def page(server: str) -> AsyncIterator[object]:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (Debian package `chromium`)")
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(base_url=server)
+            yield page
+        finally:
+            await browser.close()
+
+
+async def log_in(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    await page.goto("/login")
+    await page.click(f"text=Log in as {name}")
+    await page.wait_for_url("**/")
+
+
+async def test_a_stranger_and_a_child_click_through_the_bare_app(page) -> None:  # type: ignore[no-untyped-def]
+    await log_in(page, "Alex Turner")
+    await page.goto("/search?q=patel")
+    mia = page.locator("li", has_text="Mia Patel")
+    await mia.locator("text=Add friend").click()
+    await page.wait_for_url("**notice=*")
+    assert await page.locator("#notice").inner_text() == "Friend request sent to Mia Patel."
+
+    # The same request again is refused: the problem shows in place, the page stays.
+    before = page.url
+    await page.locator("li", has_text="Mia Patel").locator("text=Add friend").click()
+    await page.wait_for_function("document.querySelector('#notice').className.includes('error')")
+    assert await page.locator("#notice").inner_text() == (
+        "Conflict: you have already sent this account a friend request"
+    )
+    assert page.url == before
+
+    await page.goto("/accounts/1")
+    await page.fill("#message-form textarea", "hello mia")
+    await page.click("#message-form button")
+    await page.wait_for_url("**/conversations/*")
+    assert await page.locator(".message").all_inner_texts() == ["Alex Turner: hello mia"]
+
+    await page.click("text=Log out")
+    await page.wait_for_url("**/login")
+    await log_in(page, "Mia Patel")
+    request = page.locator("li", has_text="Alex Turner")
+    await request.locator("text=Reject").click()
+    await page.wait_for_url("**notice=*")
+    assert await page.locator("#notice").inner_text() == "Request from Alex Turner rejected."
