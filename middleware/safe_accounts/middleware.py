@@ -7,7 +7,9 @@ half-configured). `__call__` only looks things up:
 
 - a request the policy does not know goes to the app untouched: no SQL, no Redis, no
   body buffering, no per-request objects;
-- a known one is handled by a per-request `Enforcement`.
+- a known one is handled by a per-request `Enforcement`;
+- a `websocket` scope on a `WEBSOCKET` route is handled by a per-connection
+  `SocketGuard` (handshake check, frame filter); other websockets pass through untouched.
 
 Stores open on the ASGI lifespan startup (or, for servers and test clients without
 lifespan, on the first protected request) and close on shutdown, after the app's own.
@@ -32,6 +34,7 @@ from .db.engine import make_engine
 from .errors import SafeAccountsError
 from .pipeline import problem
 from .pipeline.enforcement import Enforcement
+from .pipeline.websocket import CLOSE_INTERNAL, SocketGuard
 from .policy.compiled import CompiledPolicy
 from .policy.loader import load_policy
 from .runtime import Runtime, SignalsFactory, open_runtime
@@ -118,6 +121,11 @@ class SafeAccountsMiddleware:
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
             return
+        if kind == "websocket":
+            found = self._routes.match_scope(scope)
+            if found is not None:
+                await self._guard_socket(found, scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
     def _match(self, scope: Scope) -> Any:
@@ -152,6 +160,19 @@ class SafeAccountsMiddleware:
                     send, problem.UNAVAILABLE[0], problem.UNAVAILABLE[1], 503,
                     "A safety check could not be completed. Please try again shortly.",
                 )
+
+    async def _guard_socket(self, found: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        route, params = found
+        try:
+            runtime = self.runtime or await self.start()
+        except Exception:  # noqa: BLE001 - no exception of ours reaches the server
+            logger.exception(INTERNAL_ERROR, route.name)
+            await send({"type": "websocket.close", "code": CLOSE_INTERNAL, "reason": "Safety check unavailable"})
+            return
+        try:
+            await SocketGuard(self._guarded_app, runtime, route, dict(params), scope, receive, send).run()
+        except _AppError as exc:
+            raise exc.original from None
 
     async def _guarded_app(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The app, with its own exceptions marked as its own: they propagate untouched."""

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..identity import IdentityResolver, build_resolver
 from ..pipeline.jsonpath import compile_path
-from ..pipeline.targets import Targets, compile_source
+from ..pipeline.targets import Extractor, PathSource, QuerySource, Targets, compile_source
 from ..relations.lookup import Lookup, compile_lookups
 from .engine import RuleSet, compile_rule
-from .model import Action, PolicyFile, ResponseFrom, ResponseShape, Route
+from .model import Action, FrameFilter, PolicyFile, ResponseFrom, ResponseShape, Route
 from .paths import RouteTable
 
 
@@ -41,8 +41,22 @@ class CompiledAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class CompiledFrames:
+    """A multiplexed socket's frame filter: where each frame says what it is and to whom."""
+
+    kind: tuple[object, ...]
+    actions: Mapping[str, Action]
+    rules: Mapping[Action, RuleSet]
+    recipients: tuple[tuple[object, ...], ...]
+    sender: tuple[object, ...] | None
+    close_on_deny: bool
+    on_unparseable: str  # drop_notice | close | pass
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledRoute:
     name: str
+    methods: tuple[str, ...]  # upper case; `("WEBSOCKET",)` for a socket route
     template: str
     action: Action
     rules: RuleSet
@@ -50,6 +64,13 @@ class CompiledRoute:
     response: CompiledResponse | None
     answer: CompiledAnswer | None
     max_body_bytes: int
+    # WEBSOCKET routes only: who the path/query says is sending, and the frame filter.
+    sender: Extractor | None = None
+    frames: CompiledFrames | None = None
+
+    @property
+    def is_websocket(self) -> bool:
+        return "WEBSOCKET" in self.methods
 
     @property
     def reads_body(self) -> bool:
@@ -108,8 +129,10 @@ class CompiledPolicy:
         )
 
     def _route(self, index: int, route: Route) -> CompiledRoute:
+        methods = (route.method,) if isinstance(route.method, str) else route.method
         return CompiledRoute(
             name=route.name or f"routes[{index}]",
+            methods=tuple(m.upper() for m in methods),
             template=route.path,
             action=route.action,
             rules=self.rules[route.action],
@@ -117,7 +140,31 @@ class CompiledPolicy:
             response=_response(route.response),
             answer=_answer(route.response_from),
             max_body_bytes=route.max_body_bytes or self.defaults.max_body_bytes,
+            sender=_sender(route.sender),
+            frames=self._frames(route.frames),
         )
+
+    def _frames(self, spec: FrameFilter | None) -> CompiledFrames | None:
+        if spec is None:
+            return None
+        recipients = (spec.recipient,) if isinstance(spec.recipient, str) else spec.recipient
+        return CompiledFrames(
+            kind=compile_path(spec.kind),
+            # Matched case-insensitively: only ever more frames are checked, never fewer.
+            actions={kind.strip().casefold(): action for kind, action in spec.actions.items()},
+            rules={action: self.rules[action] for action in set(spec.actions.values())},
+            recipients=tuple(compile_path(p) for p in recipients),
+            sender=compile_path(spec.sender) if spec.sender is not None else None,
+            close_on_deny=spec.on_deny == "close",
+            on_unparseable=spec.on_unparseable,
+        )
+
+
+def _sender(spec: str | None) -> Extractor | None:
+    if spec is None:
+        return None
+    where, _, name = spec.partition(".")
+    return PathSource(name) if where == "path" else QuerySource(name)
 
 
 def _covers(actions: Action | tuple[Action, ...], action: Action) -> bool:

@@ -15,7 +15,11 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..errors import ConfigurationError
+from ..pipeline.jsonpath import compile_path
+from .paths import template_params
 
 
 class _Frozen(BaseModel):
@@ -129,6 +133,41 @@ class ResponseFrom(_Frozen):
     reject: tuple[str, ...] = Field(default=("reject", "rejected", "decline", "declined", "false", "no"))
 
 
+class FrameFilter(_Frozen):
+    """A WebSocket that carries many conversations: which JSON frames are which action, and
+    to whom. Each classified frame is decided like an HTTP request; a denied one never
+    reaches the app."""
+
+    kind: str = Field(default="type", description="JSON path of the frame field naming what the frame is.")
+    actions: dict[str, Action] = Field(
+        min_length=1, description="Value of `kind` -> action, e.g. `{message: direct_message}`."
+    )
+    recipient: str | tuple[str, ...] = Field(
+        description="JSON path(s) of the account(s) a frame goes to: `to`, `recipients[*]`."
+    )
+    sender: str | None = Field(
+        default=None, description="JSON path of a sender field; it must equal the connected account."
+    )
+    on_deny: Literal["notice", "close"] = Field(
+        default="notice", description="Tell the client with a JSON notice frame, or close with 1008."
+    )
+    on_unparseable: Literal["drop_notice", "close", "pass"] = Field(
+        default="drop_notice", description="A frame that is not JSON: drop it and notify, close with 1008, or pass it."
+    )
+
+    @field_validator("kind", "recipient", "sender")
+    @classmethod
+    def _json_paths(cls, value: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        for path in (value,) if isinstance(value, str) else value or ():
+            try:
+                steps = compile_path(path)
+            except ConfigurationError as exc:
+                raise ValueError(str(exc)) from None
+            if not steps:
+                raise ValueError(f"JSON path {path!r} names the whole frame, not a field in it")
+        return value
+
+
 class Route(_Frozen):
     name: str | None = None
     method: str | tuple[str, ...] = Field(description="HTTP method(s), or `WEBSOCKET`.")
@@ -138,6 +177,43 @@ class Route(_Frozen):
     response: ResponseShape | None = None
     response_from: ResponseFrom | None = None
     max_body_bytes: int | None = Field(default=None, gt=0)
+    frames: FrameFilter | None = Field(
+        default=None, description="WEBSOCKET routes: filter each JSON frame of a multiplexed socket."
+    )
+    sender: str | None = Field(
+        default=None,
+        description="WEBSOCKET routes: `path.X` or `query.X` naming the sender; it must equal the identity.",
+        pattern=r"^(path|query)\.[A-Za-z_][A-Za-z0-9_-]*$",
+    )
+
+    @model_validator(mode="after")
+    def _websocket_fields(self) -> Route:
+        methods = {self.method} if isinstance(self.method, str) else set(self.method)
+        is_socket = "WEBSOCKET" in methods
+        if (self.frames is not None or self.sender is not None) and not is_socket:
+            raise ValueError("`frames` and `sender` apply only to `method: WEBSOCKET` routes")
+        if is_socket and len(methods) > 1:
+            raise ValueError("a `WEBSOCKET` route cannot also list HTTP methods: declare them as separate routes")
+        if is_socket and any(_reads_body(t) for t in self.targets):
+            raise ValueError(
+                "a WebSocket handshake has no body: its targets come from `path`, `query`, `sql` or "
+                "`callable` (use `frames.recipient` for recipients inside frames)"
+            )
+        if self.sender is not None and self.sender.startswith("path."):
+            name = self.sender.removeprefix("path.")
+            try:
+                params = template_params(self.path)
+            except ConfigurationError:
+                return self  # the template's own problem is reported where it is
+            if name not in params:
+                raise ValueError(f"`sender: {self.sender}`: the template {self.path!r} has no {{{name}}} parameter")
+        return self
+
+
+def _reads_body(target: TargetSource) -> bool:
+    if isinstance(target, (JsonTarget, FormTarget)):
+        return True
+    return isinstance(target, SqlTarget) and any(v.startswith(("json.", "form.")) for v in target.params.values())
 
 
 # --- rules --------------------------------------------------------------------------------

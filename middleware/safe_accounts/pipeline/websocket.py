@@ -1,0 +1,342 @@
+"""Direct messages over WebSocket: the handshake check and the frame filter (issue 9).
+
+Created per connection by the middleware when a `WEBSOCKET` route matches; everything
+per connection lives here. Two levels, both decided with the same rule sets and facts
+as HTTP (`facts.py`) and recorded the same way (`records.py`):
+
+- **Handshake.** The path, query or a SQL lookup names the peer; the path or query may
+  name the sender too, which must be the authenticated account. A refused socket never
+  reaches the app and is never accepted: with the ASGI `websocket.http.response`
+  extension the client gets the same RFC 9457 problem as an HTTP refusal (403), without
+  it a close with 1008 (policy violation) and a short reason.
+- **Frames.** On a socket whose route has `frames:`, each `websocket.receive` is read as
+  JSON, its kind mapped to an action and its recipients read; a denied frame is dropped
+  before the app's `receive` returns and the client is told (a notice frame, or a close
+  with 1008). On a socket whose handshake named a peer, every frame is judged again
+  against that peer. Facts come from the in-process caches and restrictions are read
+  per frame, so a restriction raised (or a connection removed) while the socket is open
+  stops its next frame.
+
+Message text is parsed only to read the fields the policy names, and never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .._types import ASGIApp, Message, Receive, Scope, Send
+from ..errors import StorageError
+from ..policy.compiled import CompiledFrames, CompiledRoute
+from ..policy.engine import Party, RuleSet
+from ..policy.model import Action, Mode, Outcome
+from ..runtime import Runtime
+from . import problem, records
+from .facts import judge, parties, strongest
+from .ids import account_ids, spellings
+from .jsonpath import pairs_keeping_duplicates, walk
+from .request_view import RequestView, parse_query
+from .targets import TooManyCombinations
+
+logger = logging.getLogger("safe_accounts.websocket")
+
+SENDER_REFUSED = "route %s: socket refused, sender %s is not the connected account"
+FRAME_SENDER_REFUSED = "route %s: frame dropped, its sender is not the connected account"
+CHECK_FAILED = "safety check for socket route %s failed (%s): %s"
+HANDSHAKE_BROKE = "safety check for a handshake on socket route %s raised; refusing it"
+FRAME_CHECK_BROKE = "safety check for a frame on socket route %s raised; failing %s"
+
+EXTENSION = "websocket.http.response"
+NOTICE_TYPE = "safe_accounts.denied"
+# RFC 6455 close codes: 1008 policy violation, 1011 internal error, 1013 try again later.
+CLOSE_POLICY = 1008
+CLOSE_INTERNAL = 1011
+CLOSE_TRY_AGAIN = 1013
+# A close frame's reason is at most 123 bytes of UTF-8 (RFC 6455, section 5.5).
+MAX_REASON_BYTES = 123
+
+SENDER_MISMATCH = ("sender-mismatch", "Not allowed to send as another account")
+NOT_SENDER_DETAIL = "Messages on this connection can only be sent as the account that is signed in."
+UNPARSEABLE_DETAIL = "This message could not be checked and was not delivered."
+UNAVAILABLE_DETAIL = "A safety check could not be completed. Please try again shortly."
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a handshake or a frame is refused, in every form the client may be told it."""
+
+    kind: tuple[str, str]  # problem kind and title
+    status: int
+    detail: str
+    close_code: int = CLOSE_POLICY
+    rule: str | None = None
+    decision_id: str | None = None
+
+    def notice(self) -> bytes:
+        return orjson.dumps(
+            {"type": NOTICE_TYPE, "rule": self.rule, "decision_id": self.decision_id, "detail": self.detail}
+        )
+
+    def close_reason(self) -> str:
+        reason = self.kind[1] if self.decision_id is None else f"{self.kind[1]}; decision {self.decision_id}"
+        return reason.encode()[:MAX_REASON_BYTES].decode("utf-8", "ignore")
+
+
+class _Unparseable:
+    """A frame that is not JSON (or not UTF-8/16/32 JSON bytes)."""
+
+
+UNPARSEABLE = _Unparseable()
+
+
+class SocketGuard:
+    """One WebSocket connection on a protected route, from handshake to the last frame."""
+
+    __slots__ = ("app", "rt", "route", "scope", "receive", "send", "view", "closed")
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        rt: Runtime,
+        route: CompiledRoute,
+        params: dict[str, str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        self.app = app
+        self.rt = rt
+        self.route = route
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.closed = False  # we closed the socket: the app's later messages go nowhere
+        self.view = RequestView(
+            method="WEBSOCKET",
+            path=scope.get("path", ""),
+            path_params=params,
+            query=parse_query(scope.get("query_string", b"")),
+            actor=rt.policy.identity(scope),
+        )
+
+    # --- entry ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        # The handshake is decided before the app runs: the connect message is read here
+        # and handed to the app afterwards, as it was.
+        first = await self.receive()
+        if first["type"] != "websocket.connect":
+            await self.app(self.scope, _replay(first, self.receive), self.send)
+            return
+        try:
+            refusal, peers = await self._handshake()
+        except Exception:  # noqa: BLE001 - a fault of ours must not open the socket
+            logger.exception(HANDSHAKE_BROKE, self.route.name)
+            refusal, peers = _unavailable(CLOSE_INTERNAL), []
+        if refusal is not None:
+            await self._refuse_handshake(refusal)
+            return
+        frames = FrameFilter(self, peers) if self.route.frames is not None or peers else None
+        receive = self.receive if frames is None else frames.receive
+        await self.app(self.scope, _replay(first, receive), self._app_send)
+
+    async def _app_send(self, message: Message) -> None:
+        if not self.closed:
+            await self.send(message)
+
+    # --- the handshake -------------------------------------------------------------------
+
+    async def _handshake(self) -> tuple[Refusal | None, list[str]]:
+        """The refusal (if any) and the peers the path/query/lookup named."""
+        route, view = self.route, self.view
+        if route.sender is not None:
+            claimed = route.sender.values(view)
+            if claimed and not _is_actor(view.actor, claimed):
+                logger.warning(SENDER_REFUSED, route.name, "in the path or query")
+                return Refusal(SENDER_MISMATCH, 403, NOT_SENDER_DETAIL), []
+        if not route.targets.sources:
+            return None, []
+        try:
+            async with asyncio.timeout(self.rt.policy.defaults.time_budget_ms / 1000):
+                peers = await route.targets.extract(view)
+                refusal = await self.decide(route.action, route.rules, peers)
+        except TooManyCombinations:
+            return Refusal(problem.UNREADABLE, 400, "The connection names too many accounts to check."), []
+        except (StorageError, TimeoutError, OSError) as exc:
+            _log_failure(route.name, exc)
+            if route.rules.fails_closed:
+                return _unavailable(CLOSE_TRY_AGAIN), []
+            return None, []
+        return refusal, peers
+
+    async def _refuse_handshake(self, refusal: Refusal) -> None:
+        if EXTENSION in (self.scope.get("extensions") or {}):
+            await problem.send_problem(
+                _denial_response(self.send), refusal.kind[0], refusal.kind[1], refusal.status, refusal.detail,
+                decision_id=refusal.decision_id, rule=refusal.rule,
+            )
+            return
+        await self.send({"type": "websocket.close", "code": refusal.close_code, "reason": refusal.close_reason()})
+
+    # --- deciding ------------------------------------------------------------------------
+
+    async def decide(self, action: Action, rules: RuleSet, targets: Sequence[str]) -> Refusal | None:
+        """The same decision as an HTTP request for `action` to `targets`, logged the same way."""
+        if not targets:
+            return None
+        actor, target_parties = await parties(self.rt, self.view.actor, targets)
+        pairs = await judge(self.rt, rules, actor, target_parties)
+        decisive = strongest(pairs)
+        if decisive is None:
+            return None
+        now = self.rt.clock.now()
+        decision_id = records.log_decision(
+            self.rt, action=action, route=self.route.name, at=now, actor=actor, pairs=pairs
+        )
+        verdict = decisive.verdict
+        if verdict.mode is not Mode.ENFORCE or verdict.outcome not in records.STATUS or decision_id is None:
+            return None
+        records.record_refusal(self.rt, action=action, at=now, actor=actor, pairs=pairs, decision_id=decision_id)
+        if verdict.outcome is Outcome.HIDE:
+            # As over HTTP: indistinguishable from "no such account", no rule, no decision id.
+            return Refusal(problem.HIDDEN, 404, "Not Found")
+        assert verdict.rule is not None
+        return Refusal(problem.DENIED, 403, verdict.rule.reason, rule=verdict.rule.id, decision_id=decision_id)
+
+
+
+class FrameFilter:
+    """The `receive` the app gets on a checked socket: denied frames never come out of it."""
+
+    __slots__ = ("guard", "peers", "frames", "budget")
+
+    def __init__(self, guard: SocketGuard, peers: list[str]) -> None:
+        self.guard = guard
+        self.peers = peers  # named at the handshake: every frame goes to them
+        self.frames: CompiledFrames | None = guard.route.frames
+        self.budget = guard.rt.policy.defaults.time_budget_ms / 1000
+
+    async def receive(self) -> Message:
+        guard = self.guard
+        while True:
+            message = await guard.receive()
+            if message["type"] != "websocket.receive":
+                return message
+            try:
+                dropped = await self.check(message)
+            except Exception:  # noqa: BLE001 - a fault of ours never lets a frame through unchecked
+                logger.exception(FRAME_CHECK_BROKE, guard.route.name, "closed")
+                dropped = _unavailable(CLOSE_INTERNAL), True
+            if dropped is None:
+                return message
+            refusal, close = dropped
+            if close:
+                await guard.send({"type": "websocket.close", "code": refusal.close_code, "reason": refusal.close_reason()})
+                guard.closed = True
+                return {"type": "websocket.disconnect", "code": refusal.close_code}
+            await guard.send({"type": "websocket.send", "text": refusal.notice().decode()})
+
+    async def check(self, message: Message) -> tuple[Refusal, bool] | None:
+        """None: deliver the frame. Otherwise why it is dropped, and whether the socket closes."""
+        frames, actor = self.frames, self.guard.view.actor
+        checks: list[tuple[Action, RuleSet, list[str]]] = []
+        # A socket that named its peer has no one else to talk to: a refusal closes it.
+        close = frames.close_on_deny if frames is not None else True
+        if frames is not None:
+            document = parse_frame(message)
+            if document is UNPARSEABLE:
+                if frames.on_unparseable != "pass":
+                    return Refusal(problem.UNREADABLE, 400, UNPARSEABLE_DETAIL), frames.on_unparseable == "close"
+            else:
+                if frames.sender is not None:
+                    claimed = list(walk(document, frames.sender))
+                    if claimed and not _is_actor(actor, claimed):
+                        logger.warning(FRAME_SENDER_REFUSED, self.guard.route.name)
+                        return Refusal(SENDER_MISMATCH, 403, NOT_SENDER_DETAIL), close
+                actions = _actions(frames, document)
+                if actions:
+                    named = account_ids(value for path in frames.recipients for value in walk(document, path))
+                    targets = account_ids([*self.peers, *(t for t in named if t != actor)])
+                    checks.extend((action, frames.rules[action], targets) for action in actions)
+        if not checks and self.peers:
+            checks.append((self.guard.route.action, self.guard.route.rules, self.peers))
+        if not checks:
+            return None
+        try:
+            async with asyncio.timeout(self.budget):
+                for action, rules, targets in checks:
+                    refusal = await self.guard.decide(action, rules, targets)
+                    if refusal is not None:
+                        return refusal, close
+        except (StorageError, TimeoutError, OSError) as exc:
+            _log_failure(self.guard.route.name, exc)
+            if any(rules.fails_closed for _, rules, _ in checks):
+                return _unavailable(CLOSE_TRY_AGAIN), close
+        return None
+
+
+def _actions(frames: CompiledFrames, document: Any) -> list[Action]:
+    """The actions a frame's kind field names (several when a key is written twice)."""
+    found: dict[Action, None] = {}
+    for value in walk(document, frames.kind):
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            action = frames.actions.get(str(value).strip().casefold())
+            if action is not None:
+                found.setdefault(action, None)
+    return list(found)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _is_actor(actor: str | None, claimed: list[Any]) -> bool:
+    """Every sender the path, query or frame names is the connected account (in any spelling)."""
+    return actor is not None and all(actor in spellings(value) for value in claimed)
+
+
+def _unavailable(close_code: int) -> Refusal:
+    return Refusal(problem.UNAVAILABLE, 503, UNAVAILABLE_DETAIL, close_code=close_code)
+
+
+def _log_failure(route: str, exc: BaseException) -> None:
+    reason = "time budget exceeded" if isinstance(exc, TimeoutError) else str(exc) or exc.__class__.__name__
+    logger.warning(CHECK_FAILED, route, exc.__class__.__name__, reason)
+
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """`receive`, giving `first` (already read by us) once before anything else."""
+    pending: list[Message] = [first]
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replayed
+
+
+def _denial_response(send: Send) -> Send:
+    """`send` for an HTTP response in place of the handshake (the ASGI denial-response extension)."""
+
+    async def denial(message: Message) -> None:
+        await send({**message, "type": "websocket." + message["type"]})
+
+    return denial
+
+
+def parse_frame(message: Message) -> Any:
+    """A frame's JSON (duplicate keys kept, as for HTTP bodies), or UNPARSEABLE."""
+    data: str | bytes | None = message.get("text")
+    if data is None:
+        data = message.get("bytes")
+    if data is None:
+        return UNPARSEABLE
+    try:
+        return json.loads(data, object_pairs_hook=pairs_keeping_duplicates)
+    except (ValueError, UnicodeDecodeError):
+        return UNPARSEABLE
