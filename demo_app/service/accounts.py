@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Row, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..fields import MAX_ID
 from ..problems import not_found
 from ..tables import accounts, blocks, follows, friendships
 
@@ -16,12 +17,19 @@ SUGGESTION_LIMIT = 20
 _CARD = (accounts.c.id, accounts.c.handle, accounts.c.display_name)
 
 
+def fits(an_id: int) -> bool:
+    """Ids from paths can be any length; the columns hold 32-bit integers."""
+    return 0 < an_id <= MAX_ID
+
+
 def card(row: Row[Any] | Any) -> dict[str, Any]:
     """The small form of an account that every list and reference uses."""
     return {"id": row.id, "handle": row.handle, "display_name": row.display_name}
 
 
 async def find(conn: AsyncConnection, account_id: int) -> Row[Any] | None:
+    if not fits(account_id):
+        return None
     result = await conn.execute(select(accounts).where(accounts.c.id == account_id))
     return result.first()
 

@@ -103,6 +103,8 @@ async def answer_friend_request(
     conn: AsyncConnection, account: int, request_id: int, *, accept: bool, now: float
 ) -> dict[str, Any]:
     """Accept or reject a request sent to `account`; accepting makes them friends."""
+    if not people.fits(request_id):
+        raise not_found(f"you have no friend request {request_id}")
     result = await conn.execute(
         select(friend_requests).where(
             friend_requests.c.id == request_id, friend_requests.c.to_id == account

@@ -46,9 +46,10 @@ async def _is_participant(conn: AsyncConnection, conversation_id: int, account: 
 
 async def _joined(conn: AsyncConnection, account: int, conversation_id: int) -> Row[Any]:
     """The conversation, if `account` takes part in it; otherwise it does not exist for them."""
-    row = (
-        await conn.execute(select(conversations).where(conversations.c.id == conversation_id))
-    ).first()
+    row = None
+    if people.fits(conversation_id):
+        query = select(conversations).where(conversations.c.id == conversation_id)
+        row = (await conn.execute(query)).first()
     if row is None or not await _is_participant(conn, conversation_id, account):
         raise not_found(f"you have no conversation {conversation_id}")
     return row

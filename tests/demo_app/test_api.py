@@ -66,6 +66,23 @@ async def test_an_unknown_account_is_404(api: Login) -> None:
     assert_problem(await (await api("mia")).get("/api/accounts/999"), 404, "999")
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/accounts/99999999999",
+        "/api/accounts/99999999999/friends",
+        "/api/conversations/99999999999",
+    ],
+)
+async def test_ids_too_big_for_any_row_are_404_not_a_database_error(api: Login, path: str) -> None:
+    assert_problem(await (await api("mia")).get(path), 404, "99999999999")
+
+
+async def test_answering_a_request_id_too_big_for_any_row_is_404(api: Login) -> None:
+    response = await (await api("mia")).post("/api/friend-requests/99999999999/accept")
+    assert_problem(response, 404, "99999999999")
+
+
 async def test_friends_and_followers_lists(api: Login) -> None:
     tom = await api("tom")
     assert ids(await tom.get(f"/api/accounts/{ID['mia']}/friends")) == [
