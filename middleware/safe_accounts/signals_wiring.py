@@ -15,6 +15,7 @@ from .alerts.model import Alert
 from .alerts.pipeline import GroomingAlerts
 from .alerts.webhook import Webhook
 from .errors import ConfigurationError
+from .moderation.reports import ReportLog
 from .runtime import Runtime, SignalsFactory
 
 
@@ -68,5 +69,12 @@ def attach_grooming_alerts(
         runtime.closers.append(alerts.close)
         runtime.health_parts["alerts"] = alerts.health
         runtime.extras["alerts"] = alerts
+        # Child-endangerment reports: the enforcement calls `record(...)` on a 2xx `report`
+        # action (a list append); written in batches, off the response path.
+        reports = ReportLog(runtime.engine)
+        await reports.start()
+        runtime.closers.append(reports.close)
+        runtime.health_parts["reports"] = reports.health
+        runtime.extras["reports"] = reports
 
     return attach

@@ -1,0 +1,66 @@
+"""`safe-accounts report transparency --from DATE --to DATE --format json|csv|html`.
+
+The figures are computed by SQL from the stored records (docs/transparency.md defines
+each one); `--output` writes to a file instead of standard output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..db.engine import make_engine
+from ..db.migrate import check_schema
+from ..errors import StorageError
+from ..moderation.render import FORMATS, render_report
+from ..moderation.transparency import Period, transparency_report
+from ._common import database_option, run
+
+
+@asynccontextmanager
+async def checked_engine(url: str | None) -> AsyncIterator[AsyncEngine]:
+    """An engine on a schema at our head; database errors become one line, not a traceback."""
+    engine = make_engine(url)
+    try:
+        try:
+            await check_schema(engine)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot use the database: {getattr(exc, 'orig', None) or exc}") from exc
+        yield engine
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database error: {getattr(exc, 'orig', None) or exc}") from exc
+    finally:
+        await engine.dispose()
+
+
+@click.group("report")
+def command() -> None:
+    """Reports computed from the stored records."""
+
+
+@command.command("transparency")
+@database_option
+@click.option("--from", "first", required=True, metavar="DATE", help="First day of the period (YYYY-MM-DD, UTC).")
+@click.option("--to", "last", required=True, metavar="DATE", help="Last day of the period, included.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Write to this file instead of standard output.")
+def transparency(database_url: str | None, first: str, last: str, fmt: str, output: Path | None) -> None:
+    """Reports, alerts, blocked contacts, restrictions, response times, actions, open items."""
+    period = Period.parse(first, last)  # bad dates stop here, before any connection
+
+    async def go() -> str:
+        async with checked_engine(database_url) as engine:
+            return render_report(await transparency_report(engine, period), fmt)
+
+    text = run(go)
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote the {fmt} report for {period.first} to {period.last} to {output}", err=True)

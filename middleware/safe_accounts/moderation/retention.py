@@ -1,0 +1,129 @@
+"""Retention: `safe-accounts purge --older-than DAYS`.
+
+What goes, once older than DAYS:
+
+- decision-log rows: deleted, after their enforced denials are folded into weekly totals
+  (`safe_accounts_weekly_figures`) that the transparency report reads instead;
+- evidence on resolved alerts: cleared (the alert, its signal and counts stay);
+- account ids on resolved reports: erased (the report stays as an anonymous record of its
+  time, bands and outcome).
+
+So every figure of the transparency report is the same before and after a purge. Only
+whole weeks (Monday 00:00 UTC) are purged: the cut-off is rounded down to a Monday, so
+nothing younger than DAYS goes, and a week is never half in the log and half folded.
+Open items keep everything: a moderator still needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..alerts.tables import alerts
+from ..clock import SYSTEM_CLOCK, Clock
+from ..decisions.table import decision_log
+from ..errors import SafeAccountsError, StorageError
+from .model import ItemStatus
+from .tables import purges, reports, weekly_figures
+from .transparency import CONTACTS_BLOCKED
+from .weeks import DAY, floor_to_week, week_of, week_start
+
+# pg_advisory_xact_lock key for purges (the migrations use another): one purge at a time.
+_PG_LOCK_KEY = 0x5AFE_ACC0_0000_0006 - (1 << 63)
+MAX_DAYS = 36_500
+
+
+class InvalidRetention(SafeAccountsError, ValueError):
+    """A retention period that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    folded_before: int  # epoch seconds of the Monday everything before was purged
+    decisions_deleted: int
+    weeks_folded: int
+    reports_erased: int
+    evidence_cleared: int
+
+
+async def purge(engine: AsyncEngine, *, older_than_days: int, clock: Clock = SYSTEM_CLOCK) -> PurgeResult:
+    if not isinstance(older_than_days, int) or older_than_days < 0:
+        raise InvalidRetention(f"--older-than must be a whole number of days, 0 or more (got {older_than_days!r})")
+    if older_than_days > MAX_DAYS:
+        raise InvalidRetention(f"--older-than is at most {MAX_DAYS} days")
+    now = clock.now()
+    cutoff = floor_to_week(now - older_than_days * DAY)
+    try:
+        async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+            weeks = await _fold_decisions(conn, cutoff)
+            deleted = (await conn.execute(decision_log.delete().where(decision_log.c.at < cutoff))).rowcount
+            erased = (
+                await conn.execute(
+                    update(reports)
+                    .where(reports.c.at < cutoff, reports.c.status == ItemStatus.RESOLVED.value,
+                           or_(reports.c.reporter_id.is_not(None), reports.c.reported_id.is_not(None)))
+                    .values(reporter_id=None, reported_id=None)
+                )
+            ).rowcount
+            cleared = await _clear_evidence(conn, cutoff)
+            previous = (await conn.execute(select(func.max(purges.c.folded_before)))).scalar_one_or_none()
+            folded_before = cutoff if previous is None else max(previous, cutoff)
+            await conn.execute(
+                purges.insert().values(
+                    at=now, older_than_days=older_than_days, folded_before=folded_before,
+                    decisions_deleted=deleted, reports_erased=erased, evidence_cleared=cleared,
+                )
+            )
+    except SafeAccountsError:
+        raise
+    except Exception as exc:
+        raise StorageError(f"the purge failed and changed nothing: {exc}") from exc
+    return PurgeResult(folded_before, deleted, weeks, erased, cleared)
+
+
+async def _fold_decisions(conn: AsyncConnection, cutoff: int) -> int:
+    """Add the enforced denials before `cutoff` to the weekly totals; returns the weeks touched.
+
+    Totals are added to, not replaced: a row written late (after an earlier purge of its
+    week) is folded into that week by the next purge."""
+    band = func.coalesce(decision_log.c.target_band, "unknown")
+    week = week_of(decision_log.c.at)
+    folded = [
+        (week_start(int(w)), action, target_band, int(count))
+        for w, action, target_band, count in await conn.execute(
+            select(week, decision_log.c.action, band, func.count())
+            .where(decision_log.c.mode == "enforce", decision_log.c.outcome == "deny", decision_log.c.at < cutoff)
+            .group_by(week, decision_log.c.action, band)
+        )
+    ]
+    for starts, action, target_band, count in folded:
+        key = and_(
+            weekly_figures.c.week_start == starts,
+            weekly_figures.c.figure == CONTACTS_BLOCKED,
+            weekly_figures.c.action == action,
+            weekly_figures.c.band == target_band,
+        )
+        done = await conn.execute(update(weekly_figures).where(key).values(count=weekly_figures.c.count + count))
+        if done.rowcount == 0:
+            await conn.execute(
+                weekly_figures.insert().values(
+                    week_start=starts, figure=CONTACTS_BLOCKED, action=action, band=target_band, count=count
+                )
+            )
+    return len({starts for starts, *_ in folded})
+
+
+async def _clear_evidence(conn: AsyncConnection, cutoff: int) -> int:
+    # JSON has no portable equality: find the non-empty ones here.
+    rows = await conn.execute(
+        select(alerts.c.id, alerts.c.evidence)
+        .where(alerts.c.created_at < cutoff, alerts.c.status == ItemStatus.RESOLVED.value)
+    )
+    ids = [alert_id for alert_id, evidence in rows if evidence]
+    for chunk in range(0, len(ids), 500):
+        await conn.execute(update(alerts).where(alerts.c.id.in_(ids[chunk:chunk + 500])).values(evidence=[]))
+    return len(ids)

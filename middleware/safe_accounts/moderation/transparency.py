@@ -1,0 +1,346 @@
+"""The transparency report: what happened in a period, computed by SQL from stored records.
+
+Every figure is defined in docs/transparency.md. Counts are SQL aggregates; the response
+times' median and 90th percentile are computed here from the durations SQL selects (the
+same way on SQLite and PostgreSQL). Blocked contacts before the latest purge come from
+the weekly figures the purge folded the decision log into (retention.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, distinct, exists, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ..alerts.tables import alerts
+from ..alerts.tables import restrictions as restriction_rows
+from ..clock import SYSTEM_CLOCK, Clock
+from ..decisions.table import decision_log
+from ..errors import SafeAccountsError
+from .model import RESOLVING, ItemKind
+from .tables import moderation_actions, purges, reports, weekly_figures
+from .weeks import as_date, day_start, floor_to_week, week_index, week_of, week_start
+
+CONTACTS_BLOCKED = "contacts_blocked"
+SYSTEM = "system"  # `created_by` of restrictions an alert made
+_RESOLVING = sorted(a.value for a in RESOLVING)
+MAX_DAYS = 3660
+
+
+class InvalidPeriod(SafeAccountsError, ValueError):
+    """A report period that cannot be used: a bad date, or --from after --to."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Whole UTC days, `first` to `last` inclusive: [start, end) in epoch seconds."""
+
+    first: date
+    last: date
+
+    @classmethod
+    def parse(cls, first: str, last: str) -> Period:
+        return cls.of(_date(first, "--from"), _date(last, "--to"))
+
+    @classmethod
+    def of(cls, first: date, last: date) -> Period:
+        if first > last:
+            raise InvalidPeriod(f"the period starts ({first}) after it ends ({last})")
+        if (last - first).days >= MAX_DAYS:
+            raise InvalidPeriod(f"a report covers at most {MAX_DAYS} days")
+        return cls(first, last)
+
+    @property
+    def start(self) -> int:
+        return day_start(self.first)
+
+    @property
+    def end(self) -> int:
+        return day_start(self.last + timedelta(days=1))
+
+    @property
+    def weeks(self) -> range:
+        """Week numbers of every week the period touches."""
+        return range(week_index(self.start), week_index(self.end - 1) + 1)
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidPeriod(f"{option} {text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Durations:
+    """Seconds from an item's creation to a moderator's action, over the items concerned."""
+
+    count: int
+    median: float | None
+    p90: float | None
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Durations:
+        ordered = sorted(seconds)
+        return cls(len(ordered), percentile(ordered, 0.5), percentile(ordered, 0.9))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "median_seconds": self.median, "p90_seconds": self.p90}
+
+
+def percentile(ordered: Sequence[float], p: float) -> float | None:
+    """Linear interpolation between the closest ranks (PostgreSQL's percentile_cont)."""
+    if not ordered:
+        return None
+    rank = p * (len(ordered) - 1)
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True, slots=True)
+class Week:
+    start: date  # its Monday
+    reports: int
+    alerts: int
+    contacts_blocked: int
+    actions: int
+    median_first_response: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "week_start": self.start.isoformat(),
+            "reports": self.reports,
+            "alerts": self.alerts,
+            "contacts_blocked": self.contacts_blocked,
+            "actions": self.actions,
+            "median_first_response_seconds": self.median_first_response,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TransparencyReport:
+    period: Period
+    generated_at: float
+    reports_received: int
+    reports_by_reporter_band: dict[str, int]
+    alerts_by_signal: dict[str, int]
+    contacts_blocked: dict[tuple[str, str], int]  # (action, target band) -> count
+    accounts_restricted: int
+    accounts_restricted_automatically: int
+    accounts_restricted_by_moderators: int
+    first_response: Durations
+    resolution: Durations
+    actions_by_type: dict[str, int]
+    open_alerts: int  # at the end of the period
+    open_reports: int
+    weeks: tuple[Week, ...]
+    folded_before: int | None  # blocked contacts before this instant come from weekly figures
+    notes: tuple[str, ...]
+
+    @property
+    def alerts_raised(self) -> int:
+        return sum(self.alerts_by_signal.values())
+
+    @property
+    def contacts_blocked_total(self) -> int:
+        return sum(self.contacts_blocked.values())
+
+    @property
+    def actions_taken(self) -> int:
+        return sum(self.actions_by_type.values())
+
+    @property
+    def items_open(self) -> int:
+        return self.open_alerts + self.open_reports
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": {"from": self.period.first.isoformat(), "to": self.period.last.isoformat()},
+            "generated_at": self.generated_at,
+            "child_endangerment_reports": {
+                "received": self.reports_received,
+                "by_reporter_band": dict(self.reports_by_reporter_band),
+            },
+            "grooming_alerts": {"raised": self.alerts_raised, "by_signal": dict(self.alerts_by_signal)},
+            "stranger_contacts_blocked": {
+                "total": self.contacts_blocked_total,
+                "by_kind_and_band": [
+                    {"kind": action, "target_band": band, "count": count}
+                    for (action, band), count in sorted(self.contacts_blocked.items())
+                ],
+            },
+            "accounts_restricted": {
+                "total": self.accounts_restricted,
+                "automatically": self.accounts_restricted_automatically,
+                "by_moderators": self.accounts_restricted_by_moderators,
+            },
+            "time_to_first_response": self.first_response.to_json(),
+            "time_to_resolution": self.resolution.to_json(),
+            "actions_taken": {"total": self.actions_taken, "by_type": dict(self.actions_by_type)},
+            "items_open_at_end": {
+                "total": self.items_open, "alerts": self.open_alerts, "reports": self.open_reports,
+            },
+            "weekly": [w.to_json() for w in self.weeks],
+            "folded_before": None if self.folded_before is None else as_date(self.folded_before).isoformat(),
+            "notes": list(self.notes),
+        }
+
+
+async def transparency_report(engine: AsyncEngine, period: Period, *, clock: Clock = SYSTEM_CLOCK) -> TransparencyReport:
+    async with engine.connect() as conn:
+        return await _compute(conn, period, clock.now())
+
+
+async def _compute(conn: AsyncConnection, period: Period, now: float) -> TransparencyReport:
+    start, end = period.start, period.end
+    weeks = period.weeks
+
+    # --- reports received ----------------------------------------------------------------
+    in_period = and_(reports.c.at >= start, reports.c.at < end)
+    by_band = await _pairs(conn, select(reports.c.reporter_band, func.count()).where(in_period)
+                           .group_by(reports.c.reporter_band))
+    reports_weekly = await _weekly(conn, reports.c.at, in_period)
+
+    # --- alerts raised by signal -----------------------------------------------------------
+    alerts_in = and_(alerts.c.created_at >= start, alerts.c.created_at < end)
+    by_signal = await _pairs(conn, select(alerts.c.signal, func.count()).where(alerts_in).group_by(alerts.c.signal))
+    alerts_weekly = await _weekly(conn, alerts.c.created_at, alerts_in)
+
+    # --- stranger contacts blocked: the decision log, and the weeks purges folded ----------
+    folded_before = (await conn.execute(select(func.max(purges.c.folded_before)))).scalar_one_or_none()
+    raw_from = start if folded_before is None else max(start, folded_before)
+    blocked: dict[tuple[str, str], int] = defaultdict(int)
+    blocked_weekly: dict[int, int] = defaultdict(int)
+    band = func.coalesce(decision_log.c.target_band, "unknown")
+    week = week_of(decision_log.c.at)
+    for action, target_band, week_no, count in await conn.execute(
+        select(decision_log.c.action, band, week, func.count())
+        .where(decision_log.c.mode == "enforce", decision_log.c.outcome == "deny",
+               decision_log.c.at >= raw_from, decision_log.c.at < end)
+        .group_by(decision_log.c.action, band, week)
+    ):
+        blocked[(action, target_band)] += count
+        blocked_weekly[int(week_no)] += count
+    if folded_before is not None and start < folded_before:
+        for action, target_band, starts, count in await conn.execute(
+            select(weekly_figures.c.action, weekly_figures.c.band, weekly_figures.c.week_start, weekly_figures.c.count)
+            .where(weekly_figures.c.figure == CONTACTS_BLOCKED, weekly_figures.c.week_start >= start,
+                   weekly_figures.c.week_start < min(end, folded_before))
+        ):
+            blocked[(action, target_band)] += count
+            blocked_weekly[week_index(starts)] += count
+
+    # --- accounts restricted -----------------------------------------------------------------
+    restricted_in = and_(restriction_rows.c.created_at >= start, restriction_rows.c.created_at < end)
+    distinct_accounts = func.count(distinct(restriction_rows.c.account_id))
+    total = (await conn.execute(select(distinct_accounts).where(restricted_in))).scalar_one()
+    automatic = (await conn.execute(
+        select(distinct_accounts).where(restricted_in, restriction_rows.c.created_by == SYSTEM)
+    )).scalar_one()
+    by_moderators = (await conn.execute(
+        select(distinct_accounts).where(restricted_in, restriction_rows.c.created_by != SYSTEM)
+    )).scalar_one()
+
+    # --- response times ------------------------------------------------------------------
+    first = await _first_actions(conn, start, end, resolving=False)
+    resolved = await _first_actions(conn, start, end, resolving=True)
+    first_weekly: dict[int, list[float]] = defaultdict(list)
+    for at, seconds in first:
+        first_weekly[week_index(at)].append(seconds)
+
+    # --- actions taken -------------------------------------------------------------------
+    actions_in = and_(moderation_actions.c.at >= start, moderation_actions.c.at < end)
+    by_type = await _pairs(conn, select(moderation_actions.c.action, func.count()).where(actions_in)
+                           .group_by(moderation_actions.c.action))
+    actions_weekly = await _weekly(conn, moderation_actions.c.at, actions_in)
+
+    # --- items still open at the end of the period ----------------------------------------
+    open_alerts = await _open_at(conn, alerts, alerts.c.created_at, ItemKind.ALERT, end)
+    open_reports = await _open_at(conn, reports, reports.c.at, ItemKind.REPORT, end)
+
+    week_rows = tuple(
+        Week(
+            start=as_date(week_start(w)),
+            reports=reports_weekly.get(w, 0),
+            alerts=alerts_weekly.get(w, 0),
+            contacts_blocked=blocked_weekly.get(w, 0),
+            actions=actions_weekly.get(w, 0),
+            median_first_response=percentile(sorted(first_weekly[w]), 0.5) if w in first_weekly else None,
+        )
+        for w in weeks
+    )
+    return TransparencyReport(
+        period=period,
+        generated_at=now,
+        reports_received=sum(by_band.values()),
+        reports_by_reporter_band=by_band,
+        alerts_by_signal=by_signal,
+        contacts_blocked=dict(blocked),
+        accounts_restricted=int(total),
+        accounts_restricted_automatically=int(automatic),
+        accounts_restricted_by_moderators=int(by_moderators),
+        first_response=Durations.of([s for _, s in first]),
+        resolution=Durations.of([s for _, s in resolved]),
+        actions_by_type=by_type,
+        open_alerts=open_alerts,
+        open_reports=open_reports,
+        weeks=week_rows,
+        folded_before=folded_before,
+        notes=_notes(period, folded_before),
+    )
+
+
+async def _pairs(conn: AsyncConnection, query: Any) -> dict[str, int]:
+    return {str(key): int(count) for key, count in sorted(await conn.execute(query), key=lambda r: str(r[0]))}
+
+
+async def _weekly(conn: AsyncConnection, column: Any, where: Any) -> dict[int, int]:
+    week = week_of(column)
+    return {int(w): int(n) for w, n in await conn.execute(select(week, func.count()).where(where).group_by(week))}
+
+
+async def _first_actions(conn: AsyncConnection, start: int, end: int, *, resolving: bool) -> list[tuple[float, float]]:
+    """(when, seconds after the item's creation) of each item's first (resolving) action,
+    for the first actions that fall in the period."""
+    first_at = func.min(moderation_actions.c.at)
+    query = select(first_at, first_at - func.min(moderation_actions.c.item_created_at))
+    if resolving:
+        query = query.where(moderation_actions.c.action.in_(_RESOLVING))
+    query = (
+        query.group_by(moderation_actions.c.item_kind, moderation_actions.c.item_id)
+        .having(and_(first_at >= start, first_at < end))
+    )
+    return [(float(at), float(seconds)) for at, seconds in await conn.execute(query)]
+
+
+async def _open_at(conn: AsyncConnection, table: Any, created: Any, kind: ItemKind, end: int) -> int:
+    resolved_before = exists().where(
+        moderation_actions.c.item_kind == kind.value,
+        moderation_actions.c.item_id == table.c.id,
+        moderation_actions.c.action.in_(_RESOLVING),
+        moderation_actions.c.at < end,
+    )
+    query = select(func.count()).select_from(table).where(created < end, ~resolved_before)
+    return int((await conn.execute(query)).scalar_one())
+
+
+def _notes(period: Period, folded_before: int | None) -> tuple[str, ...]:
+    if folded_before is None or period.start >= folded_before:
+        return ()
+    notes = [
+        f"Stranger contacts blocked before {as_date(folded_before).isoformat()} come from weekly totals "
+        "kept when the decision log was purged; a purged week counts in the period if its Monday does."
+    ]
+    for edge, name in ((period.start, "starts"), (period.end, "ends")):
+        if edge < folded_before and edge != floor_to_week(edge):
+            notes.append(
+                f"The period {name} inside a purged week: that week's blocked contacts are counted "
+                "whole or not at all (by its Monday)."
+            )
+    return tuple(notes)
