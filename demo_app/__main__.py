@@ -26,11 +26,13 @@ def _band(age: int) -> str:
 
 
 def _banner(base: str, bare: bool) -> str:
-    front = "the app alone (--bare)" if bare else "the app behind Safe Accounts (policies/demo.yaml)"
+    front = (
+        "the app alone (--bare)" if bare else "the app behind Safe Accounts (policies/demo.yaml)"
+    )
     lines = [
         f"Demo social app: {front}",
         f"  pages     {base}/login   (log in as a persona, one button each)",
-        f"  JSON API  {base}/api/... (POST {base}/api/login {{\"handle\": \"stranger\"}} -> bearer token)",
+        f'  JSON API  {base}/api/... (POST {base}/api/login {{"handle": "stranger"}} -> bearer token)',
         "",
         "Personas:",
     ]

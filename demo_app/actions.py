@@ -93,7 +93,9 @@ async def _add_participant(
     conn: AsyncConnection, actor: int, data: Fields, params: Fields, now: float
 ) -> Done:
     account = fields.account_id(data, "account")
-    body, added = await messaging.add_participant(conn, actor, params["conversation_id"], account, now)
+    body, added = await messaging.add_participant(
+        conn, actor, params["conversation_id"], account, now
+    )
     return Done(_created(added), body, "Added to the conversation." if added else "Already in it.")
 
 

@@ -44,9 +44,7 @@ async def login(request: Request) -> Response:
     if row is None:
         raise Problem(401, "Unknown persona", f"there is no account with handle {handle!r}")
     token = rt.tokens.issue(Persona(row.id, row.handle, row.display_name))
-    return JSONResponse(
-        {"token": token, "token_type": "bearer", "account": accounts.card(row)}
-    )
+    return JSONResponse({"token": token, "token_type": "bearer", "account": accounts.card(row)})
 
 
 async def me(request: Request) -> Response:

@@ -117,12 +117,16 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[*pages.routes(), *forms.routes(), *api.routes()],
         middleware=[
-            Middleware(AuthenticationMiddleware, backend=TokenBackend(runtime.tokens), on_error=refused)
+            Middleware(
+                AuthenticationMiddleware, backend=TokenBackend(runtime.tokens), on_error=refused
+            )
         ],
         exception_handlers={
             Problem: _on_error,
             HTTPException: _on_error,
             DBAPIError: _on_error,
+            # asyncpg reports a refused or dropped connection as an OSError.
+            OSError: _on_error,
             pages.LogInFirst: _log_in_first,
         },
         lifespan=lifespan,

@@ -37,7 +37,7 @@ async def form_fields(request: Request) -> dict[str, Any]:
     form = await request.form()
     try:
         fields: dict[str, Any] = {}
-        for key in form.keys():
+        for key in form:
             values = [v for v in form.getlist(key) if isinstance(v, str)]
             fields[key] = values if len(values) > 1 else (values[0] if values else None)
         return fields

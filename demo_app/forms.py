@@ -29,9 +29,9 @@ def wants_json(request: Request) -> bool:
 
 def back_to(value: Any) -> str:
     """A local page to return to; anything else (another site, `//host`) goes home."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
-        if not urlsplit(value).netloc and "\\" not in value:
-            return value
+    local = isinstance(value, str) and value.startswith("/") and not value.startswith("//")
+    if local and not urlsplit(value).netloc and "\\" not in value:
+        return value
     return "/"
 
 

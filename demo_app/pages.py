@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
@@ -32,8 +32,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> Re
         {
             "me": user.persona if isinstance(user, DemoUser) else None,
             "notice": request.query_params.get("notice"),
-            "here": request.url.path
-            + (f"?{request.url.query}" if request.url.query else ""),
+            "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             **context,
         },
         status_code=status,

@@ -37,28 +37,51 @@ SCHOOL = "Riverside Academy"
 TOWN = "Kirkby Lonsdale"
 
 PERSONAS = (
-    PersonaSeed(1, "mia", "Mia Patel", "child", 12, TOWN, SCHOOL, "Year 8. Drawing, cats, netball."),
+    PersonaSeed(
+        1, "mia", "Mia Patel", "child", 12, TOWN, SCHOOL, "Year 8. Drawing, cats, netball."
+    ),
     PersonaSeed(2, "leo", "Leo Patel", "child", 14, TOWN, SCHOOL, "Football and Minecraft."),
-    PersonaSeed(3, "ava", "Ava Jones", "child", 15, TOWN, SCHOOL, "Drama club. Mia's friend from choir."),
+    PersonaSeed(
+        3, "ava", "Ava Jones", "child", 15, TOWN, SCHOOL, "Drama club. Mia's friend from choir."
+    ),
     PersonaSeed(4, "zoe", "Zoe Clarke", "child", 16, TOWN, SCHOOL, "Sixth form soon. Guitar."),
     PersonaSeed(5, "sam", "Sam Patel", "parent", 44, TOWN, None, "Mia and Leo's dad."),
     PersonaSeed(6, "ms_khan", "Ms Khan", "teacher", 38, TOWN, SCHOOL, "Form tutor at Riverside."),
     PersonaSeed(7, "dan", "Dan Brooks", "adult", 31, "Lancaster", None, "Cycling, coffee."),
-    PersonaSeed(8, "priya", "Priya Shah", "adult", 27, "Kendal", None, "Nurse. Hiking on weekends."),
+    PersonaSeed(
+        8, "priya", "Priya Shah", "adult", 27, "Kendal", None, "Nurse. Hiking on weekends."
+    ),
     PersonaSeed(9, "tom", "Tom Reid", "adult", 52, "Kendal", None, "Retired engineer."),
     PersonaSeed(
-        10, "stranger", "Alex Turner", "stranger", 35, "Manchester", None,
+        10,
+        "stranger",
+        "Alex Turner",
+        "stranger",
+        35,
+        "Manchester",
+        None,
         "Adult with no connection to any child here: behaves like a groomer.",
     ),
 )
 
 # Friendships (stored both ways). The stranger knows one adult, and no child.
 FRIENDS = (
-    ("mia", "leo"), ("mia", "sam"), ("leo", "sam"), ("mia", "ava"), ("leo", "ava"),
-    ("leo", "zoe"), ("ava", "zoe"),
-    ("ms_khan", "mia"), ("ms_khan", "leo"), ("ms_khan", "ava"), ("ms_khan", "zoe"),
+    ("mia", "leo"),
+    ("mia", "sam"),
+    ("leo", "sam"),
+    ("mia", "ava"),
+    ("leo", "ava"),
+    ("leo", "zoe"),
+    ("ava", "zoe"),
+    ("ms_khan", "mia"),
+    ("ms_khan", "leo"),
+    ("ms_khan", "ava"),
+    ("ms_khan", "zoe"),
     ("ms_khan", "sam"),
-    ("sam", "dan"), ("dan", "priya"), ("priya", "tom"), ("priya", "ms_khan"),
+    ("sam", "dan"),
+    ("dan", "priya"),
+    ("priya", "tom"),
+    ("priya", "ms_khan"),
     ("tom", "stranger"),
 )
 
@@ -66,8 +89,14 @@ FOLLOWS = (("zoe", "priya"), ("dan", "sam"), ("ava", "ms_khan"), ("stranger", "t
 
 # Conversations, each seeded with its first messages once.
 DIRECT_CHATS = (
-    (("mia", "ava"), (("ava", "are you coming to choir on thursday?"), ("mia", "yes! mum's driving"))),
-    (("leo", "zoe"), (("zoe", "did you finish the physics homework"), ("leo", "nearly, q4 is hard"))),
+    (
+        ("mia", "ava"),
+        (("ava", "are you coming to choir on thursday?"), ("mia", "yes! mum's driving")),
+    ),
+    (
+        ("leo", "zoe"),
+        (("zoe", "did you finish the physics homework"), ("leo", "nearly, q4 is hard")),
+    ),
 )
 GROUP_CHATS = (
     ("Patel family", "sam", ("mia", "leo"), (("sam", "Dinner at 6 tonight"), ("leo", "ok"))),

@@ -25,7 +25,12 @@ class Problem(Exception):
         self.detail = detail
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": "about:blank", "title": self.title, "status": self.status, "detail": self.detail}
+        return {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
 
     def response(self) -> JSONResponse:
         return JSONResponse(self.as_dict(), status_code=self.status, media_type=PROBLEM_JSON)

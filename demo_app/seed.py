@@ -61,7 +61,9 @@ async def _personas(conn: AsyncConnection, today: date) -> int:
     if conn.dialect.name == "postgresql":
         # Ids were given explicitly: move the sequence past them, or the next sign-up collides.
         await conn.execute(
-            text("SELECT setval(pg_get_serial_sequence('accounts', 'id'), (SELECT MAX(id) FROM accounts))")
+            text(
+                "SELECT setval(pg_get_serial_sequence('accounts', 'id'), (SELECT MAX(id) FROM accounts))"
+            )
         )
     return added
 
@@ -79,7 +81,9 @@ async def _follows(conn: AsyncConnection, now: float) -> int:
     added = 0
     for a, b in FOLLOWS:
         found = await conn.scalar(
-            select(func.count()).where(follows.c.follower_id == IDS[a], follows.c.followed_id == IDS[b])
+            select(func.count()).where(
+                follows.c.follower_id == IDS[a], follows.c.followed_id == IDS[b]
+            )
         )
         if not found:
             await conn.execute(
@@ -154,7 +158,9 @@ async def seed_url(url: str) -> Seeded:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m demo_app.seed", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m demo_app.seed", description=__doc__.split("\n")[0]
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get(DATABASE_URL_ENV, DEFAULT_DATABASE_URL),

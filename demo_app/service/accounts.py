@@ -47,9 +47,7 @@ async def by_handle(conn: AsyncConnection, handle: str) -> Row[Any] | None:
 
 
 async def has_blocked(conn: AsyncConnection, blocker: int, blocked: int) -> bool:
-    query = select(
-        exists().where(blocks.c.blocker_id == blocker, blocks.c.blocked_id == blocked)
-    )
+    query = select(exists().where(blocks.c.blocker_id == blocker, blocks.c.blocked_id == blocked))
     return bool(await conn.scalar(query))
 
 

@@ -123,7 +123,9 @@ async def answer_friend_request(
     )
     if accept:
         await befriend(conn, row.from_id, row.to_id, now)
-    row = (await conn.execute(select(friend_requests).where(friend_requests.c.id == request_id))).one()
+    row = (
+        await conn.execute(select(friend_requests).where(friend_requests.c.id == request_id))
+    ).one()
     return await _request_view(conn, row)
 
 
@@ -150,7 +152,9 @@ async def follow(
     row = result.first()
     created = row is None
     if created:
-        await conn.execute(insert(follows).values(follower_id=follower, followed_id=to, created_at=now))
+        await conn.execute(
+            insert(follows).values(follower_id=follower, followed_id=to, created_at=now)
+        )
     me = await people.require(conn, follower)
     return {
         "follower": people.card(me),
@@ -176,11 +180,15 @@ async def block(
     row = result.first()
     created = row is None
     if created:
-        await conn.execute(insert(blocks).values(blocker_id=blocker, blocked_id=account, created_at=now))
+        await conn.execute(
+            insert(blocks).values(blocker_id=blocker, blocked_id=account, created_at=now)
+        )
         pair = [(blocker, account), (account, blocker)]
         for a, b in pair:
             await conn.execute(
-                delete(friendships).where(friendships.c.account_id == a, friendships.c.friend_id == b)
+                delete(friendships).where(
+                    friendships.c.account_id == a, friendships.c.friend_id == b
+                )
             )
             await conn.execute(
                 delete(follows).where(follows.c.follower_id == a, follows.c.followed_id == b)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from safe_accounts.clock import FrozenClock
 from starlette.applications import Starlette
 
 from demo_app.app import Settings, create_app
@@ -18,7 +19,6 @@ from demo_app.database import make_engine
 from demo_app.personas import PERSONAS
 from demo_app.seed import seed
 from demo_app.tables import metadata
-from safe_accounts.clock import FrozenClock
 
 SECRET = "a-test-key-that-is-long-enough-for-hs256"
 BASE = "http://demo.test"

@@ -6,12 +6,12 @@ from __future__ import annotations
 import httpx
 import jwt
 import pytest
-
 from conftest import ID, SECRET
+from safe_accounts.clock import FrozenClock
+
 from demo_app.app import Settings
 from demo_app.auth import SESSION_COOKIE, Persona, Tokens
 from demo_app.problems import ConfigurationProblem
-from safe_accounts.clock import FrozenClock
 
 MIA = Persona(1, "mia", "Mia Patel")
 
@@ -40,7 +40,9 @@ def test_a_token_expires_on_the_apps_clock(clock: FrozenClock) -> None:
     [
         "",
         "garbage",
-        jwt.encode({"sub": "1", "exp": 4_000_000_000}, "another-key-that-is-long-enough-too!!", "HS256"),
+        jwt.encode(
+            {"sub": "1", "exp": 4_000_000_000}, "another-key-that-is-long-enough-too!!", "HS256"
+        ),
         jwt.encode({"sub": "1", "exp": 4_000_000_000}, None, "none"),
         jwt.encode({"sub": "1"}, SECRET, "HS256"),  # no expiry
         jwt.encode({"sub": "mia", "exp": 4_000_000_000}, SECRET, "HS256"),  # not an id
@@ -55,7 +57,9 @@ def test_a_short_secret_is_refused() -> None:
         Settings("sqlite+aiosqlite:///x.db", "short")
 
 
-async def test_the_user_identity_is_the_account_id_as_text(app, anonymous: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
+async def test_the_user_identity_is_the_account_id_as_text(
+    app, anonymous: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
@@ -84,7 +88,9 @@ async def test_a_stale_cookie_still_lets_the_log_in_page_load(anonymous: httpx.A
     assert (await anonymous.get("/api/me")).status_code == 401
 
 
-async def test_a_session_expires_with_the_clock(anonymous: httpx.AsyncClient, clock: FrozenClock) -> None:
+async def test_a_session_expires_with_the_clock(
+    anonymous: httpx.AsyncClient, clock: FrozenClock
+) -> None:
     await anonymous.post("/login", data={"handle": "mia"})
     clock.advance(24 * 3600 + 1)
     assert (await anonymous.get("/api/me")).status_code == 401

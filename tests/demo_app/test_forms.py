@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-
 from conftest import ID, Login
+
 from demo_app.forms import back_to, with_notice
 
 SCRIPT = {"accept": "application/json"}
@@ -20,7 +20,9 @@ def notice_of(location: str) -> str:
 
 async def test_a_plain_form_post_redirects_back_with_a_notice(browser: Login, api: Login) -> None:
     stranger = await browser("stranger")
-    response = await stranger.post("/web/friend-requests", data={"to": str(ID["ava"]), "next": "/search?q=ava"})
+    response = await stranger.post(
+        "/web/friend-requests", data={"to": str(ID["ava"]), "next": "/search?q=ava"}
+    )
     assert response.status_code == 303
     location = response.headers["location"]
     assert location.startswith("/search?q=ava&notice=")
@@ -31,7 +33,9 @@ async def test_a_plain_form_post_redirects_back_with_a_notice(browser: Login, ap
 
 async def test_the_pages_script_gets_the_next_location_as_json(browser: Login) -> None:
     dan = await browser("dan")
-    response = await dan.post("/web/messages", data={"to": ID["priya"], "text": "hi"}, headers=SCRIPT)
+    response = await dan.post(
+        "/web/messages", data={"to": ID["priya"], "text": "hi"}, headers=SCRIPT
+    )
     assert response.status_code == 201
     location = response.json()["location"]
     assert location.startswith("/conversations/") and notice_of(location) == "Message sent."
@@ -78,9 +82,13 @@ async def test_a_group_from_checkboxes_then_add_and_post(browser: Login) -> None
     assert made.status_code == 201
     conversation = urlsplit(made.json()["location"]).path
     chat_id = int(conversation.rsplit("/", 1)[1])
-    added = await sam.post(f"/web/conversations/{chat_id}/participants", data={"account": ID["mia"]}, headers=SCRIPT)
+    added = await sam.post(
+        f"/web/conversations/{chat_id}/participants", data={"account": ID["mia"]}, headers=SCRIPT
+    )
     assert added.status_code == 201
-    posted = await sam.post(f"/web/conversations/{chat_id}/messages", data={"text": "7pm"}, headers=SCRIPT)
+    posted = await sam.post(
+        f"/web/conversations/{chat_id}/messages", data={"text": "7pm"}, headers=SCRIPT
+    )
     assert posted.status_code == 201
     chat = (await sam.get(f"/api/conversations/{chat_id}")).json()
     assert chat["title"] == "Parents' evening"
@@ -90,9 +98,13 @@ async def test_a_group_from_checkboxes_then_add_and_post(browser: Login) -> None
 
 async def test_block_and_report_from_a_profile(browser: Login) -> None:
     ava = await browser("ava")
-    reported = await ava.post("/web/reports", data={"account": ID["stranger"], "reason": "creepy"}, headers=SCRIPT)
+    reported = await ava.post(
+        "/web/reports", data={"account": ID["stranger"], "reason": "creepy"}, headers=SCRIPT
+    )
     assert reported.status_code == 201
-    blocked = await ava.post("/web/blocks", data={"account": ID["stranger"], "next": "/accounts/10"}, headers=SCRIPT)
+    blocked = await ava.post(
+        "/web/blocks", data={"account": ID["stranger"], "next": "/accounts/10"}, headers=SCRIPT
+    )
     # After a block there is nothing to go back to: home.
     assert urlsplit(blocked.json()["location"]).path == "/"
     follow = await ava.post("/web/follows", data={"to": ID["stranger"]}, headers=SCRIPT)

@@ -44,7 +44,10 @@ def test_the_banner_names_the_urls_and_every_persona() -> None:
     assert "the app alone" in _banner("http://127.0.0.1:8000", bare=True)
 
 
-@pytest.mark.parametrize(("age", "band"), [(12, "under_13"), (13, "13_15"), (15, "13_15"), (16, "16_17"), (17, "16_17"), (18, "adult")])
+@pytest.mark.parametrize(
+    ("age", "band"),
+    [(12, "under_13"), (13, "13_15"), (15, "13_15"), (16, "16_17"), (17, "16_17"), (18, "adult")],
+)
 def test_the_banner_bands_follow_the_ages(age: int, band: str) -> None:
     assert _band(age) == band
 

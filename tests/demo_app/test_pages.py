@@ -7,10 +7,10 @@ import json
 
 import httpx
 import pytest
+from conftest import BASE, ID, Login
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
-from conftest import BASE, ID, Login
 from demo_app.app import serve_pages_through
 
 
@@ -22,7 +22,9 @@ async def test_the_log_in_page_lists_every_persona(anonymous: httpx.AsyncClient)
     assert "Log in as Alex Turner" in page.text
 
 
-async def test_logging_in_sets_a_session_and_logging_out_ends_it(anonymous: httpx.AsyncClient) -> None:
+async def test_logging_in_sets_a_session_and_logging_out_ends_it(
+    anonymous: httpx.AsyncClient,
+) -> None:
     response = await anonymous.post("/login", data={"handle": "mia"})
     assert response.status_code == 303 and response.headers["location"] == "/"
     assert "Hi Mia Patel" in (await anonymous.get("/")).text
@@ -36,7 +38,9 @@ async def test_logging_in_as_nobody_shows_why(anonymous: httpx.AsyncClient) -> N
     assert page.status_code == 401 and "there is no account with handle" in page.text
 
 
-@pytest.mark.parametrize("path", ["/", "/search", "/accounts/1", "/conversations", "/conversations/1"])
+@pytest.mark.parametrize(
+    "path", ["/", "/search", "/accounts/1", "/conversations", "/conversations/1"]
+)
 async def test_pages_send_strangers_to_log_in(anonymous: httpx.AsyncClient, path: str) -> None:
     response = await anonymous.get(path)
     assert response.status_code == 303 and response.headers["location"] == "/login"
@@ -87,7 +91,9 @@ async def test_lists_and_conversations_render(browser: Login) -> None:
 
 async def test_text_from_users_is_escaped(browser: Login) -> None:
     dan = await browser("dan")
-    sent = await dan.post("/api/messages", json={"to": ID["sam"], "text": "<script>alert(1)</script>"})
+    sent = await dan.post(
+        "/api/messages", json={"to": ID["sam"], "text": "<script>alert(1)</script>"}
+    )
     page = await dan.get(f"/conversations/{sent.json()['conversation_id']}")
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
@@ -119,8 +125,13 @@ class Front:
         self.seen.append(scope["path"])
         if scope["path"] == f"/api/accounts/{ID['mia']}":
             body = {"title": "Not found", "status": 404, "detail": "hidden in front of the app"}
-            await send({"type": "http.response.start", "status": 404,
-                        "headers": [(b"content-type", b"application/problem+json")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 404,
+                    "headers": [(b"content-type", b"application/problem+json")],
+                }
+            )
             await send({"type": "http.response.body", "body": json.dumps(body).encode()})
             return
         start: list[Message] = []
@@ -138,12 +149,16 @@ class Front:
             data["results"] = [r for r in data["results"] if r.get("id") != ID["mia"]]
         body = json.dumps(data).encode()
         headers = [(k, v) for k, v in start[0]["headers"] if k != b"content-length"]
-        await send({**start[0], "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send(
+            {**start[0], "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+        )
         await send({"type": "http.response.body", "body": body})
 
 
 @pytest.fixture
-async def front(app: Starlette, clients: list[httpx.AsyncClient]) -> tuple[Front, httpx.AsyncClient]:
+async def front(
+    app: Starlette, clients: list[httpx.AsyncClient]
+) -> tuple[Front, httpx.AsyncClient]:
     wrapped = Front(app)
     serve_pages_through(app, wrapped)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=wrapped), base_url=BASE)
@@ -152,22 +167,30 @@ async def front(app: Starlette, clients: list[httpx.AsyncClient]) -> tuple[Front
     return wrapped, client
 
 
-async def test_search_page_shows_what_the_front_door_lets_through(front: tuple[Front, httpx.AsyncClient]) -> None:
+async def test_search_page_shows_what_the_front_door_lets_through(
+    front: tuple[Front, httpx.AsyncClient],
+) -> None:
     wrapped, client = front
     page = await client.get("/search", params={"q": "patel"})
     assert "Leo Patel" in page.text and "Mia Patel" not in page.text
     assert "/api/search" in wrapped.seen
 
 
-async def test_profile_page_shows_a_refusal_from_the_front_door(front: tuple[Front, httpx.AsyncClient]) -> None:
+async def test_profile_page_shows_a_refusal_from_the_front_door(
+    front: tuple[Front, httpx.AsyncClient],
+) -> None:
     _, client = front
     page = await client.get(f"/accounts/{ID['mia']}")
     assert page.status_code == 404
     assert "hidden in front of the app" in page.text and "Riverside Academy" not in page.text
 
 
-async def test_suggestions_on_the_home_page_go_through_the_front_door(front: tuple[Front, httpx.AsyncClient]) -> None:
+async def test_suggestions_on_the_home_page_go_through_the_front_door(
+    front: tuple[Front, httpx.AsyncClient],
+) -> None:
     wrapped, client = front
     page = await client.get("/")
     assert "Leo Patel" in page.text and "Mia Patel" not in page.text
-    assert {"/api/me", "/api/suggestions", "/api/friend-requests", "/api/conversations"} <= set(wrapped.seen)
+    assert {"/api/me", "/api/suggestions", "/api/friend-requests", "/api/conversations"} <= set(
+        wrapped.seen
+    )

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ID, Login
+from safe_accounts.policy.model import Action, PolicyFile
 from sqlalchemy import bindparam, text
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from conftest import ID, Login
 from demo_app.actions import ACTIONS
-from safe_accounts.policy.model import Action, PolicyFile
 
 DRAFT = Path(__file__).resolve().parents[2] / "demo_app" / "policy_draft.yaml"
 
@@ -37,7 +37,10 @@ def as_policy_template(path: str) -> str:
 def test_the_draft_is_a_valid_policy_on_the_baseline(policy: PolicyFile) -> None:
     assert policy.extends == "baseline"
     assert policy.bands.store.source == "host"
-    assert (policy.bands.store.table, policy.bands.store.birth_date_column) == ("accounts", "birth_date")
+    assert (policy.bands.store.table, policy.bands.store.birth_date_column) == (
+        "accounts",
+        "birth_date",
+    )
 
 
 @pytest.mark.parametrize("door", ["/api", "/web"])
@@ -64,18 +67,30 @@ def test_the_right_action_for_each_write(policy: PolicyFile) -> None:
             assert routes[("POST", door + path)] is action, door + path
 
 
-def test_every_list_of_people_and_the_profile_are_mapped(policy: PolicyFile, app: Starlette) -> None:
+def test_every_list_of_people_and_the_profile_are_mapped(
+    policy: PolicyFile, app: Starlette
+) -> None:
     api_reads = {
-        r.path for r in app.routes
-        if isinstance(r, Route) and r.methods and "GET" in r.methods and r.path.startswith("/api/accounts")
+        r.path
+        for r in app.routes
+        if isinstance(r, Route)
+        and r.methods
+        and "GET" in r.methods
+        and r.path.startswith("/api/accounts")
     } | {"/api/search", "/api/suggestions"}
     routes = mapped(policy)
     for path in api_reads:
-        expected = Action.PROFILE_VIEW if path == "/api/accounts/{account_id:int}" else Action.DISCOVERY
+        expected = (
+            Action.PROFILE_VIEW if path == "/api/accounts/{account_id:int}" else Action.DISCOVERY
+        )
         assert routes[("GET", path)] is expected, path
     by_path = {r.path: r for r in policy.routes}
     assert by_path["/api/search"].response.items == "results[*]"
-    assert set(by_path["/api/accounts/{account_id:int}"].response.redact) >= {"location", "school", "birthday"}
+    assert set(by_path["/api/accounts/{account_id:int}"].response.redact) >= {
+        "location",
+        "school",
+        "birthday",
+    }
 
 
 async def test_the_profile_fields_it_redacts_exist(api: Login, policy: PolicyFile) -> None:
@@ -99,11 +114,15 @@ def s(*handles: str) -> list[str]:
     return [str(ID[h]) for h in handles]
 
 
-async def test_connected_names_the_actors_friends_among_the_targets(app: Starlette, policy: PolicyFile) -> None:
+async def test_connected_names_the_actors_friends_among_the_targets(
+    app: Starlette, policy: PolicyFile
+) -> None:
     sql = policy.relationships.connected.sql
     found = await run(app, sql, actor=str(ID["mia"]), targets=s("leo", "stranger", "sam", "zoe"))
     assert sorted(found) == sorted(s("leo", "sam"))
-    assert await run(app, sql, actor=str(ID["stranger"]), targets=s("mia", "leo", "ava", "zoe")) == []
+    assert (
+        await run(app, sql, actor=str(ID["stranger"]), targets=s("mia", "leo", "ava", "zoe")) == []
+    )
 
 
 async def test_mutual_count_counts_shared_friends(app: Starlette, policy: PolicyFile) -> None:
@@ -112,16 +131,24 @@ async def test_mutual_count_counts_shared_friends(app: Starlette, policy: Policy
     assert await run(app, sql, actor=str(ID["stranger"]), target=str(ID["mia"])) == [0]
 
 
-async def test_conversation_participants_are_the_others_in_it(api: Login, app: Starlette, policy: PolicyFile) -> None:
+async def test_conversation_participants_are_the_others_in_it(
+    api: Login, app: Starlette, policy: PolicyFile
+) -> None:
     sam = await api("sam")
-    family = next(c for c in (await sam.get("/api/conversations")).json()["results"] if c["kind"] == "group")
+    family = next(
+        c for c in (await sam.get("/api/conversations")).json()["results"] if c["kind"] == "group"
+    )
     sql = policy.queries["conversation_participants"].sql
     found = await run(app, sql, conversation_id=str(family["id"]), actor=str(ID["sam"]))
     assert sorted(found) == sorted(s("mia", "leo"))
 
 
-async def test_the_sender_of_a_request_only_for_its_recipient(api: Login, app: Starlette, policy: PolicyFile) -> None:
-    request = (await (await api("stranger")).post("/api/friend-requests", json={"to": ID["leo"]})).json()
+async def test_the_sender_of_a_request_only_for_its_recipient(
+    api: Login, app: Starlette, policy: PolicyFile
+) -> None:
+    request = (
+        await (await api("stranger")).post("/api/friend-requests", json={"to": ID["leo"]})
+    ).json()
     sql = policy.queries["friend_request_sender"].sql
     assert await run(app, sql, request_id=str(request["id"]), actor=str(ID["leo"])) == s("stranger")
     assert await run(app, sql, request_id=str(request["id"]), actor=str(ID["mia"])) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from safe_accounts.bands.age import AgeBand, band_on
 from sqlalchemy import func, select
 
 from demo_app.database import make_engine
@@ -20,7 +21,6 @@ from demo_app.tables import (
     messages,
     metadata,
 )
-from safe_accounts.bands.age import AgeBand, band_on
 
 COUNTED = (accounts, friendships, follows, conversations, messages, friend_requests)
 
@@ -42,15 +42,27 @@ async def test_seeding_twice_adds_nothing_the_second_time(demo_engine) -> None: 
     after_first = await counts(demo_engine)
     second = await seed(demo_engine, today=date(2026, 6, 1), now=2.0)
     assert first.personas == len(PERSONAS) and first.friendships > 0 and first.requests == 1
-    assert (second.personas, second.friendships, second.follows, second.conversations, second.requests) == (
-        0, 0, 0, 0, 0,
+    assert (
+        second.personas,
+        second.friendships,
+        second.follows,
+        second.conversations,
+        second.requests,
+    ) == (
+        0,
+        0,
+        0,
+        0,
+        0,
     )
     assert await counts(demo_engine) == after_first
     assert after_first["friendships"] == 2 * first.friendships  # stored both ways
 
 
 @pytest.mark.parametrize("today", [date(2026, 6, 1), date(2028, 2, 29), date(2031, 1, 1)])
-async def test_the_personas_are_in_their_bands_on_the_day_of_seeding(demo_engine, today: date) -> None:  # type: ignore[no-untyped-def]
+async def test_the_personas_are_in_their_bands_on_the_day_of_seeding(
+    demo_engine, today: date
+) -> None:  # type: ignore[no-untyped-def]
     await seed(demo_engine, today=today, now=1.0)
     async with demo_engine.connect() as conn:
         born = dict((await conn.execute(select(accounts.c.handle, accounts.c.birth_date))).all())
@@ -59,7 +71,12 @@ async def test_the_personas_are_in_their_bands_on_the_day_of_seeding(demo_engine
     assert bands["leo"] is bands["ava"] is AgeBand.B13_15
     assert bands["zoe"] is AgeBand.B16_17
     assert {h for h, b in bands.items() if b is AgeBand.ADULT} == {
-        "sam", "ms_khan", "dan", "priya", "tom", "stranger"
+        "sam",
+        "ms_khan",
+        "dan",
+        "priya",
+        "tom",
+        "stranger",
     }
 
 
@@ -77,11 +94,15 @@ async def test_the_stranger_knows_no_child(demo_engine) -> None:  # type: ignore
     stranger = next(p.id for p in PERSONAS if p.handle == "stranger")
     async with demo_engine.connect() as conn:
         friends = set(
-            await conn.scalars(select(friendships.c.friend_id).where(friendships.c.account_id == stranger))
+            await conn.scalars(
+                select(friendships.c.friend_id).where(friendships.c.account_id == stranger)
+            )
         )
         mine = select(friendships.c.friend_id).where(friendships.c.account_id == stranger)
         friends_of_friends = set(
-            await conn.scalars(select(friendships.c.friend_id).where(friendships.c.account_id.in_(mine)))
+            await conn.scalars(
+                select(friendships.c.friend_id).where(friendships.c.account_id.in_(mine))
+            )
         )
     assert friends and not friends & children and not friends_of_friends & children
 
@@ -122,6 +143,13 @@ def test_the_command_explains_a_bad_url(capsys, url: str, code: int, message: st
 
 def test_every_table_is_in_the_apps_metadata() -> None:
     assert {t.name for t in metadata.sorted_tables} == {
-        "accounts", "friend_requests", "friendships", "follows", "conversations",
-        "conversation_participants", "messages", "blocks", "reports",
+        "accounts",
+        "friend_requests",
+        "friendships",
+        "follows",
+        "conversations",
+        "conversation_participants",
+        "messages",
+        "blocks",
+        "reports",
     }
