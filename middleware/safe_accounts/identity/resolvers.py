@@ -62,12 +62,21 @@ def _trusted_header(config: model.HeaderIdentity) -> Resolver:
     except ValueError as exc:
         raise ConfigurationError(f"identity.trusted_proxies: {exc}") from exc
 
+    seen: dict[str, bool] = {}
+
     def trusted(host: str) -> bool:
+        known = seen.get(host)
+        if known is not None:
+            return known
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
-            return False
-        return any(address in network for network in networks)
+            verdict = False
+        else:
+            verdict = any(address in network for network in networks)
+        if len(seen) < 4096:  # peers are a handful of proxies; never grow without bound
+            seen[host] = verdict
+        return verdict
 
     def resolve(scope: Scope) -> str | None:
         value = _header(scope, name)

@@ -30,8 +30,8 @@ from ..runtime import Runtime
 from . import problem, records
 from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
 from .capture import ResponseCapture
-from .facts import PairVerdict, judge, parties, strongest
-from .ids import account_ids
+from .facts import PairVerdict, assess, strongest
+from .ids import account_ids, ids_at
 from .jsonpath import WILDCARD, compile_path, walk
 from .request_view import (
     BodyNotParsed,
@@ -97,18 +97,18 @@ class Enforcement:
         if route.reads_body and self.view.method.upper() not in _BODYLESS:
             if not await self._read_body():
                 return
-        budget = self.rt.policy.defaults.time_budget_ms / 1000
         try:
-            async with asyncio.timeout(budget):
-                if route.action is Action.DISCOVERY:
-                    actor, _ = await parties(self.rt, self.view.actor, ())
-                    pairs: list[PairVerdict] = []
+            if route.action is Action.DISCOVERY:
+                actor, pairs = await assess(self.rt, route.rules, self.view.actor, ())
+            else:
+                if route.targets.needs_io:
+                    async with asyncio.timeout(self.rt.policy.defaults.time_budget_ms / 1000):
+                        targets = await route.targets.extract(self.view)
                 else:
-                    targets = await route.targets.extract(self.view)
-                    if not targets and route.targets.sources:
-                        logger.info(TARGETS_MISSING, route.name)
-                    actor, target_parties = await parties(self.rt, self.view.actor, targets)
-                    pairs = await judge(self.rt, route.rules, actor, target_parties)
+                    targets = route.targets.extract_now(self.view)
+                if not targets and route.targets.sources:
+                    logger.info(TARGETS_MISSING, route.name)
+                actor, pairs = await assess(self.rt, route.rules, self.view.actor, targets)
         except TooManyCombinations:
             await self._refuse(problem.UNREADABLE, 400, "The request names too many accounts to check.")
             return
@@ -245,13 +245,14 @@ class Enforcement:
             if not 200 <= status < 300:
                 return None
             located = _locate_items(document, items_path)
-            ids_per_item = [account_ids(walk(item, id_path)) for _, _, item in located]
+            ids_per_item = [ids_at(item, id_path) for _, _, item in located]
             ids = account_ids(i for group in ids_per_item for i in group)
-            budget = rt.policy.defaults.time_budget_ms / 1000
-            async with asyncio.timeout(budget):
-                _, listed = await parties(rt, actor.id, ids)
-                pairs = await judge(rt, rules, actor, listed)
-                notices = await self._notices(actor, listed, shape.notice_field)
+            _, pairs = await assess(rt, rules, actor.id, ids)
+            listed = [p.target for p in pairs]
+            notices: dict[str, dict[str, str]] = {}
+            if shape.notice_field is not None:
+                async with asyncio.timeout(rt.policy.defaults.time_budget_ms / 1000):
+                    notices = await self._notices(actor, listed, shape.notice_field)
             by_id = {p.target.id: p for p in pairs}
             removed: list[PairVerdict] = []
             monitored: list[PairVerdict] = []

@@ -7,8 +7,9 @@ narrowed on bands alone; only the survivors ask for relationships (one batched q
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..bands.age import AgeBand, Assurance, BandRecord
 from ..policy.engine import ALLOW, Party, Relation, RuleSet, Verdict
@@ -22,16 +23,35 @@ def party(record: BandRecord, restricted: bool = False) -> Party:
     return Party(record.account_id, record.band, record.assurance, restricted)
 
 
-@dataclass(frozen=True, slots=True)
-class PairVerdict:
+class PairVerdict(NamedTuple):
     target: Party
     verdict: Verdict
     relation: Relation
 
 
+def cached_parties(
+    rt: Runtime, actor_id: str | None, target_ids: Sequence[str]
+) -> tuple[Party, list[Party]] | None:
+    """The parties from the band cache alone, or None if any of them is not cached."""
+    records: dict[str, BandRecord] = {}
+    cached = rt.bands.cached
+    for account in target_ids if actor_id is None else (actor_id, *target_ids):
+        record = cached(account)
+        if record is None:
+            return None
+        records[account] = record
+    return _parties(rt, actor_id, target_ids, records)
+
+
 async def parties(rt: Runtime, actor_id: str | None, target_ids: Sequence[str]) -> tuple[Party, list[Party]]:
     ids = list(target_ids) if actor_id is None else [actor_id, *target_ids]
     records = await rt.bands.get_many(ids) if ids else {}
+    return _parties(rt, actor_id, target_ids, records)
+
+
+def _parties(
+    rt: Runtime, actor_id: str | None, target_ids: Sequence[str], records: dict[str, BandRecord]
+) -> tuple[Party, list[Party]]:
     if actor_id is None:
         actor = ANONYMOUS
     else:
@@ -40,20 +60,47 @@ async def parties(rt: Runtime, actor_id: str | None, target_ids: Sequence[str]) 
     return actor, targets
 
 
+def judge_cached(rt: Runtime, rules: RuleSet, actor: Party, targets: Sequence[Party]) -> list[PairVerdict] | None:
+    """The verdicts from cached relationships alone, or None if a needed one is not cached."""
+    out: list[PairVerdict] = []
+    relationships = rt.relationships
+    stage = rules.stage
+    for target in targets:
+        cands, needs_connected, needs_mutual = stage(actor, target)
+        if not cands:
+            out.append(PairVerdict(target, ALLOW, _NO_RELATION))
+            continue
+        connected = mutual = None
+        if actor.id is not None and target.id is not None:
+            if needs_connected:
+                connected = relationships.cached_connected(actor.id, target.id)
+                if connected is None:
+                    return None
+            if needs_mutual:
+                mutual = relationships.cached_mutual(actor.id, target.id)
+                if mutual is None:
+                    return None
+        relation = Relation(connected=connected, mutual=mutual)
+        out.append(PairVerdict(target, RuleSet.verdict(cands, relation), relation))
+    return out
+
+
+_NO_RELATION = Relation()
+
+
 async def judge(rt: Runtime, rules: RuleSet, actor: Party, targets: Sequence[Party]) -> list[PairVerdict]:
     """The verdict for each (actor, target) pair."""
-    staged = [(t, rules.candidates(actor, t)) for t in targets]
+    staged = [(t, rules.stage(actor, t)) for t in targets]
     connected: frozenset[str] = frozenset()
     if actor.id is not None:
-        want = [t.id for t, cands in staged if cands and RuleSet.needs(cands)[0] and t.id is not None]
+        want = [t.id for t, st in staged if st.needs_connected and t.id is not None]
         if want:
             connected = await rt.relationships.connected_among(actor.id, want)
     out: list[PairVerdict] = []
-    for target, cands in staged:
+    for target, (cands, needs_connected, needs_mutual) in staged:
         if not cands:
-            out.append(PairVerdict(target, ALLOW, Relation()))
+            out.append(PairVerdict(target, ALLOW, _NO_RELATION))
             continue
-        needs_connected, needs_mutual = RuleSet.needs(cands)
         mutual = None
         if needs_mutual and actor.id is not None and target.id is not None:
             mutual = await rt.relationships.mutual(actor.id, target.id)
@@ -62,6 +109,21 @@ async def judge(rt: Runtime, rules: RuleSet, actor: Party, targets: Sequence[Par
         )
         out.append(PairVerdict(target, RuleSet.verdict(cands, relation), relation))
     return out
+
+
+async def assess(
+    rt: Runtime, rules: RuleSet, actor_id: str | None, target_ids: Sequence[str]
+) -> tuple[Party, list[PairVerdict]]:
+    """Parties and verdicts: from the caches alone when they hold everything (no await, no
+    timer), else with the lookups bounded by the policy's time budget."""
+    found = cached_parties(rt, actor_id, target_ids)
+    if found is not None:
+        pairs = judge_cached(rt, rules, *found)
+        if pairs is not None:
+            return found[0], pairs
+    async with asyncio.timeout(rt.policy.defaults.time_budget_ms / 1000):
+        actor, targets = found if found is not None else await parties(rt, actor_id, target_ids)
+        return actor, await judge(rt, rules, actor, targets)
 
 
 def strongest(verdicts: Sequence[PairVerdict]) -> PairVerdict | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .jsonpath import walk
+
 MAX_ID_LENGTH = 255
 
 
@@ -37,10 +39,27 @@ def spellings(value: Any) -> tuple[str, ...]:
     return ()
 
 
+_PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+
+
 def account_ids(values: Iterable[Any]) -> list[str]:
     """Distinct ids, in first-seen order."""
     seen: dict[str, None] = {}
     for value in values:
+        # Most ids are plain words (`user-42`, a uuid's hex starts vary, handled below):
+        # one spelling, no work.
+        if type(value) is str and value and value[0] in _PLAIN_FIRST and not value[-1].isspace():
+            seen[value] = None
+            continue
         for spelling in spellings(value):
             seen.setdefault(spelling, None)
     return list(seen)
+
+
+def ids_at(document: Any, steps: tuple[object, ...]) -> list[str]:
+    """The account ids a compiled JSON path reaches in `document` (one listed item, usually)."""
+    if len(steps) == 1 and type(document) is dict:
+        value = document.get(steps[0])  # type: ignore[call-overload]
+        if type(value) is str and value and value[0] in _PLAIN_FIRST and not value[-1].isspace():
+            return [value]
+    return account_ids(walk(document, steps))

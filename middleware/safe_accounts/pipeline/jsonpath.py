@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import ConfigurationError
 
 WILDCARD = object()
+_ABSENT = object()
 _STEP = re.compile(r"""([^.\[\]]+)|\[(\*|\d+)\]|\.""")
 
 
@@ -71,6 +72,12 @@ def _expand(value: Any) -> Iterator[Any]:
 
 def walk(document: Any, steps: tuple[object, ...]) -> Iterator[Any]:
     """Every value `steps` reaches in `document`."""
+    if len(steps) == 1 and type(steps[0]) is str and type(document) is dict:
+        # The common case (`id`, `to`): one key of one object.
+        value = document.get(steps[0], _ABSENT)
+        if value is not _ABSENT:
+            yield from _expand(value) if type(value) is DuplicateKey else (value,)
+        return
     if not steps:
         yield from _expand(document)
         return

@@ -178,3 +178,10 @@ class Targets:
         for source in self.sources:
             raw.extend(await source.avalues(view) if source.needs_io else source.values(view))
         return [t for t in account_ids(raw) if t != view.actor]
+
+    def extract_now(self, view: RequestView) -> list[str]:
+        """`extract` for routes whose sources need no I/O (check `needs_io` first)."""
+        raw: list[Any] = []
+        for source in self.sources:
+            raw.extend(source.values(view))
+        return [t for t in account_ids(raw) if t != view.actor]

@@ -337,6 +337,14 @@ def parse_frame(message: Message) -> Any:
     if data is None:
         return UNPARSEABLE
     try:
-        return json.loads(data, object_pairs_hook=pairs_keeping_duplicates)
+        if isinstance(data, bytes):
+            # As `json.loads` reads bytes (and Starlette's `receive_json(mode="binary")`):
+            # UTF-8, -16 or -32, told apart by the first bytes.
+            data = data.decode(json.detect_encoding(data))
+        return _DECODER.decode(data)
     except (ValueError, UnicodeDecodeError):
         return UNPARSEABLE
+
+
+# Built once: `json.loads` with a hook builds a new decoder on every call.
+_DECODER = json.JSONDecoder(object_pairs_hook=pairs_keeping_duplicates)

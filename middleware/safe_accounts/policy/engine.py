@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..bands.age import AgeBand, Assurance
 from .model import Action, Conditions, Failure, Mode, Outcome, Range, Rule
@@ -30,8 +31,11 @@ def expand_bands(names: Iterable[str], *, unknown_is_minor: bool) -> frozenset[A
     return frozenset(bands)
 
 
-@dataclass(frozen=True, slots=True)
-class Party:
+# Parties, relations and verdicts are made per listed account on the request path:
+# NamedTuples, because creating one costs a fraction of a frozen dataclass.
+
+
+class Party(NamedTuple):
     """One side of a decision: an account (or anonymous), its band and assurance."""
 
     id: str | None
@@ -40,8 +44,7 @@ class Party:
     restricted: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Relation:
+class Relation(NamedTuple):
     """What is known of the relationship between actor and target (None: not looked up)."""
 
     connected: bool | None = None
@@ -90,8 +93,6 @@ def _compile_cheap(when: Conditions, unknown_is_minor: bool) -> Callable[[Party,
     if when.anonymous is not None:
         anonymous = when.anonymous
         checks.append(lambda a, t: (a.id is None) is anonymous)
-    # A rule about a pair never applies to an account acting on itself.
-    checks.append(lambda a, t: a.id is None or a.id != t.id)
     frozen = tuple(checks)
     return lambda a, t: all(check(a, t) for check in frozen)
 
@@ -123,8 +124,7 @@ def compile_rule(rule: Rule, *, policy_mode: Mode, on_failure: Failure, unknown_
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The strongest applying rule (or none) for one pair."""
 
     outcome: Outcome
@@ -138,10 +138,21 @@ class Verdict:
 ALLOW = Verdict(Outcome.ALLOW, None)
 
 
+class Stage(NamedTuple):
+    """Phase one's answer for a pair."""
+
+    rules: tuple[CompiledRule, ...]
+    needs_connected: bool
+    needs_mutual: bool
+
+
+NOTHING = Stage((), False, False)
+
+
 class RuleSet:
     """The enabled rules of one action, strongest outcome first."""
 
-    __slots__ = ("action", "rules", "needs_connected", "needs_mutual", "fails_closed")
+    __slots__ = ("action", "rules", "needs_connected", "needs_mutual", "fails_closed", "_memo")
 
     def __init__(self, action: Action, rules: Iterable[CompiledRule]) -> None:
         self.action = action
@@ -154,18 +165,26 @@ class RuleSet:
         self.needs_connected = any(r.needs_connected for r in self.rules)
         self.needs_mutual = any(r.needs_mutual for r in self.rules)
         self.fails_closed = any(r.on_failure is Failure.CLOSED for r in self.rules)
+        # Phase one depends only on a handful of small enums and flags, so its answer is
+        # memoised per combination: at most a few thousand entries, each computed once.
+        self._memo: dict[tuple[object, ...], Stage] = {}
+
+    def stage(self, actor: Party, target: Party) -> Stage:
+        """Phase one: the rules whose cheap conditions hold, and what phase two will need."""
+        if actor.id is not None and actor.id == target.id:
+            return NOTHING  # a rule about a pair never applies to an account acting on itself
+        key = (actor.band, actor.assurance, actor.restricted, actor.id is None,
+               target.band, target.assurance, target.restricted)
+        found = self._memo.get(key)
+        if found is None:
+            rules = tuple(r for r in self.rules if r.cheap(actor, target))
+            found = self._memo[key] = Stage(
+                rules, any(r.needs_connected for r in rules), any(r.needs_mutual for r in rules)
+            )
+        return found
 
     def candidates(self, actor: Party, target: Party) -> tuple[CompiledRule, ...]:
-        """Phase one: the rules whose cheap conditions hold."""
-        return tuple(r for r in self.rules if r.cheap(actor, target))
-
-    @staticmethod
-    def needs(candidates: tuple[CompiledRule, ...]) -> tuple[bool, bool]:
-        """Which relationship facts phase two needs: (connected, mutual)."""
-        return (
-            any(r.needs_connected for r in candidates),
-            any(r.needs_mutual for r in candidates),
-        )
+        return self.stage(actor, target).rules
 
     @staticmethod
     def verdict(candidates: tuple[CompiledRule, ...], relation: Relation) -> Verdict:
