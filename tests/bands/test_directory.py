@@ -157,3 +157,23 @@ async def test_without_redis_start_and_close_are_harmless(directory: BandDirecto
     await directory.start()
     assert directory.subscribed is False
     await directory.close()
+
+
+class ChangedDuringFetch(OwnBandStore):
+    """Our real store, during whose read a change to the account arrives."""
+
+    directory: BandDirectory
+
+    async def fetch(self, ids):  # type: ignore[no-untyped-def]
+        found = await super().fetch(ids)
+        await self.directory.forget(list(ids))  # as an invalidation from another process would
+        return found
+
+
+async def test_a_read_that_raced_a_change_is_answered_but_not_cached(
+    engine: AsyncEngine, clock: FrozenClock
+) -> None:
+    store = ChangedDuringFetch(engine, clock=clock)
+    directory = store.directory = BandDirectory(store, cache=SETTINGS, clock=clock)
+    assert (await directory.get("kid")).band is AgeBand.UNKNOWN
+    assert directory.cached("kid") is None, "what was read may already be stale"
