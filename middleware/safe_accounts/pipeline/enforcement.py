@@ -58,10 +58,6 @@ _EVENT_OF_ACTION = {
 _STATUS = records.STATUS
 
 
-class Failed(Exception):
-    """A store failed or the time budget ran out while deciding."""
-
-
 class Enforcement:
     __slots__ = ("app", "rt", "route", "scope", "receive", "send", "view", "now")
 

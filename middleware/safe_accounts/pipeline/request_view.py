@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -26,7 +26,6 @@ class RequestView:
     actor: str | None
     json: Any = NO_JSON
     form: list[tuple[str, str]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def query_values(self, name: str) -> list[str]:
         return [v for k, v in self.query if k == name]
@@ -36,20 +35,25 @@ class RequestView:
 
 
 def parse_query(query_string: bytes) -> list[tuple[str, str]]:
+    if not query_string:
+        return []
     return parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
 
 
+# Built once: `json.loads(..., object_pairs_hook=...)` would build a decoder per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=pairs_keeping_duplicates)
+
+
 def parse_json(body: Body) -> Any:
-    # json.loads on bytes detects UTF-8 (with or without BOM), UTF-16 and UTF-32 the way
-    # Starlette's `Request.json()` does; a declared charset is honoured when given.
-    data: bytes | str = body.inspectable
-    if body.charset and body.charset not in ("utf-8", "utf8"):
-        try:
-            data = body.inspectable.decode(body.charset)
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise BodyNotParsed(f"body is not valid {body.charset}") from exc
+    # Decode the way `json.loads(bytes)` (and so Starlette's `Request.json()`) does: UTF-8
+    # with or without BOM, UTF-16, UTF-32, detected from the first bytes; a declared
+    # charset other than UTF-8 is honoured.
+    data = body.inspectable
+    encoding = body.charset if body.charset and body.charset not in ("utf-8", "utf8") else json.detect_encoding(data)
     try:
-        return json.loads(data, object_pairs_hook=pairs_keeping_duplicates)
+        return _DECODER.decode(data.decode(encoding))
+    except LookupError as exc:
+        raise BodyNotParsed(f"body declares an unknown charset {encoding!r}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BodyNotParsed("body is not valid JSON") from exc
 
