@@ -146,6 +146,24 @@ async def test_a_host_table_with_text_ids_works_too(engine: AsyncEngine) -> None
             await conn.exec_driver_sql(f"DROP TABLE {name}")
 
 
+@pytest.mark.postgres
+async def test_a_host_table_with_uuid_ids_works_on_postgresql(postgres_database: str) -> None:
+    engine = make_engine(postgres_database)  # SQLite has no UUID column type
+    name = f"host_members_{uuid.uuid4().hex[:8]}"
+    member = "6f1c1a52-3f0e-4d4b-9d1e-2b7a0c9e5f11"
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(f"CREATE TABLE {name} (id UUID PRIMARY KEY, born DATE)")
+        await conn.exec_driver_sql(f"INSERT INTO {name} VALUES ('{member}', '2011-09-09')")
+    try:
+        store = HostBandStore(engine, name, "id", "born", clock=CLOCK)
+        found = await store.fetch([member, member.upper(), "not-a-uuid"])
+        assert {k: v.band for k, v in found.items()} == {member: AgeBand.B13_15}
+    finally:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(f"DROP TABLE {name}")
+        await engine.dispose()
+
+
 async def test_a_schema_qualified_host_table_is_accepted(engine: AsyncEngine, host_table: str) -> None:
     schema = "public" if engine.dialect.name == "postgresql" else "main"
     store = HostBandStore(engine, f"{schema}.{host_table}", "id", "born", clock=CLOCK)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import sys
+import uuid
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, String, any_, bindparam, cast, column, inspect, select, table
+from sqlalchemy import Integer, String, Uuid, any_, bindparam, cast, column, inspect, select, table, type_coerce
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
@@ -156,8 +157,9 @@ class HostBandStore:
     """A table of the host app that already holds each account's birth date.
 
     Read-only: the band is computed from the host's column on every read, so it moves
-    on by itself. The id column is compared as text, so integer, UUID and string ids
-    all fit; an integer column is compared as integers, so that its index is used.
+    on by itself. Ids are matched as text (the id column read back as text must equal
+    the account id), so integer, UUID and string ids all fit; integer, UUID and string
+    columns are compared in their own type, so that the column's index is used.
     """
 
     def __init__(
@@ -180,7 +182,7 @@ class HostBandStore:
         self.source = f"host:{table_name}"[:64]
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._clock = clock
-        self._integer_ids: bool | None = None  # learnt from the table itself on first use
+        self._id_kind: str | None = None  # learnt from the table itself on first use
 
     async def put(self, records: Sequence[BandRecord]) -> None:
         raise ConfigurationError(
@@ -193,20 +195,14 @@ class HostBandStore:
         found: dict[str, BandRecord] = {}
         try:
             async with self._engine.connect() as conn:
-                if self._integer_ids is None:
-                    self._integer_ids = await conn.run_sync(self._inspect)
+                if self._id_kind is None:
+                    self._id_kind = await conn.run_sync(self._inspect)
                 id_col = self._table.c[self._id_name]
                 key = cast(id_col, String).label("account_id")
                 for chunk in _chunks(ids):
-                    match: ColumnElement[bool]
-                    if self._integer_ids:
-                        # "007" is not the account 7: only canonical integers can match.
-                        numbers = [int(i) for i in chunk if _is_canonical_int(i)]
-                        if not numbers:
-                            continue
-                        match = id_col.in_(numbers)
-                    else:
-                        match = cast(id_col, String).in_(chunk)
+                    match = self._match(id_col, chunk)
+                    if match is None:
+                        continue
                     rows = await conn.execute(select(key, self._table.c[self._birth_name]).where(match))
                     for account_id, born in rows:
                         record = self._record(account_id, born, today)
@@ -228,7 +224,26 @@ class HostBandStore:
                     f"(it has: {', '.join(sorted(columns))})"
                 )
         id_type = columns[self._id_name]["type"]
-        return isinstance(id_type, Integer)
+        for kind, types in (("integer", Integer), ("uuid", Uuid), ("text", String)):
+            if isinstance(id_type, types):
+                return kind
+        return "other"
+
+    def _match(self, id_col: Any, chunk: list[str]) -> ColumnElement[bool] | None:
+        """`id_col` among `chunk`, compared so that the column's own index serves it.
+
+        Only an id spelt the way the column's value reads back as text can match: "007"
+        is not the account 7, and an upper-case UUID is not the lower-case one stored.
+        """
+        if self._id_kind == "integer":
+            numbers = [int(i) for i in chunk if _is_canonical_int(i)]
+            return id_col.in_(numbers) if numbers else None
+        if self._id_kind == "uuid":
+            uuids = [i for i in chunk if _is_canonical_uuid(i)]
+            return type_coerce(id_col, Uuid(as_uuid=False)).in_(uuids) if uuids else None
+        if self._id_kind == "text":
+            return id_col.in_(chunk)
+        return cast(id_col, String).in_(chunk)
 
     def _record(self, account_id: str, born: Any, today: date) -> BandRecord | None:
         if isinstance(born, datetime):
@@ -247,6 +262,13 @@ class HostBandStore:
         return BandRecord(
             account_id, band, self._assurance, self.source, born if band.is_minor else None, None
         )
+
+
+def _is_canonical_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def _is_canonical_int(value: str) -> bool:
