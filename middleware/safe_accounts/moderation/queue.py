@@ -113,6 +113,11 @@ class ItemDetail:
         }
 
 
+def _plain(row: Any) -> dict[str, Any]:
+    # Row keys can be SQLAlchemy's `quoted_name` (a str subclass JSON encoders refuse).
+    return {str(key): value for key, value in row.items()}
+
+
 class ModerationQueue:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -183,7 +188,7 @@ class ModerationQueue:
             account_actions: list[ActionRecord] = []
             if account is not None:
                 account_alerts = [
-                    dict(r) for r in (
+                    _plain(r) for r in (
                         await conn.execute(
                             select(alerts.c.id, alerts.c.signal, alerts.c.status, alerts.c.created_at,
                                    alerts.c.counts, alerts.c.reason)
@@ -193,7 +198,7 @@ class ModerationQueue:
                     ).mappings()
                 ]
                 account_reports = [
-                    dict(r) for r in (
+                    _plain(r) for r in (
                         await conn.execute(
                             select(reports.c.id, reports.c.at, reports.c.reporter_id, reports.c.reporter_band,
                                    reports.c.reported_band, reports.c.status)
@@ -203,7 +208,7 @@ class ModerationQueue:
                     ).mappings()
                 ]
                 account_restrictions = [
-                    dict(r) for r in (
+                    _plain(r) for r in (
                         await conn.execute(
                             select(restriction_rows.c.created_at, restriction_rows.c.created_by,
                                    restriction_rows.c.reason, restriction_rows.c.alert_id,

@@ -88,7 +88,7 @@ class Durations:
     @classmethod
     def of(cls, seconds: Sequence[float]) -> Durations:
         ordered = sorted(seconds)
-        return cls(len(ordered), percentile(ordered, 0.5), percentile(ordered, 0.9))
+        return cls(len(ordered), _ms(percentile(ordered, 0.5)), _ms(percentile(ordered, 0.9)))
 
     def to_json(self) -> dict[str, Any]:
         return {"count": self.count, "median_seconds": self.median, "p90_seconds": self.p90}
@@ -101,6 +101,11 @@ def percentile(ordered: Sequence[float], p: float) -> float | None:
     rank = p * (len(ordered) - 1)
     low, high = math.floor(rank), math.ceil(rank)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _ms(seconds: float | None) -> float | None:
+    # Stored times are floats: keep float noise (5580.000000000001) out of published figures.
+    return None if seconds is None else round(seconds, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +276,7 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
             alerts=alerts_weekly.get(w, 0),
             contacts_blocked=blocked_weekly.get(w, 0),
             actions=actions_weekly.get(w, 0),
-            median_first_response=percentile(sorted(first_weekly[w]), 0.5) if w in first_weekly else None,
+            median_first_response=_ms(percentile(sorted(first_weekly[w]), 0.5)) if w in first_weekly else None,
         )
         for w in weeks
     )
