@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.clock import FrozenClock
+from safe_accounts.errors import StorageError
 from safe_accounts.signals_wiring import attach_grooming_alerts
 
 from tests.middleware.conftest import drop_host_tables, seed
@@ -76,6 +77,11 @@ POLICY = textwrap.dedent(
         action: direct_message
         targets: [{{query: to}}]
         sender: query.from
+      - name: broken-lookup
+        method: WEBSOCKET
+        path: /ws/broken/{{peer}}
+        action: direct_message
+        targets: [{{callable: "tests.websocket.conftest:broken_lookup"}}]
       - name: inbox
         method: WEBSOCKET
         path: /ws/inbox
@@ -99,9 +105,16 @@ POLICY = textwrap.dedent(
 )
 
 
-def token(account: str, *, key: str = KEY) -> str:
+def token(account: str, *, key: str = KEY, lifetime: int = 3600) -> str:
     # PyJWT checks `exp` against the real time, not the test clock.
-    return jwt.encode({"sub": account, "exp": int(time.time()) + 3600}, key, algorithm="HS256")
+    return jwt.encode({"sub": account, "exp": int(time.time()) + lifetime}, key, algorithm="HS256")
+
+
+async def broken_lookup(view: Any) -> list[str]:
+    """A peer lookup whose store is down (`/ws/broken/down`) or which has a bug (`/ws/broken/bug`)."""
+    if view.path_params["peer"] == "down":
+        raise StorageError("the host's members table is unreachable")
+    raise RuntimeError("a bug in the lookup")
 
 
 def cookie(account: str) -> list[tuple[bytes, bytes]]:
@@ -139,6 +152,7 @@ class ChatApp:
                 WebSocketRoute("/ws/users/{me}/chat/{peer}", endpoint("chat-as")),
                 WebSocketRoute("/ws/rooms/{room}", endpoint("room")),
                 WebSocketRoute("/ws/dm", endpoint("dm-query")),
+                WebSocketRoute("/ws/broken/{peer}", endpoint("broken-lookup")),
                 WebSocketRoute("/ws/inbox", endpoint("inbox")),
                 WebSocketRoute("/ws/strict", endpoint("inbox-strict")),
                 WebSocketRoute("/ws/lenient", endpoint("inbox-lenient")),

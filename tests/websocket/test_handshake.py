@@ -94,6 +94,30 @@ async def test_a_token_signed_with_another_key_names_nobody(chat: Chat) -> None:
     assert chat.host.connected == []
 
 
+async def test_an_expired_token_names_nobody(chat: Chat) -> None:
+    expired = token("parent", lifetime=-60)
+    async with connect(chat.middleware, "/ws/chat/kid", [(b"cookie", f"session={expired}".encode())]) as ws:
+        assert (await ws.next())["code"] == 1008
+    assert chat.host.connected == []
+
+
+async def test_a_store_that_fails_refuses_the_socket_with_try_again_later(chat: Chat) -> None:
+    async with connect(chat.middleware, "/ws/broken/down", cookie("adult")) as ws:
+        assert (await ws.next())["code"] == 1013
+    async with connect(chat.middleware, "/ws/broken/down", cookie("adult"), extensions=DENIAL) as ws:
+        start = await ws.next()
+        document = orjson.loads((await ws.next())["body"])
+    assert start["status"] == 503
+    assert document["type"] == problem.PROBLEM_BASE + "unavailable"
+    assert chat.host.connected == []
+
+
+async def test_a_fault_in_the_check_never_opens_the_socket(chat: Chat) -> None:
+    async with connect(chat.middleware, "/ws/broken/bug", cookie("adult")) as ws:
+        assert (await ws.next())["code"] == 1011
+    assert chat.host.connected == []
+
+
 async def test_a_sender_in_the_path_other_than_the_cookies_account_is_refused(chat: Chat) -> None:
     # Speaking as the child's parent, to an adult: no rule is about the pair, the lie is enough.
     async with connect(chat.middleware, "/ws/users/parent/chat/other-adult", cookie("adult"), extensions=DENIAL) as ws:

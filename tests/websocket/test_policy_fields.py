@@ -123,7 +123,9 @@ def test_websocket_routes_compile_into_the_route_list_with_their_method(tmp_path
     loaded = load_policy(path)
     compiled = CompiledPolicy(loaded.policy, loaded.version)
     sockets = {r.name: r for r in compiled.routes if r.methods == ("WEBSOCKET",)}
-    assert set(sockets) == {"chat-with", "chat-as", "room", "dm-query", "inbox", "inbox-strict", "inbox-lenient"}
+    assert set(sockets) == {
+        "chat-with", "chat-as", "room", "dm-query", "broken-lookup", "inbox", "inbox-strict", "inbox-lenient",
+    }
     inbox = sockets["inbox"].frames
     assert inbox is not None
     assert dict(inbox.actions) == {"message": Action.DIRECT_MESSAGE, "friend_request": Action.CONTACT_REQUEST}
