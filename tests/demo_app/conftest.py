@@ -6,25 +6,19 @@ tables are dropped afterwards, because the PostgreSQL database is shared by the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
+from demo_support import BASE, SECRET, Login
 from safe_accounts.clock import FrozenClock
 from starlette.applications import Starlette
 
 from demo_app.app import Settings, create_app
 from demo_app.database import make_engine
-from demo_app.personas import PERSONAS
 from demo_app.seed import seed
 from demo_app.tables import metadata
-
-SECRET = "a-test-key-that-is-long-enough-for-hs256"
-BASE = "http://demo.test"
-ID = {p.handle: p.id for p in PERSONAS}
-
-Login = Callable[[str], Awaitable[httpx.AsyncClient]]
 
 
 @pytest.fixture

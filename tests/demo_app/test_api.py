@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import ID, Login
+from demo_support import ID, Login
 
 PROBLEM = "application/problem+json"
 
@@ -415,7 +415,7 @@ async def test_a_report_is_recorded_with_its_reason(api: Login) -> None:
 async def test_an_unreachable_database_is_a_503_problem() -> None:
     # (An SQLite file that cannot be opened is a 503 too, but aiosqlite's worker thread then
     # outlives the test's event loop and fails noisily, so only the server case is here.)
-    from conftest import SECRET
+    from demo_support import SECRET
 
     from demo_app.app import Settings, create_app
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import jwt
 import pytest
-from conftest import ID, SECRET
+from demo_support import ID, SECRET
 from safe_accounts.clock import FrozenClock
 
 from demo_app.app import Settings

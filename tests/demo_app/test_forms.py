@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import ID, Login
+from demo_support import ID, Login
 
 from demo_app.forms import back_to, with_notice
 

@@ -7,7 +7,7 @@ import json
 
 import httpx
 import pytest
-from conftest import BASE, ID, Login
+from demo_support import BASE, ID, Login
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ID, Login
+from demo_support import ID, Login
 from safe_accounts.policy.model import Action, PolicyFile
 from sqlalchemy import bindparam, text
 from starlette.applications import Starlette
