@@ -76,7 +76,7 @@ def _problem_for(exc: Exception) -> Problem:
         return exc
     if isinstance(exc, HTTPException):
         title = HTTPStatus(exc.status_code).phrase
-        detail = exc.detail if exc.detail != title else f"{title.lower()}"
+        detail = exc.detail if exc.detail != title else title.lower()
         return Problem(exc.status_code, title, detail)
     return Problem(503, "Service unavailable", "the database is not reachable; try again shortly")
 
