@@ -12,7 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from ._report import DOC, Row, render, rewrite, machine
+from ._report import DOC, Row, machine, render, rewrite
 
 HERE = Path(__file__).resolve().parent
 
@@ -25,7 +25,10 @@ def main(argv: list[str]) -> int:
     names = [a.removeprefix("bench_").removesuffix(".py") for a in argv] or available()
     unknown = sorted(set(names) - set(available()))
     if unknown:
-        print(f"no such benchmark: {', '.join(unknown)} (have: {', '.join(available())})", file=sys.stderr)
+        print(
+            f"no such benchmark: {', '.join(unknown)} (have: {', '.join(available())})",
+            file=sys.stderr,
+        )
         return 2
     sections: dict[str, list[Row]] = {}
     failed = False

@@ -60,24 +60,30 @@ def render(rows: list[Row], measured_on: str) -> str:
     lines = [
         "| what | figure | target | met |",
         "| --- | --- | --- | --- |",
-        *(f"| {_cell(r.what)} | {_cell(r.figure)} | {_cell(r.target)} | {verdict[r.met]} |" for r in rows),
+        *(
+            f"| {_cell(r.what)} | {_cell(r.figure)} | {_cell(r.target)} | {verdict[r.met]} |"
+            for r in rows
+        ),
         "",
         f"Measured on: {measured_on}.",
     ]
     return "\n".join(lines)
 
 
-def rewrite(sections: dict[str, list[Row]], doc: Path = DOC, measured_on: str | None = None) -> None:
+def rewrite(
+    sections: dict[str, list[Row]], doc: Path = DOC, measured_on: str | None = None
+) -> None:
     """Replace each section's block in `doc` (appending a new section at the end)."""
     measured_on = measured_on or machine()
     text = doc.read_text() if doc.exists() else "# Benchmarks\n"
     for section, rows in sections.items():
         block = f"<!-- bench:{section} -->\n{render(rows, measured_on)}\n<!-- /bench:{section} -->"
         pattern = re.compile(
-            rf"<!-- bench:{re.escape(section)} -->.*?<!-- /bench:{re.escape(section)} -->", re.DOTALL
+            rf"<!-- bench:{re.escape(section)} -->.*?<!-- /bench:{re.escape(section)} -->",
+            re.DOTALL,
         )
         if pattern.search(text):
-            text = pattern.sub(lambda _m: block, text, count=1)
+            text = pattern.sub(lambda _m, block=block: block, text, count=1)
         else:
             text = f"{text.rstrip()}\n\n## {section}\n\n{block}\n"
     doc.write_text(text)

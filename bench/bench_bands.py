@@ -71,7 +71,9 @@ async def _ensure_database() -> None:
 async def _ensure_rows(engine) -> None:  # type: ignore[no-untyped-def]
     await migrate.upgrade(engine)
     async with engine.begin() as conn:
-        count = (await conn.exec_driver_sql("SELECT count(*) FROM safe_accounts_age_bands")).scalar()
+        count = (
+            await conn.exec_driver_sql("SELECT count(*) FROM safe_accounts_age_bands")
+        ).scalar()
         if count == ROWS:
             return
         print(f"   loading {ROWS:,} band rows into {PG_DATABASE} (once)", flush=True)
@@ -90,7 +92,9 @@ def _cached_lookup_us(rounds: int = 7, calls: int = 200_000) -> tuple[float, flo
         ids = [f"acct-{i}" for i in range(1000)]
         for account_id in ids:
             directory._cache.put(  # noqa: SLF001 - filling the cache directly, as a fetch would
-                BandRecord(account_id, AgeBand.B13_15, Assurance.VERIFIED, "bench", date(2012, 5, 1), 1.0)
+                BandRecord(
+                    account_id, AgeBand.B13_15, Assurance.VERIFIED, "bench", date(2012, 5, 1), 1.0
+                )
             )
         cycle = ids * (calls // len(ids))
         sync_runs, async_runs = [], []
@@ -174,11 +178,27 @@ def _records(n: int) -> list[BandRecord | None]:
         if i % 10 == 9:
             out.append(None)
         elif i % 10 < 3:
-            out.append(BandRecord(account_id, AgeBand.B13_15, Assurance.VERIFIED, sys.intern(b"import".decode()),
-                                  date(2012, 1 + i % 12, 1 + i % 28), time.time()))
+            out.append(
+                BandRecord(
+                    account_id,
+                    AgeBand.B13_15,
+                    Assurance.VERIFIED,
+                    sys.intern(b"import".decode()),
+                    date(2012, 1 + i % 12, 1 + i % 28),
+                    time.time(),
+                )
+            )
         else:
-            out.append(BandRecord(account_id, AgeBand.ADULT, Assurance.SELF_DECLARED, sys.intern(b"api".decode()),
-                                  None, time.time()))
+            out.append(
+                BandRecord(
+                    account_id,
+                    AgeBand.ADULT,
+                    Assurance.SELF_DECLARED,
+                    sys.intern(b"api".decode()),
+                    None,
+                    time.time(),
+                )
+            )
     return out
 
 
@@ -216,8 +236,15 @@ def measure_memory() -> dict[str, float]:
 
 def _memory_in_subprocess() -> dict[str, float]:
     done = subprocess.run(
-        [sys.executable, "-c", "import json, bench.bench_bands as b; print(json.dumps(b.measure_memory()))"],
-        capture_output=True, text=True, check=True, timeout=600,
+        [
+            sys.executable,
+            "-c",
+            "import json, bench.bench_bands as b; print(json.dumps(b.measure_memory()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
     )
     return json.loads(done.stdout)
 
@@ -273,8 +300,12 @@ def _import_runs() -> dict[str, tuple[float, float]]:
             "SQLite": f"sqlite+aiosqlite:///{Path(tmp) / 'import.db'}",
         }
         for name, url in urls.items():
-            subprocess.run([*cli, "db", "upgrade", "--database-url", url], check=True, capture_output=True)
-            results[name] = _timed_child(*cli, "bands", "import", str(csv_path), "--database-url", url)
+            subprocess.run(
+                [*cli, "db", "upgrade", "--database-url", url], check=True, capture_output=True
+            )
+            results[name] = _timed_child(
+                *cli, "bands", "import", str(csv_path), "--database-url", url
+            )
             print(f"   import of {IMPORT_ROWS:,} rows into {name}: {results[name]}", flush=True)
     return results
 
@@ -290,19 +321,46 @@ def run() -> list[Row]:
     return [
         Row(SECTION, "single lookup, cached: `directory.cached(id)` (no I/O)", f"{sync_us:.2f} µs"),
         Row(SECTION, "single lookup, cached: `await directory.get(id)`", f"{async_us:.2f} µs"),
-        Row(SECTION, "single lookup, not cached: `await directory.get(id)`, PostgreSQL, 1M rows",
-            f"{page['single']:.0f} µs"),
-        Row(SECTION, f"page of {PAGE} ids, cold cache: `get_many`, PostgreSQL, 1M rows (one query)",
-            f"{page['cold']:.0f} µs"),
-        Row(SECTION, f"page of {PAGE} ids, warm cache: `get_many` (no query)", f"{page['warm']:.1f} µs"),
-        Row(SECTION, f"page of {PAGE} ids: `OwnBandStore.fetch` alone (the query)", f"{page['raw']:.0f} µs"),
-        Row(SECTION, f"memory of {MEMORY_ENTRIES:,} cached bands: extra RSS", f"{memory['rss_mb']:.1f} MB",
-            f"<= {MEMORY_TARGET_MB:.0f} MB", memory["rss_mb"] <= MEMORY_TARGET_MB),
-        Row(SECTION, f"memory of {MEMORY_ENTRIES:,} cached bands: tracemalloc", f"{memory['traced_mb']:.1f} MB",
-            f"<= {MEMORY_TARGET_MB:.0f} MB", memory["traced_mb"] <= MEMORY_TARGET_MB),
+        Row(
+            SECTION,
+            "single lookup, not cached: `await directory.get(id)`, PostgreSQL, 1M rows",
+            f"{page['single']:.0f} µs",
+        ),
+        Row(
+            SECTION,
+            f"page of {PAGE} ids, cold cache: `get_many`, PostgreSQL, 1M rows (one query)",
+            f"{page['cold']:.0f} µs",
+        ),
+        Row(
+            SECTION,
+            f"page of {PAGE} ids, warm cache: `get_many` (no query)",
+            f"{page['warm']:.1f} µs",
+        ),
+        Row(
+            SECTION,
+            f"page of {PAGE} ids: `OwnBandStore.fetch` alone (the query)",
+            f"{page['raw']:.0f} µs",
+        ),
+        Row(
+            SECTION,
+            f"memory of {MEMORY_ENTRIES:,} cached bands: extra RSS",
+            f"{memory['rss_mb']:.1f} MB",
+            f"<= {MEMORY_TARGET_MB:.0f} MB",
+            memory["rss_mb"] <= MEMORY_TARGET_MB,
+        ),
+        Row(
+            SECTION,
+            f"memory of {MEMORY_ENTRIES:,} cached bands: tracemalloc",
+            f"{memory['traced_mb']:.1f} MB",
+            f"<= {MEMORY_TARGET_MB:.0f} MB",
+            memory["traced_mb"] <= MEMORY_TARGET_MB,
+        ),
         *(
-            Row(SECTION, f"`bands import` of {IMPORT_ROWS:,} CSV rows into {name} (5,000 per batch)",
-                f"{elapsed:.1f} s ({IMPORT_ROWS / elapsed:,.0f} rows/s), peak RSS {peak:.0f} MB")
+            Row(
+                SECTION,
+                f"`bands import` of {IMPORT_ROWS:,} CSV rows into {name} (5,000 per batch)",
+                f"{elapsed:.1f} s ({IMPORT_ROWS / elapsed:,.0f} rows/s), peak RSS {peak:.0f} MB",
+            )
             for name, (elapsed, peak) in imports.items()
         ),
     ]

@@ -62,18 +62,30 @@ def test_a_cached_band_moves_on_at_midnight_of_the_birthday() -> None:
     clock.advance(3600)  # 2027-06-01 00:00 UTC: the 18th birthday
     moved = cache.get("teen")
     assert moved is not None
-    assert (moved.band, moved.birth_date, moved.assurance) == (AgeBand.ADULT, None, Assurance.VERIFIED)
+    assert (moved.band, moved.birth_date, moved.assurance) == (
+        AgeBand.ADULT,
+        None,
+        Assurance.VERIFIED,
+    )
 
 
 def test_a_child_moves_through_every_band_while_cached() -> None:
     clock = FrozenClock(datetime(2020, 1, 1, tzinfo=UTC))
     cache = BandCache(BandCacheSettings(size=10, ttl_seconds=20 * 365 * DAY), clock)
-    cache.put(BandRecord("kid", AgeBand.UNDER_13, Assurance.ESTIMATED, "test", date(2010, 3, 10), 1.0))
+    cache.put(
+        BandRecord("kid", AgeBand.UNDER_13, Assurance.ESTIMATED, "test", date(2010, 3, 10), 1.0)
+    )
     seen = []
     for year in range(2020, 2030):
         clock.set(datetime(year, 3, 10, tzinfo=UTC))
         seen.append(cache.get("kid").band)  # type: ignore[union-attr]
-    assert seen == [AgeBand.UNDER_13] * 3 + [AgeBand.B13_15] * 3 + [AgeBand.B16_17] * 2 + [AgeBand.ADULT] * 2
+    assert (
+        seen
+        == [AgeBand.UNDER_13] * 3
+        + [AgeBand.B13_15] * 3
+        + [AgeBand.B16_17] * 2
+        + [AgeBand.ADULT] * 2
+    )
 
 
 def test_discard_and_clear_forget_entries() -> None:

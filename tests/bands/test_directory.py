@@ -46,7 +46,10 @@ async def test_set_writes_the_store_and_the_local_cache(
 ) -> None:
     made = await directory.set("kid", birth_date=date(2015, 4, 1), assurance=Assurance.ESTIMATED)
     assert (made.band, made.assurance, made.source, made.changed_at) == (
-        AgeBand.UNDER_13, Assurance.ESTIMATED, "api", clock.now()
+        AgeBand.UNDER_13,
+        Assurance.ESTIMATED,
+        "api",
+        clock.now(),
     )
     assert directory.cached("kid") == made
     fresh = BandDirectory(OwnBandStore(engine, clock=clock), cache=SETTINGS, clock=clock)
@@ -59,14 +62,18 @@ async def test_set_replaces_a_cached_unknown(directory: BandDirectory) -> None:
     assert (await directory.get("late")).band is AgeBand.B16_17
 
 
-async def test_an_adult_birth_date_is_not_stored(engine: AsyncEngine, directory: BandDirectory) -> None:
+async def test_an_adult_birth_date_is_not_stored(
+    engine: AsyncEngine, directory: BandDirectory
+) -> None:
     await directory.set("grown", birth_date=date(1980, 1, 1))
     async with engine.connect() as conn:
         row = (await conn.exec_driver_sql(f"SELECT band, birth_date FROM {TABLE}")).one()
     assert tuple(row) == ("adult", None)
 
 
-async def test_a_refused_change_writes_nothing(engine: AsyncEngine, directory: BandDirectory) -> None:
+async def test_a_refused_change_writes_nothing(
+    engine: AsyncEngine, directory: BandDirectory
+) -> None:
     with pytest.raises(InvalidBand):
         await directory.set("kid", birth_date=date(2031, 1, 1))
     async with engine.connect() as conn:

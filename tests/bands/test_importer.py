@@ -32,7 +32,12 @@ async def run(store: OwnBandStore, text: str, batch_size: int = 3):  # type: ign
         written.append(list(ids))
 
     summary = await import_csv(
-        lines(text), store, clock=CLOCK, batch_size=batch_size, on_batch=on_batch, on_written=on_written
+        lines(text),
+        store,
+        clock=CLOCK,
+        batch_size=batch_size,
+        on_batch=on_batch,
+        on_written=on_written,
     )
     return summary, batches, written
 
@@ -59,16 +64,28 @@ async def test_a_clean_file_is_written_batch_by_batch(engine: AsyncEngine) -> No
 
 async def test_a_batch_with_a_bad_row_is_not_written_at_all(engine: AsyncEngine) -> None:
     store = OwnBandStore(engine, clock=CLOCK)
-    text = HEADER + "ok1,,adult,\nok2,,adult,\nbad,2030-01-01,,\nok3,,adult,\nok4,,adult,\nok5,,adult,\n"
-    summary, batches, written = await run(store, text)
-    assert (summary.rows_written, summary.bad_rows, summary.batches_written, summary.batches_refused) == (
-        3, 1, 1, 1
+    text = (
+        HEADER
+        + "ok1,,adult,\nok2,,adult,\nbad,2030-01-01,,\nok3,,adult,\nok4,,adult,\nok5,,adult,\n"
     )
+    summary, batches, written = await run(store, text)
+    assert (
+        summary.rows_written,
+        summary.bad_rows,
+        summary.batches_written,
+        summary.batches_refused,
+    ) == (3, 1, 1, 1)
     assert not summary.ok
     assert [b.written for b in batches] == [False, True]
-    assert [str(p) for p in batches[0].problems] == ["line 4: birth date 2030-01-01 is in the future"]
+    assert [str(p) for p in batches[0].problems] == [
+        "line 4: birth date 2030-01-01 is in the future"
+    ]
     assert written == [["ok3", "ok4", "ok5"]]
-    assert set(await store.fetch(["ok1", "ok2", "bad", "ok3", "ok4", "ok5"])) == {"ok3", "ok4", "ok5"}
+    assert set(await store.fetch(["ok1", "ok2", "bad", "ok3", "ok4", "ok5"])) == {
+        "ok3",
+        "ok4",
+        "ok5",
+    }
 
 
 @pytest.mark.parametrize(
@@ -116,7 +133,10 @@ async def test_the_assurance_column_may_be_left_out(engine: AsyncEngine) -> None
     ("text", "reason"),
     [
         ("id,birth_date,band\n", "header 'id,birth_date,band'"),
-        ("account_id,birth_date,band,assurance,extra\n", "is not account_id,birth_date,band,assurance"),
+        (
+            "account_id,birth_date,band,assurance,extra\n",
+            "is not account_id,birth_date,band,assurance",
+        ),
         ("account_id,account_id,band\n", "is not"),
     ],
 )
@@ -152,7 +172,9 @@ async def test_the_file_is_read_one_batch_at_a_time(engine: AsyncEngine) -> None
             raise StopImport
 
     with pytest.raises(StopImport):
-        await import_csv(endless(), OwnBandStore(engine, clock=CLOCK), batch_size=100, on_batch=on_batch)
+        await import_csv(
+            endless(), OwnBandStore(engine, clock=CLOCK), batch_size=100, on_batch=on_batch
+        )
     assert consumed == 300
     assert high_water == 0, "no row is read ahead of the batch being written"
 

@@ -66,7 +66,9 @@ async def processes(
 ) -> AsyncIterator[list[BandDirectory]]:
     """Three 'processes': each its own directory and Redis connection, one database."""
     directories = [
-        BandDirectory(OwnBandStore(sqlite_engine), cache=SETTINGS, redis=client, channel_prefix=redis_prefix)
+        BandDirectory(
+            OwnBandStore(sqlite_engine), cache=SETTINGS, redis=client, channel_prefix=redis_prefix
+        )
         for client in clients
     ]
     for directory in directories:
@@ -76,13 +78,17 @@ async def processes(
         await directory.close()
 
 
-async def test_a_change_in_one_process_reaches_the_others_caches(processes: list[BandDirectory]) -> None:
+async def test_a_change_in_one_process_reaches_the_others_caches(
+    processes: list[BandDirectory],
+) -> None:
     a, b, c = processes
     assert all(d.subscribed for d in processes)
     assert (await b.get("kid")).band is AgeBand.UNKNOWN
     assert (await c.get("kid")).band is AgeBand.UNKNOWN
     await a.set("kid", band=AgeBand.UNDER_13)
-    await eventually(lambda: b.cached("kid") is None and c.cached("kid") is None, "b and c forget kid")
+    await eventually(
+        lambda: b.cached("kid") is None and c.cached("kid") is None, "b and c forget kid"
+    )
     assert (await b.get("kid")).band is AgeBand.UNDER_13
     assert (await c.get("kid")).band is AgeBand.UNDER_13
 
@@ -110,8 +116,12 @@ async def test_an_unreachable_redis_is_logged_once_and_the_ttl_still_applies(
 ) -> None:
     clock = FrozenClock()
     dead = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
-    writer = BandDirectory(OwnBandStore(sqlite_engine, clock=clock), cache=SETTINGS, clock=clock, redis=dead)
-    reader = BandDirectory(OwnBandStore(sqlite_engine, clock=clock), cache=SETTINGS, clock=clock, redis=dead)
+    writer = BandDirectory(
+        OwnBandStore(sqlite_engine, clock=clock), cache=SETTINGS, clock=clock, redis=dead
+    )
+    reader = BandDirectory(
+        OwnBandStore(sqlite_engine, clock=clock), cache=SETTINGS, clock=clock, redis=dead
+    )
     caplog.set_level(logging.INFO, logger="safe_accounts.bands")
     try:
         await writer.start()
@@ -138,7 +148,17 @@ async def test_after_an_outage_the_subscription_returns_and_the_cache_is_dropped
     sqlite_engine: AsyncEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)]
+    command = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        str(tmp_path),
+    ]
 
     async def started() -> subprocess.Popen[bytes]:
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,9 +21,16 @@ from .sql import statements
 TABLE = "safe_accounts_age_bands"
 
 
-def rec(account_id: str, band: AgeBand = AgeBand.ADULT, born: date | None = None, **kw) -> BandRecord:  # type: ignore[no-untyped-def]
+def rec(
+    account_id: str, band: AgeBand = AgeBand.ADULT, born: date | None = None, **kw
+) -> BandRecord:  # type: ignore[no-untyped-def]
     return BandRecord(
-        account_id, band, kw.get("assurance", Assurance.SELF_DECLARED), kw.get("source", "test"), born, 1000.0
+        account_id,
+        band,
+        kw.get("assurance", Assurance.SELF_DECLARED),
+        kw.get("source", "test"),
+        born,
+        1000.0,
     )
 
 
@@ -31,7 +39,9 @@ def rec(account_id: str, band: AgeBand = AgeBand.ADULT, born: date | None = None
 
 async def test_put_records_are_fetched_back_and_missing_ids_are_absent(engine: AsyncEngine) -> None:
     store = OwnBandStore(engine, clock=FrozenClock(datetime(2027, 1, 15, tzinfo=UTC)))
-    await store.put([rec("a"), rec("b", AgeBand.B13_15, date(2013, 3, 1), assurance=Assurance.VERIFIED)])
+    await store.put(
+        [rec("a"), rec("b", AgeBand.B13_15, date(2013, 3, 1), assurance=Assurance.VERIFIED)]
+    )
     found = await store.fetch(["a", "b", "zzz"])
     assert set(found) == {"a", "b"}
     assert found["a"] == rec("a")
@@ -51,7 +61,9 @@ async def test_the_last_record_of_an_account_in_one_put_wins(engine: AsyncEngine
     assert (await store.fetch(["a"]))["a"].band is AgeBand.UNDER_13
 
 
-async def test_a_stored_band_moves_on_with_the_calendar_without_a_write(engine: AsyncEngine) -> None:
+async def test_a_stored_band_moves_on_with_the_calendar_without_a_write(
+    engine: AsyncEngine,
+) -> None:
     clock = FrozenClock(datetime(2027, 5, 31, 12, tzinfo=UTC))
     store = OwnBandStore(engine, clock=clock)
     await store.put([rec("teen", AgeBand.B16_17, date(2009, 6, 1))])
@@ -80,7 +92,7 @@ async def test_huge_inputs_are_chunked(engine: AsyncEngine) -> None:
     assert len(sql) == 3
 
 
-async def test_an_unmigrated_database_is_a_storage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unmigrated_database_is_a_storage_error(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
     try:
         with pytest.raises(StorageError, match="reading age bands failed"):
@@ -97,7 +109,9 @@ async def host_table(engine: AsyncEngine):  # type: ignore[no-untyped-def]
     """A host app's `users` table with integer ids and a birth date column."""
     name = f"host_users_{uuid.uuid4().hex[:8]}"
     async with engine.begin() as conn:
-        await conn.exec_driver_sql(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, born DATE, nick VARCHAR(20))")
+        await conn.exec_driver_sql(
+            f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, born DATE, nick VARCHAR(20))"
+        )
         await conn.exec_driver_sql(
             f"INSERT INTO {name} (id, born, nick) VALUES "
             "(1, '2014-06-01', 'kid'), (2, '1980-01-01', 'grown'), (7, NULL, 'silent'),"
@@ -111,13 +125,19 @@ async def host_table(engine: AsyncEngine):  # type: ignore[no-untyped-def]
 CLOCK = FrozenClock(datetime(2027, 1, 15, tzinfo=UTC))
 
 
-async def test_host_bands_come_from_the_hosts_birth_dates(engine: AsyncEngine, host_table: str) -> None:
+async def test_host_bands_come_from_the_hosts_birth_dates(
+    engine: AsyncEngine, host_table: str
+) -> None:
     store = HostBandStore(engine, host_table, "id", "born", "verified", clock=CLOCK)
     found = await store.fetch(["1", "2", "9"])
     assert found == {
-        "1": BandRecord("1", AgeBand.UNDER_13, Assurance.VERIFIED, f"host:{host_table}", date(2014, 6, 1)),
+        "1": BandRecord(
+            "1", AgeBand.UNDER_13, Assurance.VERIFIED, f"host:{host_table}", date(2014, 6, 1)
+        ),
         "2": BandRecord("2", AgeBand.ADULT, Assurance.VERIFIED, f"host:{host_table}", None),
-        "9": BandRecord("9", AgeBand.B16_17, Assurance.VERIFIED, f"host:{host_table}", date(2010, 2, 3)),
+        "9": BandRecord(
+            "9", AgeBand.B16_17, Assurance.VERIFIED, f"host:{host_table}", date(2010, 2, 3)
+        ),
     }
 
 
@@ -127,7 +147,9 @@ async def test_host_ids_are_compared_as_text(engine: AsyncEngine, host_table: st
     assert set(found) == {"1"}
 
 
-async def test_host_rows_without_a_usable_birth_date_are_unknown(engine: AsyncEngine, host_table: str) -> None:
+async def test_host_rows_without_a_usable_birth_date_are_unknown(
+    engine: AsyncEngine, host_table: str
+) -> None:
     store = HostBandStore(engine, host_table, "id", "born", clock=CLOCK)
     assert await store.fetch(["7", "8"]) == {}
 
@@ -136,11 +158,16 @@ async def test_a_host_table_with_text_ids_works_too(engine: AsyncEngine) -> None
     name = f"host_profiles_{uuid.uuid4().hex[:8]}"
     async with engine.begin() as conn:
         await conn.exec_driver_sql(f"CREATE TABLE {name} (uid VARCHAR(40) PRIMARY KEY, dob DATE)")
-        await conn.exec_driver_sql(f"INSERT INTO {name} VALUES ('u-1', '2012-01-01'), ('007', '1990-01-01')")
+        await conn.exec_driver_sql(
+            f"INSERT INTO {name} VALUES ('u-1', '2012-01-01'), ('007', '1990-01-01')"
+        )
     try:
         store = HostBandStore(engine, name, "uid", "dob", clock=CLOCK)
         found = await store.fetch(["u-1", "007", "7"])
-        assert {k: v.band for k, v in found.items()} == {"u-1": AgeBand.B13_15, "007": AgeBand.ADULT}
+        assert {k: v.band for k, v in found.items()} == {
+            "u-1": AgeBand.B13_15,
+            "007": AgeBand.ADULT,
+        }
     finally:
         async with engine.begin() as conn:
             await conn.exec_driver_sql(f"DROP TABLE {name}")
@@ -164,7 +191,9 @@ async def test_a_host_table_with_uuid_ids_works_on_postgresql(postgres_database:
         await engine.dispose()
 
 
-async def test_a_schema_qualified_host_table_is_accepted(engine: AsyncEngine, host_table: str) -> None:
+async def test_a_schema_qualified_host_table_is_accepted(
+    engine: AsyncEngine, host_table: str
+) -> None:
     schema = "public" if engine.dialect.name == "postgresql" else "main"
     store = HostBandStore(engine, f"{schema}.{host_table}", "id", "born", clock=CLOCK)
     assert set(await store.fetch(["1", "2"])) == {"1", "2"}

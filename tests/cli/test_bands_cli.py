@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +22,11 @@ class Ran:
     err: str
 
 
+Cli = Callable[..., Ran]
+
+
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run `safe-accounts ARGS...` in this process, through the real entry point."""
     monkeypatch.delenv("SAFE_ACCOUNTS_DATABASE_URL", raising=False)
     monkeypatch.delenv("SAFE_ACCOUNTS_REDIS_URL", raising=False)
@@ -46,7 +50,7 @@ def account() -> str:
     return f"acct-{uuid.uuid4().hex[:8]}"
 
 
-def test_set_a_birth_date_then_get_it(cli, database_url: str, account: str) -> None:  # type: ignore[no-untyped-def]
+def test_set_a_birth_date_then_get_it(cli: Cli, database_url: str, account: str) -> None:
     ran = cli("bands", "set", account, "--birthdate", "2014-03-02", "--database-url", database_url)
     assert ran.code == 0, ran.err
     assert f"{account}: band " in ran.out and "source cli" in ran.out
@@ -59,31 +63,47 @@ def test_set_a_birth_date_then_get_it(cli, database_url: str, account: str) -> N
     assert shown["changed_at"].endswith("+00:00")
 
 
-def test_set_a_band_with_its_assurance(cli, database_url: str, account: str) -> None:  # type: ignore[no-untyped-def]
-    ran = cli("bands", "set", account, "--band", "16_17", "--assurance", "verified", "--database-url", database_url)
+def test_set_a_band_with_its_assurance(cli: Cli, database_url: str, account: str) -> None:
+    ran = cli(
+        "bands",
+        "set",
+        account,
+        "--band",
+        "16_17",
+        "--assurance",
+        "verified",
+        "--database-url",
+        database_url,
+    )
     assert ran.code == 0, ran.err
     got = cli("bands", "get", account, "--database-url", database_url)
     assert got.out.startswith(f"{account}: band 16_17, assurance verified, source cli, changed 20")
 
 
-def test_an_account_without_a_record_is_unknown(cli, database_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_an_account_without_a_record_is_unknown(cli: Cli, database_url: str) -> None:
     got = cli("bands", "get", "never-seen", "--database-url", database_url, "--json")
     assert got.code == 0
     assert json.loads(got.out) == {
-        "account_id": "never-seen", "band": "unknown", "assurance": "self_declared",
-        "source": "none", "changed_at": None,
+        "account_id": "never-seen",
+        "band": "unknown",
+        "assurance": "self_declared",
+        "source": "none",
+        "changed_at": None,
     }
 
 
 def test_the_database_url_may_come_from_the_environment(
-    cli, database_url: str, account: str, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    cli: Cli,
+    database_url: str,
+    account: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SAFE_ACCOUNTS_DATABASE_URL", database_url)
     assert cli("bands", "set", account, "--band", "adult").code == 0
     assert "band adult" in cli("bands", "get", account).out
 
 
-def test_an_unmigrated_database_names_the_upgrade_command(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unmigrated_database_names_the_upgrade_command(cli: Cli, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     for args in (("get", "a"), ("set", "a", "--band", "adult")):
         ran = cli("bands", *args, "--database-url", url)
@@ -92,8 +112,10 @@ def test_an_unmigrated_database_names_the_upgrade_command(cli, tmp_path: Path) -
         assert "Traceback" not in ran.err
 
 
-def test_an_unreachable_database_is_a_message_not_a_traceback(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    ran = cli("bands", "get", "a", "--database-url", f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/x.db")
+def test_an_unreachable_database_is_a_message_not_a_traceback(cli: Cli, tmp_path: Path) -> None:
+    ran = cli(
+        "bands", "get", "a", "--database-url", f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/x.db"
+    )
     assert ran.code == 1
     assert ran.err.startswith("error: cannot use the database: the folder")
     assert "Traceback" not in ran.err
@@ -112,8 +134,8 @@ def test_an_unreachable_database_is_a_message_not_a_traceback(cli, tmp_path: Pat
         (["--band", "adult", "--assurance", "sure"], "'sure' is not one of"),
     ],
 )
-def test_bad_input_is_refused_with_a_message(  # type: ignore[no-untyped-def]
-    cli, tmp_path: Path, args: list[str], message: str
+def test_bad_input_is_refused_with_a_message(
+    cli: Cli, tmp_path: Path, args: list[str], message: str
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     assert cli("db", "upgrade", "--database-url", url).code == 0
@@ -124,8 +146,8 @@ def test_bad_input_is_refused_with_a_message(  # type: ignore[no-untyped-def]
     assert "band unknown" in cli("bands", "get", "acct", "--database-url", url).out
 
 
-def test_import_writes_good_batches_refuses_bad_ones_and_exits_1(  # type: ignore[no-untyped-def]
-    cli, database_url: str, tmp_path: Path
+def test_import_writes_good_batches_refuses_bad_ones_and_exits_1(
+    cli: Cli, database_url: str, tmp_path: Path
 ) -> None:
     run = uuid.uuid4().hex[:6]
     csv = tmp_path / "bands.csv"
@@ -144,21 +166,26 @@ def test_import_writes_good_batches_refuses_bad_ones_and_exits_1(  # type: ignor
     assert "batch 3 (lines 6-6): written, 1 rows" in ran.out
     assert "3 rows written in 2 batches; 1 batches not written (2 bad rows)" in ran.out
     bands = {
-        name: json.loads(cli("bands", "get", f"{run}-{name}", "--json", "--database-url", database_url).out)["band"]
+        name: json.loads(
+            cli("bands", "get", f"{run}-{name}", "--json", "--database-url", database_url).out
+        )["band"]
         for name in "abcde"
     }
     assert bands["b"] == "adult" and bands["e"] == "13_15"
     assert bands["c"] == bands["d"] == "unknown"
 
 
-def test_a_clean_import_exits_0(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_clean_import_exits_0(cli: Cli, tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     cli("db", "upgrade", "--database-url", url)
     csv = tmp_path / "bands.csv"
     csv.write_text("account_id,band\n" + "".join(f"a{i},adult\n" for i in range(12)))
     ran = cli("bands", "import", str(csv), "--batch-size", "5", "--database-url", url)
     assert ran.code == 0, ran.err
-    assert ran.out.splitlines()[-1] == "12 rows written in 3 batches; 0 batches not written (0 bad rows)"
+    assert (
+        ran.out.splitlines()[-1]
+        == "12 rows written in 3 batches; 0 batches not written (0 bad rows)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -169,7 +196,9 @@ def test_a_clean_import_exits_0(cli, tmp_path: Path) -> None:  # type: ignore[no
         (b"account_id,band\n\xff\xfe,adult\n", "line 2 is not UTF-8 text"),
     ],
 )
-def test_an_unusable_file_is_a_message(cli, tmp_path: Path, content: bytes, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_an_unusable_file_is_a_message(
+    cli: Cli, tmp_path: Path, content: bytes, message: str
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     cli("db", "upgrade", "--database-url", url)
     csv = tmp_path / "bands.csv"
@@ -179,7 +208,7 @@ def test_an_unusable_file_is_a_message(cli, tmp_path: Path, content: bytes, mess
     assert message in ran.err and "Traceback" not in ran.err
 
 
-def test_a_missing_file_is_a_usage_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_file_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     ran = cli("bands", "import", str(tmp_path / "nope.csv"))
     assert ran.code == 2
     assert "does not exist" in ran.err
@@ -208,9 +237,20 @@ async def test_a_change_from_the_cli_reaches_a_running_process(
         await directory.start()
         assert (await directory.get(account)).band.value == "unknown"
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "safe_accounts.cli", "bands", "set", account, "--band", "13_15",
-            "--database-url", url, "--redis-url", redis_url,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "safe_accounts.cli",
+            "bands",
+            "set",
+            account,
+            "--band",
+            "13_15",
+            "--database-url",
+            url,
+            "--redis-url",
+            redis_url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await process.communicate()
         assert process.returncode == 0, err

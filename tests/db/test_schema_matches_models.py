@@ -18,7 +18,7 @@ from safe_accounts.db.schema import metadata
 def _ours(name: str | None, type_: str, _parent: object) -> bool:
     """Our tables only: the version table is alembic's, other tables are the host's."""
     if type_ == "table":
-        return bool(name) and name.startswith(TABLE_PREFIX) and name != VERSION_TABLE  # type: ignore[union-attr]
+        return name is not None and name.startswith(TABLE_PREFIX) and name != VERSION_TABLE
     return True
 
 

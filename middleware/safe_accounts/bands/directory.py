@@ -103,7 +103,12 @@ class BandDirectory:
     ) -> BandRecord:
         """Record a band (or a birth date) for `account_id`, here and in every process."""
         record = new_record(
-            account_id, band=band, birth_date=birth_date, assurance=assurance, source=source, clock=self._clock
+            account_id,
+            band=band,
+            birth_date=birth_date,
+            assurance=assurance,
+            source=source,
+            clock=self._clock,
         )
         await self.store.put([record])
         self._epoch += 1

@@ -68,7 +68,9 @@ def _header(reader: Iterator[list[str]]) -> dict[str, int]:
         raise BadHeader(f"the file is empty (expected the header {expected})") from None
     unknown = [n for n in names if n not in COLUMNS]
     if unknown or "account_id" not in names or len(set(names)) != len(names):
-        raise BadHeader(f"line 1: header {','.join(names)!r} is not {expected} (assurance may be left out)")
+        raise BadHeader(
+            f"line 1: header {','.join(names)!r} is not {expected} (assurance may be left out)"
+        )
     return {name: index for index, name in enumerate(names)}
 
 
@@ -131,7 +133,9 @@ async def import_csv(
             if on_written is not None:
                 await on_written([r.account_id for r in records])
         if on_batch is not None:
-            await on_batch(BatchOutcome(number, first_line, last_line, rows, not problems, tuple(problems)))
+            await on_batch(
+                BatchOutcome(number, first_line, last_line, rows, not problems, tuple(problems))
+            )
 
     last_line = 1
     while True:

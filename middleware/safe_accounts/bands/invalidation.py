@@ -78,7 +78,9 @@ class BandInvalidations:
         if self._task is not None:
             return
         pubsub = await self._try_subscribe()
-        self._task = asyncio.create_task(self._listen(pubsub), name=f"safe-accounts {self._channel}")
+        self._task = asyncio.create_task(
+            self._listen(pubsub), name=f"safe-accounts {self._channel}"
+        )
 
     async def publish(self, account_ids: Sequence[str]) -> None:
         if not account_ids:

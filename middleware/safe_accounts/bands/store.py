@@ -15,7 +15,19 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Integer, String, Uuid, any_, bindparam, cast, column, inspect, select, table, type_coerce
+from sqlalchemy import (
+    Integer,
+    String,
+    Uuid,
+    any_,
+    bindparam,
+    cast,
+    column,
+    inspect,
+    select,
+    table,
+    type_coerce,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
@@ -53,7 +65,9 @@ def _as_of(record: BandRecord, today: date) -> BandRecord:
     if band is record.band and band.is_minor:
         return record
     birth = record.birth_date if band.is_minor else None
-    return BandRecord(record.account_id, band, record.assurance, record.source, birth, record.changed_at)
+    return BandRecord(
+        record.account_id, band, record.assurance, record.source, birth, record.changed_at
+    )
 
 
 class OwnBandStore:
@@ -133,7 +147,9 @@ def _upsert_statement(dialect: str) -> Any:
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:
-        raise ConfigurationError(f"database {dialect!r} is not supported (use sqlite or postgresql)")
+        raise ConfigurationError(
+            f"database {dialect!r} is not supported (use sqlite or postgresql)"
+        )
     stmt = insert(age_bands)
     updated = {c.name: stmt.excluded[c.name] for c in age_bands.columns if c.name != "account_id"}
     return stmt.on_conflict_do_update(index_elements=[age_bands.c.account_id], set_=updated)
@@ -177,7 +193,9 @@ class HostBandStore:
         self._name = _identifier(name, "table")
         self._id_name = _identifier(id_column, "id_column")
         self._birth_name = _identifier(birth_date_column, "birth_date_column")
-        self._table = table(self._name, column(self._id_name), column(self._birth_name), schema=self._schema)
+        self._table = table(
+            self._name, column(self._id_name), column(self._birth_name), schema=self._schema
+        )
         self._assurance = Assurance.parse(str(assurance))
         self.source = f"host:{table_name}"[:64]
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -203,7 +221,9 @@ class HostBandStore:
                     match = self._match(id_col, chunk)
                     if match is None:
                         continue
-                    rows = await conn.execute(select(key, self._table.c[self._birth_name]).where(match))
+                    rows = await conn.execute(
+                        select(key, self._table.c[self._birth_name]).where(match)
+                    )
                     for account_id, born in rows:
                         record = self._record(account_id, born, today)
                         if record is not None:
@@ -214,9 +234,14 @@ class HostBandStore:
 
     def _inspect(self, sync_conn: Any) -> bool:
         try:
-            columns = {c["name"]: c for c in inspect(sync_conn).get_columns(self._name, schema=self._schema)}
+            columns = {
+                c["name"]: c
+                for c in inspect(sync_conn).get_columns(self._name, schema=self._schema)
+            }
         except SQLAlchemyError as exc:
-            raise ConfigurationError(f"bands.store.table {self.source[5:]!r} cannot be read: {exc}") from exc
+            raise ConfigurationError(
+                f"bands.store.table {self.source[5:]!r} cannot be read: {exc}"
+            ) from exc
         for name, what in ((self._id_name, "id_column"), (self._birth_name, "birth_date_column")):
             if name not in columns:
                 raise ConfigurationError(
@@ -284,6 +309,11 @@ def band_store_for(
     """The store a policy's `bands.store` names."""
     if isinstance(config, HostBands):
         return HostBandStore(
-            engine, config.table, config.id_column, config.birth_date_column, config.assurance, clock=clock
+            engine,
+            config.table,
+            config.id_column,
+            config.birth_date_column,
+            config.assurance,
+            clock=clock,
         )
     return OwnBandStore(engine, clock=clock)

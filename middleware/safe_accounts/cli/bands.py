@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import click
@@ -37,7 +37,9 @@ _ASSURANCES = [a.value for a in Assurance]
 
 
 @asynccontextmanager
-async def _directory(database_url: str | None, redis_url: str | None) -> AsyncIterator[BandDirectory]:
+async def _directory(
+    database_url: str | None, redis_url: str | None
+) -> AsyncIterator[BandDirectory]:
     """A directory on our table, after checking the schema; publishing when Redis is given."""
     _sqlite_folder_exists(database_url)
     engine = make_engine(database_url)
@@ -46,7 +48,9 @@ async def _directory(database_url: str | None, redis_url: str | None) -> AsyncIt
         try:
             await migrate.check_schema(engine)
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot use the database: {getattr(exc, 'orig', None) or exc}") from exc
+            raise StorageError(
+                f"cannot use the database: {getattr(exc, 'orig', None) or exc}"
+            ) from exc
         url = resolve_redis_url(redis_url)
         if url is not None:
             import redis.asyncio as aioredis
@@ -102,9 +106,13 @@ def command() -> None:
 @database_option
 @redis_option
 @click.argument("account")
-@click.option("--birthdate", "birthdate", metavar="YYYY-MM-DD", help="The band follows the birth date.")
+@click.option(
+    "--birthdate", "birthdate", metavar="YYYY-MM-DD", help="The band follows the birth date."
+)
 @click.option("--band", type=click.Choice(_SETTABLE_BANDS), help="A band without a birth date.")
-@click.option("--assurance", type=click.Choice(_ASSURANCES), default="self_declared", show_default=True)
+@click.option(
+    "--assurance", type=click.Choice(_ASSURANCES), default="self_declared", show_default=True
+)
 def set_(
     database_url: str | None,
     redis_url: str | None,
@@ -150,7 +158,9 @@ def get(database_url: str | None, account: str, as_json: bool) -> None:
 @command.command("import")
 @database_option
 @redis_option
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
+@click.argument(
+    "file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+)
 @click.option("--batch-size", type=click.IntRange(1, 50_000), default=BATCH_SIZE, show_default=True)
 def import_(database_url: str | None, redis_url: str | None, file: Path, batch_size: int) -> None:
     """Import FILE.csv (header account_id,birth_date,band,assurance; `-` reads stdin).
@@ -165,7 +175,9 @@ def import_(database_url: str | None, redis_url: str | None, file: Path, batch_s
         if batch.written:
             click.echo(f"{where}: written, {batch.rows} rows")
             return
-        click.echo(f"{where}: NOT written, {len(batch.problems)} bad of {batch.rows} rows", err=True)
+        click.echo(
+            f"{where}: NOT written, {len(batch.problems)} bad of {batch.rows} rows", err=True
+        )
         for problem in batch.problems:
             click.echo(f"  {problem}", err=True)
 
