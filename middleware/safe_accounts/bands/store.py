@@ -25,9 +25,9 @@ from sqlalchemy import (
     column,
     inspect,
     select,
-    table,
     type_coerce,
 )
+from sqlalchemy import table as sql_table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
@@ -181,23 +181,23 @@ class HostBandStore:
     def __init__(
         self,
         engine: AsyncEngine,
-        table_name: str,
+        table: str,
         id_column: str,
         birth_date_column: str,
         assurance: Assurance | str = Assurance.SELF_DECLARED,
         *,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        schema, _, name = table_name.rpartition(".")
+        schema, _, name = table.rpartition(".")
         self._schema = _identifier(schema, "table") if schema else None
         self._name = _identifier(name, "table")
         self._id_name = _identifier(id_column, "id_column")
         self._birth_name = _identifier(birth_date_column, "birth_date_column")
-        self._table = table(
+        self._table = sql_table(
             self._name, column(self._id_name), column(self._birth_name), schema=self._schema
         )
         self._assurance = Assurance.parse(str(assurance))
-        self.source = f"host:{table_name}"[:64]
+        self.source = f"host:{table}"[:64]
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._clock = clock
         self._id_kind: str | None = None  # learnt from the table itself on first use
