@@ -53,8 +53,8 @@ async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def clients(redis_url: str) -> AsyncIterator[list[aioredis.Redis]]:
-    """One Redis client per simulated process."""
-    made = [aioredis.Redis.from_url(redis_url) for _ in range(3)]
+    """One Redis client per simulated process, with a read timeout as the runtime sets one."""
+    made = [aioredis.Redis.from_url(redis_url, socket_timeout=0.5) for _ in range(3)]
     yield made
     for client in made:
         await client.aclose()
@@ -91,6 +91,19 @@ async def test_a_change_in_one_process_reaches_the_others_caches(
     )
     assert (await b.get("kid")).band is AgeBand.UNDER_13
     assert (await c.get("kid")).band is AgeBand.UNDER_13
+
+
+async def test_a_quiet_channel_is_not_an_outage(
+    processes: list[BandDirectory], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Waiting for changes outlasts the client's read timeout without dropping anything."""
+    a, b, _ = processes
+    await b.get("kid")
+    await asyncio.sleep(1.0)  # twice the clients' socket_timeout, with nothing published
+    assert b.subscribed and b.cached("kid") is not None
+    await a.set("kid", band=AgeBand.B16_17)
+    await eventually(lambda: b.cached("kid") is None, "b hears a's change")
+    assert REDIS_UNREACHABLE not in [r.msg for r in caplog.records]
 
 
 async def test_a_process_keeps_its_own_fresh_entry(processes: list[BandDirectory]) -> None:
