@@ -51,8 +51,15 @@ async def test_a_connected_parent_messages_their_child_over_the_shared_socket(ch
         '{"type": "message", "to": "other-adult", "to": "kid"}',
         '{"type": "message", "type": "presence", "to": "kid"}',
         {"type": "message", "to": "young", "text": "x" * 10_000},
+        '{"type": "message", "to": "other-adult", "\\u0074o": "kid"}',
+        '{"type": "message", "\\u0074o": "kid", "to": "other-adult"}',
+        '{"type": "message", "to": "other-adult", "text": "say \\"hi\\"", "to": "kid"}',
+        '{"type": "message", "to": 7e0, "to": "kid", "n": NaN}',
     ],
-    ids=["recipient-list", "kind-case", "padded-kind-and-id-object", "duplicate-to", "duplicate-type", "long"],
+    ids=[
+        "recipient-list", "kind-case", "padded-kind-and-id-object", "duplicate-to", "duplicate-type", "long",
+        "escaped-duplicate-last", "escaped-duplicate-first", "escapes-elsewhere", "nan",
+    ],
 )
 async def test_the_recipient_cannot_hide_in_another_shape(chat: Chat, frame: Any) -> None:
     async with connect(chat.middleware, "/ws/inbox", cookie("adult")) as ws:

@@ -29,6 +29,7 @@ class CompiledResponse:
     id: tuple[object, ...]
     redact: tuple[str, ...]
     notice_field: str | None
+    lists: tuple[tuple[object, ...], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,9 @@ class CompiledFrames:
     sender: tuple[object, ...] | None
     close_on_deny: bool
     on_unparseable: str  # drop_notice | close | pass
+    # Every key the paths read, quoted as JSON writes it (and `"id"`, read from recipient
+    # objects): when none is written twice, a plain parse reads the frame unambiguously.
+    quoted_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,7 @@ def _response(shape: ResponseShape | None) -> CompiledResponse | None:
         id=compile_path(shape.id),
         redact=shape.redact,
         notice_field=shape.notice_field,
+        lists=tuple(compile_path(p) for p in shape.lists),
     )
 
 
@@ -148,6 +153,10 @@ class CompiledPolicy:
         if spec is None:
             return None
         recipients = (spec.recipient,) if isinstance(spec.recipient, str) else spec.recipient
+        paths = [compile_path(spec.kind), *(compile_path(p) for p in recipients)]
+        if spec.sender is not None:
+            paths.append(compile_path(spec.sender))
+        keys = {"id", *(step for path in paths for step in path if isinstance(step, str))}
         return CompiledFrames(
             kind=compile_path(spec.kind),
             # Matched case-insensitively: only ever more frames are checked, never fewer.
@@ -157,6 +166,7 @@ class CompiledPolicy:
             sender=compile_path(spec.sender) if spec.sender is not None else None,
             close_on_deny=spec.on_deny == "close",
             on_unparseable=spec.on_unparseable,
+            quoted_keys=tuple(sorted(f'"{key}"' for key in keys)),
         )
 
 
