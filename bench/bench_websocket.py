@@ -58,10 +58,17 @@ POLICY = textwrap.dedent(
     """
 )
 
-BANDS = {"adult": AgeBand.ADULT, "other-adult": AgeBand.ADULT, "parent": AgeBand.ADULT, "kid": AgeBand.B13_15}
+BANDS = {
+    "adult": AgeBand.ADULT,
+    "other-adult": AgeBand.ADULT,
+    "parent": AgeBand.ADULT,
+    "kid": AgeBand.B13_15,
+}
 
 
-async def _reader(scope: Any, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
+async def _reader(
+    scope: Any, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
+) -> None:
     """The app: accept, then read frames until the client leaves."""
     await receive()
     await send({"type": "websocket.accept"})
@@ -85,9 +92,17 @@ async def _session(app: Any, path: str, actor: str, frame: Any) -> float:
         return None
 
     scope = {
-        "type": "websocket", "asgi": {"version": "3.0"}, "path": path, "raw_path": path.encode(),
-        "root_path": "", "query_string": b"", "headers": [(b"x-account-id", actor.encode())],
-        "client": ("127.0.0.1", 5000), "server": ("bench", 80), "scheme": "ws", "subprotocols": [],
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"x-account-id", actor.encode())],
+        "client": ("127.0.0.1", 5000),
+        "server": ("bench", 80),
+        "scheme": "ws",
+        "subprotocols": [],
         "extensions": {},
     }
     started = time.perf_counter()
@@ -96,12 +111,42 @@ async def _session(app: Any, path: str, actor: str, frame: Any) -> float:
 
 
 CASES: list[tuple[str, str, str, Any]] = [
-    ("unfiltered socket (route not in the policy)", "/ws/plain", "adult", {"type": "message", "to": "kid", "text": "hello there"}),
-    ("filtered, frame kind not classified (parse only)", "/ws/inbox", "adult", {"type": "typing", "to": "kid"}),
-    ("filtered, adult to adult: delivered", "/ws/inbox", "adult", {"type": "message", "to": "other-adult", "text": "hello there"}),
-    ("filtered, parent to connected child: delivered", "/ws/inbox", "parent", {"type": "message", "to": "kid", "text": "hello there"}),
-    ("filtered, stranger to child: dropped, notice, decision row", "/ws/inbox", "adult", {"type": "message", "to": "kid", "text": "hello there"}),
-    ("socket to one peer (parent to child), each frame judged again", "/ws/chat/kid", "parent", "hello there"),
+    (
+        "unfiltered socket (route not in the policy)",
+        "/ws/plain",
+        "adult",
+        {"type": "message", "to": "kid", "text": "hello there"},
+    ),
+    (
+        "filtered, frame kind not classified (parse only)",
+        "/ws/inbox",
+        "adult",
+        {"type": "typing", "to": "kid"},
+    ),
+    (
+        "filtered, adult to adult: delivered",
+        "/ws/inbox",
+        "adult",
+        {"type": "message", "to": "other-adult", "text": "hello there"},
+    ),
+    (
+        "filtered, parent to connected child: delivered",
+        "/ws/inbox",
+        "parent",
+        {"type": "message", "to": "kid", "text": "hello there"},
+    ),
+    (
+        "filtered, stranger to child: dropped, notice, decision row",
+        "/ws/inbox",
+        "adult",
+        {"type": "message", "to": "kid", "text": "hello there"},
+    ),
+    (
+        "socket to one peer (parent to child), each frame judged again",
+        "/ws/chat/kid",
+        "parent",
+        "hello there",
+    ),
 ]
 
 
@@ -115,14 +160,20 @@ async def _measure() -> list[Row]:
         runtime = await middleware.start()
         try:
             async with middleware.engine.begin() as conn:
-                await conn.exec_driver_sql("CREATE TABLE host_friendships (a VARCHAR(64), b VARCHAR(64))")
-                await conn.exec_driver_sql("INSERT INTO host_friendships VALUES ('parent', 'kid'), ('kid', 'parent')")
+                await conn.exec_driver_sql(
+                    "CREATE TABLE host_friendships (a VARCHAR(64), b VARCHAR(64))"
+                )
+                await conn.exec_driver_sql(
+                    "INSERT INTO host_friendships VALUES ('parent', 'kid'), ('kid', 'parent')"
+                )
             for account, band in BANDS.items():
                 await runtime.bands.set(account, band=band)
             figures: dict[str, float] = {}
             for what, path, actor, frame in CASES:
                 await _session(middleware, path, actor, frame)  # warm the caches
-                figures[what] = median([await _session(middleware, path, actor, frame) for _ in range(ROUNDS)])
+                figures[what] = median(
+                    [await _session(middleware, path, actor, frame) for _ in range(ROUNDS)]
+                )
                 await runtime.decisions.flush()
         finally:
             await middleware.close()
@@ -131,7 +182,13 @@ async def _measure() -> list[Row]:
     rows = [Row(SECTION, f"per frame: {base_what}", f"{base * 1e6:.1f} µs")]
     for what, _, _, _ in CASES[1:]:
         cost = figures[what]
-        rows.append(Row(SECTION, f"per frame: {what}", f"{cost * 1e6:.1f} µs (+{(cost - base) * 1e6:.1f} µs)"))
+        rows.append(
+            Row(
+                SECTION,
+                f"per frame: {what}",
+                f"{cost * 1e6:.1f} µs (+{(cost - base) * 1e6:.1f} µs)",
+            )
+        )
     return rows
 
 

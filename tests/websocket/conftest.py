@@ -138,7 +138,11 @@ class ChatApp:
                         message = await websocket.receive()
                         if message["type"] == "websocket.disconnect":
                             return
-                        data = message.get("text") if message.get("text") is not None else message.get("bytes")
+                        data = (
+                            message.get("text")
+                            if message.get("text") is not None
+                            else message.get("bytes")
+                        )
                         self.frames.append((name, data))
                         await websocket.send_json({"type": "ack", "n": len(self.frames)})
                 except WebSocketDisconnect:
@@ -167,7 +171,9 @@ class ChatApp:
 class Chat:
     """The wrapped app, its host and its alert pipeline."""
 
-    def __init__(self, host: ChatApp, middleware: SafeAccountsMiddleware, alerted: list[Any]) -> None:
+    def __init__(
+        self, host: ChatApp, middleware: SafeAccountsMiddleware, alerted: list[Any]
+    ) -> None:
         self.host = host
         self.middleware = middleware
         self.alerted = alerted
@@ -184,7 +190,11 @@ class Chat:
         assert self.middleware.runtime is not None
         await self.middleware.runtime.decisions.flush()
         async with self.middleware.engine.connect() as conn:
-            rows = (await conn.execute(decision_log.select().order_by(decision_log.c.at))).mappings().all()
+            rows = (
+                (await conn.execute(decision_log.select().order_by(decision_log.c.at)))
+                .mappings()
+                .all()
+            )
         return [dict(r) for r in rows]
 
 
@@ -202,13 +212,18 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-async def chat(engine: AsyncEngine, database_url: str, policy_file: Path, clock: FrozenClock) -> AsyncIterator[Chat]:
+async def chat(
+    engine: AsyncEngine, database_url: str, policy_file: Path, clock: FrozenClock
+) -> AsyncIterator[Chat]:
     """The middleware started (stores open), in front of the chat app."""
     await seed(engine, clock)
     alerted: list[Any] = []
     host = ChatApp()
     middleware = SafeAccountsMiddleware(
-        host.build(), policy=policy_file, database_url=database_url, clock=clock,
+        host.build(),
+        policy=policy_file,
+        database_url=database_url,
+        clock=clock,
         signals=attach_grooming_alerts(on_alert=alerted.append, flush_interval=0.01),
     )
     await middleware.start()

@@ -52,7 +52,9 @@ async def connect(
     """A socket on `path`; `query` and the server's `extensions` go into the scope."""
 
     async def server(scope: Any, receive: Any, send: Any) -> None:
-        await app({**scope, "query_string": query.encode(), "extensions": extensions or {}}, receive, send)
+        await app(
+            {**scope, "query_string": query.encode(), "extensions": extensions or {}}, receive, send
+        )
 
     async with websocket(server, path, headers) as (to_app, from_app):
         yield Session(to_app, from_app)

@@ -17,7 +17,9 @@ async def _accepted(ws: Session) -> None:
     assert (await ws.next())["type"] == "websocket.accept"
 
 
-async def test_a_frame_to_a_child_stranger_is_dropped_and_the_next_frame_to_an_adult_arrives(chat: Chat) -> None:
+async def test_a_frame_to_a_child_stranger_is_dropped_and_the_next_frame_to_an_adult_arrives(
+    chat: Chat,
+) -> None:
     async with connect(chat.middleware, "/ws/inbox", cookie("adult")) as ws:
         await _accepted(ws)
         await ws.send_json({"type": "message", "to": "kid", "text": "hi"})
@@ -26,12 +28,19 @@ async def test_a_frame_to_a_child_stranger_is_dropped_and_the_next_frame_to_an_a
         ack = await ws.next_json()
     assert notice["type"] == NOTICE
     assert notice["rule"] == "stranger-dm-to-minor"
-    assert notice["detail"] == "This account only accepts messages from people it is connected with."
+    assert (
+        notice["detail"] == "This account only accepts messages from people it is connected with."
+    )
     assert ack["type"] == "ack"
     assert chat.host.texts("inbox") == ['{"type":"message","to":"other-adult","text":"hello"}']
     [row] = await chat.decisions()
     assert row["id"] == notice["decision_id"]
-    assert (row["route"], row["action"], row["target_id"], row["status"]) == ("inbox", "direct_message", "kid", 403)
+    assert (row["route"], row["action"], row["target_id"], row["status"]) == (
+        "inbox",
+        "direct_message",
+        "kid",
+        403,
+    )
 
 
 async def test_a_connected_parent_messages_their_child_over_the_shared_socket(chat: Chat) -> None:
@@ -57,8 +66,16 @@ async def test_a_connected_parent_messages_their_child_over_the_shared_socket(ch
         '{"type": "message", "to": 7e0, "to": "kid", "n": NaN}',
     ],
     ids=[
-        "recipient-list", "kind-case", "padded-kind-and-id-object", "duplicate-to", "duplicate-type", "long",
-        "escaped-duplicate-last", "escaped-duplicate-first", "escapes-elsewhere", "nan",
+        "recipient-list",
+        "kind-case",
+        "padded-kind-and-id-object",
+        "duplicate-to",
+        "duplicate-type",
+        "long",
+        "escaped-duplicate-last",
+        "escaped-duplicate-first",
+        "escapes-elsewhere",
+        "nan",
     ],
 )
 async def test_the_recipient_cannot_hide_in_another_shape(chat: Chat, frame: Any) -> None:
@@ -123,7 +140,9 @@ async def test_a_policy_can_let_unparseable_frames_through(chat: Chat) -> None:
 
 
 @pytest.mark.parametrize("send", ["denied", "unparseable"])
-async def test_a_strict_socket_closes_with_1008_and_the_app_sees_a_disconnect(chat: Chat, send: str) -> None:
+async def test_a_strict_socket_closes_with_1008_and_the_app_sees_a_disconnect(
+    chat: Chat, send: str
+) -> None:
     async with connect(chat.middleware, "/ws/strict", cookie("adult")) as ws:
         await _accepted(ws)
         if send == "denied":
@@ -143,21 +162,31 @@ async def test_a_contact_request_frame_follows_the_contact_request_rules(chat: C
         await ws.send_json({"type": "friend_request", "to": "kid"})
         assert (await ws.next_json())["type"] == "ack"
     [row] = await chat.decisions()
-    assert (row["action"], row["rule"], row["mode"]) == ("contact_request", "stranger-request-to-minor", "monitor")
+    assert (row["action"], row["rule"], row["mode"]) == (
+        "contact_request",
+        "stranger-request-to-minor",
+        "monitor",
+    )
 
 
-async def test_a_restriction_raised_mid_connection_stops_the_next_frame_to_a_minor(chat: Chat) -> None:
+async def test_a_restriction_raised_mid_connection_stops_the_next_frame_to_a_minor(
+    chat: Chat,
+) -> None:
     async with connect(chat.middleware, "/ws/inbox", cookie("parent")) as ws:
         await _accepted(ws)
         await ws.send_json({"type": "message", "to": "kid", "text": "before"})
         assert (await ws.next_json())["type"] == "ack"
-        await chat.alerts.restrictions.restrict("parent", reason="raised by a moderator during the test")
+        await chat.alerts.restrictions.restrict(
+            "parent", reason="raised by a moderator during the test"
+        )
         await ws.send_json({"type": "message", "to": "kid", "text": "after"})
         notice = await ws.next_json()
         await ws.send_json({"type": "message", "to": "other-adult", "text": "adults still"})
         assert (await ws.next_json())["type"] == "ack"
     assert notice["rule"] == "restricted-contact-to-minor"
-    assert [t for t in chat.host.texts("inbox") if "kid" in str(t)] == ['{"type":"message","to":"kid","text":"before"}']
+    assert [t for t in chat.host.texts("inbox") if "kid" in str(t)] == [
+        '{"type":"message","to":"kid","text":"before"}'
+    ]
 
 
 async def test_a_socket_to_one_peer_is_closed_when_its_account_is_restricted(chat: Chat) -> None:
@@ -165,7 +194,9 @@ async def test_a_socket_to_one_peer_is_closed_when_its_account_is_restricted(cha
         await _accepted(ws)
         await ws.send_text("before")
         assert (await ws.next_json())["type"] == "ack"
-        await chat.alerts.restrictions.restrict("parent", reason="raised by a moderator during the test")
+        await chat.alerts.restrictions.restrict(
+            "parent", reason="raised by a moderator during the test"
+        )
         await ws.send_text("after")
         close = await ws.next()
     assert (close["type"], close["code"]) == ("websocket.close", 1008)
@@ -179,4 +210,6 @@ async def test_dropped_frames_to_three_children_raise_a_grooming_alert(chat: Cha
             await ws.send_json({"type": "message", "to": child})
             assert (await ws.next_json())["type"] == NOTICE
     await chat.alerts.recorder.flush()
-    assert [(a.subject, a.signal) for a in await chat.alerts.service.list()] == [("adult", "denied-dms-to-minors")]
+    assert [(a.subject, a.signal) for a in await chat.alerts.service.list()] == [
+        ("adult", "denied-dms-to-minors")
+    ]

@@ -11,7 +11,9 @@ from .conftest import Chat, cookie, token
 from .inprocess import DENIAL, connect
 
 
-async def test_a_strangers_socket_to_a_child_is_closed_with_1008_before_it_is_accepted(chat: Chat) -> None:
+async def test_a_strangers_socket_to_a_child_is_closed_with_1008_before_it_is_accepted(
+    chat: Chat,
+) -> None:
     async with connect(chat.middleware, "/ws/chat/kid", cookie("adult")) as ws:
         close = await ws.next()
     assert close["type"] == "websocket.close"
@@ -46,7 +48,10 @@ async def test_the_refusal_is_in_the_decision_log_like_an_http_refusal(chat: Cha
     [row] = await chat.decisions()
     assert row["id"] == document["decision_id"]
     assert (row["action"], row["rule"], row["route"], row["status"]) == (
-        "direct_message", "stranger-dm-to-minor", "chat-with", 403,
+        "direct_message",
+        "stranger-dm-to-minor",
+        "chat-with",
+        403,
     )
     assert (row["actor_id"], row["target_id"], row["target_band"]) == ("adult", "kid", "13_15")
 
@@ -72,7 +77,10 @@ async def test_an_anonymous_socket_to_a_child_is_refused(chat: Chat) -> None:
     assert chat.host.connected == []
 
 
-@pytest.mark.parametrize("spelling", ["/ws/chat/kid/", "/ws//chat/kid", "/WS/chat/kid", "/ws/chat/%6Bid", "/ws/x/../chat/kid"])
+@pytest.mark.parametrize(
+    "spelling",
+    ["/ws/chat/kid/", "/ws//chat/kid", "/WS/chat/kid", "/ws/chat/%6Bid", "/ws/x/../chat/kid"],
+)
 async def test_another_spelling_of_the_path_is_refused_too(chat: Chat, spelling: str) -> None:
     async with connect(chat.middleware, spelling, cookie("adult")) as ws:
         assert (await ws.next())["code"] == 1008
@@ -89,14 +97,18 @@ async def test_the_token_can_come_in_the_query_string(chat: Chat) -> None:
 
 async def test_a_token_signed_with_another_key_names_nobody(chat: Chat) -> None:
     forged = token("parent", key="not-the-key-but-just-as-long-as-it!")
-    async with connect(chat.middleware, "/ws/chat/kid", [(b"cookie", f"session={forged}".encode())]) as ws:
+    async with connect(
+        chat.middleware, "/ws/chat/kid", [(b"cookie", f"session={forged}".encode())]
+    ) as ws:
         assert (await ws.next())["code"] == 1008
     assert chat.host.connected == []
 
 
 async def test_an_expired_token_names_nobody(chat: Chat) -> None:
     expired = token("parent", lifetime=-60)
-    async with connect(chat.middleware, "/ws/chat/kid", [(b"cookie", f"session={expired}".encode())]) as ws:
+    async with connect(
+        chat.middleware, "/ws/chat/kid", [(b"cookie", f"session={expired}".encode())]
+    ) as ws:
         assert (await ws.next())["code"] == 1008
     assert chat.host.connected == []
 
@@ -104,7 +116,9 @@ async def test_an_expired_token_names_nobody(chat: Chat) -> None:
 async def test_a_store_that_fails_refuses_the_socket_with_try_again_later(chat: Chat) -> None:
     async with connect(chat.middleware, "/ws/broken/down", cookie("adult")) as ws:
         assert (await ws.next())["code"] == 1013
-    async with connect(chat.middleware, "/ws/broken/down", cookie("adult"), extensions=DENIAL) as ws:
+    async with connect(
+        chat.middleware, "/ws/broken/down", cookie("adult"), extensions=DENIAL
+    ) as ws:
         start = await ws.next()
         document = orjson.loads((await ws.next())["body"])
     assert start["status"] == 503
@@ -120,7 +134,9 @@ async def test_a_fault_in_the_check_never_opens_the_socket(chat: Chat) -> None:
 
 async def test_a_sender_in_the_path_other_than_the_cookies_account_is_refused(chat: Chat) -> None:
     # Speaking as the child's parent, to an adult: no rule is about the pair, the lie is enough.
-    async with connect(chat.middleware, "/ws/users/parent/chat/other-adult", cookie("adult"), extensions=DENIAL) as ws:
+    async with connect(
+        chat.middleware, "/ws/users/parent/chat/other-adult", cookie("adult"), extensions=DENIAL
+    ) as ws:
         start = await ws.next()
         document = orjson.loads((await ws.next())["body"])
     assert start["status"] == 403
@@ -139,11 +155,15 @@ async def test_a_sender_named_without_any_identity_is_refused(chat: Chat) -> Non
 
 
 async def test_a_sender_and_a_peer_in_the_query_string(chat: Chat) -> None:
-    async with connect(chat.middleware, "/ws/dm", cookie("adult"), query="to=other-adult&from=parent") as ws:
+    async with connect(
+        chat.middleware, "/ws/dm", cookie("adult"), query="to=other-adult&from=parent"
+    ) as ws:
         assert (await ws.next())["code"] == 1008
     async with connect(chat.middleware, "/ws/dm", cookie("adult"), query="to=kid&from=adult") as ws:
         assert (await ws.next())["code"] == 1008
-    async with connect(chat.middleware, "/ws/dm", cookie("adult"), query="to=other-adult&from=adult") as ws:
+    async with connect(
+        chat.middleware, "/ws/dm", cookie("adult"), query="to=other-adult&from=adult"
+    ) as ws:
         assert (await ws.next())["type"] == "websocket.accept"
     assert chat.host.connected == ["dm-query"]
 
@@ -162,7 +182,9 @@ async def test_refused_sockets_to_three_children_raise_a_grooming_alert(chat: Ch
         async with connect(chat.middleware, f"/ws/chat/{child}", cookie("adult")) as ws:
             assert (await ws.next())["code"] == 1008
     await chat.alerts.recorder.flush()
-    assert [(a.subject, a.signal) for a in await chat.alerts.service.list()] == [("adult", "denied-dms-to-minors")]
+    assert [(a.subject, a.signal) for a in await chat.alerts.service.list()] == [
+        ("adult", "denied-dms-to-minors")
+    ]
 
 
 async def test_a_socket_the_policy_does_not_list_reaches_the_app_untouched(chat: Chat) -> None:

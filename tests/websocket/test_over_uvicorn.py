@@ -74,7 +74,9 @@ async def test_a_strangers_socket_to_a_child_gets_a_403_problem(chat: Chat, serv
     assert chat.host.connected == []
 
 
-async def test_without_the_extension_the_refusal_is_a_close_before_accept(chat: Chat, serve: Serve) -> None:
+async def test_without_the_extension_the_refusal_is_a_close_before_accept(
+    chat: Chat, serve: Serve
+) -> None:
     # A close before accept is answered by the server with a bare 403: still never accepted.
     async with serve(_without_denial_extension(chat.middleware)) as base:
         with pytest.raises(InvalidStatus) as refused:
@@ -85,7 +87,9 @@ async def test_without_the_extension_the_refusal_is_a_close_before_accept(chat: 
     assert chat.host.connected == []
 
 
-async def test_a_connected_adults_socket_is_accepted_and_its_frames_arrive(chat: Chat, serve: Serve) -> None:
+async def test_a_connected_adults_socket_is_accepted_and_its_frames_arrive(
+    chat: Chat, serve: Serve
+) -> None:
     async with serve(chat.middleware) as base, _open(f"{base}/ws/chat/kid", "parent") as ws:
         await ws.send("dinner is ready")
         assert (await _receive_json(ws))["type"] == "ack"
@@ -93,12 +97,17 @@ async def test_a_connected_adults_socket_is_accepted_and_its_frames_arrive(chat:
 
 
 async def test_the_token_in_the_query_string_works_on_the_wire(chat: Chat, serve: Serve) -> None:
-    async with serve(chat.middleware) as base, _open(f"{base}/ws/chat/kid?token={token('parent')}", None) as ws:
+    async with (
+        serve(chat.middleware) as base,
+        _open(f"{base}/ws/chat/kid?token={token('parent')}", None) as ws,
+    ):
         await ws.send("hello")
         assert (await _receive_json(ws))["type"] == "ack"
 
 
-async def test_a_multiplexed_socket_drops_the_frame_to_a_child_and_delivers_the_next(chat: Chat, serve: Serve) -> None:
+async def test_a_multiplexed_socket_drops_the_frame_to_a_child_and_delivers_the_next(
+    chat: Chat, serve: Serve
+) -> None:
     async with serve(chat.middleware) as base, _open(f"{base}/ws/inbox", "adult") as ws:
         await ws.send(json.dumps({"type": "message", "to": "kid", "text": "hi"}))
         notice = await _receive_json(ws)
@@ -106,10 +115,14 @@ async def test_a_multiplexed_socket_drops_the_frame_to_a_child_and_delivers_the_
         ack = await _receive_json(ws)
     assert (notice["type"], notice["rule"]) == ("safe_accounts.denied", "stranger-dm-to-minor")
     assert ack["type"] == "ack"
-    assert chat.host.texts("inbox") == [json.dumps({"type": "message", "to": "other-adult", "text": "hello"})]
+    assert chat.host.texts("inbox") == [
+        json.dumps({"type": "message", "to": "other-adult", "text": "hello"})
+    ]
 
 
-async def test_a_sender_in_the_path_that_is_not_the_cookies_account_is_refused(chat: Chat, serve: Serve) -> None:
+async def test_a_sender_in_the_path_that_is_not_the_cookies_account_is_refused(
+    chat: Chat, serve: Serve
+) -> None:
     async with serve(chat.middleware) as base:
         with pytest.raises(InvalidStatus) as refused:
             async with _open(f"{base}/ws/users/parent/chat/other-adult", "adult"):
@@ -122,12 +135,19 @@ async def test_a_sender_in_the_path_that_is_not_the_cookies_account_is_refused(c
     assert chat.host.connected == ["chat-as"]
 
 
-async def test_a_restriction_raised_mid_connection_takes_effect_on_the_next_frame(chat: Chat, serve: Serve) -> None:
+async def test_a_restriction_raised_mid_connection_takes_effect_on_the_next_frame(
+    chat: Chat, serve: Serve
+) -> None:
     async with serve(chat.middleware) as base:
-        async with _open(f"{base}/ws/inbox", "parent") as inbox, _open(f"{base}/ws/chat/kid", "parent") as direct:
+        async with (
+            _open(f"{base}/ws/inbox", "parent") as inbox,
+            _open(f"{base}/ws/chat/kid", "parent") as direct,
+        ):
             await inbox.send(json.dumps({"type": "message", "to": "kid", "text": "before"}))
             assert (await _receive_json(inbox))["type"] == "ack"
-            await chat.alerts.restrictions.restrict("parent", reason="raised by a moderator during the test")
+            await chat.alerts.restrictions.restrict(
+                "parent", reason="raised by a moderator during the test"
+            )
             # The shared socket drops the frame to the child and says why ...
             await inbox.send(json.dumps({"type": "message", "to": "kid", "text": "after"}))
             assert (await _receive_json(inbox))["rule"] == "restricted-contact-to-minor"

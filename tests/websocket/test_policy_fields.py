@@ -16,7 +16,9 @@ from .conftest import POLICY
 
 def _load(tmp_path: Path, routes: str) -> PolicyError:
     path = tmp_path / "policy.yaml"
-    path.write_text("version: 1\nname: x\nroutes:\n" + textwrap.indent(textwrap.dedent(routes), "  "))
+    path.write_text(
+        "version: 1\nname: x\nroutes:\n" + textwrap.indent(textwrap.dedent(routes), "  ")
+    )
     with pytest.raises(PolicyError) as info:
         load_policy(path)
     return info.value
@@ -32,7 +34,8 @@ def _load(tmp_path: Path, routes: str) -> PolicyError:
               action: direct_message
               frames: {actions: {message: direct_message}, recipient: to}
             """,
-            4, "apply only to `method: WEBSOCKET` routes",
+            4,
+            "apply only to `method: WEBSOCKET` routes",
         ),
         (
             """\
@@ -41,7 +44,8 @@ def _load(tmp_path: Path, routes: str) -> PolicyError:
               action: direct_message
               sender: path.you
             """,
-            4, "has no {you} parameter",
+            4,
+            "has no {you} parameter",
         ),
         (
             """\
@@ -50,7 +54,8 @@ def _load(tmp_path: Path, routes: str) -> PolicyError:
               action: direct_message
               sender: json.from
             """,
-            7, "sender",
+            7,
+            "sender",
         ),
         (
             """\
@@ -59,7 +64,8 @@ def _load(tmp_path: Path, routes: str) -> PolicyError:
               action: direct_message
               targets: [{json: to}]
             """,
-            4, "a WebSocket handshake has no body",
+            4,
+            "a WebSocket handshake has no body",
         ),
         (
             """\
@@ -67,7 +73,8 @@ def _load(tmp_path: Path, routes: str) -> PolicyError:
               path: /ws
               action: direct_message
             """,
-            4, "cannot also list HTTP methods",
+            4,
+            "cannot also list HTTP methods",
         ),
         (
             """\
@@ -78,7 +85,8 @@ def _load(tmp_path: Path, routes: str) -> PolicyError:
                 actions: {message: send_money}
                 recipient: to
             """,
-            8, "got 'send_money'",
+            8,
+            "got 'send_money'",
         ),
         (
             """\
@@ -89,7 +97,8 @@ def _load(tmp_path: Path, routes: str) -> PolicyError:
                 actions: {message: direct_message}
                 recipient: ["to", "recipients[x"]
             """,
-            9, "JSON path 'recipients[x'",
+            9,
+            "JSON path 'recipients[x'",
         ),
         (
             """\
@@ -101,20 +110,33 @@ def _load(tmp_path: Path, routes: str) -> PolicyError:
                 recipient: to
                 on_unparseable: ignore
             """,
-            10, "drop_notice, close, pass",
+            10,
+            "drop_notice, close, pass",
         ),
     ],
-    ids=["frames-on-http", "sender-not-in-template", "sender-not-path-or-query", "body-target",
-         "mixed-methods", "unknown-action", "bad-json-path", "bad-on-unparseable"],
+    ids=[
+        "frames-on-http",
+        "sender-not-in-template",
+        "sender-not-path-or-query",
+        "body-target",
+        "mixed-methods",
+        "unknown-action",
+        "bad-json-path",
+        "bad-on-unparseable",
+    ],
 )
 def test_a_bad_websocket_route_stops_start_up_with_file_line_and_reason(
     tmp_path: Path, routes: str, line: int, reason: str
 ) -> None:
     error = _load(tmp_path, routes)
-    assert any(p.line == line and reason in p.reason for p in error.problems), [str(p) for p in error.problems]
+    assert any(p.line == line and reason in p.reason for p in error.problems), [
+        str(p) for p in error.problems
+    ]
 
 
-def test_websocket_routes_compile_into_the_route_list_with_their_method(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_websocket_routes_compile_into_the_route_list_with_their_method(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from .conftest import KEY, KEY_ENV
 
     monkeypatch.setenv(KEY_ENV, KEY)
@@ -124,14 +146,26 @@ def test_websocket_routes_compile_into_the_route_list_with_their_method(tmp_path
     compiled = CompiledPolicy(loaded.policy, loaded.version)
     sockets = {r.name: r for r in compiled.routes if r.methods == ("WEBSOCKET",)}
     assert set(sockets) == {
-        "chat-with", "chat-as", "room", "dm-query", "broken-lookup", "inbox", "inbox-strict", "inbox-lenient",
+        "chat-with",
+        "chat-as",
+        "room",
+        "dm-query",
+        "broken-lookup",
+        "inbox",
+        "inbox-strict",
+        "inbox-lenient",
     }
     inbox = sockets["inbox"].frames
     assert inbox is not None
-    assert dict(inbox.actions) == {"message": Action.DIRECT_MESSAGE, "friend_request": Action.CONTACT_REQUEST}
+    assert dict(inbox.actions) == {
+        "message": Action.DIRECT_MESSAGE,
+        "friend_request": Action.CONTACT_REQUEST,
+    }
     assert inbox.rules[Action.DIRECT_MESSAGE] is compiled.rules[Action.DIRECT_MESSAGE]
     assert (inbox.close_on_deny, inbox.on_unparseable) == (False, "drop_notice")
-    assert sockets["inbox-strict"].frames is not None and sockets["inbox-strict"].frames.close_on_deny
+    assert (
+        sockets["inbox-strict"].frames is not None and sockets["inbox-strict"].frames.close_on_deny
+    )
     assert sockets["chat-as"].sender is not None and sockets["chat-with"].sender is None
     assert compiled.table.match("WEBSOCKET", "/ws/chat/kid") is not None
     assert compiled.table.match("GET", "/ws/chat/kid") is None

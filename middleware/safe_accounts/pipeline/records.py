@@ -77,7 +77,13 @@ def log_decision(
 
 
 def record_refusal(
-    rt: Runtime, *, action: Action, at: float, actor: Party, pairs: Sequence[PairVerdict], decision_id: str
+    rt: Runtime,
+    *,
+    action: Action,
+    at: float,
+    actor: Party,
+    pairs: Sequence[PairVerdict],
+    decision_id: str,
 ) -> None:
     """Signal events for an enforced refusal: a denied DM or contact request per refused target."""
     kind = _EVENT_OF_REFUSAL.get(action)
@@ -89,7 +95,13 @@ def record_refusal(
 
 
 def submit(
-    rt: Runtime, kind: EventKind, subject: str, other: Party, mutual: int | None, at: float, decision_id: str | None
+    rt: Runtime,
+    kind: EventKind,
+    subject: str,
+    other: Party,
+    mutual: int | None,
+    at: float,
+    decision_id: str | None,
 ) -> None:
     """One event about `subject` reaching `other`; dropped when no signal pipeline is attached."""
     if rt.signals is None or other.id is None:

@@ -34,7 +34,7 @@ import orjson
 from .._types import ASGIApp, Message, Receive, Scope, Send
 from ..errors import StorageError
 from ..policy.compiled import CompiledFrames, CompiledRoute
-from ..policy.engine import Party, RuleSet
+from ..policy.engine import RuleSet
 from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
 from . import problem, records
@@ -66,6 +66,7 @@ NOT_SENDER_DETAIL = "Messages on this connection can only be sent as the account
 UNPARSEABLE_DETAIL = "This message could not be checked and was not delivered."
 UNAVAILABLE_DETAIL = "A safety check could not be completed. Please try again shortly."
 
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a handshake or a frame is refused, in every form the client may be told it."""
@@ -79,11 +80,20 @@ class Refusal:
 
     def notice(self) -> bytes:
         return orjson.dumps(
-            {"type": NOTICE_TYPE, "rule": self.rule, "decision_id": self.decision_id, "detail": self.detail}
+            {
+                "type": NOTICE_TYPE,
+                "rule": self.rule,
+                "decision_id": self.decision_id,
+                "detail": self.detail,
+            }
         )
 
     def close_reason(self) -> str:
-        reason = self.kind[1] if self.decision_id is None else f"{self.kind[1]}; decision {self.decision_id}"
+        reason = (
+            self.kind[1]
+            if self.decision_id is None
+            else f"{self.kind[1]}; decision {self.decision_id}"
+        )
         return reason.encode()[:MAX_REASON_BYTES].decode("utf-8", "ignore")
 
 
@@ -169,7 +179,9 @@ class SocketGuard:
                 peers = route.targets.extract_now(view)
             refusal = await self.decide(route.action, route.rules, peers)
         except TooManyCombinations:
-            return Refusal(problem.UNREADABLE, 400, "The connection names too many accounts to check."), []
+            return Refusal(
+                problem.UNREADABLE, 400, "The connection names too many accounts to check."
+            ), []
         except (StorageError, TimeoutError, OSError) as exc:
             _log_failure(route.name, exc)
             if route.rules.fails_closed:
@@ -180,15 +192,28 @@ class SocketGuard:
     async def _refuse_handshake(self, refusal: Refusal) -> None:
         if EXTENSION in (self.scope.get("extensions") or {}):
             await problem.send_problem(
-                _denial_response(self.send), refusal.kind[0], refusal.kind[1], refusal.status, refusal.detail,
-                decision_id=refusal.decision_id, rule=refusal.rule,
+                _denial_response(self.send),
+                refusal.kind[0],
+                refusal.kind[1],
+                refusal.status,
+                refusal.detail,
+                decision_id=refusal.decision_id,
+                rule=refusal.rule,
             )
             return
-        await self.send({"type": "websocket.close", "code": refusal.close_code, "reason": refusal.close_reason()})
+        await self.send(
+            {
+                "type": "websocket.close",
+                "code": refusal.close_code,
+                "reason": refusal.close_reason(),
+            }
+        )
 
     # --- deciding ------------------------------------------------------------------------
 
-    async def decide(self, action: Action, rules: RuleSet, targets: Sequence[str]) -> Refusal | None:
+    async def decide(
+        self, action: Action, rules: RuleSet, targets: Sequence[str]
+    ) -> Refusal | None:
         """The same decision as an HTTP request for `action` to `targets`, logged the same way."""
         if not targets:
             return None
@@ -202,15 +227,22 @@ class SocketGuard:
             self.rt, action=action, route=self.route.name, at=now, actor=actor, pairs=pairs
         )
         verdict = decisive.verdict
-        if verdict.mode is not Mode.ENFORCE or verdict.outcome not in records.STATUS or decision_id is None:
+        if (
+            verdict.mode is not Mode.ENFORCE
+            or verdict.outcome not in records.STATUS
+            or decision_id is None
+        ):
             return None
-        records.record_refusal(self.rt, action=action, at=now, actor=actor, pairs=pairs, decision_id=decision_id)
+        records.record_refusal(
+            self.rt, action=action, at=now, actor=actor, pairs=pairs, decision_id=decision_id
+        )
         if verdict.outcome is Outcome.HIDE:
             # As over HTTP: indistinguishable from "no such account", no rule, no decision id.
             return Refusal(problem.HIDDEN, 404, "Not Found")
         assert verdict.rule is not None
-        return Refusal(problem.DENIED, 403, verdict.rule.reason, rule=verdict.rule.id, decision_id=decision_id)
-
+        return Refusal(
+            problem.DENIED, 403, verdict.rule.reason, rule=verdict.rule.id, decision_id=decision_id
+        )
 
 
 class FrameFilter:
@@ -238,7 +270,13 @@ class FrameFilter:
                 return message
             refusal, close = dropped
             if close:
-                await guard.send({"type": "websocket.close", "code": refusal.close_code, "reason": refusal.close_reason()})
+                await guard.send(
+                    {
+                        "type": "websocket.close",
+                        "code": refusal.close_code,
+                        "reason": refusal.close_reason(),
+                    }
+                )
                 guard.closed = True
                 return {"type": "websocket.disconnect", "code": refusal.close_code}
             await guard.send({"type": "websocket.send", "text": refusal.notice().decode()})
@@ -253,7 +291,9 @@ class FrameFilter:
             document = parse_frame(message, frames.quoted_keys)
             if document is UNPARSEABLE:
                 if frames.on_unparseable != "pass":
-                    return Refusal(problem.UNREADABLE, 400, UNPARSEABLE_DETAIL), frames.on_unparseable == "close"
+                    return Refusal(
+                        problem.UNREADABLE, 400, UNPARSEABLE_DETAIL
+                    ), frames.on_unparseable == "close"
             else:
                 if frames.sender is not None:
                     claimed = list(walk(document, frames.sender))
@@ -305,7 +345,11 @@ def _unavailable(close_code: int) -> Refusal:
 
 
 def _log_failure(route: str, exc: BaseException) -> None:
-    reason = "time budget exceeded" if isinstance(exc, TimeoutError) else str(exc) or exc.__class__.__name__
+    reason = (
+        "time budget exceeded"
+        if isinstance(exc, TimeoutError)
+        else str(exc) or exc.__class__.__name__
+    )
     logger.warning(CHECK_FAILED, route, exc.__class__.__name__, reason)
 
 
@@ -339,7 +383,12 @@ def parse_frame(message: Message, quoted_keys: tuple[str, ...] = ()) -> Any:
     keys the policy's paths read (`quoted_keys`) appears more than once.
     """
     text: str | None = message.get("text")
-    if text is not None and quoted_keys and "\\" not in text and all(text.count(k) <= 1 for k in quoted_keys):
+    if (
+        text is not None
+        and quoted_keys
+        and "\\" not in text
+        and all(text.count(k) <= 1 for k in quoted_keys)
+    ):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
