@@ -80,7 +80,7 @@ POLICY = textwrap.dedent(
         path: /api/accounts/{account}
         action: profile_view
         targets: [{path: account}]
-        response: {redact: [location, school, friends]}
+        response: {redact: [location, school, friends], lists: ["friends[*]"]}
       - name: search
         method: GET
         path: /api/search
@@ -145,9 +145,10 @@ class HostApp:
         async def profile(request: Request) -> JSONResponse:
             account = request.path_params["account"]
             self.received.append(("profile", account))
+            friends = [{"id": b} for a, b in FRIENDS if a == account] + [{"id": a} for a, b in FRIENDS if b == account]
             return JSONResponse(
                 {"id": account, "name": account.title(), "location": "Leeds", "school": "Park High",
-                 "friends": ["x"]}
+                 "friends": friends}
             )
 
         async def search(request: Request) -> JSONResponse:

@@ -70,3 +70,21 @@ async def test_a_parent_sees_their_childs_whole_profile(wrapped: Wrapped) -> Non
 async def test_an_adults_profile_is_not_touched(wrapped: Wrapped) -> None:
     response = await wrapped.get("/api/accounts/other-adult", "adult")
     assert response.json()["school"] == "Park High"
+
+
+async def test_a_childs_name_in_an_adults_friend_list_is_filtered_for_strangers(wrapped: Wrapped) -> None:
+    response = await wrapped.get("/api/accounts/parent", "adult")
+    assert [f["id"] for f in response.json()["friends"]] == ["other-adult"]
+    assert int(response.headers["content-length"]) == len(response.content)
+
+
+async def test_a_parent_sees_their_child_but_not_the_childs_friends_they_do_not_know(wrapped: Wrapped) -> None:
+    response = await wrapped.get("/api/accounts/kid", "parent")
+    profile = response.json()
+    assert profile["location"] == "Leeds"  # connected: not redacted
+    assert [f["id"] for f in profile["friends"]] == ["parent"]  # kid-friend is a minor the parent does not know
+
+
+async def test_a_child_sees_their_own_name_in_their_parents_friend_list(wrapped: Wrapped) -> None:
+    response = await wrapped.get("/api/accounts/parent", "kid")
+    assert {f["id"] for f in response.json()["friends"]} == {"kid", "other-adult"}

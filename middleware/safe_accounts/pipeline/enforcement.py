@@ -23,7 +23,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from .._types import ASGIApp, Receive, Scope, Send
 from ..bands.age import AgeBand
 from ..errors import StorageError
-from ..policy.compiled import CompiledRoute
+from ..policy.compiled import CompiledResponse, CompiledRoute
 from ..policy.engine import Party
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
@@ -112,20 +112,20 @@ class Enforcement:
             await self._failed(exc)
             return
 
-        if route.action is Action.DISCOVERY:
-            await self._discovery(actor)
-            return
         decisive = strongest(pairs)
         decision_id = self._log(actor, pairs)
+        redact = False
         if decisive is not None and decisive.verdict.mode is Mode.ENFORCE:
             outcome = decisive.verdict.outcome
             if outcome in _STATUS:
                 self._events_for_refusal(actor, pairs, decision_id)
                 await self._answer(outcome, decisive, decision_id)
                 return
-            if outcome is Outcome.REDACT and route.response is not None:
-                await self._call_app_redacting(actor, decisive, decision_id)
-                return
+            redact = outcome is Outcome.REDACT
+        shape = route.response
+        if shape is not None and (redact or shape.lists or (route.action is Action.DISCOVERY and shape.items)):
+            await self._call_app_rewriting(actor, pairs, shape, redact, decision_id)
+            return
         await self._call_app_then_record(actor, pairs, decision_id)
 
     # --- the body ----------------------------------------------------------------------
@@ -206,81 +206,93 @@ class Enforcement:
             await self.send(message)
 
         await self.app(self.scope, self.receive, watch)
-        if status and 200 <= status[0] < 300:
+        if status and _succeeded(status[0]):
             await self._events_after_success(actor, pairs, decision_id)
 
-    async def _call_app_redacting(self, actor: Party, pair: PairVerdict, decision_id: str) -> None:
-        shape = self.route.response
-        assert shape is not None
-
-        async def redact(document: Any, status: int) -> tuple[Any, list[tuple[bytes, bytes]]] | None:
-            if not 200 <= status < 300:
-                return None
-            for profile in [document] if shape.items is None else list(walk(document, shape.items)):
-                if isinstance(profile, dict):
-                    for name in shape.redact:
-                        profile.pop(name, None)
-            return document, [(problem.DECISION_HEADER, decision_id.encode())]
-
-        capture = ResponseCapture(self.send, redact, fail_closed=True)
-        await self.app(self.scope, self.receive, capture.send)
-        self._note_miss(capture)
-
-    # --- discovery -----------------------------------------------------------------------
-
-    async def _discovery(self, actor: Party) -> None:
-        shape = self.route.response
-        rt = self.rt
-        rules = self.route.rules
-        if shape is None or shape.items is None:
-            await self.app(self.scope, self.receive, self.send)
-            return
-        items_path, id_path = shape.items, shape.id
+    async def _call_app_rewriting(
+        self, actor: Party, pairs: Sequence[PairVerdict], shape: CompiledResponse, redact: bool, decision_id: str | None
+    ) -> None:
+        """Call the app and rewrite its JSON: redact the profile, filter every list of people."""
+        lists = list(shape.lists)
+        if self.route.action is Action.DISCOVERY and shape.items is not None:
+            lists.insert(0, shape.items)
+        notice_field = shape.notice_field if self.route.action is Action.DISCOVERY else None
 
         async def rewrite(document: Any, status: int) -> tuple[Any, list[tuple[bytes, bytes]]] | None:
             if not 200 <= status < 300:
                 return None
-            located = _locate_items(document, items_path)
-            ids_per_item = [ids_at(item, id_path) for _, _, item in located]
-            ids = account_ids(i for group in ids_per_item for i in group)
-            _, pairs = await assess(rt, rules, actor.id, ids)
-            listed = [p.target for p in pairs]
-            notices: dict[str, dict[str, str]] = {}
-            if shape.notice_field is not None:
-                async with asyncio.timeout(rt.policy.defaults.time_budget_ms / 1000):
-                    notices = await self._notices(actor, listed, shape.notice_field)
-            by_id = {p.target.id: p for p in pairs}
-            removed: list[PairVerdict] = []
-            monitored: list[PairVerdict] = []
-            for (container, key, item), item_ids in zip(located, ids_per_item, strict=True):
-                verdicts = [by_id[i] for i in item_ids if i in by_id]
-                decisive = strongest(verdicts)
-                if decisive is None:
-                    if notices and shape.notice_field and isinstance(item, dict) and any(i in notices for i in item_ids):
-                        item[shape.notice_field] = notices[next(i for i in item_ids if i in notices)]
-                    continue
-                if decisive.verdict.mode is Mode.ENFORCE and decisive.verdict.outcome.strength >= Outcome.FILTER.strength:
-                    removed.append(decisive)
-                    container[key] = _REMOVED
-                else:
-                    monitored.append(decisive)
-            for container in {id(c): c for c, _, _ in located}.values():
-                if isinstance(container, list):
-                    container[:] = [x for x in container if x is not _REMOVED]
-                else:
-                    for key in [k for k, v in container.items() if v is _REMOVED]:
-                        del container[key]
-            decision_id = self._log(actor, removed + monitored, affected_by_rule=True)
+            changed = False
             headers: list[tuple[bytes, bytes]] = []
-            if removed and decision_id is not None:
+            if redact and decision_id is not None:
+                for profile in [document] if shape.items is None else list(walk(document, shape.items)):
+                    if isinstance(profile, dict):
+                        for name in shape.redact:
+                            changed = profile.pop(name, _REMOVED) is not _REMOVED or changed
                 headers.append((problem.DECISION_HEADER, decision_id.encode()))
+            filtered, list_decision, notices = await self._filter_lists(actor, document, lists, shape.id, notice_field)
+            changed = changed or filtered
+            if list_decision is not None and not redact:
+                headers.append((problem.DECISION_HEADER, list_decision.encode()))
             if notices:
                 headers.append((problem.NOTICE_HEADER, b"unknown-contact"))
-            return (document if removed or notices else None), headers
+            return (document if changed else None), headers
 
-        capture = ResponseCapture(self.send, rewrite, fail_closed=rules.fails_closed)
+        capture = ResponseCapture(self.send, rewrite, fail_closed=self.rt.policy.rules[Action.DISCOVERY].fails_closed or redact)
         await self.app(self.scope, self.receive, capture.send)
         self._note_miss(capture)
+        if capture.status is not None and _succeeded(capture.status) and capture.error is None:
+            await self._events_after_success(actor, pairs, decision_id)
+
+    async def _filter_lists(
+        self,
+        actor: Party,
+        document: Any,
+        lists: Sequence[tuple[object, ...]],
+        id_path: tuple[object, ...],
+        notice_field: str | None,
+    ) -> tuple[bool, str | None, dict[str, dict[str, str]]]:
+        """Drop the accounts the discovery rules filter from every list; add safety notices.
+        Returns (changed, the decision id of the filtering, notices by account)."""
+        if not lists:
+            return False, None, {}
+        rt = self.rt
+        located = [found for steps in lists for found in _locate_items(document, steps)]
+        if not located:
+            return False, None, {}
+        ids_per_item = [ids_at(item, id_path) for _, _, item in located]
+        ids = account_ids(i for group in ids_per_item for i in group)
+        _, pairs = await assess(rt, rt.policy.rules[Action.DISCOVERY], actor.id, ids)
+        notices: dict[str, dict[str, str]] = {}
+        if notice_field is not None:
+            async with asyncio.timeout(rt.policy.defaults.time_budget_ms / 1000):
+                notices = await self._notices(actor, [p.target for p in pairs], notice_field)
+        by_id = {p.target.id: p for p in pairs}
+        removed: list[PairVerdict] = []
+        monitored: list[PairVerdict] = []
+        for (container, key, item), item_ids in zip(located, ids_per_item, strict=True):
+            decisive = strongest([by_id[i] for i in item_ids if i in by_id])
+            if decisive is None:
+                if notice_field and isinstance(item, dict):
+                    notice = next((notices[i] for i in item_ids if i in notices), None)
+                    if notice is not None:
+                        item[notice_field] = notice
+                continue
+            if decisive.verdict.mode is Mode.ENFORCE and decisive.verdict.outcome.strength >= Outcome.FILTER.strength:
+                removed.append(decisive)
+                container[key] = _REMOVED
+            else:
+                monitored.append(decisive)
+        for container in {id(c): c for c, _, _ in located}.values():
+            if isinstance(container, list):
+                container[:] = [x for x in container if x is not _REMOVED]
+            else:
+                for key in [k for k, v in container.items() if v is _REMOVED]:
+                    del container[key]
+        decision_id = records.log_decision(
+            rt, action=Action.DISCOVERY, route=self.route.name, at=self.now, actor=actor,
+            pairs=removed + monitored, affected_by_rule=True,
+        )
+        return bool(removed or notices), (decision_id if removed else None), notices
 
     async def _notices(self, viewer: Party, listed: Sequence[Party], field: str | None) -> dict[str, dict[str, str]]:
         """Safety notices for a minor viewing accounts with no mutual connections, or restricted ones."""
@@ -381,6 +393,11 @@ NOTICE_STRANGER = "You have no friends in common with this account. Only accept 
 NOTICE_RESTRICTED = "This account has been restricted while our safety team reviews it."
 
 _REMOVED = object()
+
+
+def _succeeded(status: int) -> bool:
+    """A 2xx, or 303 See Other: the post-redirect-get answer of a form that worked."""
+    return 200 <= status < 300 or status == 303
 
 
 def _is_minor(person: Party, rt: Runtime) -> bool:

@@ -120,6 +120,13 @@ class ResponseShape(_Frozen):
     redact: tuple[str, ...] = Field(
         default=(), description="Profile fields removed by a `redact` decision (location, school...)."
     )
+    lists: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Other lists of accounts inside the response (e.g. a profile's `friends[*]`), filtered "
+            "with the discovery rules on any route: a list of people is discovery wherever it appears."
+        ),
+    )
     notice_field: str | None = Field(
         default=None, description="Field added to the JSON when a safety notice applies."
     )
