@@ -421,8 +421,6 @@ class PolicyTest(_Frozen):
     expect: Outcome
     rule: str | None = None
     mode: Mode | None = Field(default=None, description="Expected mode of the deciding rule.")
-    response: object | None = Field(default=None, description="For discovery/profile: the app's JSON.")
-    expect_response: object | None = None
 
     @model_validator(mode="after")
     def _request_or_action(self) -> PolicyTest:
