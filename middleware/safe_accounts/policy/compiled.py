@@ -108,12 +108,18 @@ def _answer(spec: ResponseFrom | None) -> CompiledAnswer | None:
 class CompiledPolicy:
     """The policy the middleware enforces. `version` is the loader's content hash."""
 
-    def __init__(self, policy: PolicyFile, version: str, engine: AsyncEngine | None = None) -> None:
+    def __init__(
+        self, policy: PolicyFile, version: str, engine: AsyncEngine | None = None, *, identity: bool = True
+    ) -> None:
+        """`identity=False` is for tools (`policy test`, `explain`): they name the actor
+        themselves and must not need the deployment's token keys."""
         self.policy = policy
         self.version = version
         self.defaults = policy.defaults
         self.unknown_is_minor = policy.defaults.unknown_age == "minor"
-        self.identity: IdentityResolver = build_resolver(policy.identity)
+        self.identity: IdentityResolver = (
+            build_resolver(policy.identity) if identity else IdentityResolver(())
+        )
         self.lookups: Mapping[str, Lookup] = compile_lookups(policy.queries, engine)
         self.rules: dict[Action, RuleSet] = {}
         for action in Action:
