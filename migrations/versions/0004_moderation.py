@@ -3,6 +3,7 @@
 Revision ID: 0004_moderation
 Revises: 0003_alerts
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -26,7 +27,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_safe_accounts_reports"),
     )
     op.create_index("ix_safe_accounts_reports_status_at", "safe_accounts_reports", ["status", "at"])
-    op.create_index("ix_safe_accounts_reports_reported_id", "safe_accounts_reports", ["reported_id"])
+    op.create_index(
+        "ix_safe_accounts_reports_reported_id", "safe_accounts_reports", ["reported_id"]
+    )
     op.create_index("ix_safe_accounts_reports_at", "safe_accounts_reports", ["at"])
     op.create_table(
         "safe_accounts_moderation_actions",
@@ -47,9 +50,13 @@ def upgrade() -> None:
         "safe_accounts_moderation_actions",
         ["item_id", "at"],
     )
-    op.create_index("ix_safe_accounts_moderation_actions_at", "safe_accounts_moderation_actions", ["at"])
     op.create_index(
-        "ix_safe_accounts_moderation_actions_account_id", "safe_accounts_moderation_actions", ["account_id"]
+        "ix_safe_accounts_moderation_actions_at", "safe_accounts_moderation_actions", ["at"]
+    )
+    op.create_index(
+        "ix_safe_accounts_moderation_actions_account_id",
+        "safe_accounts_moderation_actions",
+        ["account_id"],
     )
     op.create_table(
         "safe_accounts_weekly_figures",
@@ -58,7 +65,9 @@ def upgrade() -> None:
         sa.Column("action", sa.String(32), nullable=False),
         sa.Column("band", sa.String(16), nullable=False),
         sa.Column("count", sa.Integer, nullable=False),
-        sa.PrimaryKeyConstraint("week_start", "figure", "action", "band", name="pk_safe_accounts_weekly_figures"),
+        sa.PrimaryKeyConstraint(
+            "week_start", "figure", "action", "band", name="pk_safe_accounts_weekly_figures"
+        ),
     )
     op.create_table(
         "safe_accounts_purges",
@@ -76,9 +85,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("safe_accounts_purges")
     op.drop_table("safe_accounts_weekly_figures")
-    op.drop_index("ix_safe_accounts_moderation_actions_account_id", "safe_accounts_moderation_actions")
+    op.drop_index(
+        "ix_safe_accounts_moderation_actions_account_id", "safe_accounts_moderation_actions"
+    )
     op.drop_index("ix_safe_accounts_moderation_actions_at", "safe_accounts_moderation_actions")
-    op.drop_index("ix_safe_accounts_moderation_actions_item_id_at", "safe_accounts_moderation_actions")
+    op.drop_index(
+        "ix_safe_accounts_moderation_actions_item_id_at", "safe_accounts_moderation_actions"
+    )
     op.drop_table("safe_accounts_moderation_actions")
     op.drop_index("ix_safe_accounts_reports_at", "safe_accounts_reports")
     op.drop_index("ix_safe_accounts_reports_reported_id", "safe_accounts_reports")

@@ -34,8 +34,16 @@ from ..middleware.conftest import POLICY, HostApp, drop_host_tables, seed
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 MODERATORS = {"mod-1"}
 START = 1_800_000_000.0
@@ -72,26 +80,36 @@ async def _login(request: Request) -> Response:
 
 
 @pytest.fixture
-async def site(engine: AsyncEngine, database_url: str, tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+async def site(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> AsyncIterator[dict[str, Any]]:
     clock = FrozenClock(START)
     await seed(engine, clock)
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
     host = HostApp().build()
-    middleware = SafeAccountsMiddleware(host, policy=policy, database_url=database_url, clock=clock,
-                                        signals=attach_grooming_alerts(flush_interval=0.01))
+    middleware = SafeAccountsMiddleware(
+        host,
+        policy=policy,
+        database_url=database_url,
+        clock=clock,
+        signals=attach_grooming_alerts(flush_interval=0.01),
+    )
     host.router.routes += [
         Route("/login", _login_form),
         Route("/login", _login, methods=["POST"]),
-        Mount("/safe-accounts", moderation_app(
-            middleware.engine,
-            # The host's authentication: a cookie its log-in set.
-            is_moderator=lambda r: r.cookies.get("moderator") in MODERATORS,
-            moderator_id=lambda r: r.cookies["moderator"],
-            restrictions=restrictions_of(middleware),
-            clock=clock,
-            csrf_secret=b"browser-test-secret-32-bytes-long",
-        )),
+        Mount(
+            "/safe-accounts",
+            moderation_app(
+                middleware.engine,
+                # The host's authentication: a cookie its log-in set.
+                is_moderator=lambda r: r.cookies.get("moderator") in MODERATORS,
+                moderator_id=lambda r: r.cookies["moderator"],
+                restrictions=restrictions_of(middleware),
+                clock=clock,
+                csrf_secret=b"browser-test-secret-32-bytes-long",
+            ),
+        ),
     ]
     sock = free_socket()
     server = uvicorn.Server(uvicorn.Config(middleware, lifespan="on", log_level="warning"))
@@ -101,7 +119,11 @@ async def site(engine: AsyncEngine, database_url: str, tmp_path: Path) -> AsyncI
             if task.done():
                 task.result()
             await asyncio.sleep(0.01)
-        yield {"base": f"http://127.0.0.1:{sock.getsockname()[1]}", "clock": clock, "middleware": middleware}
+        yield {
+            "base": f"http://127.0.0.1:{sock.getsockname()[1]}",
+            "clock": clock,
+            "middleware": middleware,
+        }
     finally:
         server.should_exit = True
         await task
@@ -121,8 +143,11 @@ async def test_a_moderator_restricts_an_alerted_account_and_sees_it_in_the_trans
     # An adult stranger tries to message three children: three refusals, one alert.
     async with httpx.AsyncClient(base_url=base) as client:
         for child in ("kid", "young", "teen"):
-            refused = await client.post("/api/v1/messages", json={"to": child, "text": "hi"},
-                                        headers={"x-account-id": "adult"})
+            refused = await client.post(
+                "/api/v1/messages",
+                json={"to": child, "text": "hi"},
+                headers={"x-account-id": "adult"},
+            )
             assert refused.status_code == 403
     alerts = middleware.runtime.extras["alerts"]
     await alerts.recorder.flush()

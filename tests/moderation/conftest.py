@@ -30,16 +30,22 @@ async def restrictions(engine: AsyncEngine, clock: FrozenClock) -> AsyncIterator
     await restrictions.close()
 
 
-async def raise_alert(engine: AsyncEngine, id: str, subject: str, at: float, signal: str = "rejected-by-minors") -> None:
+async def raise_alert(
+    engine: AsyncEngine, id: str, subject: str, at: float, signal: str = "rejected-by-minors"
+) -> None:
     from safe_accounts.alerts.tables import alerts
 
     async with engine.begin() as conn:
         await conn.execute(alerts.insert(), [alert(id, subject, signal, at)])
 
 
-async def file_report(engine: AsyncEngine, reporter: str, band: str, reported: str, at: float) -> str:
+async def file_report(
+    engine: AsyncEngine, reporter: str, band: str, reported: str, at: float
+) -> str:
     log = ReportLog(engine)
-    report_id = log.record(reporter_id=reporter, reporter_band=band, reported_id=reported, reported_band="adult", at=at)
+    report_id = log.record(
+        reporter_id=reporter, reporter_band=band, reported_id=reported, reported_band="adult", at=at
+    )
     await log.close()
     return report_id
 

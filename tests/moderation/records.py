@@ -22,39 +22,108 @@ END = day_start(date(2026, 1, 19))
 H, D = 3600, 86_400
 
 
-def alert(id: str, subject: str, signal: str, at: float, status: str = "open", **extra: Any) -> dict[str, Any]:
+def alert(
+    id: str, subject: str, signal: str, at: float, status: str = "open", **extra: Any
+) -> dict[str, Any]:
     row = {
-        "id": id, "subject": subject, "signal": signal, "window_key": f"604800:{int(at)}",
-        "counts": {"count": 5}, "reason": f"{signal} crossed", "status": status, "created_at": at,
-        "policy_version": "v1", "decision_id": None,
+        "id": id,
+        "subject": subject,
+        "signal": signal,
+        "window_key": f"604800:{int(at)}",
+        "counts": {"count": 5},
+        "reason": f"{signal} crossed",
+        "status": status,
+        "created_at": at,
+        "policy_version": "v1",
+        "decision_id": None,
         "evidence": [
-            {"kind": "contact_rejected", "other": "kid", "other_band": "13_15", "mutual": 0, "at": at - 60},
-            {"kind": "contact_rejected", "other": "young", "other_band": "under_13", "mutual": None, "at": at - 120},
+            {
+                "kind": "contact_rejected",
+                "other": "kid",
+                "other_band": "13_15",
+                "mutual": 0,
+                "at": at - 60,
+            },
+            {
+                "kind": "contact_rejected",
+                "other": "young",
+                "other_band": "under_13",
+                "mutual": None,
+                "at": at - 120,
+            },
         ],
     }
     row.update(extra)
     return row
 
 
-def report(id: str, reporter: str, reporter_band: str, reported: str, at: float, status: str = "open") -> dict[str, Any]:
-    return {"id": id, "at": at, "reporter_id": reporter, "reporter_band": reporter_band, "reported_id": reported,
-            "reported_band": "adult", "decision_id": None, "status": status}
+def report(
+    id: str, reporter: str, reporter_band: str, reported: str, at: float, status: str = "open"
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "at": at,
+        "reporter_id": reporter,
+        "reporter_band": reporter_band,
+        "reported_id": reported,
+        "reported_band": "adult",
+        "decision_id": None,
+        "status": status,
+    }
 
 
-def decision(id: str, at: float, action: str, target_band: str | None, *, mode: str = "enforce",
-             outcome: str = "deny") -> dict[str, Any]:
-    return {"id": id, "at": at, "action": action, "rule": "r", "policy_version": "v1", "mode": mode,
-            "outcome": outcome, "status": 403, "actor_id": "adult-x", "actor_band": "adult",
-            "target_id": "kid", "target_band": target_band, "route": "dm", "affected": 1}
+def decision(
+    id: str,
+    at: float,
+    action: str,
+    target_band: str | None,
+    *,
+    mode: str = "enforce",
+    outcome: str = "deny",
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "at": at,
+        "action": action,
+        "rule": "r",
+        "policy_version": "v1",
+        "mode": mode,
+        "outcome": outcome,
+        "status": 403,
+        "actor_id": "adult-x",
+        "actor_band": "adult",
+        "target_id": "kid",
+        "target_band": target_band,
+        "route": "dm",
+        "affected": 1,
+    }
 
 
 def restriction(account: str, at: float, by: str) -> dict[str, Any]:
-    return {"account_id": account, "alert_id": None, "reason": "test", "created_at": at, "created_by": by}
+    return {
+        "account_id": account,
+        "alert_id": None,
+        "reason": "test",
+        "created_at": at,
+        "created_by": by,
+    }
 
 
-def action(id: str, item_id: str, kind: str, created: float, name: str, at: float, by: str = "mod-1") -> dict[str, Any]:
-    return {"id": id, "item_kind": kind, "item_id": item_id, "item_created_at": created, "account_id": "acct",
-            "action": name, "by": by, "at": at, "note": None, "effect": None}
+def action(
+    id: str, item_id: str, kind: str, created: float, name: str, at: float, by: str = "mod-1"
+) -> dict[str, Any]:
+    return {
+        "id": id,
+        "item_kind": kind,
+        "item_id": item_id,
+        "item_created_at": created,
+        "account_id": "acct",
+        "action": name,
+        "by": by,
+        "at": at,
+        "note": None,
+        "effect": None,
+    }
 
 
 ALERTS = [
@@ -102,8 +171,11 @@ EXPECTED = {
     "reports_received": 3,
     "reports_by_reporter_band": {"13_15": 1, "adult": 1, "under_13": 1},
     "alerts_by_signal": {"blocked-by-minors": 1, "rejected-by-minors": 2},
-    "contacts_blocked": {("contact_request", "under_13"): 1, ("direct_message", "13_15"): 2,
-                         ("direct_message", "unknown"): 1},
+    "contacts_blocked": {
+        ("contact_request", "under_13"): 1,
+        ("direct_message", "13_15"): 2,
+        ("direct_message", "unknown"): 1,
+    },
     "accounts_restricted": (2, 1, 2),  # distinct accounts: all, by the system, by moderators
     # first responses in the period: a1 600, r1 1800, r2 7200, a2 300 (a-before's was earlier)
     "first_response": (4, 1200.0, 5580.0),

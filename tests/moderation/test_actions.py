@@ -19,16 +19,25 @@ from .records import T0
 
 async def _status(engine: AsyncEngine, table, item_id: str) -> str:  # type: ignore[no-untyped-def]
     async with engine.connect() as conn:
-        return (await conn.execute(select(table.c.status).where(table.c.id == item_id))).scalar_one()
+        return (
+            await conn.execute(select(table.c.status).where(table.c.id == item_id))
+        ).scalar_one()
 
 
-async def test_an_action_is_recorded_with_who_when_and_the_note(engine: AsyncEngine, clock: FrozenClock) -> None:
+async def test_an_action_is_recorded_with_who_when_and_the_note(
+    engine: AsyncEngine, clock: FrozenClock
+) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     moderation = Moderation(engine, clock=clock)
     clock.advance(600)
     record = await moderation.take("a1", "ack", by=" mod-1 ", note="looking")
     assert (record.action, record.by, record.at, record.note, record.account_id) == (
-        ModerationAction.ACK, "mod-1", T0 + 600, "looking", "adult-x")
+        ModerationAction.ACK,
+        "mod-1",
+        T0 + 600,
+        "looking",
+        "adult-x",
+    )
     assert [a.to_json() for a in await moderation.actions_on("a1")] == [record.to_json()]
     assert await _status(engine, alerts, "a1") == "acknowledged"
 
@@ -66,14 +75,18 @@ async def test_restrict_may_take_the_running_middlewares_restrictions_later(
     assert restrictions.is_restricted("adult-x")
 
 
-async def test_suspend_calls_the_hosts_hook_and_is_recorded_either_way(engine: AsyncEngine, clock: FrozenClock) -> None:
+async def test_suspend_calls_the_hosts_hook_and_is_recorded_either_way(
+    engine: AsyncEngine, clock: FrozenClock
+) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     suspended: list[str] = []
 
     async def suspend(account: str) -> None:
         suspended.append(account)
 
-    record = await Moderation(engine, on_suspend=suspend, clock=clock).take("a1", "suspend", by="mod-1")
+    record = await Moderation(engine, on_suspend=suspend, clock=clock).take(
+        "a1", "suspend", by="mod-1"
+    )
     assert suspended == ["adult-x"] and record.effect == "suspended by the host"
 
     unhooked = await Moderation(engine, clock=clock).take("a1", "suspend", by="mod-1")
@@ -82,7 +95,9 @@ async def test_suspend_calls_the_hosts_hook_and_is_recorded_either_way(engine: A
     async def broken(account: str) -> None:
         raise ConnectionError("accounts service down")
 
-    failed = await Moderation(engine, on_suspend=broken, clock=clock).take("a1", "suspend", by="mod-1")
+    failed = await Moderation(engine, on_suspend=broken, clock=clock).take(
+        "a1", "suspend", by="mod-1"
+    )
     assert failed.effect == "suspend hook failed: ConnectionError: accounts service down"
     assert len(await Moderation(engine).actions_on("a1")) == 3
 
@@ -94,21 +109,29 @@ async def test_reports_are_items_too(engine: AsyncEngine, clock: FrozenClock) ->
     assert await _status(engine, reports, report_id) == "resolved"
 
 
-@pytest.mark.parametrize("resolving", ["dismiss", "warn", "restrict", "suspend", "refer_law_enforcement"])
-async def test_resolving_actions_resolve_the_item(engine: AsyncEngine, clock: FrozenClock, resolving: str) -> None:
+@pytest.mark.parametrize(
+    "resolving", ["dismiss", "warn", "restrict", "suspend", "refer_law_enforcement"]
+)
+async def test_resolving_actions_resolve_the_item(
+    engine: AsyncEngine, clock: FrozenClock, resolving: str
+) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     await Moderation(engine, clock=clock).take("a1", resolving, by="mod-1")
     assert await _status(engine, alerts, "a1") == "resolved"
 
 
 @pytest.mark.parametrize("other", ["note", "lift"])
-async def test_notes_and_lifts_leave_the_item_open(engine: AsyncEngine, clock: FrozenClock, other: str) -> None:
+async def test_notes_and_lifts_leave_the_item_open(
+    engine: AsyncEngine, clock: FrozenClock, other: str
+) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     await Moderation(engine, clock=clock).take("a1", other, by="mod-1")
     assert await _status(engine, alerts, "a1") == "open"
 
 
-async def test_bad_actions_are_refused_with_a_reason(engine: AsyncEngine, clock: FrozenClock) -> None:
+async def test_bad_actions_are_refused_with_a_reason(
+    engine: AsyncEngine, clock: FrozenClock
+) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     moderation = Moderation(engine, clock=clock)
     with pytest.raises(InvalidAction, match="unknown moderation action 'ban'"):
@@ -122,7 +145,9 @@ async def test_bad_actions_are_refused_with_a_reason(engine: AsyncEngine, clock:
     assert await moderation.actions_on("a1") == []
 
 
-async def test_an_erased_report_cannot_be_restricted(engine: AsyncEngine, clock: FrozenClock) -> None:
+async def test_an_erased_report_cannot_be_restricted(
+    engine: AsyncEngine, clock: FrozenClock
+) -> None:
     report_id = await file_report(engine, "kid", "13_15", "adult-x", T0)
     async with engine.begin() as conn:
         await conn.execute(reports.update().values(reporter_id=None, reported_id=None))

@@ -35,13 +35,24 @@ async def _is_moderator_async(request: Request) -> bool:
 
 @pytest.fixture(params=["sync-check", "async-check"])
 async def client(
-    request: pytest.FixtureRequest, engine: AsyncEngine, clock: FrozenClock, restrictions: Restrictions
+    request: pytest.FixtureRequest,
+    engine: AsyncEngine,
+    clock: FrozenClock,
+    restrictions: Restrictions,
 ) -> AsyncIterator[httpx.AsyncClient]:
     check = _is_moderator if request.param == "sync-check" else _is_moderator_async
-    app = moderation_app(engine, is_moderator=check, moderator_id=lambda r: r.headers["x-user"],
-                         restrictions=restrictions, clock=clock, csrf_secret=b"s" * 32)
+    app = moderation_app(
+        engine,
+        is_moderator=check,
+        moderator_id=lambda r: r.headers["x-user"],
+        restrictions=restrictions,
+        clock=clock,
+        csrf_secret=b"s" * 32,
+    )
     host = Starlette(routes=[Mount("/safe-accounts", app)])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=host), base_url="http://host") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=host), base_url="http://host"
+    ) as client:
         yield client
 
 
@@ -51,9 +62,12 @@ def _token(page: str) -> str:
     return found.group(1)
 
 
-@pytest.mark.parametrize("path", ["/", "/items/a1", "/transparency", "/api/queue", "/api/items/a1",
-                                  "/api/transparency"])
-async def test_non_moderators_get_a_403_problem(client: httpx.AsyncClient, engine: AsyncEngine, path: str) -> None:
+@pytest.mark.parametrize(
+    "path", ["/", "/items/a1", "/transparency", "/api/queue", "/api/items/a1", "/api/transparency"]
+)
+async def test_non_moderators_get_a_403_problem(
+    client: httpx.AsyncClient, engine: AsyncEngine, path: str
+) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     response = await client.get(f"/safe-accounts{path}", headers=USER)
     assert response.status_code == 403
@@ -63,13 +77,19 @@ async def test_non_moderators_get_a_403_problem(client: httpx.AsyncClient, engin
 
 async def test_non_moderators_cannot_act(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
-    api = await client.post("/safe-accounts/api/items/a1/actions", headers=USER, json={"action": "dismiss"})
-    form = await client.post("/safe-accounts/items/a1/actions", headers=USER, data={"action": "dismiss"})
+    api = await client.post(
+        "/safe-accounts/api/items/a1/actions", headers=USER, json={"action": "dismiss"}
+    )
+    form = await client.post(
+        "/safe-accounts/items/a1/actions", headers=USER, data={"action": "dismiss"}
+    )
     assert api.status_code == form.status_code == 403
     assert await Moderation(engine).actions_on("a1") == []
 
 
-async def test_the_queue_page_links_items_under_the_mount(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+async def test_the_queue_page_links_items_under_the_mount(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     page = await client.get("/safe-accounts/", headers=MOD)
     assert page.status_code == 200
@@ -85,12 +105,20 @@ async def test_a_form_with_its_token_takes_the_action_and_records_who_and_when(
     await raise_alert(engine, "a1", "adult-x", T0)
     page = await client.get("/safe-accounts/items/a1", headers=MOD)
     clock.advance(90)
-    done = await client.post("/safe-accounts/items/a1/actions", headers=MOD,
-                             data={"csrf_token": _token(page.text), "action": "restrict", "note": "pattern"})
+    done = await client.post(
+        "/safe-accounts/items/a1/actions",
+        headers=MOD,
+        data={"csrf_token": _token(page.text), "action": "restrict", "note": "pattern"},
+    )
     assert done.status_code == 303
     assert done.headers["location"] == "/safe-accounts/items/a1"
     [record] = await Moderation(engine).actions_on("a1")
-    assert (record.action.value, record.by, record.at, record.note) == ("restrict", "mod-1", T0 + 90, "pattern")
+    assert (record.action.value, record.by, record.at, record.note) == (
+        "restrict",
+        "mod-1",
+        T0 + 90,
+        "pattern",
+    )
     assert restrictions.is_restricted("adult-x")
     shown = await client.get("/safe-accounts/items/a1", headers=MOD)
     assert "restricted" in shown.text and "pattern" in shown.text
@@ -108,54 +136,88 @@ async def test_a_form_without_a_valid_token_is_refused(
     assert await Moderation(engine).actions_on("a1") == []
 
 
-async def test_one_moderators_token_is_no_use_to_another(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+async def test_one_moderators_token_is_no_use_to_another(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     token = _token((await client.get("/safe-accounts/items/a1", headers=MOD)).text)
-    response = await client.post("/safe-accounts/items/a1/actions", headers=OTHER_MOD,
-                                 data={"action": "dismiss", "csrf_token": token})
+    response = await client.post(
+        "/safe-accounts/items/a1/actions",
+        headers=OTHER_MOD,
+        data={"action": "dismiss", "csrf_token": token},
+    )
     assert response.status_code == 403
 
 
-async def test_a_stale_token_is_refused(client: httpx.AsyncClient, engine: AsyncEngine, clock: FrozenClock) -> None:
+async def test_a_stale_token_is_refused(
+    client: httpx.AsyncClient, engine: AsyncEngine, clock: FrozenClock
+) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     token = _token((await client.get("/safe-accounts/items/a1", headers=MOD)).text)
     clock.advance(13 * 3600)
-    response = await client.post("/safe-accounts/items/a1/actions", headers=MOD,
-                                 data={"action": "dismiss", "csrf_token": token})
+    response = await client.post(
+        "/safe-accounts/items/a1/actions",
+        headers=MOD,
+        data={"action": "dismiss", "csrf_token": token},
+    )
     assert response.status_code == 403
 
 
-async def test_the_json_api_lists_shows_and_acts(client: httpx.AsyncClient, engine: AsyncEngine, clock: FrozenClock) -> None:
+async def test_the_json_api_lists_shows_and_acts(
+    client: httpx.AsyncClient, engine: AsyncEngine, clock: FrozenClock
+) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     report_id = await file_report(engine, "kid", "13_15", "adult-x", T0 + 60)
 
     queue = (await client.get("/safe-accounts/api/queue", headers=MOD)).json()
-    assert [(i["kind"], i["id"]) for i in queue["items"]] == [("alert", "a1"), ("report", report_id)]
+    assert [(i["kind"], i["id"]) for i in queue["items"]] == [
+        ("alert", "a1"),
+        ("report", report_id),
+    ]
 
     clock.advance(300)
-    created = await client.post(f"/safe-accounts/api/items/{report_id}/actions", headers=MOD,
-                                json={"action": "warn", "note": "first warning"})
+    created = await client.post(
+        f"/safe-accounts/api/items/{report_id}/actions",
+        headers=MOD,
+        json={"action": "warn", "note": "first warning"},
+    )
     assert created.status_code == 201
     record = created.json()
     assert {k: record[k] for k in ("item_kind", "item_id", "action", "by", "at", "note")} == {
-        "item_kind": "report", "item_id": report_id, "action": "warn", "by": "mod-1", "at": T0 + 300,
+        "item_kind": "report",
+        "item_id": report_id,
+        "action": "warn",
+        "by": "mod-1",
+        "at": T0 + 300,
         "note": "first warning",
     }
     item = (await client.get(f"/safe-accounts/api/items/{report_id}", headers=MOD)).json()
     assert item["status"] == "resolved"
     assert [a["action"] for a in item["actions"]] == ["warn"]
-    assert [i["id"] for i in (await client.get("/safe-accounts/api/queue", headers=MOD)).json()["items"]] == ["a1"]
+    assert [
+        i["id"] for i in (await client.get("/safe-accounts/api/queue", headers=MOD)).json()["items"]
+    ] == ["a1"]
 
 
-async def test_the_json_api_accepts_only_json(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+async def test_the_json_api_accepts_only_json(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     # What a cross-site form could send: refused, so the API needs no CSRF token.
-    form = await client.post("/safe-accounts/api/items/a1/actions", headers=MOD, data={"action": "dismiss"})
-    text = await client.post("/safe-accounts/api/items/a1/actions", headers={**MOD, "content-type": "text/plain"},
-                             content=b'{"action": "dismiss"}')
+    form = await client.post(
+        "/safe-accounts/api/items/a1/actions", headers=MOD, data={"action": "dismiss"}
+    )
+    text = await client.post(
+        "/safe-accounts/api/items/a1/actions",
+        headers={**MOD, "content-type": "text/plain"},
+        content=b'{"action": "dismiss"}',
+    )
     assert form.status_code == text.status_code == 415
-    broken = await client.post("/safe-accounts/api/items/a1/actions",
-                               headers={**MOD, "content-type": "application/json"}, content=b"{")
+    broken = await client.post(
+        "/safe-accounts/api/items/a1/actions",
+        headers={**MOD, "content-type": "application/json"},
+        content=b"{",
+    )
     assert broken.status_code == 400
     assert await Moderation(engine).actions_on("a1") == []
 
@@ -170,7 +232,12 @@ async def test_the_json_api_accepts_only_json(client: httpx.AsyncClient, engine:
     ],
 )
 async def test_bad_api_actions_get_a_problem(
-    client: httpx.AsyncClient, engine: AsyncEngine, item: str, body: dict, status: int, kind: str  # type: ignore[type-arg]
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    item: str,
+    body: dict,
+    status: int,
+    kind: str,  # type: ignore[type-arg]
 ) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
     response = await client.post(f"/safe-accounts/api/items/{item}/actions", headers=MOD, json=body)
@@ -195,13 +262,19 @@ async def test_the_transparency_page_shows_figures_and_inline_svg_charts(
     assert page.text.count("<svg") == 5
     assert re.search(r'id="actions-taken">1<', page.text)
     assert "10.0 min / 10.0 min" in page.text  # first response: median / p90
-    api = (await client.get("/safe-accounts/api/transparency?from=2026-01-05&to=2026-01-11", headers=MOD)).json()
+    api = (
+        await client.get(
+            "/safe-accounts/api/transparency?from=2026-01-05&to=2026-01-11", headers=MOD
+        )
+    ).json()
     assert api["actions_taken"]["by_type"] == {"restrict": 1}
     assert api["time_to_first_response"]["median_seconds"] == 600
 
 
 async def test_a_bad_period_is_a_400_problem(client: httpx.AsyncClient) -> None:
-    response = await client.get("/safe-accounts/api/transparency?from=2026-02-01&to=2026-01-01", headers=MOD)
+    response = await client.get(
+        "/safe-accounts/api/transparency?from=2026-02-01&to=2026-01-01", headers=MOD
+    )
     assert response.status_code == 400
     assert response.json()["type"].endswith("/invalid-period")
     assert "after it ends" in response.json()["detail"]

@@ -19,25 +19,38 @@ PERIOD = ["--from", "2026-01-05", "--to", "2026-01-18"]
 
 
 def _figures(document: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in document.items() if k not in {"generated_at", "folded_before", "notes"}}
+    return {
+        k: v for k, v in document.items() if k not in {"generated_at", "folded_before", "notes"}
+    }
 
 
-async def test_the_json_report_carries_the_hand_worked_figures(cli, engine: AsyncEngine, database_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_the_json_report_carries_the_hand_worked_figures(
+    cli, engine: AsyncEngine, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
     await build(engine)
-    ran = await asyncio.to_thread(cli, "report", "transparency", *PERIOD, "--database-url", database_url)
+    ran = await asyncio.to_thread(
+        cli, "report", "transparency", *PERIOD, "--database-url", database_url
+    )
     assert ran.code == 0, ran.err
     document = json.loads(ran.out)
     assert document["child_endangerment_reports"]["received"] == EXPECTED["reports_received"]
     assert document["stranger_contacts_blocked"]["total"] == 4
-    assert document["time_to_resolution"] == {"count": 4, "median_seconds": 2700.0, "p90_seconds": 243000.0}
+    assert document["time_to_resolution"] == {
+        "count": 4,
+        "median_seconds": 2700.0,
+        "p90_seconds": 243000.0,
+    }
     assert document["items_open_at_end"] == {"total": 4, "alerts": 1, "reports": 3}
     assert [w["week_start"] for w in document["weekly"]] == ["2026-01-05", "2026-01-12"]
 
 
-async def test_the_csv_report_has_one_row_per_figure(cli, engine: AsyncEngine, database_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_the_csv_report_has_one_row_per_figure(
+    cli, engine: AsyncEngine, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
     await build(engine)
-    ran = await asyncio.to_thread(cli, "report", "transparency", *PERIOD, "--format", "csv",
-                                  "--database-url", database_url)
+    ran = await asyncio.to_thread(
+        cli, "report", "transparency", *PERIOD, "--format", "csv", "--database-url", database_url
+    )
     assert ran.code == 0, ran.err
     rows = {(r["figure"], r["dimension"]): r["value"] for r in csv.DictReader(io.StringIO(ran.out))}
     assert rows[("child_endangerment_reports", "")] == "3"
@@ -48,26 +61,47 @@ async def test_the_csv_report_has_one_row_per_figure(cli, engine: AsyncEngine, d
 
 
 async def test_the_html_report_stands_alone_with_inline_svg_charts(
-    cli, engine: AsyncEngine, database_url: str, tmp_path: Path  # type: ignore[no-untyped-def]
+    cli,
+    engine: AsyncEngine,
+    database_url: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     await build(engine)
     out = tmp_path / "report.html"
-    ran = await asyncio.to_thread(cli, "report", "transparency", *PERIOD, "--format", "html", "--output", str(out),
-                                  "--database-url", database_url)
+    ran = await asyncio.to_thread(
+        cli,
+        "report",
+        "transparency",
+        *PERIOD,
+        "--format",
+        "html",
+        "--output",
+        str(out),
+        "--database-url",
+        database_url,
+    )
     assert ran.code == 0, ran.err
     html = out.read_text()
     assert html.count("<svg") == 5
-    assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "<script" not in html and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
     assert 'id="reports-received">3<' in html
 
 
 async def test_purge_keeps_the_reports_figures(cli, engine: AsyncEngine, database_url: str) -> None:  # type: ignore[no-untyped-def]
     await build(engine)
-    before = await asyncio.to_thread(cli, "report", "transparency", *PERIOD, "--database-url", database_url)
-    purged = await asyncio.to_thread(cli, "purge", "--older-than", "30", "--json", "--database-url", database_url)
+    before = await asyncio.to_thread(
+        cli, "report", "transparency", *PERIOD, "--database-url", database_url
+    )
+    purged = await asyncio.to_thread(
+        cli, "purge", "--older-than", "30", "--json", "--database-url", database_url
+    )
     assert purged.code == 0, purged.err
     assert json.loads(purged.out)["decisions_deleted"] == 8  # the records are from January 2026
-    after = await asyncio.to_thread(cli, "report", "transparency", *PERIOD, "--database-url", database_url)
+    after = await asyncio.to_thread(
+        cli, "report", "transparency", *PERIOD, "--database-url", database_url
+    )
     assert _figures(json.loads(after.out)) == _figures(json.loads(before.out))
 
 
@@ -76,13 +110,35 @@ async def test_purge_keeps_the_reports_figures(cli, engine: AsyncEngine, databas
     [
         (["purge", "--older-than", "-1"], 2, "must be 0 or more"),
         (["purge", "--older-than", "soon"], 2, "'soon' is not a valid integer"),
-        (["report", "transparency", "--from", "2026-01-32", "--to", "2026-02-01"], 1, "is not a date"),
-        (["report", "transparency", "--from", "2026-02-02", "--to", "2026-02-01"], 1, "after it ends"),
-        (["report", "transparency", "--from", "2026-01-01", "--to", "2026-02-01", "--format", "pdf"], 2,
-         "'pdf' is not one of"),
+        (
+            ["report", "transparency", "--from", "2026-01-32", "--to", "2026-02-01"],
+            1,
+            "is not a date",
+        ),
+        (
+            ["report", "transparency", "--from", "2026-02-02", "--to", "2026-02-01"],
+            1,
+            "after it ends",
+        ),
+        (
+            [
+                "report",
+                "transparency",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-02-01",
+                "--format",
+                "pdf",
+            ],
+            2,
+            "'pdf' is not one of",
+        ),
     ],
 )
-def test_bad_input_exits_non_zero_with_a_message(cli, tmp_path: Path, args: list[str], code: int, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_exits_non_zero_with_a_message(
+    cli, tmp_path: Path, args: list[str], code: int, message: str
+) -> None:  # type: ignore[no-untyped-def]
     ran = cli(*args, "--database-url", f"sqlite:///{tmp_path / 'x.db'}")
     assert ran.code == code
     assert message in ran.err
@@ -90,6 +146,8 @@ def test_bad_input_exits_non_zero_with_a_message(cli, tmp_path: Path, args: list
 
 
 def test_an_unmigrated_database_names_the_command_that_fixes_it(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    ran = cli("report", "transparency", *PERIOD, "--database-url", f"sqlite:///{tmp_path / 'empty.db'}")
+    ran = cli(
+        "report", "transparency", *PERIOD, "--database-url", f"sqlite:///{tmp_path / 'empty.db'}"
+    )
     assert ran.code == 1
     assert "safe-accounts db upgrade" in ran.err

@@ -22,8 +22,10 @@ async def test_restricted_accounts_first_then_accounts_many_children_report_then
     await raise_alert(engine, "old", "quiet-adult", T0)  # the oldest, nothing else about it
     await raise_alert(engine, "restricted", "restricted-adult", T0 + 5 * H)
     await restrictions.restrict("restricted-adult", reason="alert", by="system")
-    many = [await file_report(engine, child, "13_15", "reported-adult", T0 + 2 * H + i) for i, child in
-            enumerate(["kid-1", "kid-2", "kid-3"])]
+    many = [
+        await file_report(engine, child, "13_15", "reported-adult", T0 + 2 * H + i)
+        for i, child in enumerate(["kid-1", "kid-2", "kid-3"])
+    ]
     await file_report(engine, "parent", "adult", "reported-by-adult", T0 + 1 * H)
 
     items = await ModerationQueue(engine).open_items()
@@ -59,24 +61,41 @@ async def test_an_alert_shows_counts_timeline_bands_history_and_actions(
     item = await ModerationQueue(engine).item("a1")
 
     assert (item.kind.value, item.account_id, item.title, item.restricted) == (
-        "alert", "adult-x", "rejected-by-minors", True)
+        "alert",
+        "adult-x",
+        "rejected-by-minors",
+        True,
+    )
     assert item.counts == {"count": 5}
-    assert [e["at"] for e in item.timeline] == sorted(e["at"] for e in item.timeline)  # oldest first
+    assert [e["at"] for e in item.timeline] == sorted(
+        e["at"] for e in item.timeline
+    )  # oldest first
     assert set(item.bands) == {"13_15", "under_13", "16_17", "adult"}
     assert [a["id"] for a in item.account_alerts] == ["a1", "earlier"]
     assert [r["reporter_band"] for r in item.account_reports] == ["16_17"]
-    assert [(r["created_by"], r["lifted_at"]) for r in item.account_restrictions] == [("mod-1", None)]
+    assert [(r["created_by"], r["lifted_at"]) for r in item.account_restrictions] == [
+        ("mod-1", None)
+    ]
     assert [(a.action.value, a.by) for a in item.actions] == [("restrict", "mod-1")]
     assert [(a.action.value, a.item_id) for a in item.account_actions] == [("warn", "earlier")]
     document = json.dumps(item.to_json())
     assert "text" not in document and "message" not in document  # there is none to show
 
 
-async def test_a_report_shows_its_reporter_and_the_accounts_other_reports(engine: AsyncEngine) -> None:
+async def test_a_report_shows_its_reporter_and_the_accounts_other_reports(
+    engine: AsyncEngine,
+) -> None:
     first = await file_report(engine, "kid", "13_15", "adult-x", T0)
     await file_report(engine, "young", "under_13", "adult-x", T0 + H)
     item = await ModerationQueue(engine).item(first)
     assert item.title == "child-endangerment report"
-    assert item.report == {"reporter_id": "kid", "reporter_band": "13_15", "reported_band": "adult",
-                           "decision_id": None}
-    assert [(e["other"], e["other_band"]) for e in item.timeline] == [("kid", "13_15"), ("young", "under_13")]
+    assert item.report == {
+        "reporter_id": "kid",
+        "reporter_band": "13_15",
+        "reported_band": "adult",
+        "decision_id": None,
+    }
+    assert [(e["other"], e["other_band"]) for e in item.timeline] == [
+        ("kid", "13_15"),
+        ("young", "under_13"),
+    ]

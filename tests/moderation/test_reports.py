@@ -19,20 +19,36 @@ from .records import T0
 
 async def _rows(engine: AsyncEngine) -> list[dict]:  # type: ignore[type-arg]
     async with engine.connect() as conn:
-        return [dict(r) for r in (await conn.execute(select(reports).order_by(reports.c.at))).mappings()]
+        return [
+            dict(r) for r in (await conn.execute(select(reports).order_by(reports.c.at))).mappings()
+        ]
 
 
 async def test_record_only_queues_and_flush_writes(engine: AsyncEngine) -> None:
     log = ReportLog(engine)
-    report_id = log.record(reporter_id="kid", reporter_band=AgeBand.B13_15, reported_id="adult-x",
-                           reported_band=AgeBand.ADULT, at=T0, decision_id="d1")
+    report_id = log.record(
+        reporter_id="kid",
+        reporter_band=AgeBand.B13_15,
+        reported_id="adult-x",
+        reported_band=AgeBand.ADULT,
+        at=T0,
+        decision_id="d1",
+    )
     assert await _rows(engine) == []  # nothing written on the request path
     assert log.health()["queued"] == 1
     assert await log.flush() == 1
-    assert await _rows(engine) == [{
-        "id": report_id, "at": T0, "reporter_id": "kid", "reporter_band": "13_15", "reported_id": "adult-x",
-        "reported_band": "adult", "decision_id": "d1", "status": "open",
-    }]
+    assert await _rows(engine) == [
+        {
+            "id": report_id,
+            "at": T0,
+            "reporter_id": "kid",
+            "reporter_band": "13_15",
+            "reported_id": "adult-x",
+            "reported_band": "adult",
+            "decision_id": "d1",
+            "status": "open",
+        }
+    ]
     await log.close()
 
 
@@ -40,8 +56,13 @@ async def test_the_background_writer_writes_and_close_writes_the_rest(engine: As
     log = ReportLog(engine, batch=2, interval=3600)
     await log.start()
     for i in range(5):
-        log.record(reporter_id=f"kid-{i}", reporter_band="13_15", reported_id="adult-x", reported_band="adult",
-                   at=T0 + i)
+        log.record(
+            reporter_id=f"kid-{i}",
+            reporter_band="13_15",
+            reported_id="adult-x",
+            reported_band="adult",
+            at=T0 + i,
+        )
     await log.close()
     assert [r["reporter_id"] for r in await _rows(engine)] == [f"kid-{i}" for i in range(5)]
     assert log.health() == {"queued": 0, "written": 5, "dropped": 0, "last_error": None}
@@ -50,7 +71,13 @@ async def test_the_background_writer_writes_and_close_writes_the_rest(engine: As
 async def test_a_full_queue_drops_the_oldest_and_counts_them(engine: AsyncEngine) -> None:
     log = ReportLog(engine, limit=2)
     for i in range(3):
-        log.record(reporter_id=f"kid-{i}", reporter_band="13_15", reported_id="adult-x", reported_band="adult", at=T0)
+        log.record(
+            reporter_id=f"kid-{i}",
+            reporter_band="13_15",
+            reported_id="adult-x",
+            reported_band="adult",
+            at=T0,
+        )
     assert log.dropped == 1
     await log.close()
     assert sorted(r["reporter_id"] for r in await _rows(engine)) == ["kid-1", "kid-2"]
@@ -58,10 +85,17 @@ async def test_a_full_queue_drops_the_oldest_and_counts_them(engine: AsyncEngine
 
 async def test_reports_enter_the_queue_beside_alerts(engine: AsyncEngine) -> None:
     log = ReportLog(engine)
-    report_id = log.record(reporter_id="kid", reporter_band="13_15", reported_id="adult-x", reported_band="adult",
-                           at=T0)
+    report_id = log.record(
+        reporter_id="kid",
+        reporter_band="13_15",
+        reported_id="adult-x",
+        reported_band="adult",
+        at=T0,
+    )
     await log.close()
-    assert [(i.kind.value, i.id) for i in await ModerationQueue(engine).open_items()] == [("report", report_id)]
+    assert [(i.kind.value, i.id) for i in await ModerationQueue(engine).open_items()] == [
+        ("report", report_id)
+    ]
 
 
 async def test_the_middleware_runtime_carries_a_started_report_log(
@@ -71,13 +105,24 @@ async def test_the_middleware_runtime_carries_a_started_report_log(
     await seed(engine, clock)
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
-    middleware = SafeAccountsMiddleware(HostApp().build(), policy=policy, database_url=database_url, clock=clock,
-                                        signals=attach_grooming_alerts())
+    middleware = SafeAccountsMiddleware(
+        HostApp().build(),
+        policy=policy,
+        database_url=database_url,
+        clock=clock,
+        signals=attach_grooming_alerts(),
+    )
     runtime = await middleware.start()
     try:
         log = runtime.extras["reports"]
         assert isinstance(log, ReportLog)
-        log.record(reporter_id="kid", reporter_band="13_15", reported_id="adult", reported_band="adult", at=T0)
+        log.record(
+            reporter_id="kid",
+            reporter_band="13_15",
+            reported_id="adult",
+            reported_band="adult",
+            at=T0,
+        )
         assert runtime.health()["reports"]["queued"] == 1
     finally:
         await middleware.close()  # closing writes what is queued

@@ -25,7 +25,9 @@ NOW = T0 + 30 * D
 
 
 def _figures(document: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in document.items() if k not in {"generated_at", "folded_before", "notes"}}
+    return {
+        k: v for k, v in document.items() if k not in {"generated_at", "folded_before", "notes"}
+    }
 
 
 async def _report(engine: AsyncEngine, first: date = FIRST, last: date = LAST) -> dict[str, Any]:
@@ -50,7 +52,9 @@ async def test_figures_are_the_same_before_and_after_a_purge(engine: AsyncEngine
     assert await _count(engine, decision_log) == 1
     after = await _report(engine)
     assert _figures(after) == _figures(before)
-    assert _figures(await _report(engine, date(2025, 12, 29), date(2026, 1, 25))) == _figures(wider_before)
+    assert _figures(await _report(engine, date(2025, 12, 29), date(2026, 1, 25))) == _figures(
+        wider_before
+    )
     assert after["folded_before"] == "2026-01-19"
 
 
@@ -59,26 +63,39 @@ async def test_a_second_purge_changes_no_figure(engine: AsyncEngine) -> None:
     before = await _report(engine)
     await purge(engine, older_than_days=10, clock=FrozenClock(NOW))
     again = await purge(engine, older_than_days=10, clock=FrozenClock(NOW))
-    assert (again.decisions_deleted, again.weeks_folded, again.reports_erased, again.evidence_cleared) == (0, 0, 0, 0)
+    assert (
+        again.decisions_deleted,
+        again.weeks_folded,
+        again.reports_erased,
+        again.evidence_cleared,
+    ) == (0, 0, 0, 0)
     assert _figures(await _report(engine)) == _figures(before)
 
 
-async def test_a_row_logged_late_into_a_purged_week_is_folded_by_the_next_purge(engine: AsyncEngine) -> None:
+async def test_a_row_logged_late_into_a_purged_week_is_folded_by_the_next_purge(
+    engine: AsyncEngine,
+) -> None:
     await build(engine)
     await purge(engine, older_than_days=10, clock=FrozenClock(NOW))
     async with engine.begin() as conn:
-        await conn.execute(decision_log.insert(), [decision("late", T0 + 2 * D, "direct_message", "13_15")])
+        await conn.execute(
+            decision_log.insert(), [decision("late", T0 + 2 * D, "direct_message", "13_15")]
+        )
     await purge(engine, older_than_days=10, clock=FrozenClock(NOW))
     after = await _report(engine)
     assert after["stranger_contacts_blocked"]["total"] == 5
 
 
-async def test_resolved_reports_lose_their_account_ids_and_resolved_alerts_their_evidence(engine: AsyncEngine) -> None:
+async def test_resolved_reports_lose_their_account_ids_and_resolved_alerts_their_evidence(
+    engine: AsyncEngine,
+) -> None:
     await build(engine)
     done = await purge(engine, older_than_days=10, clock=FrozenClock(NOW))
     async with engine.connect() as conn:
         kept = {r.id: (r.reporter_id, r.reported_id) for r in await conn.execute(select(reports))}
-        evidence = {r.id: r.evidence for r in await conn.execute(select(alerts.c.id, alerts.c.evidence))}
+        evidence = {
+            r.id: r.evidence for r in await conn.execute(select(alerts.c.id, alerts.c.evidence))
+        }
     assert kept["r1"] == (None, None)  # resolved, old: anonymous now
     assert kept["r2"] == ("young", "adult-x")  # still open: a moderator needs it
     assert kept["r-after"] == ("kid", "adult-w")  # younger than the cut-off

@@ -25,10 +25,14 @@ from .records import EXPECTED, FIRST, LAST, T0, build
 @pytest.fixture
 async def report(engine: AsyncEngine) -> TransparencyReport:
     await build(engine)
-    return await transparency_report(engine, Period.of(FIRST, LAST), clock=FrozenClock(T0 + 30 * 86_400))
+    return await transparency_report(
+        engine, Period.of(FIRST, LAST), clock=FrozenClock(T0 + 30 * 86_400)
+    )
 
 
-async def test_child_endangerment_reports_received_in_the_period(report: TransparencyReport) -> None:
+async def test_child_endangerment_reports_received_in_the_period(
+    report: TransparencyReport,
+) -> None:
     assert report.reports_received == EXPECTED["reports_received"]
     assert report.reports_by_reporter_band == EXPECTED["reports_by_reporter_band"]
 
@@ -38,7 +42,9 @@ async def test_grooming_alerts_raised_by_signal(report: TransparencyReport) -> N
     assert report.alerts_raised == 3
 
 
-async def test_stranger_contacts_blocked_are_enforced_denials_by_kind_and_band(report: TransparencyReport) -> None:
+async def test_stranger_contacts_blocked_are_enforced_denials_by_kind_and_band(
+    report: TransparencyReport,
+) -> None:
     # Monitor-mode denials and hides are not blocked contacts; no band counts as "unknown".
     assert report.contacts_blocked == EXPECTED["contacts_blocked"]
     assert report.contacts_blocked_total == 4
@@ -74,7 +80,14 @@ async def test_items_still_open_at_the_end_of_the_period(report: TransparencyRep
 
 async def test_weekly_trends(report: TransparencyReport) -> None:
     weeks = [
-        (w.start.isoformat(), w.reports, w.alerts, w.contacts_blocked, w.actions, w.median_first_response)
+        (
+            w.start.isoformat(),
+            w.reports,
+            w.alerts,
+            w.contacts_blocked,
+            w.actions,
+            w.median_first_response,
+        )
         for w in report.weeks
     ]
     assert weeks == EXPECTED["weeks"]
@@ -84,12 +97,19 @@ async def test_the_json_document_carries_every_figure(report: TransparencyReport
     document = report.to_json()
     assert document["period"] == {"from": "2026-01-05", "to": "2026-01-18"}
     assert document["child_endangerment_reports"]["received"] == 3
-    assert document["grooming_alerts"]["by_signal"] == {"blocked-by-minors": 1, "rejected-by-minors": 2}
+    assert document["grooming_alerts"]["by_signal"] == {
+        "blocked-by-minors": 1,
+        "rejected-by-minors": 2,
+    }
     assert {"kind": "direct_message", "target_band": "13_15", "count": 2} in (
         document["stranger_contacts_blocked"]["by_kind_and_band"]
     )
     assert document["accounts_restricted"] == {"total": 2, "automatically": 1, "by_moderators": 2}
-    assert document["time_to_first_response"] == {"count": 4, "median_seconds": 1200.0, "p90_seconds": 5580.0}
+    assert document["time_to_first_response"] == {
+        "count": 4,
+        "median_seconds": 1200.0,
+        "p90_seconds": 5580.0,
+    }
     assert document["actions_taken"]["total"] == 6
     assert document["items_open_at_end"] == {"total": 4, "alerts": 1, "reports": 3}
     assert document["folded_before"] is None and document["notes"] == []
@@ -98,7 +118,11 @@ async def test_the_json_document_carries_every_figure(report: TransparencyReport
 async def test_an_empty_period_reports_zeros_and_no_durations(engine: AsyncEngine) -> None:
     report = await transparency_report(engine, Period.of(date(2030, 1, 1), date(2030, 1, 1)))
     assert report.reports_received == report.alerts_raised == report.contacts_blocked_total == 0
-    assert (report.first_response.count, report.first_response.median, report.first_response.p90) == (0, None, None)
+    assert (
+        report.first_response.count,
+        report.first_response.median,
+        report.first_response.p90,
+    ) == (0, None, None)
     assert len(report.weeks) == 1
 
 

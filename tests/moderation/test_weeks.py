@@ -22,8 +22,12 @@ def test_a_week_starts_on_monday_midnight_utc() -> None:
     assert monday_of(date(2026, 1, 11)) == date(2026, 1, 5)
 
 
-@pytest.mark.parametrize("offset", [0, 1, 86_399.5, 7 * 86_400 - 0.25, 7 * 86_400, 100 * 86_400 + 0.5])
-async def test_sql_puts_a_time_in_the_same_week_as_python(engine: AsyncEngine, offset: float) -> None:
+@pytest.mark.parametrize(
+    "offset", [0, 1, 86_399.5, 7 * 86_400 - 0.25, 7 * 86_400, 100 * 86_400 + 0.5]
+)
+async def test_sql_puts_a_time_in_the_same_week_as_python(
+    engine: AsyncEngine, offset: float
+) -> None:
     at = MONDAY + offset
     async with engine.connect() as conn:
         in_sql = (await conn.execute(select(week_of(literal(at))))).scalar_one()

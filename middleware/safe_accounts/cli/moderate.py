@@ -37,11 +37,22 @@ async def _restrictions(engine: AsyncEngine, redis_url: str | None) -> AsyncIter
         await restrictions.close()
 
 
-def _take(database_url: str | None, redis_url: str | None, item_id: str, action: ModerationAction, by: str,
-          note: str) -> ActionRecord:
+def _take(
+    database_url: str | None,
+    redis_url: str | None,
+    item_id: str,
+    action: ModerationAction,
+    by: str,
+    note: str,
+) -> ActionRecord:
     async def go() -> ActionRecord:
-        async with checked_engine(database_url) as engine, _restrictions(engine, redis_url) as restrictions:
-            return await Moderation(engine, restrictions=restrictions).take(item_id, action, by=by, note=note)
+        async with (
+            checked_engine(database_url) as engine,
+            _restrictions(engine, redis_url) as restrictions,
+        ):
+            return await Moderation(engine, restrictions=restrictions).take(
+                item_id, action, by=by, note=note
+            )
 
     return run(go)
 
@@ -52,12 +63,18 @@ def _show(record: ActionRecord, as_json: bool) -> None:
         return
     when = datetime.fromtimestamp(record.at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     effect = f" ({record.effect})" if record.effect else ""
-    click.echo(f"{record.action.value} on {record.item_kind.value} {record.item_id} "
-               f"(account {record.account_id or '-'}) by {record.by} at {when}{effect}")
+    click.echo(
+        f"{record.action.value} on {record.item_kind.value} {record.item_id} "
+        f"(account {record.account_id or '-'}) by {record.by} at {when}{effect}"
+    )
 
 
-_by = click.option("--by", required=True, metavar="WHO", help="The moderator taking the action (recorded).")
-_note = click.option("--note", default="", help="Kept with the action (never shown to the account).")
+_by = click.option(
+    "--by", required=True, metavar="WHO", help="The moderator taking the action (recorded)."
+)
+_note = click.option(
+    "--note", default="", help="Kept with the action (never shown to the account)."
+)
 _json = click.option("--json", "as_json", is_flag=True, help="The recorded action as JSON.")
 
 
@@ -68,7 +85,9 @@ _json = click.option("--json", "as_json", is_flag=True, help="The recorded actio
 @_by
 @_note
 @_json
-def ack(database_url: str | None, redis_url: str | None, item_id: str, by: str, note: str, as_json: bool) -> None:
+def ack(
+    database_url: str | None, redis_url: str | None, item_id: str, by: str, note: str, as_json: bool
+) -> None:
     """Acknowledge an alert or report: the first response, without a decision yet."""
     _show(_take(database_url, redis_url, item_id, ModerationAction.ACK, by, note), as_json)
 
@@ -77,12 +96,20 @@ def ack(database_url: str | None, redis_url: str | None, item_id: str, by: str, 
 @database_option
 @redis_option
 @click.argument("item_id")
-@click.option("--action", "action", required=True, type=click.Choice(_RESOLVING), help="The decision.")
+@click.option(
+    "--action", "action", required=True, type=click.Choice(_RESOLVING), help="The decision."
+)
 @_by
 @_note
 @_json
 def resolve(
-    database_url: str | None, redis_url: str | None, item_id: str, action: str, by: str, note: str, as_json: bool
+    database_url: str | None,
+    redis_url: str | None,
+    item_id: str,
+    action: str,
+    by: str,
+    note: str,
+    as_json: bool,
 ) -> None:
-    """Decide on an alert or report: dismiss, warn, restrict, suspend or refer to law enforcement."""
+    """Decide on an alert or report: dismiss, warn, restrict, suspend, refer to the police."""
     _show(_take(database_url, redis_url, item_id, ModerationAction(action), by, note), as_json)

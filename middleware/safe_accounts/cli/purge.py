@@ -19,8 +19,14 @@ from .report import checked_engine
 
 @click.command("purge")
 @database_option
-@click.option("--older-than", "days", required=True, type=int, metavar="DAYS",
-              help="Remove what is older than this many days (0 or more).")
+@click.option(
+    "--older-than",
+    "days",
+    required=True,
+    type=int,
+    metavar="DAYS",
+    help="Remove what is older than this many days (0 or more).",
+)
 @click.option("--json", "as_json", is_flag=True, help="The outcome as JSON, for scripts.")
 def command(database_url: str | None, days: int, as_json: bool) -> None:
     """Remove decision-log rows and evidence past retention; report figures are kept."""
@@ -34,13 +40,17 @@ def command(database_url: str | None, days: int, as_json: bool) -> None:
     done = run(go)
     before = as_date(done.folded_before).isoformat()
     if as_json:
-        click.echo(json.dumps({
-            "purged_before": before,
-            "decisions_deleted": done.decisions_deleted,
-            "weeks_folded": done.weeks_folded,
-            "reports_erased": done.reports_erased,
-            "evidence_cleared": done.evidence_cleared,
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "purged_before": before,
+                    "decisions_deleted": done.decisions_deleted,
+                    "weeks_folded": done.weeks_folded,
+                    "reports_erased": done.reports_erased,
+                    "evidence_cleared": done.evidence_cleared,
+                }
+            )
+        )
         return
     click.echo(
         f"purged before {before}: {done.decisions_deleted} decision-log rows deleted "

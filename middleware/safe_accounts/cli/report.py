@@ -30,7 +30,9 @@ async def checked_engine(url: str | None) -> AsyncIterator[AsyncEngine]:
         try:
             await check_schema(engine)
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot use the database: {getattr(exc, 'orig', None) or exc}") from exc
+            raise StorageError(
+                f"cannot use the database: {getattr(exc, 'orig', None) or exc}"
+            ) from exc
         yield engine
     except SQLAlchemyError as exc:
         raise StorageError(f"database error: {getattr(exc, 'orig', None) or exc}") from exc
@@ -45,12 +47,26 @@ def command() -> None:
 
 @command.command("transparency")
 @database_option
-@click.option("--from", "first", required=True, metavar="DATE", help="First day of the period (YYYY-MM-DD, UTC).")
-@click.option("--to", "last", required=True, metavar="DATE", help="Last day of the period, included.")
+@click.option(
+    "--from",
+    "first",
+    required=True,
+    metavar="DATE",
+    help="First day of the period (YYYY-MM-DD, UTC).",
+)
+@click.option(
+    "--to", "last", required=True, metavar="DATE", help="Last day of the period, included."
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
-              help="Write to this file instead of standard output.")
-def transparency(database_url: str | None, first: str, last: str, fmt: str, output: Path | None) -> None:
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+def transparency(
+    database_url: str | None, first: str, last: str, fmt: str, output: Path | None
+) -> None:
     """Reports, alerts, blocked contacts, restrictions, response times, actions, open items."""
     period = Period.parse(first, last)  # bad dates stop here, before any connection
 

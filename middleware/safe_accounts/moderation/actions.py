@@ -36,7 +36,9 @@ RestrictionsSource = Restrictions | Callable[[], Restrictions]
 
 MAX_NOTE = 2000
 MAX_MODERATOR_ID = 255
-_NEEDS_ACCOUNT = frozenset({ModerationAction.RESTRICT, ModerationAction.LIFT, ModerationAction.SUSPEND})
+_NEEDS_ACCOUNT = frozenset(
+    {ModerationAction.RESTRICT, ModerationAction.LIFT, ModerationAction.SUSPEND}
+)
 
 
 class Moderation:
@@ -110,13 +112,17 @@ class Moderation:
                 await conn.execute(moderation_actions.insert().values(**row))
                 if status is not item.status:
                     table = status_table(item.kind)
-                    await conn.execute(update(table).where(table.c.id == item.id).values(status=status.value))
+                    await conn.execute(
+                        update(table).where(table.c.id == item.id).values(status=status.value)
+                    )
         except Exception as exc:
             raise StorageError(f"could not record the {action.value} on {item.id}: {exc}") from exc
         logger.info(ACTION_TAKEN, action.value, item.kind.value, item.id, item.account_id, by)
         return record
 
-    async def _apply(self, item: ItemRef, action: ModerationAction, *, by: str, note: str) -> str | None:
+    async def _apply(
+        self, item: ItemRef, action: ModerationAction, *, by: str, note: str
+    ) -> str | None:
         account = item.account_id
         if action is ModerationAction.RESTRICT:
             assert account is not None
@@ -124,7 +130,10 @@ class Moderation:
                 return "already restricted"
             reason = note or f"restricted by moderator {by} on {item.kind.value} {item.id}"
             await self._restrictions_now().restrict(
-                account, reason=reason, alert_id=item.id if item.kind is ItemKind.ALERT else None, by=by
+                account,
+                reason=reason,
+                alert_id=item.id if item.kind is ItemKind.ALERT else None,
+                by=by,
             )
             return "restricted"
         if action is ModerationAction.LIFT:
@@ -149,7 +158,10 @@ class Moderation:
         async with self._engine.connect() as conn:
             found = await conn.execute(
                 select(restriction_rows.c.id)
-                .where(restriction_rows.c.account_id == account_id, restriction_rows.c.lifted_at.is_(None))
+                .where(
+                    restriction_rows.c.account_id == account_id,
+                    restriction_rows.c.lifted_at.is_(None),
+                )
                 .limit(1)
             )
             return found.first() is not None
@@ -157,12 +169,16 @@ class Moderation:
     async def actions_on(self, item_id: str) -> list[ActionRecord]:
         async with self._engine.connect() as conn:
             rows = (
-                await conn.execute(
-                    select(moderation_actions)
-                    .where(moderation_actions.c.item_id == item_id)
-                    .order_by(moderation_actions.c.at, moderation_actions.c.id)
+                (
+                    await conn.execute(
+                        select(moderation_actions)
+                        .where(moderation_actions.c.item_id == item_id)
+                        .order_by(moderation_actions.c.at, moderation_actions.c.id)
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
         return [ActionRecord.from_row(r) for r in rows]
 
 

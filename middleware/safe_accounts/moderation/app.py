@@ -68,12 +68,18 @@ class Refused(Exception):
 
 
 def _problem(kind: tuple[str, str], status: int, detail: str) -> Response:
-    return Response(problem_body(kind[0], kind[1], status, detail), status_code=status,
-                    media_type="application/problem+json", headers=_NO_STORE)
+    return Response(
+        problem_body(kind[0], kind[1], status, detail),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=_NO_STORE,
+    )
 
 
 def _json(document: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(document), status_code=status, media_type="application/json", headers=_NO_STORE)
+    return Response(
+        orjson.dumps(document), status_code=status, media_type="application/json", headers=_NO_STORE
+    )
 
 
 class ModerationApp:
@@ -92,7 +98,9 @@ class ModerationApp:
         report_weeks: int,
     ) -> None:
         self.queue = ModerationQueue(engine)
-        self.moderation = Moderation(engine, restrictions=restrictions, on_suspend=on_suspend, clock=clock)
+        self.moderation = Moderation(
+            engine, restrictions=restrictions, on_suspend=on_suspend, clock=clock
+        )
         self.csrf = CsrfTokens(csrf_secret, clock=clock)
         self._engine = engine
         self._is_moderator = is_moderator
@@ -114,10 +122,17 @@ class ModerationApp:
         return who
 
     def page(self, request: Request, template: str, moderator: str, **context: Any) -> HTMLResponse:
-        html = render(template, nav=True, base_path=request.scope.get("root_path", ""), moderator=moderator,
-                      now=self._clock.now(), **context)
-        return HTMLResponse(html, headers={**_NO_STORE, "x-frame-options": "DENY",
-                                           "content-security-policy": _CSP})
+        html = render(
+            template,
+            nav=True,
+            base_path=request.scope.get("root_path", ""),
+            moderator=moderator,
+            now=self._clock.now(),
+            **context,
+        )
+        return HTMLResponse(
+            html, headers={**_NO_STORE, "x-frame-options": "DENY", "content-security-policy": _CSP}
+        )
 
     # --- HTML ----------------------------------------------------------------------------
 
@@ -129,8 +144,15 @@ class ModerationApp:
     async def item_page(self, request: Request) -> Response:
         who = await self.moderator(request)
         item = await self._item(request.path_params["item_id"])
-        return self.page(request, "item.html", who, title=item.title, item=item, actions=ACTION_LABELS,
-                         csrf_token=self.csrf.issue(who))
+        return self.page(
+            request,
+            "item.html",
+            who,
+            title=item.title,
+            item=item,
+            actions=ACTION_LABELS,
+            csrf_token=self.csrf.issue(who),
+        )
 
     async def action_form(self, request: Request) -> Response:
         who = await self.moderator(request)
@@ -138,7 +160,11 @@ class ModerationApp:
         try:
             token = form.get(FIELD)
             if not isinstance(token, str) or not self.csrf.valid(who, token):
-                raise Refused(CSRF_REFUSED, 403, "Reload the page and try again: the form's token is missing or stale.")
+                raise Refused(
+                    CSRF_REFUSED,
+                    403,
+                    "Reload the page and try again: the form's token is missing or stale.",
+                )
             action, note = form.get("action"), form.get("note") or ""
             if not isinstance(action, str) or not isinstance(note, str):
                 raise Refused(INVALID_ACTION, 400, "The form needs an action.")
@@ -152,9 +178,16 @@ class ModerationApp:
     async def transparency_page(self, request: Request) -> Response:
         who = await self.moderator(request)
         report = await transparency_report(self._engine, self._period(request), clock=self._clock)
-        html = to_html(report, nav=True, base_path=request.scope.get("root_path", ""), moderator=who,
-                       period_form=True)
-        return HTMLResponse(html, headers={**_NO_STORE, "x-frame-options": "DENY", "content-security-policy": _CSP})
+        html = to_html(
+            report,
+            nav=True,
+            base_path=request.scope.get("root_path", ""),
+            moderator=who,
+            period_form=True,
+        )
+        return HTMLResponse(
+            html, headers={**_NO_STORE, "x-frame-options": "DENY", "content-security-policy": _CSP}
+        )
 
     # --- JSON ----------------------------------------------------------------------------
 
@@ -172,16 +205,18 @@ class ModerationApp:
         who = await self.moderator(request)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
-            raise Refused(NOT_JSON, 415, "Send the action as application/json: {\"action\": ..., \"note\": ...}.")
+            raise Refused(
+                NOT_JSON, 415, 'Send the action as application/json: {"action": ..., "note": ...}.'
+            )
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
             raise Refused(NOT_JSON, 400, "The body is not valid JSON.") from None
         if not isinstance(body, dict) or not isinstance(body.get("action"), str):
-            raise Refused(INVALID_ACTION, 400, "The body needs an \"action\" string.")
+            raise Refused(INVALID_ACTION, 400, 'The body needs an "action" string.')
         note = body.get("note") or ""
         if not isinstance(note, str):
-            raise Refused(INVALID_ACTION, 400, "\"note\" must be a string.")
+            raise Refused(INVALID_ACTION, 400, '"note" must be a string.')
         record = await self._take(request.path_params["item_id"], body["action"], who, note)
         return _json(record.to_json(), status=201)
 
@@ -218,10 +253,15 @@ class ModerationApp:
 
 
 # Our pages need nothing from elsewhere: inline styles and SVG only, no scripts at all.
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
+_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 
-def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+def _guarded(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request)
@@ -256,8 +296,14 @@ def moderation_app(
     if report_weeks < 1:
         raise ValueError("report_weeks must be at least 1")
     handlers = ModerationApp(
-        engine, is_moderator=is_moderator, moderator_id=moderator_id, restrictions=restrictions,
-        on_suspend=on_suspend, clock=clock, csrf_secret=csrf_secret, report_weeks=report_weeks,
+        engine,
+        is_moderator=is_moderator,
+        moderator_id=moderator_id,
+        restrictions=restrictions,
+        on_suspend=on_suspend,
+        clock=clock,
+        csrf_secret=csrf_secret,
+        report_weeks=report_weeks,
     )
     routes = [
         Route("/", _guarded(handlers.queue_page)),
@@ -282,7 +328,9 @@ def restrictions_of(middleware: Any) -> Callable[[], Any]:
         runtime = getattr(middleware, "runtime", None)
         alerts = None if runtime is None else runtime.extras.get("alerts")
         if alerts is None:
-            raise StorageError("the Safe Accounts middleware has not started (or runs without grooming alerts)")
+            raise StorageError(
+                "the Safe Accounts middleware has not started (or runs without grooming alerts)"
+            )
         return alerts.restrictions
 
     return current

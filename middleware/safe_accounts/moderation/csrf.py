@@ -30,8 +30,13 @@ FIELD = "csrf_token"
 
 
 class CsrfTokens:
-    def __init__(self, secret: bytes | str | None = None, *, max_age: float = 12 * 3600,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        secret: bytes | str | None = None,
+        *,
+        max_age: float = 12 * 3600,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         secret = secret if secret is not None else os.environ.get(SECRET_ENV)
         if secret is None:
             logger.warning(RANDOM_SECRET, SECRET_ENV)

@@ -27,10 +27,24 @@ async def find_item(conn: AsyncConnection, item_id: str) -> ItemRef:
     """The alert or report `item_id`; `UnknownItem` when there is neither."""
     row = (await conn.execute(select(alerts).where(alerts.c.id == item_id))).mappings().first()
     if row is not None:
-        return ItemRef(ItemKind.ALERT, row["id"], row["subject"], row["created_at"], ItemStatus(row["status"]), {str(k): v for k, v in row.items()})
+        return ItemRef(
+            ItemKind.ALERT,
+            row["id"],
+            row["subject"],
+            row["created_at"],
+            ItemStatus(row["status"]),
+            {str(k): v for k, v in row.items()},
+        )
     row = (await conn.execute(select(reports).where(reports.c.id == item_id))).mappings().first()
     if row is not None:
-        return ItemRef(ItemKind.REPORT, row["id"], row["reported_id"], row["at"], ItemStatus(row["status"]), {str(k): v for k, v in row.items()})
+        return ItemRef(
+            ItemKind.REPORT,
+            row["id"],
+            row["reported_id"],
+            row["at"],
+            ItemStatus(row["status"]),
+            {str(k): v for k, v in row.items()},
+        )
     raise UnknownItem(f"there is no alert or report {item_id!r} in the moderation queue")
 
 

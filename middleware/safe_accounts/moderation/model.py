@@ -49,7 +49,9 @@ class ModerationAction(enum.StrEnum):
             return cls(value)
         except ValueError:
             names = ", ".join(a.value for a in cls)
-            raise InvalidAction(f"unknown moderation action {value!r} (expected one of {names})") from None
+            raise InvalidAction(
+                f"unknown moderation action {value!r} (expected one of {names})"
+            ) from None
 
 
 RESOLVING = frozenset(

@@ -128,25 +128,40 @@ class ModerationQueue:
         async with self._engine.connect() as conn:
             alert_rows = (
                 await conn.execute(
-                    select(alerts.c.id, alerts.c.subject, alerts.c.signal, alerts.c.status, alerts.c.created_at)
-                    .where(alerts.c.status != resolved)
+                    select(
+                        alerts.c.id,
+                        alerts.c.subject,
+                        alerts.c.signal,
+                        alerts.c.status,
+                        alerts.c.created_at,
+                    ).where(alerts.c.status != resolved)
                 )
             ).all()
             report_rows = (
                 await conn.execute(
-                    select(reports.c.id, reports.c.reported_id, reports.c.reporter_id, reports.c.reporter_band,
-                           reports.c.status, reports.c.at)
-                    .where(reports.c.status != resolved)
+                    select(
+                        reports.c.id,
+                        reports.c.reported_id,
+                        reports.c.reporter_id,
+                        reports.c.reporter_band,
+                        reports.c.status,
+                        reports.c.at,
+                    ).where(reports.c.status != resolved)
                 )
             ).all()
-            accounts = {r.subject for r in alert_rows} | {r.reported_id for r in report_rows if r.reported_id}
+            accounts = {r.subject for r in alert_rows} | {
+                r.reported_id for r in report_rows if r.reported_id
+            }
             restricted: set[str] = set()
             if accounts:
                 restricted = {
                     r[0]
                     for r in await conn.execute(
                         select(restriction_rows.c.account_id)
-                        .where(restriction_rows.c.lifted_at.is_(None), restriction_rows.c.account_id.in_(accounts))
+                        .where(
+                            restriction_rows.c.lifted_at.is_(None),
+                            restriction_rows.c.account_id.in_(accounts),
+                        )
                         .distinct()
                     )
                 }
@@ -158,7 +173,9 @@ class ModerationQueue:
         for r in alert_rows:
             open_alerts[r.subject] += 1
 
-        def item(kind: ItemKind, item_id: str, account: str | None, title: str, status: str, at: float) -> QueueItem:
+        def item(
+            kind: ItemKind, item_id: str, account: str | None, title: str, status: str, at: float
+        ) -> QueueItem:
             minors = len(reporters.get(account, ())) if account else 0
             alerts_open = open_alerts.get(account, 0) if account else 0
             is_restricted = account in restricted if account else False
@@ -168,12 +185,30 @@ class ModerationQueue:
             if minors:
                 reasons.append(f"reported by {minors} under-18 account{'s' if minors != 1 else ''}")
             if alerts_open:
-                reasons.append(f"{alerts_open} open alert{'s' if alerts_open != 1 else ''} on the account")
-            return QueueItem(kind, item_id, account, title, ItemStatus(status), at, is_restricted, minors,
-                             alerts_open, tuple(reasons))
+                reasons.append(
+                    f"{alerts_open} open alert{'s' if alerts_open != 1 else ''} on the account"
+                )
+            return QueueItem(
+                kind,
+                item_id,
+                account,
+                title,
+                ItemStatus(status),
+                at,
+                is_restricted,
+                minors,
+                alerts_open,
+                tuple(reasons),
+            )
 
-        items = [item(ItemKind.ALERT, r.id, r.subject, r.signal, r.status, r.created_at) for r in alert_rows]
-        items += [item(ItemKind.REPORT, r.id, r.reported_id, REPORT_TITLE, r.status, r.at) for r in report_rows]
+        items = [
+            item(ItemKind.ALERT, r.id, r.subject, r.signal, r.status, r.created_at)
+            for r in alert_rows
+        ]
+        items += [
+            item(ItemKind.REPORT, r.id, r.reported_id, REPORT_TITLE, r.status, r.at)
+            for r in report_rows
+        ]
         items.sort(key=QueueItem.urgency)
         return items[:limit]
 
@@ -188,48 +223,72 @@ class ModerationQueue:
             account_actions: list[ActionRecord] = []
             if account is not None:
                 account_alerts = [
-                    _plain(r) for r in (
+                    _plain(r)
+                    for r in (
                         await conn.execute(
-                            select(alerts.c.id, alerts.c.signal, alerts.c.status, alerts.c.created_at,
-                                   alerts.c.counts, alerts.c.reason)
+                            select(
+                                alerts.c.id,
+                                alerts.c.signal,
+                                alerts.c.status,
+                                alerts.c.created_at,
+                                alerts.c.counts,
+                                alerts.c.reason,
+                            )
                             .where(alerts.c.subject == account)
                             .order_by(alerts.c.created_at.desc(), alerts.c.id)
                         )
                     ).mappings()
                 ]
                 account_reports = [
-                    _plain(r) for r in (
+                    _plain(r)
+                    for r in (
                         await conn.execute(
-                            select(reports.c.id, reports.c.at, reports.c.reporter_id, reports.c.reporter_band,
-                                   reports.c.reported_band, reports.c.status)
+                            select(
+                                reports.c.id,
+                                reports.c.at,
+                                reports.c.reporter_id,
+                                reports.c.reporter_band,
+                                reports.c.reported_band,
+                                reports.c.status,
+                            )
                             .where(reports.c.reported_id == account)
                             .order_by(reports.c.at.desc(), reports.c.id)
                         )
                     ).mappings()
                 ]
                 account_restrictions = [
-                    _plain(r) for r in (
+                    _plain(r)
+                    for r in (
                         await conn.execute(
-                            select(restriction_rows.c.created_at, restriction_rows.c.created_by,
-                                   restriction_rows.c.reason, restriction_rows.c.alert_id,
-                                   restriction_rows.c.lifted_at, restriction_rows.c.lifted_by)
+                            select(
+                                restriction_rows.c.created_at,
+                                restriction_rows.c.created_by,
+                                restriction_rows.c.reason,
+                                restriction_rows.c.alert_id,
+                                restriction_rows.c.lifted_at,
+                                restriction_rows.c.lifted_by,
+                            )
                             .where(restriction_rows.c.account_id == account)
                             .order_by(restriction_rows.c.created_at.desc())
                         )
                     ).mappings()
                 ]
                 account_actions = [
-                    ActionRecord.from_row(r) for r in (
+                    ActionRecord.from_row(r)
+                    for r in (
                         await conn.execute(
                             select(moderation_actions)
-                            .where(moderation_actions.c.account_id == account,
-                                   moderation_actions.c.item_id != ref.id)
+                            .where(
+                                moderation_actions.c.account_id == account,
+                                moderation_actions.c.item_id != ref.id,
+                            )
                             .order_by(moderation_actions.c.at.desc(), moderation_actions.c.id)
                         )
                     ).mappings()
                 ]
             actions = [
-                ActionRecord.from_row(r) for r in (
+                ActionRecord.from_row(r)
+                for r in (
                     await conn.execute(
                         select(moderation_actions)
                         .where(moderation_actions.c.item_id == ref.id)
@@ -241,17 +300,31 @@ class ModerationQueue:
         row = ref.row
         bands: set[str] = set()
         if ref.kind is ItemKind.ALERT:
-            timeline = tuple(sorted((dict(e) for e in row["evidence"]), key=lambda e: e.get("at", 0)))
+            timeline = tuple(
+                sorted((dict(e) for e in row["evidence"]), key=lambda e: e.get("at", 0))
+            )
             bands |= {e["other_band"] for e in timeline if e.get("other_band")}
             report = None
             title, reason, counts = row["signal"], row["reason"], dict(row["counts"])
         else:
             timeline = tuple(
-                {"kind": "reported", "other": r["reporter_id"], "other_band": r["reporter_band"], "mutual": None,
-                 "at": r["at"]}
+                {
+                    "kind": "reported",
+                    "other": r["reporter_id"],
+                    "other_band": r["reporter_band"],
+                    "mutual": None,
+                    "at": r["at"],
+                }
                 for r in sorted(account_reports, key=lambda r: r["at"])
-            ) or ({"kind": "reported", "other": row["reporter_id"], "other_band": row["reporter_band"],
-                   "mutual": None, "at": row["at"]},)
+            ) or (
+                {
+                    "kind": "reported",
+                    "other": row["reporter_id"],
+                    "other_band": row["reporter_band"],
+                    "mutual": None,
+                    "at": row["at"],
+                },
+            )
             report = {
                 "reporter_id": row["reporter_id"],
                 "reporter_band": row["reporter_band"],
@@ -260,7 +333,9 @@ class ModerationQueue:
             }
             bands |= {row["reporter_band"], row["reported_band"]}
             title, reason, counts = REPORT_TITLE, None, {}
-        bands |= {r["reporter_band"] for r in account_reports} | {r["reported_band"] for r in account_reports}
+        bands |= {r["reporter_band"] for r in account_reports} | {
+            r["reported_band"] for r in account_reports
+        }
         return ItemDetail(
             kind=ref.kind,
             id=ref.id,

@@ -38,9 +38,13 @@ def to_csv(report: TransparencyReport) -> str:
         writer.writerow(["stranger_contacts_blocked", f"kind={action};target_band={band}", count])
     writer.writerow(["accounts_restricted", "", report.accounts_restricted])
     writer.writerow(["accounts_restricted", "by=system", report.accounts_restricted_automatically])
-    writer.writerow(["accounts_restricted", "by=moderators", report.accounts_restricted_by_moderators])
-    for name, durations in (("time_to_first_response_seconds", report.first_response),
-                            ("time_to_resolution_seconds", report.resolution)):
+    writer.writerow(
+        ["accounts_restricted", "by=moderators", report.accounts_restricted_by_moderators]
+    )
+    for name, durations in (
+        ("time_to_first_response_seconds", report.first_response),
+        ("time_to_resolution_seconds", report.resolution),
+    ):
         writer.writerow([name, "count", durations.count])
         writer.writerow([name, "median", _blank(durations.median)])
         writer.writerow([name, "p90", _blank(durations.p90)])
@@ -53,7 +57,9 @@ def to_csv(report: TransparencyReport) -> str:
     for week in report.weeks:
         for series, value in week.to_json().items():
             if series != "week_start":
-                writer.writerow([f"weekly_{series}", f"week={week.start.isoformat()}", _blank(value)])
+                writer.writerow(
+                    [f"weekly_{series}", f"week={week.start.isoformat()}", _blank(value)]
+                )
     return out.getvalue()
 
 
@@ -66,10 +72,16 @@ def charts(report: TransparencyReport) -> list[Markup]:
     return [
         bar_chart("Child-endangerment reports per week", labels, [w.reports for w in report.weeks]),
         bar_chart("Grooming alerts per week", labels, [w.alerts for w in report.weeks]),
-        bar_chart("Stranger contacts blocked per week", labels, [w.contacts_blocked for w in report.weeks]),
+        bar_chart(
+            "Stranger contacts blocked per week", labels, [w.contacts_blocked for w in report.weeks]
+        ),
         bar_chart("Moderation actions per week", labels, [w.actions for w in report.weeks]),
-        bar_chart("Median time to first response, by week", labels,
-                  [w.median_first_response for w in report.weeks], unit="duration"),
+        bar_chart(
+            "Median time to first response, by week",
+            labels,
+            [w.median_first_response for w in report.weeks],
+            unit="duration",
+        ),
     ]
 
 

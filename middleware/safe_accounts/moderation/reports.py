@@ -92,7 +92,7 @@ class ReportLog:
             await self.flush()
 
     async def flush(self) -> int:
-        """Write everything queued now; returns the reports written (0 when the database is down)."""
+        """Write everything queued now; returns how many were written (0 while SQL is down)."""
         async with self._lock:
             total = 0
             while self._queue:

@@ -48,9 +48,13 @@ class PurgeResult:
     evidence_cleared: int
 
 
-async def purge(engine: AsyncEngine, *, older_than_days: int, clock: Clock = SYSTEM_CLOCK) -> PurgeResult:
+async def purge(
+    engine: AsyncEngine, *, older_than_days: int, clock: Clock = SYSTEM_CLOCK
+) -> PurgeResult:
     if not isinstance(older_than_days, int) or older_than_days < 0:
-        raise InvalidRetention(f"--older-than must be a whole number of days, 0 or more (got {older_than_days!r})")
+        raise InvalidRetention(
+            f"--older-than must be a whole number of days, 0 or more (got {older_than_days!r})"
+        )
     if older_than_days > MAX_DAYS:
         raise InvalidRetention(f"--older-than is at most {MAX_DAYS} days")
     now = clock.now()
@@ -60,22 +64,33 @@ async def purge(engine: AsyncEngine, *, older_than_days: int, clock: Clock = SYS
             if conn.dialect.name == "postgresql":
                 await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
             weeks = await _fold_decisions(conn, cutoff)
-            deleted = (await conn.execute(decision_log.delete().where(decision_log.c.at < cutoff))).rowcount
+            deleted = (
+                await conn.execute(decision_log.delete().where(decision_log.c.at < cutoff))
+            ).rowcount
             erased = (
                 await conn.execute(
                     update(reports)
-                    .where(reports.c.at < cutoff, reports.c.status == ItemStatus.RESOLVED.value,
-                           or_(reports.c.reporter_id.is_not(None), reports.c.reported_id.is_not(None)))
+                    .where(
+                        reports.c.at < cutoff,
+                        reports.c.status == ItemStatus.RESOLVED.value,
+                        or_(reports.c.reporter_id.is_not(None), reports.c.reported_id.is_not(None)),
+                    )
                     .values(reporter_id=None, reported_id=None)
                 )
             ).rowcount
             cleared = await _clear_evidence(conn, cutoff)
-            previous = (await conn.execute(select(func.max(purges.c.folded_before)))).scalar_one_or_none()
+            previous = (
+                await conn.execute(select(func.max(purges.c.folded_before)))
+            ).scalar_one_or_none()
             folded_before = cutoff if previous is None else max(previous, cutoff)
             await conn.execute(
                 purges.insert().values(
-                    at=now, older_than_days=older_than_days, folded_before=folded_before,
-                    decisions_deleted=deleted, reports_erased=erased, evidence_cleared=cleared,
+                    at=now,
+                    older_than_days=older_than_days,
+                    folded_before=folded_before,
+                    decisions_deleted=deleted,
+                    reports_erased=erased,
+                    evidence_cleared=cleared,
                 )
             )
     except SafeAccountsError:
@@ -96,7 +111,11 @@ async def _fold_decisions(conn: AsyncConnection, cutoff: int) -> int:
         (week_start(int(w)), action, target_band, int(count))
         for w, action, target_band, count in await conn.execute(
             select(week, decision_log.c.action, band, func.count())
-            .where(decision_log.c.mode == "enforce", decision_log.c.outcome == "deny", decision_log.c.at < cutoff)
+            .where(
+                decision_log.c.mode == "enforce",
+                decision_log.c.outcome == "deny",
+                decision_log.c.at < cutoff,
+            )
             .group_by(week, decision_log.c.action, band)
         )
     ]
@@ -107,11 +126,17 @@ async def _fold_decisions(conn: AsyncConnection, cutoff: int) -> int:
             weekly_figures.c.action == action,
             weekly_figures.c.band == target_band,
         )
-        done = await conn.execute(update(weekly_figures).where(key).values(count=weekly_figures.c.count + count))
+        done = await conn.execute(
+            update(weekly_figures).where(key).values(count=weekly_figures.c.count + count)
+        )
         if done.rowcount == 0:
             await conn.execute(
                 weekly_figures.insert().values(
-                    week_start=starts, figure=CONTACTS_BLOCKED, action=action, band=target_band, count=count
+                    week_start=starts,
+                    figure=CONTACTS_BLOCKED,
+                    action=action,
+                    band=target_band,
+                    count=count,
                 )
             )
     return len({starts for starts, *_ in folded})
@@ -120,10 +145,13 @@ async def _fold_decisions(conn: AsyncConnection, cutoff: int) -> int:
 async def _clear_evidence(conn: AsyncConnection, cutoff: int) -> int:
     # JSON has no portable equality: find the non-empty ones here.
     rows = await conn.execute(
-        select(alerts.c.id, alerts.c.evidence)
-        .where(alerts.c.created_at < cutoff, alerts.c.status == ItemStatus.RESOLVED.value)
+        select(alerts.c.id, alerts.c.evidence).where(
+            alerts.c.created_at < cutoff, alerts.c.status == ItemStatus.RESOLVED.value
+        )
     )
     ids = [alert_id for alert_id, evidence in rows if evidence]
     for chunk in range(0, len(ids), 500):
-        await conn.execute(update(alerts).where(alerts.c.id.in_(ids[chunk:chunk + 500])).values(evidence=[]))
+        await conn.execute(
+            update(alerts).where(alerts.c.id.in_(ids[chunk : chunk + 500])).values(evidence=[])
+        )
     return len(ids)

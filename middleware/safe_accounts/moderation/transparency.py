@@ -172,7 +172,10 @@ class TransparencyReport:
                 "received": self.reports_received,
                 "by_reporter_band": dict(self.reports_by_reporter_band),
             },
-            "grooming_alerts": {"raised": self.alerts_raised, "by_signal": dict(self.alerts_by_signal)},
+            "grooming_alerts": {
+                "raised": self.alerts_raised,
+                "by_signal": dict(self.alerts_by_signal),
+            },
             "stranger_contacts_blocked": {
                 "total": self.contacts_blocked_total,
                 "by_kind_and_band": [
@@ -189,15 +192,21 @@ class TransparencyReport:
             "time_to_resolution": self.resolution.to_json(),
             "actions_taken": {"total": self.actions_taken, "by_type": dict(self.actions_by_type)},
             "items_open_at_end": {
-                "total": self.items_open, "alerts": self.open_alerts, "reports": self.open_reports,
+                "total": self.items_open,
+                "alerts": self.open_alerts,
+                "reports": self.open_reports,
             },
             "weekly": [w.to_json() for w in self.weeks],
-            "folded_before": None if self.folded_before is None else as_date(self.folded_before).isoformat(),
+            "folded_before": None
+            if self.folded_before is None
+            else as_date(self.folded_before).isoformat(),
             "notes": list(self.notes),
         }
 
 
-async def transparency_report(engine: AsyncEngine, period: Period, *, clock: Clock = SYSTEM_CLOCK) -> TransparencyReport:
+async def transparency_report(
+    engine: AsyncEngine, period: Period, *, clock: Clock = SYSTEM_CLOCK
+) -> TransparencyReport:
     async with engine.connect() as conn:
         return await _compute(conn, period, clock.now())
 
@@ -208,17 +217,25 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
 
     # --- reports received ----------------------------------------------------------------
     in_period = and_(reports.c.at >= start, reports.c.at < end)
-    by_band = await _pairs(conn, select(reports.c.reporter_band, func.count()).where(in_period)
-                           .group_by(reports.c.reporter_band))
+    by_band = await _pairs(
+        conn,
+        select(reports.c.reporter_band, func.count())
+        .where(in_period)
+        .group_by(reports.c.reporter_band),
+    )
     reports_weekly = await _weekly(conn, reports.c.at, in_period)
 
     # --- alerts raised by signal -----------------------------------------------------------
     alerts_in = and_(alerts.c.created_at >= start, alerts.c.created_at < end)
-    by_signal = await _pairs(conn, select(alerts.c.signal, func.count()).where(alerts_in).group_by(alerts.c.signal))
+    by_signal = await _pairs(
+        conn, select(alerts.c.signal, func.count()).where(alerts_in).group_by(alerts.c.signal)
+    )
     alerts_weekly = await _weekly(conn, alerts.c.created_at, alerts_in)
 
     # --- stranger contacts blocked: the decision log, and the weeks purges folded ----------
-    folded_before = (await conn.execute(select(func.max(purges.c.folded_before)))).scalar_one_or_none()
+    folded_before = (
+        await conn.execute(select(func.max(purges.c.folded_before)))
+    ).scalar_one_or_none()
     raw_from = start if folded_before is None else max(start, folded_before)
     blocked: dict[tuple[str, str], int] = defaultdict(int)
     blocked_weekly: dict[int, int] = defaultdict(int)
@@ -226,31 +243,48 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
     week = week_of(decision_log.c.at)
     for action, target_band, week_no, count in await conn.execute(
         select(decision_log.c.action, band, week, func.count())
-        .where(decision_log.c.mode == "enforce", decision_log.c.outcome == "deny",
-               decision_log.c.at >= raw_from, decision_log.c.at < end)
+        .where(
+            decision_log.c.mode == "enforce",
+            decision_log.c.outcome == "deny",
+            decision_log.c.at >= raw_from,
+            decision_log.c.at < end,
+        )
         .group_by(decision_log.c.action, band, week)
     ):
         blocked[(action, target_band)] += count
         blocked_weekly[int(week_no)] += count
     if folded_before is not None and start < folded_before:
         for action, target_band, starts, count in await conn.execute(
-            select(weekly_figures.c.action, weekly_figures.c.band, weekly_figures.c.week_start, weekly_figures.c.count)
-            .where(weekly_figures.c.figure == CONTACTS_BLOCKED, weekly_figures.c.week_start >= start,
-                   weekly_figures.c.week_start < min(end, folded_before))
+            select(
+                weekly_figures.c.action,
+                weekly_figures.c.band,
+                weekly_figures.c.week_start,
+                weekly_figures.c.count,
+            ).where(
+                weekly_figures.c.figure == CONTACTS_BLOCKED,
+                weekly_figures.c.week_start >= start,
+                weekly_figures.c.week_start < min(end, folded_before),
+            )
         ):
             blocked[(action, target_band)] += count
             blocked_weekly[week_index(starts)] += count
 
     # --- accounts restricted -----------------------------------------------------------------
-    restricted_in = and_(restriction_rows.c.created_at >= start, restriction_rows.c.created_at < end)
+    restricted_in = and_(
+        restriction_rows.c.created_at >= start, restriction_rows.c.created_at < end
+    )
     distinct_accounts = func.count(distinct(restriction_rows.c.account_id))
     total = (await conn.execute(select(distinct_accounts).where(restricted_in))).scalar_one()
-    automatic = (await conn.execute(
-        select(distinct_accounts).where(restricted_in, restriction_rows.c.created_by == SYSTEM)
-    )).scalar_one()
-    by_moderators = (await conn.execute(
-        select(distinct_accounts).where(restricted_in, restriction_rows.c.created_by != SYSTEM)
-    )).scalar_one()
+    automatic = (
+        await conn.execute(
+            select(distinct_accounts).where(restricted_in, restriction_rows.c.created_by == SYSTEM)
+        )
+    ).scalar_one()
+    by_moderators = (
+        await conn.execute(
+            select(distinct_accounts).where(restricted_in, restriction_rows.c.created_by != SYSTEM)
+        )
+    ).scalar_one()
 
     # --- response times ------------------------------------------------------------------
     first = await _first_actions(conn, start, end, resolving=False)
@@ -261,8 +295,12 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
 
     # --- actions taken -------------------------------------------------------------------
     actions_in = and_(moderation_actions.c.at >= start, moderation_actions.c.at < end)
-    by_type = await _pairs(conn, select(moderation_actions.c.action, func.count()).where(actions_in)
-                           .group_by(moderation_actions.c.action))
+    by_type = await _pairs(
+        conn,
+        select(moderation_actions.c.action, func.count())
+        .where(actions_in)
+        .group_by(moderation_actions.c.action),
+    )
     actions_weekly = await _weekly(conn, moderation_actions.c.at, actions_in)
 
     # --- items still open at the end of the period ----------------------------------------
@@ -276,7 +314,9 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
             alerts=alerts_weekly.get(w, 0),
             contacts_blocked=blocked_weekly.get(w, 0),
             actions=actions_weekly.get(w, 0),
-            median_first_response=_ms(percentile(sorted(first_weekly[w]), 0.5)) if w in first_weekly else None,
+            median_first_response=_ms(percentile(sorted(first_weekly[w]), 0.5))
+            if w in first_weekly
+            else None,
         )
         for w in weeks
     )
@@ -302,29 +342,38 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
 
 
 async def _pairs(conn: AsyncConnection, query: Any) -> dict[str, int]:
-    return {str(key): int(count) for key, count in sorted(await conn.execute(query), key=lambda r: str(r[0]))}
+    return {
+        str(key): int(count)
+        for key, count in sorted(await conn.execute(query), key=lambda r: str(r[0]))
+    }
 
 
 async def _weekly(conn: AsyncConnection, column: Any, where: Any) -> dict[int, int]:
     week = week_of(column)
-    return {int(w): int(n) for w, n in await conn.execute(select(week, func.count()).where(where).group_by(week))}
+    return {
+        int(w): int(n)
+        for w, n in await conn.execute(select(week, func.count()).where(where).group_by(week))
+    }
 
 
-async def _first_actions(conn: AsyncConnection, start: int, end: int, *, resolving: bool) -> list[tuple[float, float]]:
+async def _first_actions(
+    conn: AsyncConnection, start: int, end: int, *, resolving: bool
+) -> list[tuple[float, float]]:
     """(when, seconds after the item's creation) of each item's first (resolving) action,
     for the first actions that fall in the period."""
     first_at = func.min(moderation_actions.c.at)
     query = select(first_at, first_at - func.min(moderation_actions.c.item_created_at))
     if resolving:
         query = query.where(moderation_actions.c.action.in_(_RESOLVING))
-    query = (
-        query.group_by(moderation_actions.c.item_kind, moderation_actions.c.item_id)
-        .having(and_(first_at >= start, first_at < end))
+    query = query.group_by(moderation_actions.c.item_kind, moderation_actions.c.item_id).having(
+        and_(first_at >= start, first_at < end)
     )
     return [(float(at), float(seconds)) for at, seconds in await conn.execute(query)]
 
 
-async def _open_at(conn: AsyncConnection, table: Any, created: Any, kind: ItemKind, end: int) -> int:
+async def _open_at(
+    conn: AsyncConnection, table: Any, created: Any, kind: ItemKind, end: int
+) -> int:
     resolved_before = exists().where(
         moderation_actions.c.item_kind == kind.value,
         moderation_actions.c.item_id == table.c.id,
@@ -339,8 +388,9 @@ def _notes(period: Period, folded_before: int | None) -> tuple[str, ...]:
     if folded_before is None or period.start >= folded_before:
         return ()
     notes = [
-        f"Stranger contacts blocked before {as_date(folded_before).isoformat()} come from weekly totals "
-        "kept when the decision log was purged; a purged week counts in the period if its Monday does."
+        f"Stranger contacts blocked before {as_date(folded_before).isoformat()} come from weekly "
+        "totals kept when the decision log was purged; a purged week counts in the period if its "
+        "Monday does."
     ]
     for edge, name in ((period.start, "starts"), (period.end, "ends")):
         if edge < folded_before and edge != floor_to_week(edge):
