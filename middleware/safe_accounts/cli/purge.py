@@ -11,7 +11,7 @@ import json
 
 import click
 
-from ..moderation.retention import purge
+from ..moderation.retention import PurgeResult, purge
 from ..moderation.weeks import as_date
 from ._common import database_option, run
 from .report import checked_engine
@@ -33,7 +33,7 @@ def command(database_url: str | None, days: int, as_json: bool) -> None:
     if days < 0:
         raise click.BadParameter(f"must be 0 or more (got {days})", param_hint="--older-than")
 
-    async def go():  # type: ignore[no-untyped-def]
+    async def go() -> PurgeResult:
         async with checked_engine(database_url) as engine:
             return await purge(engine, older_than_days=days)
 

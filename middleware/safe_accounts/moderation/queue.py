@@ -170,8 +170,8 @@ class ModerationQueue:
             if r.reported_id and r.reporter_id and r.reporter_band != _ADULT:
                 reporters[r.reported_id].add(r.reporter_id)
         open_alerts: dict[str, int] = defaultdict(int)
-        for r in alert_rows:
-            open_alerts[r.subject] += 1
+        for a in alert_rows:
+            open_alerts[a.subject] += 1
 
         def item(
             kind: ItemKind, item_id: str, account: str | None, title: str, status: str, at: float
