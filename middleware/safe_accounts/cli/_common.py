@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import DATABASE_URL_ENV, REDIS_URL_ENV
 from ..errors import SafeAccountsError
@@ -47,6 +48,11 @@ def run_cli(group: click.Group) -> None:
         sys.exit(1)
     except OSError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        # The database's own words, without the SQL or a traceback: e.g. "database "x" does not exist".
+        reason = getattr(exc, "orig", None) or exc
+        click.echo(f"error: database: {str(reason).splitlines()[0]}", err=True)
         sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
