@@ -94,6 +94,7 @@ async def test_the_queue_page_links_items_under_the_mount(
     page = await client.get("/safe-accounts/", headers=MOD)
     assert page.status_code == 200
     assert 'href="/safe-accounts/items/a1"' in page.text
+    assert "1 open (1 alert, 0 reports)" in page.text
     assert "signed in as mod-1" in page.text
     assert "script" not in page.text.lower()  # no scripts, no external assets
     assert page.headers["x-frame-options"] == "DENY"
@@ -170,6 +171,7 @@ async def test_the_json_api_lists_shows_and_acts(
     report_id = await file_report(engine, "kid", "13_15", "adult-x", T0 + 60)
 
     queue = (await client.get("/safe-accounts/api/queue", headers=MOD)).json()
+    assert queue["open"] == {"alerts": 1, "reports": 1}
     assert [(i["kind"], i["id"]) for i in queue["items"]] == [
         ("alert", "a1"),
         ("report", report_id),

@@ -139,7 +139,16 @@ class ModerationApp:
     async def queue_page(self, request: Request) -> Response:
         who = await self.moderator(request)
         items = await self.queue.open_items()
-        return self.page(request, "queue.html", who, title="Moderation queue", items=items)
+        open_alerts, open_reports = await self.queue.count_open()
+        return self.page(
+            request,
+            "queue.html",
+            who,
+            title="Moderation queue",
+            items=items,
+            open_alerts=open_alerts,
+            open_reports=open_reports,
+        )
 
     async def item_page(self, request: Request) -> Response:
         who = await self.moderator(request)
@@ -194,7 +203,14 @@ class ModerationApp:
     async def api_queue(self, request: Request) -> Response:
         await self.moderator(request)
         items = await self.queue.open_items()
-        return _json({"items": [i.to_json() for i in items], "count": len(items)})
+        open_alerts, open_reports = await self.queue.count_open()
+        return _json(
+            {
+                "items": [i.to_json() for i in items],
+                "count": len(items),
+                "open": {"alerts": open_alerts, "reports": open_reports},
+            }
+        )
 
     async def api_item(self, request: Request) -> Response:
         await self.moderator(request)
