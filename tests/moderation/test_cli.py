@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
-from .records import EXPECTED, build
+from safe_accounts.clock import SYSTEM_CLOCK
+
+from .records import EXPECTED, T0, build
 
 PERIOD = ["--from", "2026-01-05", "--to", "2026-01-18"]
 
@@ -89,7 +91,11 @@ async def test_the_html_report_stands_alone_with_inline_svg_charts(
     assert 'id="reports-received">3<' in html
 
 
-async def test_purge_keeps_the_reports_figures(cli, engine: AsyncEngine, database_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_purge_keeps_the_reports_figures(  # type: ignore[no-untyped-def]
+    cli, engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The command runs on the system clock: stop it 45 days after the period began.
+    monkeypatch.setattr(SYSTEM_CLOCK, "now", lambda: T0 + 45 * 86_400)
     await build(engine)
     before = await asyncio.to_thread(
         cli, "report", "transparency", *PERIOD, "--database-url", database_url
@@ -98,7 +104,15 @@ async def test_purge_keeps_the_reports_figures(cli, engine: AsyncEngine, databas
         cli, "purge", "--older-than", "30", "--json", "--database-url", database_url
     )
     assert purged.code == 0, purged.err
-    assert json.loads(purged.out)["decisions_deleted"] == 8  # the records are from January 2026
+    # 45 - 30 = 15 days after T0, rounded down to a Monday: the day after the period. Every
+    # decision row before it goes; the one after the period stays.
+    assert json.loads(purged.out) == {
+        "purged_before": "2026-01-19",
+        "decisions_deleted": 7,
+        "weeks_folded": 3,
+        "reports_erased": 1,
+        "evidence_cleared": 3,
+    }
     after = await asyncio.to_thread(
         cli, "report", "transparency", *PERIOD, "--database-url", database_url
     )
