@@ -7,6 +7,7 @@ model's, all in one go. Each finding is (location, reason).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterator
@@ -51,6 +52,10 @@ def _entries(data: Any, *path: str) -> Iterator[tuple[int, dict[str, Any]]]:
         for index, item in enumerate(data):
             if isinstance(item, dict):
                 yield index, item
+
+
+def _ids(data: Any, *path: str) -> set[str]:
+    return {item["id"] for _, item in _entries(data, *path) if isinstance(item.get("id"), str)}
 
 
 def _duplicates(data: dict[str, Any], where: Callable[[Loc], str]) -> Iterator[Finding]:
@@ -152,6 +157,7 @@ def _not_in_template(name: str, template: Any, params: tuple[str, ...]) -> str:
     return f"path parameter `{name}` is not in the route's template {template!r} ({known})"
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_json_path(pointer: str) -> bool:
     # The request path's own parser decides: what it accepts at start-up is what we accept.
     from ..pipeline.jsonpath import compile_path  # noqa: PLC0415 - the pipeline imports policy
@@ -204,7 +210,7 @@ def _lookups(data: dict[str, Any], queries: dict[str, Any]) -> Iterator[Finding]
 
 
 def _signals(data: dict[str, Any]) -> Iterator[Finding]:
-    counts = {item.get("id") for _, item in _entries(data, "signals", "counts")}
+    counts = _ids(data, "signals", "counts")
     for index, count in _entries(data, "signals", "counts"):
         window = count.get("window")
         if isinstance(window, str) and (found := _WINDOW.match(window)) and int(found.group(1)) == 0:
@@ -214,7 +220,7 @@ def _signals(data: dict[str, Any]) -> Iterator[Finding]:
         for key in ("numerator", "denominator"):
             name = rate.get(key)
             if isinstance(name, str) and name not in counts:
-                known = ", ".join(sorted(str(c) for c in counts if isinstance(c, str))) or "none"
+                known = ", ".join(sorted(counts)) or "none"
                 yield ("signals", "rates", index, key), (
                     f"`{key}` names `{name}`, which is not a count signal (known: {known})"
                 )
@@ -250,7 +256,7 @@ def _rules(data: dict[str, Any]) -> Iterator[Finding]:
 
 
 def _tests(data: dict[str, Any]) -> Iterator[Finding]:
-    rules = {item.get("id") for _, item in _entries(data, "rules")}
+    rules = _ids(data, "rules")
     for index, test in _entries(data, "tests"):
         at = ("tests", index)
         rule = test.get("rule")

@@ -91,22 +91,36 @@ def policy_version(policy: PolicyFile) -> str:
 
 
 def _read_chain(
-    path: Path, files: list[Path], chain: tuple[Path, ...], problems: _Problems
+    path: Path,
+    files: list[Path],
+    chain: tuple[tuple[Path, str], ...],
+    problems: _Problems,
+    named_at: Scalar | None = None,
 ) -> Node | None:
     """The merged tree of `path` and its bases; None when a file cannot be used at all.
 
     Problems that leave the tree usable (a duplicate key: the first one is kept) are
-    recorded and reading goes on, so one run lists everything to fix.
+    recorded and reading goes on, so one run lists everything to fix. A base that cannot
+    be read is reported at the `extends:` line that names it.
     """
     resolved = _resolve(path)
     shown = str(path)
-    if resolved in chain:
-        cycle = " -> ".join(str(p) for p in (*chain, resolved))
-        problems.extend([PolicyProblem(shown, None, f"`extends` goes round in a circle: {cycle}")])
+
+    def cannot_use(reason: str) -> None:
+        if named_at is None:
+            problems.extend([PolicyProblem(shown, None, reason)])
+        else:
+            where = named_at.mark
+            reason = f"`extends: {named_at.value}` ({shown}): {reason}"
+            problems.extend([PolicyProblem(where.file, where.line, reason)])
+
+    if resolved in (seen for seen, _ in chain):
+        cycle = " -> ".join([*(name for _, name in chain), shown])
+        cannot_use(f"goes round in a circle ({cycle})")
         return None
     text = _read_text(path)
-    if isinstance(text, PolicyProblem):
-        problems.extend([text])
+    if isinstance(text, _Unreadable):
+        cannot_use(text.reason)
         return None
     tree, found = parse(text, shown)
     problems.extend(found)
@@ -121,7 +135,8 @@ def _read_chain(
             problems.extend([base_path])
             tree = None
         else:
-            base = _read_chain(base_path, files, (*chain, resolved), problems)
+            assert isinstance(base_name, Scalar)  # _base_path refuses anything else
+            base = _read_chain(base_path, files, (*chain, (resolved, shown)), problems, base_name)
             if base is None:
                 tree = None
     files.append(path)
@@ -137,24 +152,28 @@ def _resolve(path: Path) -> Path:
         return path.absolute()
 
 
-def _read_text(path: Path) -> str | PolicyProblem:
-    shown = str(path)
+def _read_text(path: Path) -> str | _Unreadable:
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        return PolicyProblem(shown, None, "no such file")
+        return _Unreadable("no such file")
     except IsADirectoryError:
-        return PolicyProblem(shown, None, "is a directory, not a policy file")
+        return _Unreadable("is a directory, not a policy file")
     except OSError as exc:
-        return PolicyProblem(shown, None, f"cannot read: {exc.strerror or exc}")
+        return _Unreadable(f"cannot read: {exc.strerror or exc}")
     if len(raw) > MAX_FILE_BYTES:
-        return PolicyProblem(shown, None, f"larger than {MAX_FILE_BYTES // 1024 // 1024} MiB: not a policy file")
+        return _Unreadable(f"larger than {MAX_FILE_BYTES // 1024 // 1024} MiB: not a policy file")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return PolicyProblem(shown, line, "not UTF-8 text")
+        return _Unreadable(f"not UTF-8 text (line {line})")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unreadable:
+    reason: str
 
 
 def _base_path(child: Path, value: Node, shown: str) -> Path | PolicyProblem:

@@ -210,7 +210,9 @@ class _Bucket(Generic[P]):
                 groups.append((name, group))
             branches.append(f"(?P<r{index}>{pattern})")
             self._groups.append(tuple(groups))
-        source = "|".join(branches) or "(?!)"
+        # `$`, not fullmatch: like Starlette's own regexes, so "/api/messages\n" (a request
+        # for `/api/messages%0A`) reaches the route here exactly as it does in the app.
+        source = "(?:" + ("|".join(branches) or "(?!)") + ")$"
         self._case_sensitive = re.compile(source)
         self._case_insensitive = re.compile(source, re.IGNORECASE)
 
@@ -227,7 +229,7 @@ class _Bucket(Generic[P]):
         return self._search(self._case_insensitive, path)
 
     def _search(self, regex: re.Pattern[str], path: str) -> RouteMatch[P] | None:
-        found = regex.fullmatch(path)
+        found = regex.match(path)
         if found is None:
             return None
         index = int(found.lastgroup[1:])  # type: ignore[index]

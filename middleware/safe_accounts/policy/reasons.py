@@ -195,8 +195,6 @@ def _field_names(model: type[BaseModel]) -> set[str]:
 def _union_reason(site: Loc, union: Any, value: Any) -> str:
     members = _members(union) or []
     name = _name(site)
-    if site and isinstance(site[-1], int):
-        name = f"each entry of {name}"
     if members and all(_is_model(m) for m in members):
         keys = [_first_required(m) for m in members]
         return (
@@ -232,10 +230,11 @@ def _describe_type(tp: Any) -> str:
 
 
 def _name(path: Loc) -> str:
+    """How to call the value at `path` in a sentence: "`then`", "each entry of `rules`"."""
     for step in reversed(path):
         if isinstance(step, str):
-            return f"`{step}`"
-    return "the policy" if not path else "this entry"
+            return f"`{step}`" if step == path[-1] else f"each entry of `{step}`"
+    return "the policy" if not path else "each entry"
 
 
 def _describe(value: Any) -> str:
@@ -253,6 +252,10 @@ def _describe(value: Any) -> str:
         keys = ", ".join(str(k) for k in list(value)[:6])
         return f"a mapping (keys: {keys})" if value else "an empty mapping"
     return type(value).__name__
+
+
+def _number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _quoted_choices(expected: str) -> str:
@@ -300,7 +303,7 @@ def _reason(model: type[BaseModel], path: Loc, error: ErrorDetails, leaf: Any) -
             "less_than": ("less than", "lt"),
             "less_than_equal": ("at most", "le"),
         }[kind]
-        return Reason(path, f"{name} must be {words[0]} {ctx.get(words[1])}; got {got}")
+        return Reason(path, f"{name} must be {words[0]} {_number(ctx.get(words[1]))}; got {got}")
     if kind in ("too_short", "too_long"):
         bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
         word = "at least" if kind == "too_short" else "at most"
@@ -314,7 +317,7 @@ def _reason(model: type[BaseModel], path: Loc, error: ErrorDetails, leaf: Any) -
         tag = ctx.get("tag")
         return Reason((*path, "source"), f"`source` must be one of {choices}; got {tag!r}")
     if kind == "union_tag_not_found":
-        return Reason(path, f"{name} needs a `source` (which kind of source this is)")
+        return Reason(path, f"{name} needs a `source` (which kind of source it is)")
     if kind == "value_error":
         message = str(error.get("msg", "")).removeprefix("Value error, ")
         return Reason(path, f"{name}: {message}" if path else message)

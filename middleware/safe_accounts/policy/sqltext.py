@@ -9,6 +9,7 @@ a single SELECT (or WITH ... SELECT): policies read, they never write.
 
 from __future__ import annotations
 
+import functools
 import re
 
 # `:name`, but not the `::` of a PostgreSQL cast.
@@ -41,9 +42,10 @@ def problems(sql: str) -> list[str]:
     return found
 
 
-def parameters(sql: str) -> set[str]:
+@functools.lru_cache(maxsize=512)
+def parameters(sql: str) -> frozenset[str]:
     """The `:named` parameters the query uses (outside literals and comments)."""
-    return set(_NAMED.findall(_code_only(sql)))
+    return frozenset(_NAMED.findall(_code_only(sql)))
 
 
 def _without_comments(sql: str) -> str:

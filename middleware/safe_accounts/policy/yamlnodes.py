@@ -35,6 +35,7 @@ MAX_DEPTH = 64
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 _SCALAR_TAGS = frozenset(
     "tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "timestamp")
 )
@@ -114,9 +115,14 @@ class _Builder:
         self._built: dict[int, tuple[Node, int]] = {}  # aliases: build once, count every use
         self._building: set[int] = set()
         self._values = 0
+        self._marks: dict[int, Mark] = {}
 
     def _mark(self, node: yaml.Node) -> Mark:
-        return Mark(self.file, node.start_mark.line + 1)
+        line = node.start_mark.line + 1
+        mark = self._marks.get(line)
+        if mark is None:
+            mark = self._marks[line] = Mark(self.file, line)
+        return mark
 
     def _problem(self, node: yaml.Node, reason: str) -> None:
         self.problems.append(PolicyProblem(self.file, node.start_mark.line + 1, reason))
@@ -127,6 +133,9 @@ class _Builder:
             raise _TooBig(f"the document expands to more than {MAX_VALUES} values (aliases?)")
 
     def build(self, node: yaml.Node, depth: int) -> Node:
+        if type(node) is yaml.ScalarNode:  # most nodes: no alias bookkeeping needed
+            self._count(1)
+            return Scalar(self._scalar(node), self._mark(node))
         if depth > MAX_DEPTH:
             raise _TooBig(f"nested more than {MAX_DEPTH} levels deep")
         key = id(node)
@@ -148,23 +157,21 @@ class _Builder:
 
     def _build(self, node: yaml.Node, depth: int) -> Node:
         self._count(1)
-        if isinstance(node, yaml.ScalarNode):
-            return Scalar(self._scalar(node), self._mark(node))
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ_TAG:
-                self._problem(node, f"unsupported tag {node.tag!r} (plain lists only)")
+                self._problem(node, _unsupported(node.tag))
             return Sequence(tuple(self.build(item, depth + 1) for item in node.value), self._mark(node))
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP_TAG:
-                self._problem(node, f"unsupported tag {node.tag!r} (plain mappings only)")
+                self._problem(node, _unsupported(node.tag))
             return self._mapping(node, depth)
-        raise _TooBig(f"unexpected YAML node {type(node).__name__}")  # pragma: no cover
+        return Scalar(self._scalar(node), self._mark(node))
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _STR_TAG:  # most of a policy: no conversion to do
+            return node.value
         if node.tag not in _SCALAR_TAGS:
-            self._problem(
-                node, f"unsupported tag {node.tag!r} (only plain text, numbers, booleans and null)"
-            )
+            self._problem(node, _unsupported(node.tag))
             return None
         try:
             return self._constructor.construct_object(node)
@@ -195,6 +202,13 @@ class _Builder:
                 continue
             entries[key] = Entry(self._mark(key_node), self.build(value_node, depth + 1))
         return Mapping(entries, self._mark(node))
+
+
+def _unsupported(tag: str) -> str:
+    return (
+        f"unsupported tag {tag!r}: a policy is plain YAML "
+        "(text, numbers, booleans, null, lists and mappings)"
+    )
 
 
 def _yaml_spelling(value: Any) -> str:
