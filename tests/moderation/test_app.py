@@ -280,3 +280,12 @@ async def test_a_bad_period_is_a_400_problem(client: httpx.AsyncClient) -> None:
     assert response.status_code == 400
     assert response.json()["type"].endswith("/invalid-period")
     assert "after it ends" in response.json()["detail"]
+
+
+async def test_stored_ids_are_escaped_on_the_pages(client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    hostile = '<script>alert("x")</script>'
+    await raise_alert(engine, "a1", hostile, T0)
+    for path in ("/safe-accounts/", "/safe-accounts/items/a1"):
+        page = await client.get(path, headers=MOD)
+        assert hostile not in page.text
+        assert "&lt;script&gt;" in page.text
