@@ -1,0 +1,293 @@
+"""What people do, day by day, and how children answer.
+
+`Society` is the people's own memory of the platform (who they are friends with, whom
+a groomer has already tried, who has been restricted); it plans each day's actions and
+the reactions to what happened. It never looks at Safe Accounts: the driver tells it only
+what the app answered, as a person would see it. All chances are per person per day
+unless said otherwise; they are the model's assumptions (docs/simulation.md).
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+
+from .parameters import Parameters, Tactic
+from .population import ORDINARY_ADULTS, Person, Population, Role
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+WAKING = (7 * HOUR, 23 * HOUR)  # actions happen between 07:00 and 23:00
+
+# Ordinary life.
+DM_A_FRIEND = 0.02
+CHILD_REQUESTS_CLASSMATE = 0.02
+ADULT_REQUESTS_KNOWN_CHILD = 0.01  # relatives and teachers: a nephew, a pupil
+ADULT_REQUESTS_ADULT = 0.006
+ADULT_MISCLICKS_CHILD = 0.002  # a request to a child the adult does not know
+SEARCH = 0.015
+VIEW_A_FRIEND = 0.01
+TEACHER_ONBOARDS_CLASS = 0.25  # share of teachers who, one day, send requests to their class
+ONBOARDING_REQUESTS = (8, 20)
+
+# Groomers.
+AGGRESSIVE_REQUESTS = (8, 16)
+AGGRESSIVE_DM_ATTEMPTS = (1, 3)
+SLOW_REQUESTS = (1, 2)
+SPREAD_REQUESTS = (2, 4)  # per account
+DM_ATTEMPT = {Tactic.SLOW: 0.2, Tactic.SPREAD: 0.3}  # chance of one DM attempt a day
+GROOMER_SEARCH = {Tactic.AGGRESSIVE: 1.0, Tactic.SLOW: 0.2, Tactic.SPREAD: 0.2}
+VIEW_BEFORE_REQUEST = 0.3
+GROOMER_START_DAYS = 3  # each groomer starts on one of the first days
+DM_ACCEPTED_CHILD = 0.7  # a groomer messages a child who accepted them, most days
+
+# Children's answers.
+STRANGER_REJECTS = (0.70, 0.85)  # each child's own share, drawn once
+STRANGER_IGNORED = 0.10
+BLOCK_AFTER_REJECT = 0.10
+REPORT_AFTER_REJECT = 0.05
+BLOCK_AFTER_GROOMER_DM = 0.08
+REPORT_AFTER_GROOMER_DM = 0.05
+ANSWER_DELAY = (0.25 * HOUR, 10 * HOUR)
+
+
+class Relation(enum.StrEnum):
+    """What the recipient of a friend request makes of the sender."""
+
+    KNOWN = "known"  # family or teacher
+    CLASSMATE = "classmate"
+    ADULT = "adult"  # one adult to another
+    STRANGER = "stranger"  # an adult the child does not know
+
+
+# accept, ignore; the rest rejects
+_ANSWERS = {
+    Relation.KNOWN: (0.90, 0.06),
+    Relation.CLASSMATE: (0.85, 0.10),
+    Relation.ADULT: (0.70, 0.20),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    actor: int
+    target: int
+    relation: Relation
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    actor: int
+    request_id: int
+    sender: int
+    accept: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    actor: int
+    target: int
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    actor: int
+    target: int
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    actor: int
+    target: int
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    actor: int
+    q: str
+
+
+@dataclass(frozen=True, slots=True)
+class ViewProfile:
+    actor: int
+    target: int
+
+
+Task = SendRequest | Answer | Block | Report | Message | Search | ViewProfile
+Planned = tuple[float, Task]  # seconds after the start of the simulation
+
+
+class Society:
+    def __init__(self, population: Population, params: Parameters) -> None:
+        self.population = population
+        self.people = population.by_id
+        self.rng = random.Random(f"{params.seed}:behaviour")
+        self.friends: dict[int, set[int]] = {p.id: set() for p in population.people}
+        for a, b in sorted(population.friendships):
+            self.friends[a].add(b)
+            self.friends[b].add(a)
+        self.children = [p.id for p in population.people if p.role is Role.CHILD]
+        self.adults = [p.id for p in population.people if p.role in ORDINARY_ADULTS]
+        self.surnames = sorted({p.name.split()[-1] for p in population.people})
+        self.rejects = {c: self.rng.uniform(*STRANGER_REJECTS) for c in self.children}
+        self.blocked: set[tuple[int, int]] = set()  # (blocker, blocked)
+        self.restricted: set[int] = set()  # accounts that found out they are restricted
+        self.tried: dict[int, set[int]] = {}  # groomer person -> children already approached
+        self.accepted: dict[int, set[int]] = {}  # groomer account -> children who accepted
+        self.groomer_start: dict[int, int] = {}
+        self.onboarding: dict[int, int] = {}  # teacher -> the day they reach out to their class
+        for person in population.people:
+            if person.role is Role.GROOMER and person.groomer not in self.groomer_start:
+                self.groomer_start[person.groomer or 0] = self.rng.randrange(
+                    min(GROOMER_START_DAYS, params.days)
+                )
+            if person.role is Role.TEACHER and self.rng.random() < TEACHER_ONBOARDS_CLASS:
+                self.onboarding[person.id] = self.rng.randrange(params.days)
+
+    # --- what the app answered ------------------------------------------------------------
+
+    def became_friends(self, a: int, b: int) -> None:
+        self.friends[a].add(b)
+        self.friends[b].add(a)
+        if self.people[a].role is Role.GROOMER and self.people[b].role is Role.CHILD:
+            self.accepted.setdefault(a, set()).add(b)
+
+    def blocked_by(self, blocker: int, blocked: int) -> None:
+        self.blocked.add((blocker, blocked))
+        self.friends[blocker].discard(blocked)
+        self.friends[blocked].discard(blocker)
+        self.accepted.get(blocked, set()).discard(blocker)
+
+    def found_restricted(self, account: int) -> None:
+        """The account's requests to children are refused: it stops (a real groomer would
+        open a new account, which this model does not do)."""
+        self.restricted.add(account)
+
+    def connected(self, a: int, b: int) -> bool:
+        return b in self.friends[a]
+
+    # --- planning a day -------------------------------------------------------------------
+
+    def _at(self, day: int) -> float:
+        return day * DAY + self.rng.uniform(*WAKING)
+
+    def plan_day(self, day: int) -> list[Planned]:
+        plan: list[Planned] = []
+        for person in self.population.people:
+            if person.id in self.restricted:
+                continue
+            if person.role is Role.GROOMER:
+                if day >= self.groomer_start[person.groomer or 0]:
+                    plan += self._groomer_day(person, day)
+            else:
+                plan += self._ordinary_day(person, day)
+        return plan
+
+    def _ordinary_day(self, person: Person, day: int) -> list[Planned]:
+        rng = self.rng
+        plan: list[Planned] = []
+        me = person.id
+        friends = sorted(self.friends[me])
+        if friends and rng.random() < DM_A_FRIEND:
+            plan.append((self._at(day), Message(me, rng.choice(friends))))
+        if friends and rng.random() < VIEW_A_FRIEND:
+            plan.append((self._at(day), ViewProfile(me, rng.choice(friends))))
+        if rng.random() < SEARCH:
+            plan.append((self._at(day), Search(me, rng.choice(self.surnames))))
+        if person.role is Role.CHILD:
+            if rng.random() < CHILD_REQUESTS_CLASSMATE:
+                others = [
+                    c for c in self.population.classmates.get(me, ()) if not self.connected(me, c)
+                ]
+                if others:
+                    plan.append(
+                        (self._at(day), SendRequest(me, rng.choice(others), Relation.CLASSMATE))
+                    )
+            return plan
+        known = [k for k in self.population.known_children.get(me, ()) if not self.connected(me, k)]
+        if self.onboarding.get(me) == day:
+            for pupil in rng.sample(known, min(len(known), rng.randint(*ONBOARDING_REQUESTS))):
+                plan.append((self._at(day), SendRequest(me, pupil, Relation.KNOWN)))
+        elif known and rng.random() < ADULT_REQUESTS_KNOWN_CHILD:
+            plan.append((self._at(day), SendRequest(me, rng.choice(known), Relation.KNOWN)))
+        if rng.random() < ADULT_REQUESTS_ADULT:
+            other = rng.choice(self.adults)
+            if other != me and not self.connected(me, other):
+                plan.append((self._at(day), SendRequest(me, other, Relation.ADULT)))
+        if rng.random() < ADULT_MISCLICKS_CHILD:
+            child = rng.choice(self.children)
+            if not self.connected(me, child):
+                plan.append((self._at(day), SendRequest(me, child, Relation.STRANGER)))
+        return plan
+
+    def _new_children(self, person: Person, how_many: int) -> list[int]:
+        tried = self.tried.setdefault(person.groomer or 0, set())
+        fresh = [c for c in self.children if c not in tried and (c, person.id) not in self.blocked]
+        chosen = self.rng.sample(fresh, min(how_many, len(fresh)))
+        tried.update(chosen)
+        return chosen
+
+    def _groomer_day(self, person: Person, day: int) -> list[Planned]:
+        rng = self.rng
+        tactic = person.tactic or Tactic.SLOW
+        me = person.id
+        plan: list[Planned] = []
+        if rng.random() < GROOMER_SEARCH[tactic]:
+            plan.append((self._at(day), Search(me, rng.choice(self.surnames))))
+        if tactic is Tactic.AGGRESSIVE:
+            requests = rng.randint(*AGGRESSIVE_REQUESTS)
+            attempts = rng.randint(*AGGRESSIVE_DM_ATTEMPTS)
+        else:
+            requests = rng.randint(*(SLOW_REQUESTS if tactic is Tactic.SLOW else SPREAD_REQUESTS))
+            attempts = 1 if rng.random() < DM_ATTEMPT[tactic] else 0
+        for child in self._new_children(person, requests):
+            at = self._at(day)
+            if rng.random() < VIEW_BEFORE_REQUEST:
+                plan.append((at, ViewProfile(me, child)))
+            plan.append((at + 60, SendRequest(me, child, Relation.STRANGER)))
+        for child in self._new_children(person, attempts):
+            plan.append((self._at(day), Message(me, child)))
+        for child in sorted(self.accepted.get(me, ())):
+            if rng.random() < DM_ACCEPTED_CHILD:
+                plan.append((self._at(day), Message(me, child)))
+        return plan
+
+    # --- reactions ------------------------------------------------------------------------
+
+    def answer(self, request: SendRequest, request_id: int, at: float) -> list[Planned]:
+        """How the recipient answers a request that reached them (maybe never)."""
+        rng = self.rng
+        if request.relation is Relation.STRANGER:
+            if rng.random() < STRANGER_IGNORED:
+                return []
+            accept = rng.random() >= self.rejects.get(request.target, STRANGER_REJECTS[0])
+        else:
+            accepts, ignores = _ANSWERS[request.relation]
+            draw = rng.random()
+            if draw >= accepts and draw < accepts + ignores:
+                return []
+            accept = draw < accepts
+        when = at + rng.uniform(*ANSWER_DELAY)
+        plan: list[Planned] = [(when, Answer(request.target, request_id, request.actor, accept))]
+        if not accept and request.relation is Relation.STRANGER:
+            if rng.random() < BLOCK_AFTER_REJECT:
+                plan.append((when + 60, Block(request.target, request.actor)))
+            if rng.random() < REPORT_AFTER_REJECT:
+                plan.append((when + 120, Report(request.target, request.actor)))
+        return plan
+
+    def after_message(self, message: Message, at: float) -> list[Planned]:
+        """A child who receives a groomer's message may block or report them."""
+        if self.people[message.actor].role is not Role.GROOMER:
+            return []
+        if self.people[message.target].role is not Role.CHILD:
+            return []
+        rng = self.rng
+        plan: list[Planned] = []
+        delay = rng.uniform(*ANSWER_DELAY)
+        if rng.random() < BLOCK_AFTER_GROOMER_DM:
+            plan.append((at + delay, Block(message.target, message.actor)))
+        if rng.random() < REPORT_AFTER_GROOMER_DM:
+            plan.append((at + delay + 60, Report(message.target, message.actor)))
+        return plan

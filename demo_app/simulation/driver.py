@@ -1,0 +1,270 @@
+"""Driving the population through the real app, behind the real middleware, in-process.
+
+One event queue ordered by simulated time: each day's plans go in at midnight, answers
+and reactions go in as they are decided. The clock is set to each event's time before
+its HTTP request, and the signal recorder is flushed after it, so a crossing becomes an
+alert (and a restriction) at the moment of the event that caused it, whatever the
+machine's speed. Nothing here reads the wall clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..app import Settings, create_app
+from ..auth import Persona, Tokens
+from .behaviour import (
+    DAY,
+    Answer,
+    Block,
+    Message,
+    Planned,
+    Report,
+    Search,
+    SendRequest,
+    Society,
+    Task,
+)
+from .parameters import Parameters
+from .population import Population, Role, build_population
+from .world import write_population
+
+START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; fixed, so a seed gives one result
+SECRET_ENV = "DEMO_APP_SECRET"
+SECRET = "simulation-only-signing-key-not-a-secret"
+BASE_URL = "http://simulation.local"
+RESTRICTED_RULE = "restricted-contact-to-minor"
+SESSION_SECONDS = 100 * 365 * 24 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """An adult reaching a child they were not connected with: a friend request or a DM."""
+
+    at: float
+    actor: int
+    child: int
+    kind: str  # "request" or "message"
+    status: int
+
+
+@dataclass(slots=True)
+class Journal:
+    """What happened, as the driver saw it: the ground truth the outcome is measured on."""
+
+    contacts: list[Contact] = field(default_factory=list)
+    requests: Counter[tuple[str, int]] = field(default_factory=Counter)  # (task, status)
+    groomer_requests_accepted: int = 0
+    groomer_messages_delivered: int = 0
+    children_reached_by_groomers: set[tuple[int, int]] = field(default_factory=set)
+
+
+@contextlib.contextmanager
+def _signing_key(secret: str) -> Iterator[None]:
+    """The policy's identity reads the app's token key from the environment once, when the
+    middleware is built; put it there for that moment only."""
+    before = os.environ.get(SECRET_ENV)
+    os.environ[SECRET_ENV] = secret
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[SECRET_ENV]
+        else:
+            os.environ[SECRET_ENV] = before
+
+
+def _scratch_dir() -> str | None:
+    """Memory-backed when the machine has it: the database is thrown away after the run."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+class Driver:
+    def __init__(
+        self, client: httpx.AsyncClient, society: Society, flush: Any, days: int, tokens: Tokens
+    ) -> None:
+        self.client = client
+        self.issuer = tokens
+        self.society = society
+        self.flush = flush
+        self.days = days
+        self.end = days * DAY
+        self.tokens: dict[int, str] = {}
+        self.journal = Journal()
+        self._queue: list[tuple[float, int, Task]] = []
+        self._order = itertools.count()
+
+    def _push(self, planned: list[Planned]) -> None:
+        for at, task in planned:
+            if at < self.end:
+                heapq.heappush(self._queue, (at, next(self._order), task))
+
+    async def run(self, clock: Any, start: float) -> Journal:
+        for day in range(self.days):
+            self._push(self.society.plan_day(day))
+            day_end = (day + 1) * DAY
+            while self._queue and self._queue[0][0] < day_end:
+                at, _, task = heapq.heappop(self._queue)
+                clock.set(start + at)
+                await self._do(task, at)
+                await self.flush()
+        return self.journal
+
+    async def _headers(self, account: int) -> dict[str, str]:
+        token = self.tokens.get(account)
+        if token is None:
+            # The token POST /api/login would give, from the app's own issuer: logging
+            # thousands of people in is not behaviour worth a request each.
+            person = self.society.people[account]
+            token = self.tokens[account] = self.issuer.issue(
+                Persona(person.id, person.handle, person.name)
+            )
+        return {"authorization": f"Bearer {token}"}
+
+    def _count(self, task: Task, response: httpx.Response) -> None:
+        self.journal.requests[(type(task).__name__, response.status_code)] += 1
+
+    def _contact(self, at: float, actor: int, target: int, kind: str, status: int) -> None:
+        people = self.society.people
+        if (
+            people[target].role is Role.CHILD
+            and people[actor].role is not Role.CHILD
+            and not self.society.connected(actor, target)
+        ):
+            self.journal.contacts.append(Contact(at, actor, target, kind, status))
+
+    async def _do(self, task: Task, at: float) -> None:
+        society = self.society
+        client = self.client
+        headers = await self._headers(task.actor)
+        if isinstance(task, SendRequest):
+            response = await client.post(
+                "/api/friend-requests", json={"to": task.target}, headers=headers
+            )
+            self._contact(at, task.actor, task.target, "request", response.status_code)
+            if response.status_code == 201:
+                society_plan = society.answer(task, response.json()["id"], at)
+                self._push(society_plan)
+            elif _refused_by(response, RESTRICTED_RULE):
+                society.found_restricted(task.actor)
+        elif isinstance(task, Answer):
+            verb = "accept" if task.accept else "reject"
+            response = await client.post(
+                f"/api/friend-requests/{task.request_id}/{verb}", headers=headers
+            )
+            if response.status_code == 200 and task.accept:
+                society.became_friends(task.sender, task.actor)
+                if society.people[task.sender].role is Role.GROOMER:
+                    self.journal.groomer_requests_accepted += 1
+        elif isinstance(task, Message):
+            response = await client.post(
+                "/api/messages", json={"to": task.target, "text": "hello"}, headers=headers
+            )
+            self._contact(at, task.actor, task.target, "message", response.status_code)
+            if response.status_code == 201:
+                if (
+                    society.people[task.actor].role is Role.GROOMER
+                    and society.people[task.target].role is Role.CHILD
+                ):
+                    self.journal.groomer_messages_delivered += 1
+                    self.journal.children_reached_by_groomers.add((task.actor, task.target))
+                self._push(society.after_message(task, at))
+            elif _refused_by(response, RESTRICTED_RULE):
+                society.found_restricted(task.actor)
+        elif isinstance(task, Block):
+            response = await client.post(
+                "/api/blocks", json={"account": task.target}, headers=headers
+            )
+            if response.status_code in (200, 201):
+                society.blocked_by(task.actor, task.target)
+        elif isinstance(task, Report):
+            response = await client.post(
+                "/api/reports",
+                json={"account": task.target, "reason": "made me uncomfortable"},
+                headers=headers,
+            )
+        elif isinstance(task, Search):
+            response = await client.get("/api/search", params={"q": task.q}, headers=headers)
+        else:
+            response = await client.get(f"/api/accounts/{task.target}", headers=headers)
+        self._count(task, response)
+
+
+def _refused_by(response: httpx.Response, rule: str) -> bool:
+    if response.status_code != 403:
+        return False
+    try:
+        return bool(response.json().get("rule") == rule)
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A finished run: the population, the journal, and the database to read the logs from."""
+
+    population: Population
+    journal: Journal
+    start: float
+    database_url: str
+    policy_name: str
+    policy_version: str
+
+
+async def drive(params: Parameters, workdir: str) -> Run:
+    """Build the population in a fresh SQLite database under `workdir` and drive it."""
+    from safe_accounts import SafeAccountsMiddleware
+    from safe_accounts.clock import FrozenClock
+    from safe_accounts.db.migrate import upgrade_url
+
+    population = build_population(params, START.date())
+    url = f"sqlite+aiosqlite:///{Path(workdir) / 'simulation.db'}"
+    await upgrade_url(url)
+    clock = FrozenClock(START)
+    # Sessions outlast the run by far: the middleware checks a token's expiry against the
+    # real time, not the simulated one (see docs/simulation.md), so a token that expired in
+    # simulated March would name nobody in real November.
+    app = create_app(Settings(url, SECRET, session_seconds=SESSION_SECONDS, clock=clock))
+    with _signing_key(SECRET):
+        front = SafeAccountsMiddleware(
+            app, policy=params.policy, database_url=url, clock=clock, health_path=None
+        )
+    async with app.router.lifespan_context(app):
+        await write_population(app.state.runtime.engine, population, clock.now())
+        runtime = await front.start()
+        try:
+            recorder = runtime.extras["alerts"].recorder
+            transport = httpx.ASGITransport(app=front)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+                society = Society(population, params)
+                driver = Driver(
+                    client, society, recorder.flush, params.days, app.state.runtime.tokens
+                )
+                journal = await driver.run(clock, START.timestamp())
+        finally:
+            await front.close()
+    return Run(
+        population, journal, START.timestamp(), url, front.policy.policy.name, front.policy.version
+    )
+
+
+@contextlib.contextmanager
+def scratch() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="safe-accounts-simulation-", dir=_scratch_dir()) as tmp:
+        yield tmp
+
+
+__all__ = ["START", "Contact", "Driver", "Journal", "Run", "drive", "scratch"]

@@ -1,0 +1,210 @@
+"""The outcome of a run: what the middleware did (decision log, alerts) measured against
+the ground truth (who the groomers are, whom they reached and when)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from .driver import Run
+from .parameters import Parameters, Tactic
+from .population import ORDINARY_ADULTS, Role
+
+HOUR = 3600.0
+
+
+def percentile(values: Sequence[float], share: float) -> float | None:
+    """Nearest-rank percentile (no interpolation): a value that occurred."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _summary(values: Sequence[float], digits: int = 1) -> dict[str, Any]:
+    if not values:
+        return {"n": 0, "median": None, "p90": None}
+    p90 = percentile(values, 0.9)
+    return {
+        "n": len(values),
+        "median": round(float(statistics.median(values)), digits),
+        "p90": None if p90 is None else round(float(p90), digits),
+    }
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The run's figures, as JSON-ready data (`data`), rendered by `table()`."""
+
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.data
+
+
+async def _read_logs(
+    database_url: str,
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, float]]]:
+    from safe_accounts.alerts.tables import alerts
+    from safe_accounts.db.engine import make_engine
+    from safe_accounts.decisions.table import decision_log
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            d = decision_log.c
+            rows = await conn.execute(
+                select(d.rule, d.action, d.outcome, d.mode, func.count(), func.sum(d.affected))
+                .group_by(d.rule, d.action, d.outcome, d.mode)
+                .order_by(d.rule, d.action, d.outcome, d.mode)
+            )
+            protections = [
+                {
+                    "rule": r[0],
+                    "action": r[1],
+                    "outcome": r[2],
+                    "mode": r[3],
+                    "decisions": r[4],
+                    "affected": int(r[5] or 0),
+                }
+                for r in rows
+            ]
+            a = alerts.c
+            found = await conn.execute(
+                select(a.subject, a.signal, a.created_at).order_by(
+                    a.created_at, a.subject, a.signal
+                )
+            )
+            raised = [(str(r[0]), str(r[1]), float(r[2])) for r in found]
+    finally:
+        await engine.dispose()
+    return protections, raised
+
+
+async def measure(run: Run, params: Parameters) -> Outcome:
+    protections, raised = await _read_logs(run.database_url)
+    people = run.population.by_id
+    journal = run.journal
+    start = run.start
+
+    first_alert: dict[int, float] = {}
+    by_signal: Counter[str] = Counter()
+    for subject, signal, created in raised:
+        by_signal[signal] += 1
+        if subject.isdigit() and int(subject) in people:
+            account = int(subject)
+            first_alert[account] = min(first_alert.get(account, created), created)
+
+    groomer_accounts = [p for p in run.population.people if p.role is Role.GROOMER]
+    contacts_by: dict[int, list[tuple[float, int]]] = {}
+    for c in journal.contacts:
+        contacts_by.setdefault(c.actor, []).append((start + c.at, c.child))
+    active = [g for g in groomer_accounts if g.id in contacts_by]
+    alerted = set(first_alert)
+    true_positives = [g for g in groomer_accounts if g.id in alerted]
+    hours_to_alert: list[float] = []
+    children_before: list[float] = []
+    children_unalerted: list[float] = []
+    for g in active:
+        seen = sorted(contacts_by[g.id])
+        if g.id in first_alert:
+            hours_to_alert.append((first_alert[g.id] - seen[0][0]) / HOUR)
+            children_before.append(len({child for at, child in seen if at <= first_alert[g.id]}))
+        else:
+            children_unalerted.append(len({child for _, child in seen}))
+
+    recall_by_tactic: dict[str, Any] = {}
+    for tactic in Tactic:
+        mine = [g for g in active if g.tactic is tactic]
+        people_behind = {g.groomer for g in mine}
+        caught_people = {g.groomer for g in mine if g.id in alerted}
+        recall_by_tactic[tactic.value] = {
+            "accounts": len(mine),
+            "alerted": sum(1 for g in mine if g.id in alerted),
+            "recall": _ratio(sum(1 for g in mine if g.id in alerted), len(mine)),
+            "groomers": len(people_behind),
+            "groomers_with_an_account_alerted": len(caught_people),
+        }
+
+    ordinary = [p for p in run.population.people if p.role in ORDINARY_ADULTS]
+    false_adults = [p for p in ordinary if p.id in alerted]
+    false_children = [p for p in run.population.people if p.role is Role.CHILD and p.id in alerted]
+    alerted_known = [a for a in alerted if a in people]
+
+    statuses: Counter[str] = Counter()
+    by_task: dict[str, dict[str, int]] = {}
+    for (task, status), n in sorted(journal.requests.items()):
+        statuses[str(status)] += n
+        by_task.setdefault(task, {})[str(status)] = n
+    data = {
+        "parameters": params.to_json(),
+        "policy": {"name": run.policy_name, "version": run.policy_version},
+        "simulated": {"start": _iso(start), "days": params.days},
+        "population": {
+            "accounts": len(run.population.people),
+            "by_role": run.population.counts(),
+            "friendships": len(run.population.friendships),
+            "groomers": {
+                "people": params.groomers,
+                "accounts": len(groomer_accounts),
+                "by_tactic": {
+                    t.value: sum(1 for g in groomer_accounts if g.tactic is t) for t in Tactic
+                },
+            },
+        },
+        "traffic": {
+            "requests": sum(statuses.values()),
+            "by_status": dict(sorted(statuses.items())),
+            "by_task": by_task,
+        },
+        "protections": protections,
+        "alerts": {
+            "total": len(raised),
+            "by_signal": dict(sorted(by_signal.items())),
+            "accounts_alerted": len(alerted_known),
+        },
+        "detection": {
+            "groomer_accounts_active": len(active),
+            "groomer_accounts_alerted": len(true_positives),
+            "precision": _ratio(len(true_positives), len(alerted_known)),
+            "recall": _ratio(sum(1 for g in active if g.id in alerted), len(active)),
+            "by_tactic": recall_by_tactic,
+            "hours_from_first_contact_to_alert": _summary(hours_to_alert),
+            "children_contacted_before_alert": _summary(children_before),
+            "children_contacted_by_groomers_never_alerted": _summary(children_unalerted),
+        },
+        "false_alerts": {
+            "ordinary_adults": len(false_adults),
+            "ordinary_adults_total": len(ordinary),
+            "rate": _ratio(len(false_adults), len(ordinary)),
+            "by_role": {
+                r.value: sum(1 for p in false_adults if p.role is r)
+                for r in sorted(ORDINARY_ADULTS)
+            },
+            "children": len(false_children),
+        },
+        "harm": {
+            "groomer_requests_accepted_by_children": journal.groomer_requests_accepted,
+            "groomer_messages_delivered_to_children": journal.groomer_messages_delivered,
+            "children_messaged_by_a_groomer": len(
+                {child for _, child in journal.children_reached_by_groomers}
+            ),
+        },
+    }
+    return Outcome(data)
+
+
+def _iso(seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).isoformat()

@@ -1,0 +1,45 @@
+"""Putting the population into the demo app's own tables, as a platform's history would
+have left it: accounts with birth dates and schools, friendships both ways."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..tables import accounts, friendships, metadata
+from .population import Population, Role
+
+_CHUNK = 2000
+
+
+async def write_population(engine: AsyncEngine, population: Population, now: float) -> None:
+    rows = [
+        {
+            "id": p.id,
+            "handle": p.handle,
+            "display_name": p.name,
+            "birth_date": p.birth_date,
+            "location": "Somewhere",
+            "school": p.school,
+            "bio": "",
+            # The app must not know who the groomers are: they sign up as any adult does.
+            "role": "adult" if p.role is Role.GROOMER else p.role.value,
+        }
+        for p in population.people
+    ]
+    pairs = [
+        {"account_id": one, "friend_id": other, "created_at": now}
+        for a, b in sorted(population.friendships)
+        for one, other in ((a, b), (b, a))
+    ]
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        for table, values in ((accounts, rows), (friendships, pairs)):
+            for start in range(0, len(values), _CHUNK):
+                await conn.execute(insert(table), values[start : start + _CHUNK])
+        if conn.dialect.name == "postgresql":
+            await conn.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('accounts', 'id'), (SELECT MAX(id) FROM accounts))"
+                )
+            )
