@@ -69,6 +69,7 @@ class Journal:
     groomer_requests_accepted: int = 0
     groomer_messages_delivered: int = 0
     children_reached_by_groomers: set[tuple[int, int]] = field(default_factory=set)
+    messages_delivered: Counter[tuple[int, int]] = field(default_factory=Counter)  # (from, to)
 
 
 @contextlib.contextmanager
@@ -175,6 +176,7 @@ class Driver:
             )
             self._contact(at, task.actor, task.target, "message", response.status_code)
             if response.status_code == 201:
+                self.journal.messages_delivered[(task.actor, task.target)] += 1
                 if (
                     society.people[task.actor].role is Role.GROOMER
                     and society.people[task.target].role is Role.CHILD

@@ -98,12 +98,14 @@ async def measure(run: Run, params: Parameters) -> Outcome:
     start = run.start
 
     first_alert: dict[int, float] = {}
+    signals_of: dict[int, set[str]] = {}
     by_signal: Counter[str] = Counter()
     for subject, signal, created in raised:
         by_signal[signal] += 1
         if subject.isdigit() and int(subject) in people:
             account = int(subject)
             first_alert[account] = min(first_alert.get(account, created), created)
+            signals_of.setdefault(account, set()).add(signal)
 
     groomer_accounts = [p for p in run.population.people if p.role is Role.GROOMER]
     contacts_by: dict[int, list[tuple[float, int]]] = {}
@@ -172,6 +174,17 @@ async def measure(run: Run, params: Parameters) -> Outcome:
             "total": len(raised),
             "by_signal": dict(sorted(by_signal.items())),
             "accounts_alerted": len(alerted_known),
+            # Who was alerted, as the ground truth knows them: the run's full record.
+            "accounts": [
+                {
+                    "account": account,
+                    "role": people[account].role.value,
+                    "tactic": people[account].tactic.value if people[account].tactic else None,
+                    "first_alert_hours": round((first_alert[account] - start) / HOUR, 2),
+                    "signals": sorted(signals_of[account]),
+                }
+                for account in sorted(alerted_known)
+            ],
         },
         "detection": {
             "groomer_accounts_active": len(active),

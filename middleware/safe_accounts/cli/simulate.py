@@ -35,7 +35,11 @@ def _simulation() -> ModuleType:
     for root in (Path(__file__).resolve().parents[3], Path.cwd()):
         if (root / "demo_app" / "simulation" / "__init__.py").is_file():
             sys.path.insert(0, str(root))
-            return importlib.import_module("demo_app.simulation")
+            try:
+                return importlib.import_module("demo_app.simulation")
+            except ModuleNotFoundError as exc:
+                if exc.name not in ("demo_app", "demo_app.simulation"):
+                    raise
     raise click.ClickException(NEEDS_CHECKOUT)
 
 

@@ -1,0 +1,95 @@
+"""`safe-accounts simulate`, run as a user runs it: output, JSON, exit codes, messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from safe_accounts.cli import main
+from safe_accounts.cli.simulate import NEEDS_CHECKOUT
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    def run(*args: str) -> Ran:
+        monkeypatch.setattr(sys, "argv", ["safe-accounts", "simulate", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.mark.slow
+def test_a_small_run_prints_its_table_and_writes_its_json(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "outcome.json"
+    ran = cli(
+        "--accounts", "120", "--days", "2", "--groomers", "3", "--seed", "5", "--out", str(out)
+    )
+    assert ran.code == 0, ran.err
+    assert "precision" in ran.out and "recall" in ran.out and "Protections fired" in ran.out
+    data = json.loads(out.read_text())
+    assert data["parameters"]["accounts"] == 120 and data["parameters"]["seed"] == 5
+    assert data["population"]["accounts"] == 120
+    assert set(data["detection"]) >= {"precision", "recall", "hours_from_first_contact_to_alert"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--accounts", "-5"], "accounts must be positive"),
+        (["--days", "0"], "days must be positive"),
+        (["--groomers", "-1"], "groomers must be zero or more"),
+        (["--mix", "sneaky=1"], "unknown groomer tactic 'sneaky'"),
+        (["--mix", "slow=0"], "gives no tactic a positive weight"),
+        (["--accounts", "80", "--groomers", "30"], "raise --accounts or lower --groomers"),
+        (["--policy", "no-such-policy.yaml"], "does not exist"),
+        (["--days", "many"], "is not a valid integer"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_a_message(cli, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    ran = cli(*args)
+    assert ran.code != 0
+    assert message in ran.err
+    assert "Traceback" not in ran.err
+
+
+def test_an_out_file_in_a_missing_folder_is_refused_before_running(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ran = cli("--out", str(tmp_path / "missing" / "outcome.json"))
+    assert ran.code != 0
+    assert "does not exist" in ran.err
+
+
+def test_a_bad_policy_file_is_reported_with_its_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    policy = tmp_path / "broken.yaml"
+    policy.write_text("version: 1\nname: broken\nrules: 12\n")
+    ran = cli("--accounts", "100", "--days", "1", "--groomers", "1", "--policy", str(policy))
+    assert ran.code == 1
+    assert "broken.yaml" in ran.err
+    assert "Traceback" not in ran.err
+
+
+def test_without_the_demo_app_it_says_to_run_from_a_checkout(
+    cli, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    # An installed wheel has safe_accounts and no demo_app: hide the checkout's.
+    for name in [m for m in sys.modules if m == "demo_app" or m.startswith("demo_app.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "demo_app", None)
+    ran = cli("--accounts", "100")
+    assert ran.code == 1
+    assert NEEDS_CHECKOUT in ran.err

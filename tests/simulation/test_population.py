@@ -1,0 +1,96 @@
+"""The synthetic population: families, classes, teachers and groomers, the same for a seed."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from demo_app.simulation import Parameters, Role, SimulationError, Tactic, build_population
+from demo_app.simulation.population import SPREAD_ACCOUNTS
+
+START = date(2026, 3, 2)
+
+
+def _population(**given: object):  # type: ignore[no-untyped-def]
+    return build_population(Parameters(**given), START)  # type: ignore[arg-type]
+
+
+def test_the_population_has_exactly_the_accounts_asked_for() -> None:
+    population = _population(accounts=500, groomers=6)
+    assert len(population.people) == 500
+    assert [p.id for p in population.people] == list(range(1, 501))
+    assert len({p.handle for p in population.people}) == 500
+
+
+def test_a_seed_gives_one_population_and_another_seed_another() -> None:
+    assert _population(accounts=300, seed=7) == _population(accounts=300, seed=7)
+    assert _population(accounts=300, seed=7) != _population(accounts=300, seed=8)
+
+
+def test_children_are_10_to_17_and_adults_are_adults() -> None:
+    population = _population(accounts=400)
+    for person in population.people:
+        age = (START - person.birth_date).days // 365.25
+        if person.role is Role.CHILD:
+            assert 10 <= age <= 17, person
+        else:
+            assert age >= 18, person
+
+
+def test_parents_are_connected_to_their_children_and_siblings_to_each_other() -> None:
+    population = _population(accounts=400)
+    by_family: dict[int, list[int]] = {}
+    for p in population.people:
+        if p.role in (Role.CHILD, Role.PARENT) and p.family is not None:
+            by_family.setdefault(p.family, []).append(p.id)
+    assert by_family
+    for members in by_family.values():
+        for a in members:
+            for b in members:
+                if a < b:
+                    assert (a, b) in population.friendships
+
+
+def test_a_class_has_friend_groups_inside_it() -> None:
+    population = _population(accounts=600)
+    children = [p for p in population.people if p.role is Role.CHILD]
+    with_classmate_friend = [
+        c
+        for c in children
+        if any(
+            (min(c.id, m), max(c.id, m)) in population.friendships
+            for m in population.classmates[c.id]
+        )
+    ]
+    assert len(with_classmate_friend) > 0.8 * len(children)
+
+
+def test_teachers_know_their_pupils_and_their_requests_go_to_them() -> None:
+    population = _population(accounts=600)
+    teachers = population.of_role(Role.TEACHER)
+    assert teachers
+    by_id = population.by_id
+    for teacher in teachers:
+        for pupil in population.known_children.get(teacher.id, ()):
+            assert by_id[pupil].class_key == teacher.class_key
+            assert (min(teacher.id, pupil), max(teacher.id, pupil)) not in population.friendships
+
+
+def test_groomers_know_no_child_and_spread_groomers_run_several_accounts() -> None:
+    population = _population(accounts=500, groomers=9)
+    groomers = population.of_role(Role.GROOMER)
+    by_id = population.by_id
+    assert {g.tactic for g in groomers} == set(Tactic)
+    for g in groomers:
+        friends = [b if a == g.id else a for a, b in population.friendships if g.id in (a, b)]
+        assert friends, "a groomer looks like anyone else: a few adult friends"
+        assert all(by_id[f].role is not Role.CHILD for f in friends)
+    spread = [g for g in groomers if g.tactic is Tactic.SPREAD]
+    assert len(spread) == 3 * SPREAD_ACCOUNTS
+    assert len({g.groomer for g in spread}) == 3
+
+
+def test_too_few_accounts_for_the_groomers_asked_for_is_refused() -> None:
+    with pytest.raises(SimulationError, match="raise --accounts or lower --groomers"):
+        _population(accounts=100, groomers=30)
