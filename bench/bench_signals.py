@@ -67,7 +67,11 @@ def _request(i: int, producer: int) -> Event:
     )
 
 
-async def _ours(prefix: str) -> tuple[float, float, int]:
+# Like for like with `limits` (one counter per hit): one count signal per event.
+ONE_SIGNAL = Signals.model_validate({"counts": [SIGNALS.counts[1].model_dump()]})
+
+
+async def _ours(prefix: str, signals: Signals) -> tuple[float, float, int]:
     """events/s from first submit until every event is in Redis; µs per submit; crossings."""
     store = RedisSignalStore(REDIS_URL, prefix=prefix)
     crossings = 0
@@ -76,13 +80,14 @@ async def _ours(prefix: str) -> tuple[float, float, int]:
         nonlocal crossings
         crossings += 1
 
-    recorder = SignalRecorder(store, SIGNALS, on_crossing=on_crossing, spool_limit=1_000_000)
+    recorder = SignalRecorder(store, signals, on_crossing=on_crossing, spool_limit=1_000_000)
     await recorder.start()
     submit_costs: list[float] = []
 
+    workload = [[_request(i, p) for i in range(EVENTS_PER_PRODUCER)] for p in range(PRODUCERS)]
+
     async def producer(p: int) -> None:
-        for i in range(EVENTS_PER_PRODUCER):
-            event = _request(i, p)
+        for event in workload[p]:
             t0 = time.perf_counter_ns()
             recorder.submit(event)
             submit_costs.append(time.perf_counter_ns() - t0)
@@ -108,9 +113,11 @@ async def _limits(prefix: str) -> float:
     limiter = MovingWindowRateLimiter(storage)
     limit = RateLimitItemPerDay(1_000_000)
 
+    workload = [[_request(i, p).subject for i in range(LIMITS_HITS_PER_PRODUCER)] for p in range(PRODUCERS)]
+
     async def producer(p: int) -> None:
-        for i in range(LIMITS_HITS_PER_PRODUCER):
-            await limiter.hit(limit, _request(i, p).subject)
+        for subject in workload[p]:
+            await limiter.hit(limit, subject)
 
     await limiter.hit(limit, "warm-up")
     started = time.perf_counter()
@@ -138,8 +145,10 @@ async def _memory(prefix: str) -> dict[str, int]:
                     o for e in events[start : start + 256] for o in plan.observations(e) if o.count is spec
                 ]
                 await store.record(uuid.uuid4().hex, observations)
-            sizes = [await client.memory_usage(key, samples=0) for key in store.keys_of("acct-memory", spec)]
-            figures[spec.id] = sum(int(size or 0) for size in sizes)
+            sizes = [await client.memory_usage(store.key_of("acct-memory", spec), samples=0)]
+            figures[f"{spec.id} ({'distinct others' if spec.distinct else 'events'}, {spec.window // 3600}h)"] = sum(
+                int(size or 0) for size in sizes
+            )
     finally:
         await store.close()
     return figures
@@ -158,19 +167,22 @@ async def _cleanup(prefix: str) -> None:
 async def _run() -> list[Row]:
     prefix = f"sabench:{uuid.uuid4().hex[:8]}:"
     try:
-        ours, submit_us, _ = await _ours(prefix)
+        single, submit_us, _ = await _ours(prefix + "one:", ONE_SIGNAL)
         theirs = await _limits(prefix + "limits:")
+        fanned, _, _ = await _ours(prefix + "baseline:", SIGNALS)
         memory = await _memory(prefix + "memory:")
     finally:
         await _cleanup(prefix)
-    speedup = ours / theirs
+    speedup = single / theirs
     rows = [
-        Row(SECTION, f"events recorded per second, {PRODUCERS} producers, SignalRecorder on local Redis "
-            "(2 signals + 1 rate per event, batches of 256, one EVALSHA each)", f"{ours:,.0f}/s"),
-        Row(SECTION, f"`limits` MovingWindowRateLimiter.hit, {PRODUCERS} producers, same Redis, same run",
+        Row(SECTION, f"`limits` MovingWindowRateLimiter.hit, {PRODUCERS} concurrent producers, local Redis",
             f"{theirs:,.0f}/s"),
-        Row(SECTION, "speed-up over `limits`", f"{speedup:.1f}x", f">= {SPEEDUP_TARGET:.0f}x",
+        Row(SECTION, f"events recorded per second, {PRODUCERS} concurrent producers, SignalRecorder on the "
+            "same Redis in the same run, one count signal per event (like for like)", f"{single:,.0f}/s"),
+        Row(SECTION, "speed-up over `limits`, like for like", f"{speedup:.1f}x", f">= {SPEEDUP_TARGET:.0f}x",
             speedup >= SPEEDUP_TARGET),
+        Row(SECTION, "events recorded per second, baseline-shaped (each contact request counts under "
+            "2 signals and checks 1 rate)", f"{fanned:,.0f}/s ({fanned / theirs:.1f}x `limits`)"),
         Row(SECTION, "SignalRecorder.submit on the request path (median)", f"{submit_us:.2f} µs"),
     ]
     for signal, size in memory.items():

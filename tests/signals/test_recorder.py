@@ -180,7 +180,8 @@ async def test_redis_restarted_mid_run_loses_no_event_and_duplicates_no_alert(
     client = aioredis.from_url(spare_redis.url)
     try:
         tally_key = next(k for k in await client.keys("restart:*tally*:n"))
-        assert sum(int(v) for v in (await client.hgetall(tally_key)).values()) == 300
+        buckets = {f: v for f, v in (await client.hgetall(tally_key)).items() if not f.startswith(b"{")}
+        assert sum(int(v) for v in buckets.values()) == 300
     finally:
         await client.aclose()
 

@@ -54,6 +54,7 @@ class AlertOutbox:
         self._batch = batch
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def destinations(self) -> tuple[str, ...]:
@@ -138,13 +139,16 @@ class AlertOutbox:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Told to stop rather than cancelled: Python 3.11's wait_for can swallow a
+            # cancellation that arrives as the wake-up event fires.
+            self._stopping = True
+            self._wake.set()
+            await self._task
             self._task = None
+            self._stopping = False
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.deliver_due()
             except Exception as exc:  # noqa: BLE001 - SQL down: try again next round

@@ -2,21 +2,28 @@
 -- detects the crossings they cause, atomically, so concurrent batches from many
 -- processes raise one crossing per (subject, signal, window) between them.
 --
--- KEYS[1]      the batch's receipt: a replayed batch returns its first answer, counts nothing twice
--- KEYS[2..]    signal keys, referred to by index from the operations below
--- ARGV[1]      evidence entries kept per (subject, signal)
--- ARGV[2]      receipt TTL in seconds
--- ARGV[3..]    operations, in order:
---   C data evidence marker distinct window bucket threshold cap at other entry   (count one event)
---   R marker num num_distinct num_window num_bucket num_cap num_evidence
---     den den_distinct den_window den_bucket den_cap den_evidence min_den threshold window at
---                                                                               (check one rate)
+-- KEYS[1]   the batch's receipt: a replayed batch returns its first answer, counts nothing twice
+-- KEYS[2..] one hash per (subject, signal), referred to by index from the operations
+-- ARGV[1]   evidence entries kept per (subject, signal)
+-- ARGV[2]   receipt TTL in seconds
+-- ARGV[3]   the operations, in order, as one JSON array (one argument: cheap to send):
+--   ["C", key, distinct, window, bucket, threshold, cap, at, other, entry]        count one event
+--   ["R", marker_key, marker_ttl, marker_field,
+--         num, num_distinct, num_window, num_bucket, num_cap,
+--         den, den_distinct, den_window, den_bucket, den_cap,
+--         min_den, threshold, window, at]                                       check one rate
 -- Returns one entry per crossing: {operation number, count (or numerator), denominator,
--- evidence, more evidence}.
+-- evidence, more evidence}, evidence newest first.
 --
--- Time is the events' own (`at`), so a replayed backlog counts in the windows it happened
--- in; Redis TTLs only collect what went quiet. A data key is a hash: bucket -> count, or
--- (distinct) other -> last bucket seen, trimmed here to one window and `cap` others.
+-- A hash holds bucket -> count (or, for distinct others, other -> last bucket seen), and
+-- beside them fields in braces, which no bucket, account id or pseudonym can look like:
+-- `{h}` the newest bucket, `{f}` the window's floor (buckets at or below it are out) and
+-- `{t}` the count above it, kept as a running total so that a write touches only its own
+-- bucket; `{a}` the alerted marker (the time of the live alert) and `{r:ID}` a rate's;
+-- `{e}K` the evidence ring and `{n}` how many entries it has seen. When the floor moves,
+-- the buckets it passes are subtracted and deleted (distinct others: one scan). Time is
+-- the events' own (`at`): a replayed backlog counts in the windows it happened in, and
+-- Redis TTLs only collect what went quiet.
 
 local receipt = redis.call('GET', KEYS[1])
 if receipt then
@@ -24,165 +31,162 @@ if receipt then
 end
 
 local keep = tonumber(ARGV[1])
-local series = {}   -- key index -> {values, newest, dirty, gone, ttl}
-local markers = {}  -- key index -> time of the live alert, or false
-local evidence_keys = {}
+local BRACE = 123  -- '{'
+local series = {}  -- key index -> state: h, f, t, n, a, marks, pending fields, ttl
 
 local function load(i)
   local s = series[i]
   if s == nil then
-    local flat = redis.call('HGETALL', KEYS[i])
-    s = {values = {}, dirty = {}, gone = {}, ttl = 0, newest = nil}
+    local v = redis.call('HMGET', KEYS[i], '{h}', '{f}', '{t}', '{n}', '{a}')
+    s = {h = tonumber(v[1]), f = tonumber(v[2]), t = tonumber(v[3]) or 0, n = tonumber(v[4]) or 0,
+         a = tonumber(v[5]), fresh = not v[1], marks = {}, pending = {}, ttl = 0, dirty = false}
     series[i] = s
-    for j = 1, #flat, 2 do
-      s.values[flat[j]] = tonumber(flat[j + 1])
-    end
   end
   return s
 end
 
-local function newest(s, distinct)
-  if s.newest == nil then
-    for field, value in pairs(s.values) do
-      local idx = distinct and value or tonumber(field)
-      if s.newest == nil or idx > s.newest then s.newest = idx end
-    end
-  end
-  return s.newest
-end
-
-local function drop(s, field)
-  s.values[field] = nil
-  s.dirty[field] = nil
-  s.gone[field] = true
-end
-
--- The count in the window at `at`, after dropping what fell out of it.
-local function count(s, distinct, window, bucket, cap, at)
-  local top = newest(s, distinct)
-  if top == nil then return 0 end
-  local ref = math.max(top, math.floor(at / bucket))
-  local floor = ref - math.ceil(window / bucket)
-  local total = 0
-  for field, value in pairs(s.values) do
-    local idx = distinct and value or tonumber(field)
-    if idx <= floor then
-      drop(s, field)
-    elseif distinct then
-      total = total + 1
-    else
-      total = total + value
-    end
-  end
-  if distinct then
-    -- Beyond `cap` others, forget the least recently seen: the count stays at `cap`,
-    -- well above the threshold, and exact below it.
-    while total > cap do
-      local oldest, oldest_idx = nil, nil
-      for field, idx in pairs(s.values) do
-        if oldest_idx == nil or idx < oldest_idx then oldest, oldest_idx = field, idx end
+-- Recount from scratch above `floor`, dropping everything at or below it.
+local function rescan(i, s, distinct, floor)
+  local flat = redis.call('HGETALL', KEYS[i])
+  local total, gone = 0, {}
+  for j = 1, #flat, 2 do
+    local field = flat[j]
+    if string.byte(field, 1) ~= BRACE then
+      local idx = distinct and tonumber(flat[j + 1]) or tonumber(field)
+      if idx <= floor then
+        gone[#gone + 1] = field
+      else
+        total = total + (distinct and 1 or tonumber(flat[j + 1]))
       end
-      drop(s, oldest)
-      total = total - 1
     end
   end
-  return total
+  if #gone > 0 then redis.call('HDEL', KEYS[i], unpack(gone)) end
+  s.t = total
 end
 
-local function alerted(i, at, window)
-  local m = markers[i]
-  if m == nil then
-    m = tonumber(redis.call('GET', KEYS[i]) or '') or false
-    markers[i] = m
+-- Bring the window's floor up to date for `at`; return the count in the window.
+local function sync(i, s, distinct, window, bucket, at)
+  local n = math.ceil(window / bucket)
+  local floor = math.max(s.h or math.floor(at / bucket), math.floor(at / bucket)) - n
+  if s.f == nil then
+    if s.fresh then s.t = 0 else rescan(i, s, distinct, floor) end
+  elseif floor > s.f then
+    if distinct or floor - s.f > n then
+      rescan(i, s, distinct, floor)
+    else
+      local passed = {}
+      for b = s.f + 1, floor do passed[#passed + 1] = tostring(b) end
+      local counts = redis.call('HMGET', KEYS[i], unpack(passed))
+      for k = 1, #passed do s.t = s.t - (tonumber(counts[k]) or 0) end
+      redis.call('HDEL', KEYS[i], unpack(passed))
+    end
+  else
+    return s.t  -- an older event: the window stays where the newest put it
   end
-  return m and at < m + window
+  s.f = floor
+  s.dirty = true
+  return s.t
 end
 
-local function mark(i, at, window)
-  markers[i] = at
-  redis.call('SET', KEYS[i], tostring(at), 'EX', window)
+-- Beyond `cap` distinct others, forget the least recently seen: the count stays at `cap`,
+-- well above the threshold, and exact below it.
+local function evict(i, s, cap)
+  if s.t <= cap then return end
+  local flat = redis.call('HGETALL', KEYS[i])
+  local others = {}
+  for j = 1, #flat, 2 do
+    if string.byte(flat[j], 1) ~= BRACE then others[#others + 1] = {tonumber(flat[j + 1]), flat[j]} end
+  end
+  table.sort(others, function(x, y) return x[1] < y[1] end)
+  local gone = {}
+  for k = 1, #others - cap do gone[#gone + 1] = others[k][2] end
+  if #gone > 0 then redis.call('HDEL', KEYS[i], unpack(gone)) end
+  s.t = math.min(#others, cap)
+  s.dirty = true
 end
 
-local function recent(i)
-  return redis.call('LRANGE', KEYS[i], 0, keep - 1)
+local function write(i, s)
+  local fields = {}
+  if s.dirty and s.h ~= nil then  -- a hash only ever read (a rate's empty side) stays unwritten
+    fields = {'{h}', s.h, '{f}', s.f, '{t}', s.t, '{n}', s.n}
+    if s.a ~= nil then fields[#fields + 1] = '{a}'; fields[#fields + 1] = s.a end
+  end
+  for field, value in pairs(s.marks) do fields[#fields + 1] = field; fields[#fields + 1] = value end
+  for field, value in pairs(s.pending) do fields[#fields + 1] = field; fields[#fields + 1] = value end
+  if #fields > 0 then redis.call('HSET', KEYS[i], unpack(fields)) end
+  s.marks, s.pending, s.dirty = {}, {}, false
+  if s.ttl > 0 then
+    redis.call('EXPIRE', KEYS[i], s.ttl)
+    s.ttl = 0
+  end
+end
+
+local function evidence(i, s)
+  write(i, s)
+  local fields = {}
+  for k = s.n - 1, math.max(0, s.n - keep), -1 do fields[#fields + 1] = '{e}' .. (k % keep) end
+  if #fields == 0 then return {} end
+  return redis.call('HMGET', KEYS[i], unpack(fields))
+end
+
+local function mark_of(i, s, field)
+  local m = s.marks[field]
+  if m == nil then m = tonumber(redis.call('HGET', KEYS[i], field)) end
+  return m
 end
 
 local crossings = {}
-local p = 3
-local op = 0
-while p <= #ARGV do
-  op = op + 1
-  if ARGV[p] == 'C' then
-    local data, ev, marker = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
-    local distinct = ARGV[p + 4] == '1'
-    local window, bucket = tonumber(ARGV[p + 5]), tonumber(ARGV[p + 6])
-    local threshold, cap = tonumber(ARGV[p + 7]), tonumber(ARGV[p + 8])
-    local at, other, entry = tonumber(ARGV[p + 9]), ARGV[p + 10], ARGV[p + 11]
-    p = p + 12
-
-    local s = load(data)
+local ops = cjson.decode(ARGV[3])
+for op = 1, #ops do
+  local o = ops[op]
+  if o[1] == 'C' then
+    local i, distinct, window, bucket, threshold, cap = o[2], o[3] == 1, o[4], o[5], o[6], o[7]
+    local at, other = o[8], o[9]
+    local s = load(i)
     local idx = math.floor(at / bucket)
-    local top = newest(s, distinct)
-    if distinct then
-      local seen = s.values[other]
-      if seen == nil or idx > seen then
-        s.values[other] = idx
-        s.dirty[other] = true
-        s.gone[other] = nil
-      end
-    else
-      local field = tostring(idx)
-      s.values[field] = (s.values[field] or 0) + 1
-      s.dirty[field] = true
-      s.gone[field] = nil
+    if s.h == nil or idx > s.h then
+      s.h = idx
+      -- From a new newest bucket on, window + bucket is when all the hash holds is out.
+      s.ttl = window + bucket
     end
-    if top == nil or idx > top then s.newest = idx end
-    s.ttl = window + bucket
-    redis.call('LPUSH', KEYS[ev], entry)
-    evidence_keys[ev] = window + bucket
+    sync(i, s, distinct, window, bucket, at)
+    if idx > s.f then
+      if distinct then
+        local seen = tonumber(redis.call('HGET', KEYS[i], other))
+        if seen == nil or seen <= s.f then s.t = s.t + 1 end
+        if seen == nil or idx > seen then redis.call('HSET', KEYS[i], other, idx) end
+        evict(i, s, cap)
+      else
+        redis.call('HINCRBY', KEYS[i], tostring(idx), 1)
+        s.t = s.t + 1
+      end
+    end
+    s.pending['{e}' .. (s.n % keep)] = o[10]
+    s.n = s.n + 1
+    s.dirty = true
 
-    local n = count(s, distinct, window, bucket, cap, at)
-    if n >= threshold and not alerted(marker, at, window) then
-      mark(marker, at, window)
-      crossings[#crossings + 1] = {op, n, 0, recent(ev), {}}
+    if s.t >= threshold and not (s.a ~= nil and at < s.a + window) then
+      s.a = at
+      crossings[#crossings + 1] = {op, s.t, 0, evidence(i, s), {}}
     end
   else
-    local marker = tonumber(ARGV[p + 1])
-    local num, num_distinct = tonumber(ARGV[p + 2]), ARGV[p + 3] == '1'
-    local num_window, num_bucket, num_cap = tonumber(ARGV[p + 4]), tonumber(ARGV[p + 5]), tonumber(ARGV[p + 6])
-    local num_ev = tonumber(ARGV[p + 7])
-    local den, den_distinct = tonumber(ARGV[p + 8]), ARGV[p + 9] == '1'
-    local den_window, den_bucket, den_cap = tonumber(ARGV[p + 10]), tonumber(ARGV[p + 11]), tonumber(ARGV[p + 12])
-    local den_ev = tonumber(ARGV[p + 13])
-    local min_den, threshold = tonumber(ARGV[p + 14]), tonumber(ARGV[p + 15])
-    local window, at = tonumber(ARGV[p + 16]), tonumber(ARGV[p + 17])
-    p = p + 18
-
-    local a = count(load(num), num_distinct, num_window, num_bucket, num_cap, at)
-    local b = count(load(den), den_distinct, den_window, den_bucket, den_cap, at)
-    if b >= min_den and a >= threshold * b and not alerted(marker, at, window) then
-      mark(marker, at, window)
-      crossings[#crossings + 1] = {op, a, b, recent(num_ev), recent(den_ev)}
+    local at = o[18]
+    local num, den = load(o[5]), load(o[10])
+    local a = sync(o[5], num, o[6] == 1, o[7], o[8], at)
+    local b = sync(o[10], den, o[11] == 1, o[12], o[13], at)
+    if b >= o[15] and a >= o[16] * b then
+      local host = load(o[2])
+      local m = mark_of(o[2], host, o[4])
+      if not (m ~= nil and at < m + o[17]) then
+        host.marks[o[4]] = at
+        host.ttl = math.max(host.ttl, o[3])
+        crossings[#crossings + 1] = {op, a, b, evidence(o[5], num), evidence(o[10], den)}
+      end
     end
   end
 end
 
-for i, s in pairs(series) do
-  local set = {}
-  for field in pairs(s.dirty) do
-    set[#set + 1] = field
-    set[#set + 1] = s.values[field]
-  end
-  if #set > 0 then redis.call('HSET', KEYS[i], unpack(set)) end
-  local gone = {}
-  for field in pairs(s.gone) do gone[#gone + 1] = field end
-  if #gone > 0 then redis.call('HDEL', KEYS[i], unpack(gone)) end
-  if s.ttl > 0 then redis.call('EXPIRE', KEYS[i], s.ttl) end
-end
-for i, ttl in pairs(evidence_keys) do
-  redis.call('LTRIM', KEYS[i], 0, keep - 1)
-  redis.call('EXPIRE', KEYS[i], ttl)
-end
+for i, s in pairs(series) do write(i, s) end
 
 redis.call('SET', KEYS[1], cjson.encode(crossings), 'EX', tonumber(ARGV[2]))
 return crossings

@@ -117,9 +117,11 @@ class SignalRecorder:
         unreachable store), then close the store."""
         self._closed = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Told to stop rather than cancelled: Python 3.11's wait_for can swallow a
+            # cancellation that arrives as the wake-up event fires.
+            assert self._wake is not None
+            self._wake.set()
+            await self._task
             self._task = None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._close_timeout
@@ -156,7 +158,7 @@ class SignalRecorder:
     async def _run(self) -> None:
         assert self._wake is not None
         delay = self._flush_interval
-        while True:
+        while not self._closed:
             if len(self._queue) < self._batch_size and not self._failing:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._flush_interval)
@@ -165,7 +167,7 @@ class SignalRecorder:
                 await self.flush()
             except Exception:  # noqa: BLE001 - the writer must outlive any one bad batch
                 logger.exception("signal recorder: unexpected failure")
-            if self._failing or self._crossings:
+            if (self._failing or self._crossings) and not self._closed:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_INTERVAL)
             else:

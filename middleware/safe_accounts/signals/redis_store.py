@@ -1,7 +1,8 @@
 """The Redis signal store: one Lua script call per batch (per Cluster slot).
 
-Keys: `{prefix}{{subject}}:{signal}/{window}:{part}`, part `n` (bucket counts), `d`
-(distinct others), `e` (evidence list) or `a` (alerted marker), plus
+Keys: one hash per (subject, signal), `{prefix}{{subject}}:{signal}/{window}:n` (bucket
+counts) or `...:d` (distinct others), which also holds the signal's evidence ring and
+alerted marker (and the marker of a rate built on it) - see record.lua; and
 `{prefix}{{subject}}:batch:{id}` (a batch's receipt). The subject between braces is a
 Cluster hash tag: all of one subject's keys share a slot, so a batch is cut by slot and
 each piece is one atomic script call on the node that owns it.
@@ -10,6 +11,7 @@ each piece is one atomic script call on the node that owns it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from importlib import resources
@@ -112,14 +114,9 @@ class RedisSignalStore:
     def _key(self, subject: str, name: str, part: str) -> str:
         return f"{self._prefix}{{{subject}}}:{name}:{part}"
 
-    def keys_of(self, account_id: str, spec: CountSpec) -> list[str]:
-        """A (subject, signal)'s keys: for inspection, tests and the memory benchmark."""
-        subject = self._pseudonyms.of(account_id)
-        return [
-            self._key(subject, spec.key_name, "d" if spec.distinct else "n"),
-            self._key(subject, spec.key_name, "e"),
-            self._key(subject, spec.key_name, "a"),
-        ]
+    def key_of(self, account_id: str, spec: CountSpec) -> str:
+        """A (subject, signal)'s one key: for inspection, tests and the memory benchmark."""
+        return self._key(self._pseudonyms.of(account_id), spec.key_name, "d" if spec.distinct else "n")
 
     # --- recording ------------------------------------------------------------------
 
@@ -156,52 +153,64 @@ class RedisSignalStore:
 
 
 class _ScriptCall:
-    """One script call's KEYS and ARGV, and how to read its answer back."""
+    """One script call's KEYS and ARGV, and how to read its answer back.
+
+    The operations travel as one JSON argument: packing thousands of small arguments
+    costs the client more than the script spends on them.
+    """
 
     def __init__(self, store: RedisSignalStore, batch_id: str, group: list[Observation]) -> None:
         self._store = store
-        first = store._pseudonyms.of(group[0].event.subject)
+        self._names: dict[str, str] = {}  # account id -> pseudonym, once per call
+        self._index: dict[tuple[str, str], int] = {}  # (account id, signal key) -> KEYS index
+        first = self._name(group[0].event.subject)
         self.keys: list[str] = [store._key(first, "batch", batch_id)]
-        self._index: dict[str, int] = {}
-        self.args: list[str | int | float] = [store._evidence_kept, RECEIPT_TTL]
         self.ops: list[tuple[Observation, RateSpec | None]] = []
+        operations: list[list[Any]] = []
         for obs in group:
-            self._count(obs)
+            operations.append(self._count(obs))
             for rate in obs.rates:
-                self._rate(obs, rate)
+                operations.append(self._rate(obs, rate))
+        self.args: list[str | int] = [
+            store._evidence_kept,
+            RECEIPT_TTL,
+            json.dumps(operations, separators=(",", ":")),
+        ]
 
-    def _k(self, key: str) -> int:
-        index = self._index.get(key)
+    def _name(self, account_id: str) -> str:
+        name = self._names.get(account_id)
+        if name is None:
+            name = self._names[account_id] = self._store._pseudonyms.of(account_id)
+        return name
+
+    def _series(self, account_id: str, spec: CountSpec) -> int:
+        index = self._index.get((account_id, spec.key_name))
         if index is None:
-            self.keys.append(key)
-            index = self._index[key] = len(self.keys)  # Lua's KEYS are 1-based
+            part = "d" if spec.distinct else "n"
+            self.keys.append(self._store._key(self._name(account_id), spec.key_name, part))
+            index = self._index[(account_id, spec.key_name)] = len(self.keys)  # KEYS are 1-based
         return index
 
-    def _parts(self, subject: str, spec: CountSpec) -> tuple[int, int]:
-        key = self._store._key
-        data = self._k(key(subject, spec.key_name, "d" if spec.distinct else "n"))
-        return data, self._k(key(subject, spec.key_name, "e"))
-
-    def _count(self, obs: Observation) -> None:
+    def _count(self, obs: Observation) -> list[Any]:
         event, spec = obs.event, obs.count
-        pseudonyms = self._store._pseudonyms
-        subject, other = pseudonyms.of(event.subject), pseudonyms.of(event.other)
-        data, evidence = self._parts(subject, spec)
-        marker = self._k(self._store._key(subject, spec.key_name, "a"))
+        other = self._name(event.other)
         entry = EvidenceItem(event.kind, other, event.other_band, event.mutual, event.at).encode()
-        self.args += ["C", data, evidence, marker, int(spec.distinct), spec.window, spec.bucket]
-        self.args += [spec.threshold, spec.cap, repr(event.at), other, entry]
         self.ops.append((obs, None))
+        return ["C", self._series(event.subject, spec), int(spec.distinct), spec.window, spec.bucket,
+                spec.threshold, spec.cap, event.at, other, entry]
 
-    def _rate(self, obs: Observation, rate: RateSpec) -> None:
-        subject = self._store._pseudonyms.of(obs.event.subject)
-        marker = self._k(self._store._key(subject, rate.key_name, "a"))
-        self.args += ["R", marker]
-        for spec in (rate.numerator, rate.denominator):
-            data, evidence = self._parts(subject, spec)
-            self.args += [data, int(spec.distinct), spec.window, spec.bucket, spec.cap, evidence]
-        self.args += [rate.min_denominator, repr(rate.threshold), rate.window, repr(obs.event.at)]
+    def _rate(self, obs: Observation, rate: RateSpec) -> list[Any]:
+        subject = obs.event.subject
+        # The marker lives in the hash with the longer window, so it outlives the rate's window.
+        host = rate.denominator if rate.denominator.window >= rate.numerator.window else rate.numerator
+        num, den = rate.numerator, rate.denominator
         self.ops.append((obs, rate))
+        return [
+            "R", self._series(subject, host), host.window + host.bucket, f"{{r:{rate.id}}}",
+            self._series(subject, num), int(num.distinct), num.window, num.bucket, num.cap,
+            self._series(subject, den), int(den.distinct), den.window, den.bucket, den.cap,
+            rate.min_denominator, rate.threshold, rate.window, obs.event.at,
+        ]
 
     def crossing(self, entry: list[Any]) -> Crossing:
         op, first, second, evidence, more = entry

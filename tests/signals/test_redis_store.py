@@ -1,0 +1,122 @@
+"""What only the Redis store has: bounded keys with TTLs, hash tags, pseudonyms in keys,
+the script reloaded after a flush, and Cluster routing by slot."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+from redis.crc import key_slot
+
+from safe_accounts.errors import ConfigurationError, StorageError
+from safe_accounts.policy.model import EventKind, Signals
+from safe_accounts.signals import SignalPlan
+from safe_accounts.signals.pseudonyms import Pseudonyms
+from safe_accounts.signals.redis_store import RedisSignalStore
+from tests.redis_cluster import RedisServer
+
+from .policies import event
+
+pytestmark = pytest.mark.redis
+
+AT = 1_800_000_000.0
+SIGNALS = Signals.model_validate(
+    {
+        "counts": [
+            {"id": "busy", "event": "contact_request", "window": "7d", "threshold": 100_000, "reason": "r"},
+            {"id": "strangers", "event": "contact_request", "window": "24h", "count": "distinct_others",
+             "threshold": 10, "reason": "r"},
+        ]
+    }
+)
+PLAN = SignalPlan.compile(SIGNALS)
+BUSY, STRANGERS = PLAN.counts
+
+
+async def record_spread(store: RedisSignalStore, events: int, window: int) -> None:
+    step = window / events
+    batch = [event(EventKind.CONTACT_REQUEST, AT + i * step, other=f"child-{i}") for i in range(events)]
+    for start in range(0, events, 256):
+        observations = [o for e in batch[start : start + 256] for o in PLAN.observations(e)]
+        await store.record(uuid.uuid4().hex, observations)
+
+
+async def test_a_signal_keeps_one_bounded_hash_with_a_ttl(redis_url: str, redis_prefix: str) -> None:
+    store = RedisSignalStore(redis_url, prefix=redis_prefix)
+    client = aioredis.from_url(redis_url)
+    try:
+        await record_spread(store, 5_000, BUSY.window)
+        busy, strangers = store.key_of("adult-1", BUSY), store.key_of("adult-1", STRANGERS)
+        # 61 buckets at most, 20 evidence entries, 5 bookkeeping fields: whatever the rate.
+        assert await client.hlen(busy) <= 61 + 20 + 5
+        # Distinct others: capped at 4x the threshold.
+        assert await client.hlen(strangers) <= STRANGERS.cap + 20 + 5
+        assert 0 < await client.ttl(busy) <= BUSY.window + BUSY.bucket
+        assert 0 < await client.ttl(strangers) <= STRANGERS.window + STRANGERS.bucket
+        fields = await client.hgetall(busy)
+        assert sum(int(v) for f, v in fields.items() if not f.startswith(b"{")) == int(fields[b"{t}"])
+        assert len(await client.keys(f"{redis_prefix}*")) == 2 + 20  # the two hashes + batch receipts
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_keys_carry_the_subject_pseudonym_as_a_hash_tag(redis_url: str, redis_prefix: str) -> None:
+    store = RedisSignalStore(redis_url, prefix=redis_prefix, pseudonyms=Pseudonyms(b"k" * 32))
+    client = aioredis.from_url(redis_url)
+    try:
+        await record_spread(store, 3, 60)
+        keys = [k.decode() for k in await client.keys(f"{redis_prefix}*")]
+        assert keys and not any("adult-1" in k or "child-" in k for k in keys)
+        assert len({key_slot(k.encode()) for k in keys}) == 1
+        values = await client.hvals(store.key_of("adult-1", BUSY))
+        assert not any(b"child-" in v for v in values)
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_the_script_is_loaded_again_after_a_flush(spare_redis: RedisServer) -> None:
+    store = RedisSignalStore(spare_redis.url, prefix="flush:")
+    client = aioredis.from_url(spare_redis.url)
+    try:
+        await record_spread(store, 3, 60)
+        await client.script_flush()
+        await record_spread(store, 3, 60)
+        assert int(await client.hget(store.key_of("adult-1", BUSY), "{t}")) == 6
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_an_unreachable_server_is_a_storage_error() -> None:
+    store = RedisSignalStore("redis://127.0.0.1:1/0", socket_timeout=0.5)
+    with pytest.raises(StorageError, match="unreachable"):
+        await store.start()
+    await store.close()
+
+
+def test_a_prefix_with_braces_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="braces"):
+        RedisSignalStore("redis://127.0.0.1:6379/0", prefix="{app}:")
+
+
+@pytest.mark.cluster
+async def test_a_batch_across_subjects_is_cut_by_slot_on_a_cluster(redis_cluster_url: str) -> None:
+    prefix = f"satest:{uuid.uuid4().hex[:8]}:"
+    store = RedisSignalStore(redis_cluster_url, prefix=prefix)
+    try:
+        events = [
+            event(EventKind.CONTACT_REQUEST, AT + i, subject=f"adult-{i % 40}", other=f"child-{i}")
+            for i in range(400)
+        ]
+        await store.record("b1", [o for e in events for o in PLAN.observations(e)])
+        assert store.backend == "redis-cluster"
+        client = await store.client()
+        slots = {key_slot(store.key_of(f"adult-{s}", BUSY).encode()) for s in range(40)}
+        assert len(slots) > 3  # really spread over the cluster
+        for s in range(40):
+            assert int(await client.hget(store.key_of(f"adult-{s}", BUSY), "{t}")) == 10
+    finally:
+        await store.close()
