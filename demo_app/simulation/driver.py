@@ -15,11 +15,10 @@ import itertools
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -39,10 +38,10 @@ from .behaviour import (
 )
 from .parameters import Parameters
 from .population import Population, Role, build_population
+from .stack import FrozenClock, migrate, recorder_flush, wrap
 from .world import write_population
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; fixed, so a seed gives one result
-SECRET_ENV = "DEMO_APP_SECRET"
 SECRET = "simulation-only-signing-key-not-a-secret"
 BASE_URL = "http://simulation.local"
 RESTRICTED_RULE = "restricted-contact-to-minor"
@@ -72,21 +71,6 @@ class Journal:
     messages_delivered: Counter[tuple[int, int]] = field(default_factory=Counter)  # (from, to)
 
 
-@contextlib.contextmanager
-def _signing_key(secret: str) -> Iterator[None]:
-    """The policy's identity reads the app's token key from the environment once, when the
-    middleware is built; put it there for that moment only."""
-    before = os.environ.get(SECRET_ENV)
-    os.environ[SECRET_ENV] = secret
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[SECRET_ENV]
-        else:
-            os.environ[SECRET_ENV] = before
-
-
 def _scratch_dir() -> str | None:
     """Memory-backed when the machine has it: the database is thrown away after the run."""
     shm = Path("/dev/shm")
@@ -95,7 +79,12 @@ def _scratch_dir() -> str | None:
 
 class Driver:
     def __init__(
-        self, client: httpx.AsyncClient, society: Society, flush: Any, days: int, tokens: Tokens
+        self,
+        client: httpx.AsyncClient,
+        society: Society,
+        flush: Callable[[], Awaitable[None]],
+        days: int,
+        tokens: Tokens,
     ) -> None:
         self.client = client
         self.issuer = tokens
@@ -113,7 +102,7 @@ class Driver:
             if at < self.end:
                 heapq.heappush(self._queue, (at, next(self._order), task))
 
-    async def run(self, clock: Any, start: float) -> Journal:
+    async def run(self, clock: FrozenClock, start: float) -> Journal:
         for day in range(self.days):
             self._push(self.society.plan_day(day))
             day_end = (day + 1) * DAY
@@ -228,36 +217,28 @@ class Run:
 
 async def drive(params: Parameters, workdir: str) -> Run:
     """Build the population in a fresh SQLite database under `workdir` and drive it."""
-    from safe_accounts import SafeAccountsMiddleware
-    from safe_accounts.clock import FrozenClock
-    from safe_accounts.db.migrate import upgrade_url
-
     population = build_population(params, START.date())
     url = f"sqlite+aiosqlite:///{Path(workdir) / 'simulation.db'}"
-    await upgrade_url(url)
+    await migrate(url)
     clock = FrozenClock(START)
     # Sessions outlast the run by far: the middleware checks a token's expiry against the
     # real time, not the simulated one (see docs/simulation.md), so a token that expired in
     # simulated March would name nobody in real November.
     app = create_app(Settings(url, SECRET, session_seconds=SESSION_SECONDS, clock=clock))
-    with _signing_key(SECRET):
-        front = SafeAccountsMiddleware(
-            app, policy=params.policy, database_url=url, clock=clock, health_path=None
-        )
-    async with app.router.lifespan_context(app):
-        await write_population(app.state.runtime.engine, population, clock.now())
-        runtime = await front.start()
-        try:
-            recorder = runtime.extras["alerts"].recorder
+    front = wrap(app, policy=params.policy, database_url=url, clock=clock, secret=SECRET)
+    try:
+        async with app.router.lifespan_context(app):
+            await write_population(app.state.runtime.engine, population, clock.now())
+            await front.start()
             transport = httpx.ASGITransport(app=front)
             async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
                 society = Society(population, params)
                 driver = Driver(
-                    client, society, recorder.flush, params.days, app.state.runtime.tokens
+                    client, society, recorder_flush(front), params.days, app.state.runtime.tokens
                 )
                 journal = await driver.run(clock, START.timestamp())
-        finally:
-            await front.close()
+    finally:
+        await front.close()  # writes the decision log's last rows, closes the stores
     return Run(
         population, journal, START.timestamp(), url, front.policy.policy.name, front.policy.version
     )

@@ -8,13 +8,13 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import func, select
 
 from .driver import Run
 from .parameters import Parameters, Tactic
 from .population import ORDINARY_ADULTS, Role
+from .stack import read_logs
 
 HOUR = 3600.0
 
@@ -52,47 +52,8 @@ class Outcome:
         return self.data
 
 
-async def _read_logs(
-    database_url: str,
-) -> tuple[list[dict[str, Any]], list[tuple[str, str, float]]]:
-    from safe_accounts.alerts.tables import alerts
-    from safe_accounts.db.engine import make_engine
-    from safe_accounts.decisions.table import decision_log
-
-    engine = make_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            d = decision_log.c
-            rows = await conn.execute(
-                select(d.rule, d.action, d.outcome, d.mode, func.count(), func.sum(d.affected))
-                .group_by(d.rule, d.action, d.outcome, d.mode)
-                .order_by(d.rule, d.action, d.outcome, d.mode)
-            )
-            protections = [
-                {
-                    "rule": r[0],
-                    "action": r[1],
-                    "outcome": r[2],
-                    "mode": r[3],
-                    "decisions": r[4],
-                    "affected": int(r[5] or 0),
-                }
-                for r in rows
-            ]
-            a = alerts.c
-            found = await conn.execute(
-                select(a.subject, a.signal, a.created_at).order_by(
-                    a.created_at, a.subject, a.signal
-                )
-            )
-            raised = [(str(r[0]), str(r[1]), float(r[2])) for r in found]
-    finally:
-        await engine.dispose()
-    return protections, raised
-
-
 async def measure(run: Run, params: Parameters) -> Outcome:
-    protections, raised = await _read_logs(run.database_url)
+    protections, raised = await read_logs(run.database_url)
     people = run.population.by_id
     journal = run.journal
     start = run.start
@@ -218,6 +179,4 @@ async def measure(run: Run, params: Parameters) -> Outcome:
 
 
 def _iso(seconds: float) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(seconds, UTC).isoformat()

@@ -1,0 +1,102 @@
+"""The one module of the simulation that knows Safe Accounts (as `demo_app/wrapped.py` is
+for the demo): the migrations, the middleware in front of the app, and the logs read back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from safe_accounts import SafeAccountsMiddleware
+from safe_accounts.alerts.tables import alerts
+from safe_accounts.clock import FrozenClock
+from safe_accounts.db.engine import make_engine
+from safe_accounts.db.migrate import upgrade_url
+from safe_accounts.decisions.table import decision_log
+from sqlalchemy import func, select
+from starlette.types import ASGIApp
+
+SECRET_ENV = "DEMO_APP_SECRET"
+
+__all__ = ["FrozenClock", "SafeAccountsMiddleware", "migrate", "read_logs", "wrap"]
+
+
+async def migrate(url: str) -> None:
+    await upgrade_url(url)
+
+
+@contextlib.contextmanager
+def _signing_key(secret: str) -> Iterator[None]:
+    """The policy's identity reads the app's token key from the environment once, when the
+    middleware is built; put it there for that moment only."""
+    before = os.environ.get(SECRET_ENV)
+    os.environ[SECRET_ENV] = secret
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[SECRET_ENV]
+        else:
+            os.environ[SECRET_ENV] = before
+
+
+def wrap(
+    app: ASGIApp, *, policy: Path, database_url: str, clock: FrozenClock, secret: str
+) -> SafeAccountsMiddleware:
+    """The app behind the middleware, as `demo_app/wrapped.py` does it, on the simulated
+    clock and the in-process signal store (no Redis)."""
+    with _signing_key(secret):
+        return SafeAccountsMiddleware(
+            app,
+            policy=policy,
+            database_url=database_url,
+            redis_url=None,
+            clock=clock,
+            health_path=None,
+        )
+
+
+def recorder_flush(front: SafeAccountsMiddleware) -> Callable[[], Awaitable[None]]:
+    """The signal recorder's `flush`: writes what was submitted and raises its alerts now."""
+    assert front.runtime is not None
+    flush: Callable[[], Awaitable[None]] = front.runtime.extras["alerts"].recorder.flush
+    return flush
+
+
+async def read_logs(
+    database_url: str,
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, float]]]:
+    """Protections fired (by rule, action, outcome, mode) and alerts raised, in order."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            d = decision_log.c
+            rows = await conn.execute(
+                select(d.rule, d.action, d.outcome, d.mode, func.count(), func.sum(d.affected))
+                .group_by(d.rule, d.action, d.outcome, d.mode)
+                .order_by(d.rule, d.action, d.outcome, d.mode)
+            )
+            protections = [
+                {
+                    "rule": r[0],
+                    "action": r[1],
+                    "outcome": r[2],
+                    "mode": r[3],
+                    "decisions": r[4],
+                    "affected": int(r[5] or 0),
+                }
+                for r in rows
+            ]
+            a = alerts.c
+            found = await conn.execute(
+                select(a.subject, a.signal, a.created_at).order_by(
+                    a.created_at, a.subject, a.signal
+                )
+            )
+            raised = [(str(r[0]), str(r[1]), float(r[2])) for r in found]
+    finally:
+        await engine.dispose()
+    return protections, raised
