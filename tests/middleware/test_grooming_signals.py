@@ -129,3 +129,18 @@ async def test_the_alert_reaches_the_callback_once(with_signals: Wrapped) -> Non
         await asyncio.sleep(0.01)
     await alerts.outbox.deliver_due()
     assert [a.signal for a in with_signals.alerted] == ["rejected-by-minors"]  # type: ignore[attr-defined]
+
+
+async def test_a_childs_report_enters_the_moderation_queue_without_its_text(with_signals: Wrapped) -> None:
+    response = await with_signals.post("/api/reports", "kid", json={"account": "adult", "reason": "he asked for photos"})
+    assert response.status_code == 200
+    runtime = with_signals.middleware.runtime
+    assert runtime is not None
+    reports = runtime.extras["reports"]
+    await reports.flush()
+    async with with_signals.middleware.engine.connect() as conn:
+        rows = (await conn.exec_driver_sql("SELECT * FROM safe_accounts_reports")).mappings().all()
+    assert [(r["reporter_id"], r["reporter_band"], r["reported_id"], r["reported_band"]) for r in rows] == [
+        ("kid", "13_15", "adult", "adult")
+    ]
+    assert "photos" not in repr([dict(r) for r in rows])

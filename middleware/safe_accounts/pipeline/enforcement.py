@@ -339,6 +339,10 @@ class Enforcement:
         if action is Action.CONTACT_RESPONSE:
             await self._contact_response(actor, pairs)
             return
+        if action is Action.BLOCK:
+            rt.relationships.forget(actor.id)
+        if action is Action.REPORT:
+            self._record_reports(actor, pairs, decision_id)
         kind = _EVENT_OF_ACTION.get(action)
         if kind is None or rt.signals is None:
             return
@@ -354,9 +358,20 @@ class Enforcement:
             else:
                 # Blocks and reports count against the account blocked or reported: the
                 # target is the subject, the actor (often the child) is the other.
-                if action is Action.BLOCK:
-                    rt.relationships.forget(actor.id)
                 self._submit(kind, target.id, actor, None, decision_id)
+
+    def _record_reports(self, reporter: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
+        """A report becomes a child-endangerment report in the moderation queue (never its text)."""
+        reports = self.rt.extras.get("reports")
+        if reports is None or reporter.id is None:
+            return
+        for pair in pairs:
+            if pair.target.id is not None:
+                reports.record(
+                    reporter_id=reporter.id, reporter_band=reporter.band.value,
+                    reported_id=pair.target.id, reported_band=pair.target.band.value,
+                    at=self.now, decision_id=decision_id,
+                )
 
     async def _contact_response(self, responder: Party, pairs: Sequence[PairVerdict]) -> None:
         answer = self.route.answer
