@@ -99,3 +99,10 @@ def show(database_url: str | None, alert_id: str, as_json: bool) -> None:
             f"  {_when(item['at'])}  {item['kind']:<22} other={item['other']}  "
             f"band={item['other_band']}  mutual={mutual}"
         )
+
+
+# Moderators' decisions on an alert (ack, resolve) belong to the moderation layer.
+from .moderate import ack, resolve  # noqa: E402
+
+command.add_command(ack)
+command.add_command(resolve)
