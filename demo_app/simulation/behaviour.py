@@ -35,9 +35,16 @@ ONBOARDING_REQUESTS = (8, 20)
 AGGRESSIVE_REQUESTS = (8, 16)
 AGGRESSIVE_DM_ATTEMPTS = (1, 3)
 SLOW_REQUESTS = (1, 2)
+PATIENT_REQUEST = 0.35  # chance of one request a day: about 2.5 a week
 SPREAD_REQUESTS = (2, 4)  # per account
-DM_ATTEMPT = {Tactic.SLOW: 0.2, Tactic.SPREAD: 0.3}  # chance of one DM attempt a day
-GROOMER_SEARCH = {Tactic.AGGRESSIVE: 1.0, Tactic.SLOW: 0.2, Tactic.SPREAD: 0.2}
+# chance of one DM attempt (to a child not connected) a day, per account
+DM_ATTEMPT = {Tactic.SLOW: 0.2, Tactic.SPREAD: 0.3, Tactic.PATIENT: 0.1}
+GROOMER_SEARCH = {
+    Tactic.AGGRESSIVE: 1.0,
+    Tactic.SLOW: 0.2,
+    Tactic.SPREAD: 0.2,
+    Tactic.PATIENT: 0.1,
+}
 VIEW_BEFORE_REQUEST = 0.3
 GROOMER_START_DAYS = 3  # each groomer starts on one of the first days
 DM_ACCEPTED_CHILD = 0.7  # a groomer messages a child who accepted them, most days
@@ -239,7 +246,12 @@ class Society:
             requests = rng.randint(*AGGRESSIVE_REQUESTS)
             attempts = rng.randint(*AGGRESSIVE_DM_ATTEMPTS)
         else:
-            requests = rng.randint(*(SLOW_REQUESTS if tactic is Tactic.SLOW else SPREAD_REQUESTS))
+            if tactic is Tactic.PATIENT:
+                requests = 1 if rng.random() < PATIENT_REQUEST else 0
+            else:
+                requests = rng.randint(
+                    *(SLOW_REQUESTS if tactic is Tactic.SLOW else SPREAD_REQUESTS)
+                )
             attempts = 1 if rng.random() < DM_ATTEMPT[tactic] else 0
         for child in self._new_children(person, requests):
             at = self._at(day)

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -45,6 +46,7 @@ START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; fixed, so a seed gives one
 SECRET = "simulation-only-signing-key-not-a-secret"
 BASE_URL = "http://simulation.local"
 RESTRICTED_RULE = "restricted-contact-to-minor"
+RETRIES = 10
 SESSION_SECONDS = 100 * 365 * 24 * 3600.0
 
 
@@ -69,6 +71,7 @@ class Journal:
     groomer_messages_delivered: int = 0
     children_reached_by_groomers: set[tuple[int, int]] = field(default_factory=set)
     messages_delivered: Counter[tuple[int, int]] = field(default_factory=Counter)  # (from, to)
+    retried: int = 0  # 503s retried: depends on the machine, so kept out of the outcome
 
 
 def _scratch_dir() -> str | None:
@@ -124,6 +127,19 @@ class Driver:
             )
         return {"authorization": f"Bearer {token}"}
 
+    async def _send(
+        self, method: str, url: str, headers: dict[str, str], **kwargs: Any
+    ) -> httpx.Response:
+        """One request; a 503 (a safety check that ran out of its time budget on a busy
+        machine) is retried at the same simulated moment, as a client would: how fast the
+        machine is must not change the story. Nothing is recorded for a 503."""
+        for _ in range(RETRIES):
+            response = await self.client.request(method, url, headers=headers, **kwargs)
+            if response.status_code != 503:
+                return response
+            self.journal.retried += 1
+        return response
+
     def _count(self, task: Task, response: httpx.Response) -> None:
         self.journal.requests[(type(task).__name__, response.status_code)] += 1
 
@@ -138,12 +154,13 @@ class Driver:
 
     async def _do(self, task: Task, at: float) -> None:
         society = self.society
-        client = self.client
         headers = await self._headers(task.actor)
+
+        async def send(method: str, url: str, **kwargs: Any) -> httpx.Response:
+            return await self._send(method, url, headers, **kwargs)
+
         if isinstance(task, SendRequest):
-            response = await client.post(
-                "/api/friend-requests", json={"to": task.target}, headers=headers
-            )
+            response = await send("POST", "/api/friend-requests", json={"to": task.target})
             self._contact(at, task.actor, task.target, "request", response.status_code)
             if response.status_code == 201:
                 society_plan = society.answer(task, response.json()["id"], at)
@@ -152,17 +169,13 @@ class Driver:
                 society.found_restricted(task.actor)
         elif isinstance(task, Answer):
             verb = "accept" if task.accept else "reject"
-            response = await client.post(
-                f"/api/friend-requests/{task.request_id}/{verb}", headers=headers
-            )
+            response = await send("POST", f"/api/friend-requests/{task.request_id}/{verb}")
             if response.status_code == 200 and task.accept:
                 society.became_friends(task.sender, task.actor)
                 if society.people[task.sender].role is Role.GROOMER:
                     self.journal.groomer_requests_accepted += 1
         elif isinstance(task, Message):
-            response = await client.post(
-                "/api/messages", json={"to": task.target, "text": "hello"}, headers=headers
-            )
+            response = await send("POST", "/api/messages", json={"to": task.target, "text": "hi"})
             self._contact(at, task.actor, task.target, "message", response.status_code)
             if response.status_code == 201:
                 self.journal.messages_delivered[(task.actor, task.target)] += 1
@@ -176,21 +189,18 @@ class Driver:
             elif _refused_by(response, RESTRICTED_RULE):
                 society.found_restricted(task.actor)
         elif isinstance(task, Block):
-            response = await client.post(
-                "/api/blocks", json={"account": task.target}, headers=headers
-            )
+            response = await send("POST", "/api/blocks", json={"account": task.target})
             if response.status_code in (200, 201):
                 society.blocked_by(task.actor, task.target)
         elif isinstance(task, Report):
-            response = await client.post(
-                "/api/reports",
-                json={"account": task.target, "reason": "made me uncomfortable"},
-                headers=headers,
+            reason = "made me uncomfortable"
+            response = await send(
+                "POST", "/api/reports", json={"account": task.target, "reason": reason}
             )
         elif isinstance(task, Search):
-            response = await client.get("/api/search", params={"q": task.q}, headers=headers)
+            response = await send("GET", "/api/search", params={"q": task.q})
         else:
-            response = await client.get(f"/api/accounts/{task.target}", headers=headers)
+            response = await send("GET", f"/api/accounts/{task.target}")
         self._count(task, response)
 
 

@@ -44,9 +44,11 @@ def _ratio(part: int, whole: int) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The run's figures, as JSON-ready data (`data`), rendered by `table()`."""
+    """The run's figures, as JSON-ready data (`data`; the same for a seed, to the byte).
+    `retried` counts requests retried after a 503 on a busy machine: not part of the figures."""
 
     data: dict[str, Any]
+    retried: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return self.data
@@ -175,7 +177,7 @@ async def measure(run: Run, params: Parameters) -> Outcome:
             ),
         },
     }
-    return Outcome(data)
+    return Outcome(data, retried=journal.retried)
 
 
 def _iso(seconds: float) -> str:

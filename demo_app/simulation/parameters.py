@@ -31,9 +31,15 @@ class Tactic(enum.StrEnum):
     AGGRESSIVE = "aggressive"  # many requests a day to children, and DM attempts
     SLOW = "slow"  # one or two requests a day, to stay under the short windows
     SPREAD = "spread"  # several accounts, each under the daily counts
+    PATIENT = "patient"  # a request every few days: under the weekly counts too
 
 
-DEFAULT_MIX: Mapping[Tactic, float] = {Tactic.AGGRESSIVE: 0.3, Tactic.SLOW: 0.4, Tactic.SPREAD: 0.3}
+DEFAULT_MIX: Mapping[Tactic, float] = {
+    Tactic.AGGRESSIVE: 0.3,
+    Tactic.SLOW: 0.3,
+    Tactic.SPREAD: 0.2,
+    Tactic.PATIENT: 0.2,
+}
 
 
 def parse_mix(text: str) -> dict[Tactic, float]:

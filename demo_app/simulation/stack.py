@@ -16,10 +16,12 @@ from safe_accounts.clock import FrozenClock
 from safe_accounts.db.engine import make_engine
 from safe_accounts.db.migrate import upgrade_url
 from safe_accounts.decisions.table import decision_log
+from safe_accounts.signals_wiring import attach_grooming_alerts
 from sqlalchemy import func, select
 from starlette.types import ASGIApp
 
 SECRET_ENV = "DEMO_APP_SECRET"
+RELOAD_NEVER = 7 * 24 * 3600.0  # seconds of real time
 
 __all__ = ["FrozenClock", "SafeAccountsMiddleware", "migrate", "read_logs", "wrap"]
 
@@ -48,9 +50,14 @@ def wrap(
 ) -> SafeAccountsMiddleware:
     """The app behind the middleware, as `demo_app/wrapped.py` does it, on the simulated
     clock and the in-process signal store (no Redis)."""
+    # The restrictions' periodic reload from SQL runs on the real clock and can race an
+    # alert's own update of the set: within a run there is one process and the alert service
+    # keeps the set current, so the reload is put beyond the run's length.
+    signals = attach_grooming_alerts(restrictions_refresh_interval=RELOAD_NEVER)
     with _signing_key(secret):
         return SafeAccountsMiddleware(
             app,
+            signals=signals,
             policy=policy,
             database_url=database_url,
             redis_url=None,

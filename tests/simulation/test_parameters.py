@@ -15,6 +15,7 @@ def test_a_mix_is_weights_per_tactic_normalised_to_shares() -> None:
         Tactic.AGGRESSIVE: 0.25,
         Tactic.SLOW: 0.75,
         Tactic.SPREAD: 0.0,
+        Tactic.PATIENT: 0.0,
     }
 
 

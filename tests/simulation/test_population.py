@@ -6,7 +6,14 @@ from datetime import date
 
 import pytest
 
-from demo_app.simulation import Parameters, Role, SimulationError, Tactic, build_population
+from demo_app.simulation import (
+    Parameters,
+    Role,
+    SimulationError,
+    Tactic,
+    build_population,
+    parse_mix,
+)
 from demo_app.simulation.population import SPREAD_ACCOUNTS
 
 START = date(2026, 3, 2)
@@ -78,7 +85,8 @@ def test_teachers_know_their_pupils_and_their_requests_go_to_them() -> None:
 
 
 def test_groomers_know_no_child_and_spread_groomers_run_several_accounts() -> None:
-    population = _population(accounts=500, groomers=9)
+    mix = parse_mix("aggressive=1,slow=1,spread=1,patient=1")
+    population = _population(accounts=500, groomers=8, mix=mix)
     groomers = population.of_role(Role.GROOMER)
     by_id = population.by_id
     assert {g.tactic for g in groomers} == set(Tactic)
@@ -87,8 +95,19 @@ def test_groomers_know_no_child_and_spread_groomers_run_several_accounts() -> No
         assert friends, "a groomer looks like anyone else: a few adult friends"
         assert all(by_id[f].role is not Role.CHILD for f in friends)
     spread = [g for g in groomers if g.tactic is Tactic.SPREAD]
-    assert len(spread) == 3 * SPREAD_ACCOUNTS
-    assert len({g.groomer for g in spread}) == 3
+    assert len({g.groomer for g in spread}) == 2
+    assert len(spread) == 2 * SPREAD_ACCOUNTS
+
+
+def test_tactics_are_shared_out_exactly_in_proportion() -> None:
+    population = _population(accounts=500, groomers=10)  # default mix: 0.3, 0.3, 0.2, 0.2
+    people = {(g.groomer, g.tactic) for g in population.of_role(Role.GROOMER)}
+    assert {t: sum(1 for _, x in people if x is t) for t in Tactic} == {
+        Tactic.AGGRESSIVE: 3,
+        Tactic.SLOW: 3,
+        Tactic.SPREAD: 2,
+        Tactic.PATIENT: 2,
+    }
 
 
 def test_too_few_accounts_for_the_groomers_asked_for_is_refused() -> None:

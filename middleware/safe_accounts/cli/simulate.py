@@ -64,7 +64,10 @@ def _simulation() -> ModuleType:
     "--mix",
     default=None,
     metavar="TACTIC=WEIGHT,...",
-    help="Groomer tactics and their weights, e.g. aggressive=1,slow=2,spread=1 (default 0.3/0.4/0.3).",
+    help=(
+        "Groomer tactics (aggressive, slow, spread, patient) and their weights, e.g. "
+        "aggressive=1,slow=2 (default aggressive=0.3,slow=0.3,spread=0.2,patient=0.2)."
+    ),
 )
 @click.option(
     "--policy",
@@ -118,4 +121,7 @@ def command(
     if out is not None:
         out.write_text(json.dumps(outcome.to_json(), indent=2, sort_keys=True) + "\n")
         click.echo(f"\noutcome written to {out}")
-    click.echo(f"(ran in {time.perf_counter() - began:.1f} s)", err=True)
+    took = f"ran in {time.perf_counter() - began:.1f} s"
+    if outcome.retried:
+        took += f"; {outcome.retried} requests answered 503 by a busy machine were retried"
+    click.echo(f"({took})", err=True)
