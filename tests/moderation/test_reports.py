@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts import AgeBand, SafeAccountsMiddleware
 from safe_accounts.clock import FrozenClock
-from safe_accounts.moderation import ModerationQueue, ReportLog
+from safe_accounts.moderation import ModerationQueue, Period, ReportLog, transparency_report
 from safe_accounts.moderation.tables import reports
+from safe_accounts.moderation.weeks import as_date
 from safe_accounts.signals_wiring import attach_grooming_alerts
 
 from ..middleware.conftest import POLICY, HostApp, drop_host_tables, seed
@@ -128,3 +131,49 @@ async def test_the_middleware_runtime_carries_a_started_report_log(
         await middleware.close()  # closing writes what is queued
         await drop_host_tables(engine)
     assert [r["reporter_id"] for r in await _rows(engine)] == ["kid"]
+
+
+async def test_a_childs_report_over_the_middleware_reaches_the_queue_and_the_report(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    clock = FrozenClock(T0)
+    await seed(engine, clock)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    middleware = SafeAccountsMiddleware(
+        HostApp().build(),
+        policy=policy,
+        database_url=database_url,
+        clock=clock,
+        signals=attach_grooming_alerts(),
+    )
+    await middleware.start()
+    try:
+        transport = httpx.ASGITransport(app=middleware)
+        async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
+            reported = await client.post(
+                "/api/reports",
+                json={"account": "adult", "text": "he keeps asking where I live"},
+                headers={"x-account-id": "kid"},
+            )
+        assert reported.status_code == 200
+    finally:
+        await middleware.close()  # writes the queued report
+        await drop_host_tables(engine)
+    [item] = await ModerationQueue(engine).open_items()
+    assert (item.kind.value, item.account_id, item.title) == (
+        "report",
+        "adult",
+        "child-endangerment report",
+    )
+    [row] = await _rows(engine)
+    assert (row["reporter_id"], row["reporter_band"], row["reported_band"]) == (
+        "kid",
+        "13_15",
+        "adult",
+    )
+    assert "where I live" not in repr(row)  # the report's text is never stored
+    period = Period.of(as_date(T0), as_date(T0))
+    report = await transparency_report(engine, period)
+    assert report.reports_received == 1
+    assert report.reports_by_reporter_band == {"13_15": 1}
