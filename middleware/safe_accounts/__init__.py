@@ -12,7 +12,9 @@ from .errors import (
     SchemaOutOfDate,
     StorageError,
 )
+from .db.migrate import upgrade_url as upgrade_database
 from .middleware import SafeAccountsMiddleware
+from .moderation.app import moderation_app, restrictions_of
 from .policy.model import Action, Mode, Outcome
 
 __all__ = [
@@ -28,4 +30,7 @@ __all__ = [
     "SafeAccountsMiddleware",
     "SchemaOutOfDate",
     "StorageError",
+    "moderation_app",
+    "restrictions_of",
+    "upgrade_database",
 ]
