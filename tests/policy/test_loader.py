@@ -3,6 +3,7 @@ problem, each with its file, line and a reason a person can act on. Never a trac
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -288,7 +289,8 @@ _VALUES = st.recursive(
 
 def _mutate(document: object, steps: list[tuple[int, int, object]]) -> object:
     """Replace, delete or add one value per step, somewhere in the document."""
-    for choice, action, value in steps:
+    for choice, action, drawn in steps:
+        value = copy.deepcopy(drawn)  # never the same object twice: no cycles
         containers: list[object] = []
         stack = [document]
         while stack:
