@@ -277,6 +277,11 @@ def _reason(model: type[BaseModel], path: Loc, error: ErrorDetails, leaf: Any) -
     hint = ""
     if isinstance(value, bool | int | float) and kind in ("string_type", "literal_error", "enum"):
         hint = " (YAML reads unquoted yes/no/on/off/true/false and numbers as such: quote it)"
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML 1.1 allows `_` in numbers: an unquoted band `13_15` arrives as 1315.
+            for choice in re.findall(r"'([^']*)'", str(ctx.get("expected", ""))) or ["13_15", "16_17"]:
+                if choice.replace("_", "").isdigit() and int(choice.replace("_", "")) == value:
+                    hint = f" (YAML reads an unquoted {choice} as the number {value}: write \"{choice}\")"
     if kind == "missing":
         return Reason(path, f"{name} is required")
     if kind == "extra_forbidden":
