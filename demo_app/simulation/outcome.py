@@ -142,7 +142,7 @@ async def measure(run: Run, params: Parameters) -> Outcome:
                 {
                     "account": account,
                     "role": people[account].role.value,
-                    "tactic": people[account].tactic.value if people[account].tactic else None,
+                    "tactic": _tactic(people[account].tactic),
                     "first_alert_hours": round((first_alert[account] - start) / HOUR, 2),
                     "signals": sorted(signals_of[account]),
                 }
@@ -178,6 +178,10 @@ async def measure(run: Run, params: Parameters) -> Outcome:
         },
     }
     return Outcome(data, retried=journal.retried)
+
+
+def _tactic(tactic: Tactic | None) -> str | None:
+    return None if tactic is None else tactic.value
 
 
 def _iso(seconds: float) -> str:

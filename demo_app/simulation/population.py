@@ -226,16 +226,19 @@ def build_population(params: Parameters, start: date) -> Population:
     family_adults = 0
     family_id = 0
     while len(children) < children_wanted:
-        kids = rng.choices((1, 2, 3), weights=(40, 45, 15))[0]
-        parents = rng.choices((1, 2), weights=(25, 75))[0]
-        relatives = rng.choices((0, 1, 2), weights=(60, 30, 10))[0]
-        if len(children) + kids + family_adults + parents + relatives + teachers_needed > ordinary:
+        n_kids = rng.choices((1, 2, 3), weights=(40, 45, 15))[0]
+        n_parents = rng.choices((1, 2), weights=(25, 75))[0]
+        n_relatives = rng.choices((0, 1, 2), weights=(60, 30, 10))[0]
+        if (
+            len(children) + n_kids + family_adults + n_parents + n_relatives + teachers_needed
+            > ordinary
+        ):
             break
         family_id += 1
         last = rng.choice(_LAST)
         school = f"School {rng.randrange(schools) + 1}"
         family_kids = []
-        for _ in range(kids):
+        for _ in range(n_kids):
             age = rng.choice(CHILD_AGES)
             family_kids.append(
                 b.add(
@@ -249,14 +252,14 @@ def build_population(params: Parameters, start: date) -> Population:
             )
         family_parents = [
             b.add(Role.PARENT, rng.randint(30, 55), last=last, family=family_id)
-            for _ in range(parents)
+            for _ in range(n_parents)
         ]
         family_relatives = [
-            b.add(Role.RELATIVE, rng.randint(28, 75), family=family_id) for _ in range(relatives)
+            b.add(Role.RELATIVE, rng.randint(28, 75), family=family_id) for _ in range(n_relatives)
         ]
         families.append((family_kids, family_parents, family_relatives))
         children += family_kids
-        family_adults += parents + relatives
+        family_adults += n_parents + n_relatives
     if not children:
         raise SimulationError(f"{params.accounts} accounts are too few for a family with a child")
 
@@ -316,9 +319,9 @@ def build_population(params: Parameters, start: date) -> Population:
         b.befriend_all([t.id for k, t in sorted(teachers.items()) if k.startswith(f"School {s}/")])
     for key, teacher in sorted(teachers.items()):
         for kid in by_class.get(key, []):
-            for parent in parents_of.get(kid.id, []):
+            for parent_id in parents_of.get(kid.id, []):
                 if rng.random() < TEACHER_PARENT_FRIENDS:
-                    b.befriend(teacher.id, parent)
+                    b.befriend(teacher.id, parent_id)
             age = int(key.rsplit("/", 1)[1])
             if age >= 13 and rng.random() < TEACHER_PUPIL_FRIENDS:
                 b.befriend(teacher.id, kid.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +20,11 @@ class Ran:
     err: str
 
 
+Cli = Callable[..., Ran]
+
+
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
     def run(*args: str) -> Ran:
         monkeypatch.setattr(sys, "argv", ["safe-accounts", "simulate", *args])
         code = 0
@@ -35,7 +39,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  #
 
 
 @pytest.mark.slow
-def test_a_small_run_prints_its_table_and_writes_its_json(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_small_run_prints_its_table_and_writes_its_json(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "outcome.json"
     ran = cli(
         "--accounts", "120", "--days", "2", "--groomers", "3", "--seed", "5", "--out", str(out)
@@ -61,20 +65,22 @@ def test_a_small_run_prints_its_table_and_writes_its_json(cli, tmp_path: Path) -
         (["--days", "many"], "is not a valid integer"),
     ],
 )
-def test_bad_input_exits_non_zero_with_a_message(cli, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_exits_non_zero_with_a_message(cli: Cli, args: list[str], message: str) -> None:
     ran = cli(*args)
     assert ran.code != 0
     assert message in ran.err
     assert "Traceback" not in ran.err
 
 
-def test_an_out_file_in_a_missing_folder_is_refused_before_running(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_out_file_in_a_missing_folder_is_refused_before_running(
+    cli: Cli, tmp_path: Path
+) -> None:
     ran = cli("--out", str(tmp_path / "missing" / "outcome.json"))
     assert ran.code != 0
     assert "does not exist" in ran.err
 
 
-def test_a_bad_policy_file_is_reported_with_its_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_policy_file_is_reported_with_its_line(cli: Cli, tmp_path: Path) -> None:
     policy = tmp_path / "broken.yaml"
     policy.write_text("version: 1\nname: broken\nrules: 12\n")
     ran = cli("--accounts", "100", "--days", "1", "--groomers", "1", "--policy", str(policy))
@@ -84,8 +90,8 @@ def test_a_bad_policy_file_is_reported_with_its_line(cli, tmp_path: Path) -> Non
 
 
 def test_without_the_demo_app_it_says_to_run_from_a_checkout(
-    cli, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # An installed wheel has safe_accounts and no demo_app: hide the checkout's.
     for name in [m for m in sys.modules if m == "demo_app" or m.startswith("demo_app.")]:
         monkeypatch.delitem(sys.modules, name)

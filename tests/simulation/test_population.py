@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
 from demo_app.simulation import (
     Parameters,
+    Population,
     Role,
     SimulationError,
     Tactic,
@@ -19,8 +21,8 @@ from demo_app.simulation.population import SPREAD_ACCOUNTS
 START = date(2026, 3, 2)
 
 
-def _population(**given: object):  # type: ignore[no-untyped-def]
-    return build_population(Parameters(**given), START)  # type: ignore[arg-type]
+def _population(**given: Any) -> Population:
+    return build_population(Parameters(**given), START)
 
 
 def test_the_population_has_exactly_the_accounts_asked_for() -> None:
