@@ -44,18 +44,18 @@ class _Step:
 
 def explain(model: type[BaseModel], data: Any, errors: Iterable[ErrorDetails]) -> list[Reason]:
     """One Reason per thing to fix, in the order pydantic found them."""
-    walked = [(_walk(model, error["loc"]), error) for error in errors]
     # Group the errors of each failed union by where the union sits.
-    sites: dict[Loc, dict[str, list[tuple[list[_Step], ErrorDetails, Any]]]] = {}
+    sites: dict[Loc, dict[str, list[tuple[list[_Step], ErrorDetails]]]] = {}
     plain: list[Reason] = []
-    for (steps, leaf), error in walked:
+    for error in errors:
+        steps = _walk(model, error["loc"])[0]
         tag_at = next((i for i, step in enumerate(steps) if step.is_tag), None)
         if tag_at is None:
-            plain.append(_reason(model, _clean(steps), error, leaf))
+            plain.append(_reason(model, _clean(steps), error))
             continue
         site = _clean(steps[:tag_at])
         tag = str(steps[tag_at].segment)
-        sites.setdefault(site, {}).setdefault(tag, []).append((steps, error, leaf))
+        sites.setdefault(site, {}).setdefault(tag, []).append((steps, error))
     for site, by_tag in sites.items():
         union = _type_at(model, site)
         value = _value_at(data, site)
@@ -64,8 +64,8 @@ def explain(model: type[BaseModel], data: Any, errors: Iterable[ErrorDetails]) -
             plain.append(Reason(site, _union_reason(site, union, value)))
             continue
         for entries in chosen.values():
-            for steps, error, leaf in entries:
-                plain.append(_reason(model, _clean(steps), error, leaf))
+            for steps, error in entries:
+                plain.append(_reason(model, _clean(steps), error))
     return plain
 
 
@@ -268,7 +268,7 @@ _PATTERNS = {
 }
 
 
-def _reason(model: type[BaseModel], path: Loc, error: ErrorDetails, leaf: Any) -> Reason:
+def _reason(model: type[BaseModel], path: Loc, error: ErrorDetails) -> Reason:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     value = error.get("input")

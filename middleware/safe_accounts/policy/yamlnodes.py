@@ -13,7 +13,6 @@ keys that are not text, merge keys (`<<`), recursive aliases and alias bombs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,21 +246,3 @@ def locate(node: Node | None, path: tuple[str | int, ...]) -> tuple[Mark | None,
         else:
             return mark, False
     return mark, True
-
-
-def walk(node: Node | None, path: tuple[str | int, ...]) -> Node | None:
-    """The node at `path`, or None."""
-    for step in path:
-        if isinstance(node, Mapping) and isinstance(step, str):
-            node = node.get(step)
-        elif isinstance(node, Sequence) and isinstance(step, int) and 0 <= step < len(node.items):
-            node = node.items[step]
-        else:
-            return None
-    return node
-
-
-def items(node: Node | None) -> Iterator[tuple[int, Node]]:
-    """(index, item) of a sequence node; nothing for anything else."""
-    if isinstance(node, Sequence):
-        yield from enumerate(node.items)
