@@ -1,0 +1,43 @@
+"""The driver's contact with the machine: a 503 from a busy machine is retried at the same
+simulated moment and leaves no trace in the figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from demo_app.simulation.driver import Driver
+
+
+def _busy_then_fine(busy: int) -> Any:
+    calls = {"n": 0}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        calls["n"] += 1
+        status = 503 if calls["n"] <= busy else 201
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return app
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def test_a_503_is_sent_again_and_only_the_answer_after_it_counts() -> None:
+    transport = httpx.ASGITransport(app=_busy_then_fine(busy=2))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
+        driver = Driver(client, society=None, flush=_nothing, days=1, tokens=None)  # type: ignore[arg-type]
+        response = await driver._send("POST", "/api/messages", {}, json={"to": 1})
+    assert response.status_code == 201
+    assert driver.journal.retried == 2
+
+
+async def test_a_machine_that_stays_busy_gives_up_with_the_503() -> None:
+    transport = httpx.ASGITransport(app=_busy_then_fine(busy=1000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
+        driver = Driver(client, society=None, flush=_nothing, days=1, tokens=None)  # type: ignore[arg-type]
+        response = await driver._send("GET", "/api/search", {})
+    assert response.status_code == 503
