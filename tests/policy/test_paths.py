@@ -222,6 +222,17 @@ def test_the_first_declared_route_wins_as_in_starlette() -> None:
     assert param_first.match("GET", "/USERS/me").payload == "by-id"  # type: ignore[union-attr]
 
 
+def test_a_route_whose_first_segment_is_a_parameter_keeps_its_declared_place() -> None:
+    table = RouteTable(
+        [("GET", "/static/{f:path}", "static"), ("GET", "/{user}/posts", "posts"), ("GET", "/me/posts", "mine")]
+    )
+
+    assert table.match("GET", "/me/posts") == ("posts", {"user": "me"})
+    assert table.match("GET", "/ME/posts/") == ("posts", {"user": "ME"})
+    assert table.match("GET", "/static/a.js") == ("static", {"f": "a.js"})
+    assert table.match("GET", "/static/posts") == ("static", {"f": "posts"})
+
+
 def test_a_path_starlette_serves_exactly_wins_over_a_case_folded_one() -> None:
     table = RouteTable([("GET", "/a/b", "literal"), ("GET", "/{x}/b", "param")])
 

@@ -65,6 +65,11 @@ class Template:
     def is_literal(self) -> bool:
         return not self.params
 
+    @property
+    def bare(self) -> str:
+        """The pattern without capturing groups, to sit in an alternation with others."""
+        return re.sub(r"\(\?P<\w+>", "(?:", self.pattern)
+
 
 def compile_template(template: str) -> Template:
     """Compile a Starlette-style template; raise ConfigurationError saying what is wrong."""
@@ -185,56 +190,96 @@ class RouteMatch(NamedTuple, Generic[P]):
     params: dict[str, str]
 
 
+class _Alternation:
+    """Which route a path matches: one regex per literal first path segment.
+
+    Each regex is an alternation of the routes' patterns, tried in declaration order in
+    C, each branch ending in an empty group so that `lastindex` names the branch that
+    matched (capturing groups inside the branches would make every failed branch pay
+    for the groups before it). Splitting by the first segment means a request for
+    `/static/app.js` never tries the `/api/...` routes. Routes whose first segment holds
+    a parameter (`/{user}/posts`) are in every alternation, in their declared place.
+    """
+
+    def __init__(self, templates: list[Template], *, fold: bool) -> None:
+        self._fold = fold
+        flags = re.IGNORECASE if fold else 0
+        segments = [_first_segment(t) for t in templates]
+
+        def alternation(key: str | None) -> tuple[re.Pattern[str], tuple[int, ...]]:
+            chosen = [
+                i for i, s in enumerate(segments) if s is None or (key is not None and self._key(s) == key)
+            ]
+            source = "|".join(f"(?:{templates[i].bare})()" for i in chosen) or "(?!)"
+            # `$`, not fullmatch: like Starlette's own regexes, so "/api/messages\n" (a
+            # request for `/api/messages%0A`) reaches the route here as it does in the app.
+            return re.compile(f"(?:{source})$", flags), tuple(chosen)
+
+        keys = {self._key(s) for s in segments if s is not None}
+        self._by_segment = {key: alternation(key) for key in keys}
+        self._others = alternation(None)
+
+    def _key(self, segment: str) -> str:
+        return segment.casefold() if self._fold else segment
+
+    def match(self, path: str) -> int | None:
+        """The index of the first route that matches `path`, or None."""
+        # The first segment, as `$` sees it: one trailing newline does not count.
+        end = len(path) - 1 if path.endswith("\n") else len(path)
+        slash = path.find("/", 1, end)
+        segment = path[1 : end if slash < 0 else slash]
+        regex, indexes = self._by_segment.get(self._key(segment), self._others)
+        found = regex.match(path)
+        return None if found is None else indexes[found.lastindex - 1]  # type: ignore[operator]
+
+
+def _first_segment(template: Template) -> str | None:
+    """The template's first segment if it is literal text, else None."""
+    segment = template.template[1:].split("/", 1)[0]
+    return None if "{" in segment else segment
+
+
 class _Bucket(Generic[P]):
-    """The routes of one method: a dict for literal templates, one alternation for the rest."""
+    """The routes of one method: a dict for literal templates, alternations for the rest."""
 
     def __init__(self, entries: list[tuple[Template, P]]) -> None:
+        templates = [template for template, _ in entries]
         self._payloads = [payload for _, payload in entries]
-        first_param = next((i for i, (t, _) in enumerate(entries) if not t.is_literal), len(entries))
+        first_param = next((i for i, t in enumerate(templates) if not t.is_literal), len(templates))
         # A literal route is only a sure answer when no parameterised route declared before
         # it could also match (first declared wins).
         self._exact: dict[str, int] = {}
         self._folded: dict[str, int] = {}
-        for index, (template, _) in enumerate(entries[:first_param]):
+        for index, template in enumerate(templates[:first_param]):
             self._exact.setdefault(template.template, index)
-            self._folded.setdefault(template.template.lower(), index)
-        # One regex per bucket: the engine tries the branches in declaration order, in C.
-        branches = []
-        self._groups: list[tuple[tuple[str, str], ...]] = []
-        for index, (template, _) in enumerate(entries):
-            pattern = template.pattern
-            groups = []
-            for name in template.params:
-                group = f"p{index}_{name}"
-                pattern = pattern.replace(f"(?P<{name}>", f"(?P<{group}>", 1)
-                groups.append((name, group))
-            branches.append(f"(?P<r{index}>{pattern})")
-            self._groups.append(tuple(groups))
-        # `$`, not fullmatch: like Starlette's own regexes, so "/api/messages\n" (a request
-        # for `/api/messages%0A`) reaches the route here exactly as it does in the app.
-        source = "(?:" + ("|".join(branches) or "(?!)") + ")$"
-        self._case_sensitive = re.compile(source)
-        self._case_insensitive = re.compile(source, re.IGNORECASE)
+            self._folded.setdefault(template.template.casefold(), index)
+        self._case_sensitive = _Alternation(templates, fold=False)
+        self._case_insensitive = _Alternation(templates, fold=True)
+        # Each route's own regex, used once its index is known, to read the parameters.
+        self._params = [
+            (re.compile(t.pattern + "$"), re.compile(t.pattern + "$", re.IGNORECASE)) if t.params else None
+            for t in templates
+        ]
 
     def exact(self, path: str) -> RouteMatch[P] | None:
         index = self._exact.get(path)
-        if index is not None:
-            return RouteMatch(self._payloads[index], {})
-        return self._search(self._case_sensitive, path)
+        if index is None:
+            index = self._case_sensitive.match(path)
+        return None if index is None else self._result(index, path, folded=False)
 
     def folded(self, path: str) -> RouteMatch[P] | None:
-        index = self._folded.get(path.lower())
-        if index is not None:
-            return RouteMatch(self._payloads[index], {})
-        return self._search(self._case_insensitive, path)
+        index = self._folded.get(path.casefold())
+        if index is None:
+            index = self._case_insensitive.match(path)
+        return None if index is None else self._result(index, path, folded=True)
 
-    def _search(self, regex: re.Pattern[str], path: str) -> RouteMatch[P] | None:
-        found = regex.match(path)
-        if found is None:
-            return None
-        index = int(found.lastgroup[1:])  # type: ignore[index]
-        params = {name: found.group(group) for name, group in self._groups[index]}
-        return RouteMatch(self._payloads[index], params)
+    def _result(self, index: int, path: str, *, folded: bool) -> RouteMatch[P]:
+        regexes = self._params[index]
+        if regexes is None:
+            return RouteMatch(self._payloads[index], {})
+        found = regexes[folded].match(path)
+        assert found is not None  # the alternation matched this very pattern
+        return RouteMatch(self._payloads[index], found.groupdict())
 
 
 class RouteTable(Generic[P]):
