@@ -85,7 +85,7 @@ class SafeAccountsMiddleware:
         loaded = load_policy(Path(policy))
         self.settings = Settings.resolve(database_url, redis_url)
         self.engine = make_engine(self.settings.database_url)
-        self.policy = CompiledPolicy(loaded.policy, loaded.version, self.engine)
+        self.policy = CompiledPolicy(loaded.policy, loaded.version, self.engine, clock=clock)
         self.clock = clock
         self.health_path = health_path
         if signals == "default":

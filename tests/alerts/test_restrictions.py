@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts.alerts import Restrictions
 from safe_accounts.alerts.tables import restrictions as restrictions_table
+from safe_accounts.clock import FrozenClock
 
 DEADLINE = 5.0  # generous: the pub/sub path takes milliseconds; this only bounds a failure
 
@@ -87,3 +88,12 @@ async def test_without_redis_the_sql_refresh_catches_up(engine: AsyncEngine) -> 
     finally:
         await here.close()
         await there.close()
+
+
+async def test_a_full_reload_that_raced_a_restriction_does_not_undo_it(engine: AsyncEngine) -> None:
+    restrictions = Restrictions(engine, clock=FrozenClock(1_800_000_000))
+    reload = asyncio.create_task(restrictions.refresh())
+    await asyncio.sleep(0)  # the reload's query is under way ...
+    await restrictions.announce("groomer", restricted=True)  # ... when a restriction lands
+    await reload
+    assert restrictions.is_restricted("groomer")

@@ -66,6 +66,8 @@ class Restrictions:
         self._clock = clock
         self._refresh_interval = refresh_interval
         self._active: frozenset[str] = frozenset()
+        # Bumped by every change applied here; a full reload that raced one is not trusted.
+        self._changes = 0
         self._publisher: Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
@@ -109,6 +111,7 @@ class Restrictions:
 
     async def announce(self, account_id: str, *, restricted: bool) -> None:
         """Apply a change here at once, and tell the other workers."""
+        self._changes += 1
         self._active = self._active | {account_id} if restricted else self._active - {account_id}
         if self._publisher is not None:
             try:
@@ -119,12 +122,19 @@ class Restrictions:
     # --- keeping current ------------------------------------------------------------
 
     async def refresh(self) -> None:
-        """Reload the whole set from SQL."""
+        """Reload the whole set from SQL.
+
+        A change announced while the query ran may be missing from (or stale in) its answer:
+        then the answer is dropped and the next refresh, which sees the change, is trusted.
+        """
+        changes = self._changes
         async with self._engine.connect() as conn:
             rows = await conn.execute(
                 select(restrictions.c.account_id).where(restrictions.c.lifted_at.is_(None)).distinct()
             )
-            self._active = frozenset(r[0] for r in rows)
+            loaded = frozenset(r[0] for r in rows)
+        if changes == self._changes:
+            self._active = loaded
 
     async def _reload(self, account_id: str) -> None:
         async with self._engine.connect() as conn:
@@ -134,6 +144,7 @@ class Restrictions:
                 .limit(1)
             )
             restricted = row.first() is not None
+        self._changes += 1
         self._active = self._active | {account_id} if restricted else self._active - {account_id}
 
     async def start(self) -> None:

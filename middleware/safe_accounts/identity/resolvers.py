@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 import jwt
 
 from .._types import Scope
+from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigurationError
 from ..policy import model
 
@@ -91,7 +92,7 @@ def _trusted_header(config: model.HeaderIdentity) -> Resolver:
     return resolve
 
 
-def _jwt(config: model.JwtIdentity) -> Resolver:
+def _jwt(config: model.JwtIdentity, clock: Clock) -> Resolver:
     key = os.environ.get(config.key_env)
     if not key:
         raise ConfigurationError(
@@ -103,7 +104,10 @@ def _jwt(config: model.JwtIdentity) -> Resolver:
     header = config.header.lower().encode("latin-1") if config.header else None
     cookie = config.cookie
     query = config.query.encode() if config.query else None
-    options = {"require": ["exp"]}
+    # Expiry (and not-before) are checked against the middleware's clock, not PyJWT's wall
+    # clock: the simulation and the tests run on a clock they control.
+    options = {"require": ["exp"], "verify_exp": False, "verify_nbf": False}
+    leeway = config.leeway_seconds
     claim = config.claim
 
     def token_of(scope: Scope) -> str | None:
@@ -150,6 +154,14 @@ def _jwt(config: model.JwtIdentity) -> Resolver:
             # The reason, never the token: tokens are secrets.
             logger.info(BAD_TOKEN, exc.__class__.__name__)
             return None
+        now = clock.now()
+        expires, not_before = claims.get("exp"), claims.get("nbf")
+        if not isinstance(expires, int | float) or now > expires + leeway:
+            logger.info(BAD_TOKEN, "ExpiredSignatureError")
+            return None
+        if not_before is not None and (not isinstance(not_before, int | float) or now < not_before - leeway):
+            logger.info(BAD_TOKEN, "ImmatureSignatureError")
+            return None
         value = claims.get(claim)
         return None if value in (None, "") else str(value)
 
@@ -172,7 +184,11 @@ class IdentityResolver:
         return None
 
 
-def build_resolver(sources: Sequence[model.ScopeUserIdentity | model.HeaderIdentity | model.JwtIdentity]) -> IdentityResolver:
+def build_resolver(
+    sources: Sequence[model.ScopeUserIdentity | model.HeaderIdentity | model.JwtIdentity],
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+) -> IdentityResolver:
     """Resolvers for the policy's `identity:` list; none configured means `scope_user`."""
     if not sources:
         sources = (model.ScopeUserIdentity(source="scope_user"),)
@@ -183,5 +199,5 @@ def build_resolver(sources: Sequence[model.ScopeUserIdentity | model.HeaderIdent
         elif isinstance(source, model.HeaderIdentity):
             built.append(_trusted_header(source))
         else:
-            built.append(_jwt(source))
+            built.append(_jwt(source, clock))
     return IdentityResolver(built)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..clock import SYSTEM_CLOCK, Clock
 from ..identity import IdentityResolver, build_resolver
 from ..pipeline.jsonpath import compile_path
 from ..pipeline.targets import Extractor, PathSource, QuerySource, Targets, compile_source
@@ -109,7 +110,13 @@ class CompiledPolicy:
     """The policy the middleware enforces. `version` is the loader's content hash."""
 
     def __init__(
-        self, policy: PolicyFile, version: str, engine: AsyncEngine | None = None, *, identity: bool = True
+        self,
+        policy: PolicyFile,
+        version: str,
+        engine: AsyncEngine | None = None,
+        *,
+        identity: bool = True,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """`identity=False` is for tools (`policy test`, `explain`): they name the actor
         themselves and must not need the deployment's token keys."""
@@ -118,7 +125,7 @@ class CompiledPolicy:
         self.defaults = policy.defaults
         self.unknown_is_minor = policy.defaults.unknown_age == "minor"
         self.identity: IdentityResolver = (
-            build_resolver(policy.identity) if identity else IdentityResolver(())
+            build_resolver(policy.identity, clock=clock) if identity else IdentityResolver(())
         )
         self.lookups: Mapping[str, Lookup] = compile_lookups(policy.queries, engine)
         self.rules: dict[Action, RuleSet] = {}
