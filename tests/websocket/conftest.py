@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import textwrap
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -105,9 +104,11 @@ POLICY = textwrap.dedent(
 )
 
 
+TEST_NOW = 1_800_000_000  # the `clock` fixture's time: expiry is checked on the middleware's clock
+
+
 def token(account: str, *, key: str = KEY, lifetime: int = 3600) -> str:
-    # PyJWT checks `exp` against the real time, not the test clock.
-    return jwt.encode({"sub": account, "exp": int(time.time()) + lifetime}, key, algorithm="HS256")
+    return jwt.encode({"sub": account, "exp": TEST_NOW + lifetime}, key, algorithm="HS256")
 
 
 async def broken_lookup(view: Any) -> list[str]:
@@ -208,7 +209,7 @@ def policy_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def clock() -> FrozenClock:
-    return FrozenClock(1_800_000_000)
+    return FrozenClock(TEST_NOW)
 
 
 @pytest.fixture
