@@ -229,6 +229,8 @@ def test_problems_come_sorted_by_file_of_the_chain_then_line(tmp_path: Path) -> 
         ("version: 1\nname: x\nsignals: {counts: [{id: a, event: contact_request, window: 0d, threshold: 1, reason: r}]}\n", 3, "`window` must be longer than zero"),
         ("version: 1\nname: x\nrules: [{id: a, action: report, when: {target_band: [13_15]}, then: deny, reason: r}]\n", 3,
          'got 1315 (YAML reads an unquoted 13_15 as the number 1315: write "13_15")'),
+        ("version: 1\nname: x\ntests: [{name: t, accounts: {}, mutual: {a b: 1}, action: discovery, expect: filter}]\n", 3,
+         "`mutual` keys name a pair as `a,b`; got 'a b'"),
         ("version: 1\nname: x\ntests: [{name: t, accounts: {kid: 16_17}, action: discovery, expect: filter}]\n", 3,
          'got 1617 (YAML reads an unquoted 16_17 as the number 1617: write "16_17")'),
     ],

@@ -265,6 +265,12 @@ def _tests(data: dict[str, Any]) -> Iterator[Finding]:
         request = test.get("request")
         if isinstance(request, str) and not re.match(r"^[A-Z]+ /\S*$", request):
             yield (*at, "request"), f"`request` must look like `POST /api/messages`; got {request!r}"
+        mutual = test.get("mutual")
+        if isinstance(mutual, dict):
+            for pair in mutual:
+                first, comma, second = pair.partition(",")
+                if not (comma and first.strip() and second.strip() and "," not in second):
+                    yield (*at, "mutual", pair), f"`mutual` keys name a pair as `a,b`; got {pair!r}"
         accounts = test.get("accounts")
         if isinstance(accounts, dict):
             for account, band in accounts.items():
