@@ -36,7 +36,10 @@ def run(coro_fn: Callable[..., Coroutine[Any, Any, T]], *args: Any, **kwargs: An
 
 def run_cli(group: click.Group) -> None:
     try:
-        group.main(standalone_mode=False)
+        # Without standalone mode click returns an `Exit`'s code instead of exiting.
+        code = group.main(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)

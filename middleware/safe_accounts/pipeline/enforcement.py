@@ -32,7 +32,7 @@ from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
 from .capture import ResponseCapture
 from .facts import PairVerdict, assess, strongest
 from .ids import account_ids, ids_at
-from .jsonpath import WILDCARD, compile_path, walk
+from ..policy.jsonpath import WILDCARD, compile_path, walk
 from .request_view import (
     BodyNotParsed,
     RequestView,

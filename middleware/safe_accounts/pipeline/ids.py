@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .jsonpath import walk
+from ..policy.jsonpath import walk
 
 MAX_ID_LENGTH = 255
 

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .body import Body
-from .jsonpath import pairs_keeping_duplicates
+from ..policy.jsonpath import pairs_keeping_duplicates
 
 NO_JSON = object()
 

@@ -15,7 +15,7 @@ from ..errors import ConfigurationError
 from ..policy import model
 from ..relations.lookup import Lookup, import_callable
 from .ids import account_ids
-from .jsonpath import compile_path, walk
+from ..policy.jsonpath import compile_path, walk
 from .request_view import NO_JSON, RequestView
 
 # A SQL-resolved target with several candidate parameter values runs once per value;

@@ -40,7 +40,7 @@ from ..runtime import Runtime
 from . import problem, records
 from .facts import assess, strongest
 from .ids import account_ids, ids_at, spellings
-from .jsonpath import pairs_keeping_duplicates, walk
+from ..policy.jsonpath import pairs_keeping_duplicates, walk
 from .request_view import RequestView, parse_query
 from .targets import TooManyCombinations
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from . import sqltext
+from .jsonpath import compile_path
 from .paths import template_params
 
 Loc = tuple[str | int, ...]
@@ -160,7 +161,6 @@ def _not_in_template(name: str, template: Any, params: tuple[str, ...]) -> str:
 @functools.lru_cache(maxsize=1024)
 def _is_json_path(pointer: str) -> bool:
     # The request path's own parser decides: what it accepts at start-up is what we accept.
-    from ..pipeline.jsonpath import compile_path  # noqa: PLC0415 - the pipeline imports policy
 
     try:
         compile_path(pointer)

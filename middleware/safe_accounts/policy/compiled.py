@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..identity import IdentityResolver, build_resolver
-from ..pipeline.jsonpath import compile_path
+from .jsonpath import compile_path
 from ..pipeline.targets import Extractor, PathSource, QuerySource, Targets, compile_source
 from ..relations.lookup import Lookup, compile_lookups
 from .engine import RuleSet, compile_rule

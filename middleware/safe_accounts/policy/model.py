@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import ConfigurationError
-from ..pipeline.jsonpath import compile_path
+from .jsonpath import compile_path
 from .paths import template_params
 
 
