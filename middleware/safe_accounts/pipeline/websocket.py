@@ -35,12 +35,12 @@ from .._types import ASGIApp, Message, Receive, Scope, Send
 from ..errors import StorageError
 from ..policy.compiled import CompiledFrames, CompiledRoute
 from ..policy.engine import RuleSet
+from ..policy.jsonpath import pairs_keeping_duplicates, walk
 from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
 from . import problem, records
 from .facts import assess, strongest
 from .ids import account_ids, ids_at, spellings
-from ..policy.jsonpath import pairs_keeping_duplicates, walk
 from .request_view import RequestView, parse_query
 from .targets import TooManyCombinations
 
