@@ -74,6 +74,7 @@ def _example(path: str) -> str:
 class Coverage:
     classified: list[tuple[AppRoute, str]]
     unclassified: list[AppRoute]
+    reviewed: list[tuple[AppRoute, str]]
 
     @property
     def risky(self) -> list[AppRoute]:
@@ -97,6 +98,12 @@ def _writes(route: AppRoute) -> bool:
 def coverage(policy: CompiledPolicy, app: Any) -> Coverage:
     classified: list[tuple[AppRoute, str]] = []
     unclassified: list[AppRoute] = []
+    reviewed: list[tuple[AppRoute, str]] = []
+    acknowledged = {}
+    for entry in policy.policy.reviewed:
+        methods = (entry.method,) if isinstance(entry.method, str) else entry.method
+        for method in methods:
+            acknowledged[(method.upper(), entry.path)] = entry.reason
     for route in app_routes(app):
         example = _example(route.path)
         names = [
@@ -104,8 +111,13 @@ def coverage(policy: CompiledPolicy, app: Any) -> Coverage:
             for method in route.methods
             if method != "HEAD" and (found := policy.table.match(method, example)) is not None
         ]
+        reason = next(
+            (acknowledged[(m, route.path)] for m in route.methods if (m, route.path) in acknowledged), None
+        )
         if names:
             classified.append((route, ", ".join(sorted(set(names)))))
+        elif reason is not None:
+            reviewed.append((route, reason))
         else:
             unclassified.append(route)
-    return Coverage(classified, unclassified)
+    return Coverage(classified, unclassified, reviewed)

@@ -401,6 +401,14 @@ class Defaults(_Frozen):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
 
 
+class ReviewedRoute(_Frozen):
+    """An app route deliberately left out of the route map, and why (for `policy coverage`)."""
+
+    method: str | tuple[str, ...]
+    path: str = Field(description="The app's own template, as its router declares it.")
+    reason: str
+
+
 class PolicyTest(_Frozen):
     """A case the policy carries: given accounts and a request (or an action and a target),
     the expected decision. Like `opa test` and Cerbos' policy tests."""
@@ -446,4 +454,7 @@ class PolicyFile(_Frozen):
     routes: tuple[Route, ...] = ()
     rules: tuple[Rule, ...] = ()
     signals: Signals = Signals()
+    reviewed: tuple[ReviewedRoute, ...] = Field(
+        default=(), description="App routes reviewed and deliberately not classified."
+    )
     tests: tuple[PolicyTest, ...] = ()
