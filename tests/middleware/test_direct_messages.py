@@ -85,10 +85,11 @@ async def test_a_chunked_body_to_a_child_is_still_refused(wrapped: Wrapped) -> N
         {"content": b'{"to": "kid"}', "headers": {"content-type": "text/plain"}},
         {"content": b"to=kid", "headers": {}},
         {"files": {"attachment": ("a.txt", b"x")}, "data": {"to": "kid"}},
+        {"content": b'{"to": {"id": "other-adult", "id": "kid"}}', "headers": {"content-type": "application/json"}},
     ],
     ids=[
         "json", "recipient-list", "form", "query", "duplicate-key-last", "duplicate-key-first",
-        "bom", "utf16", "mistyped-json", "untyped-form", "multipart",
+        "bom", "utf16", "mistyped-json", "untyped-form", "multipart", "duplicate-id-in-object",
     ],
 )
 async def test_the_target_cannot_hide_in_another_place(wrapped: Wrapped, kwargs: dict) -> None:  # type: ignore[type-arg]

@@ -64,6 +64,8 @@ async def test_a_connected_parent_messages_their_child_over_the_shared_socket(ch
         '{"type": "message", "\\u0074o": "kid", "to": "other-adult"}',
         '{"type": "message", "to": "other-adult", "text": "say \\"hi\\"", "to": "kid"}',
         '{"type": "message", "to": 7e0, "to": "kid", "n": NaN}',
+        [{"type": "message", "to": "other-adult"}, {"type": "message", "to": "kid"}],
+        '{"type": "message", "to": {"id": "other-adult", "id": "kid"}}',
     ],
     ids=[
         "recipient-list",
@@ -76,6 +78,8 @@ async def test_a_connected_parent_messages_their_child_over_the_shared_socket(ch
         "escaped-duplicate-first",
         "escapes-elsewhere",
         "nan",
+        "batch-array",
+        "duplicate-id-in-object",
     ],
 )
 async def test_the_recipient_cannot_hide_in_another_shape(chat: Chat, frame: Any) -> None:

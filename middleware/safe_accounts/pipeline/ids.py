@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..policy.jsonpath import walk
+from ..policy.jsonpath import DuplicateKey, walk
 
 MAX_ID_LENGTH = 255
 
@@ -34,8 +34,12 @@ def spellings(value: Any) -> tuple[str, ...]:
                 out.append(canonical)
         return tuple(out)
     if isinstance(value, dict):
-        # `{"id": 5}` where the policy pointed at the object: the app's id field.
-        return spellings(value.get("id"))
+        # `{"id": 5}` where the policy pointed at the object: the app's id field (every
+        # value of it, when the key is written twice).
+        inner = value.get("id")
+        if isinstance(inner, DuplicateKey):
+            return tuple(s for item in inner for s in spellings(item))
+        return spellings(inner)
     return ()
 
 

@@ -295,16 +295,19 @@ class FrameFilter:
                         problem.UNREADABLE, 400, UNPARSEABLE_DETAIL
                     ), frames.on_unparseable == "close"
             else:
-                if frames.sender is not None:
-                    claimed = list(walk(document, frames.sender))
-                    if claimed and not _is_actor(actor, claimed):
-                        logger.warning(FRAME_SENDER_REFUSED, self.guard.route.name)
-                        return Refusal(SENDER_MISMATCH, 403, NOT_SENDER_DETAIL), close
-                actions = _actions(frames, document)
-                if actions:
-                    named = [i for path in frames.recipients for i in ids_at(document, path)]
-                    targets = account_ids([*self.peers, *(t for t in named if t != actor)])
-                    checks.extend((action, frames.rules[action], targets) for action in actions)
+                # A JSON array is a batch of messages to an app that accepts batches: every
+                # element is judged as a frame of its own, and one refusal drops the batch.
+                for part in document if isinstance(document, list) else (document,):
+                    if frames.sender is not None:
+                        claimed = list(walk(part, frames.sender))
+                        if claimed and not _is_actor(actor, claimed):
+                            logger.warning(FRAME_SENDER_REFUSED, self.guard.route.name)
+                            return Refusal(SENDER_MISMATCH, 403, NOT_SENDER_DETAIL), close
+                    actions = _actions(frames, part)
+                    if actions:
+                        named = [i for path in frames.recipients for i in ids_at(part, path)]
+                        targets = account_ids([*self.peers, *(t for t in named if t != actor)])
+                        checks.extend((action, frames.rules[action], targets) for action in actions)
         if not checks and self.peers:
             checks.append((self.guard.route.action, self.guard.route.rules, self.peers))
         if not checks:
