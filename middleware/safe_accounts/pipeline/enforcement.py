@@ -159,11 +159,11 @@ class Enforcement:
             self.view.form = parse_urlencoded(body)
             return
         if is_json(media):
-            self.view.json = parse_json(body)
+            self.view.json = parse_json(body, self.route.json_keys)
             return
         # Untyped or mistyped: try both, and refuse only when neither reads.
         try:
-            self.view.json = parse_json(body)
+            self.view.json = parse_json(body, self.route.json_keys)
         except BodyNotParsed:
             self.view.form = parse_urlencoded(body)
 

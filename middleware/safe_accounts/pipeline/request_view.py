@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .body import Body
-from ..policy.jsonpath import pairs_keeping_duplicates
+from ..policy.jsonpath import read_json
 
 NO_JSON = object()
 
@@ -40,18 +40,14 @@ def parse_query(query_string: bytes) -> list[tuple[str, str]]:
     return parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
 
 
-# Built once: `json.loads(..., object_pairs_hook=...)` would build a decoder per call.
-_DECODER = json.JSONDecoder(object_pairs_hook=pairs_keeping_duplicates)
-
-
-def parse_json(body: Body) -> Any:
-    # Decode the way `json.loads(bytes)` (and so Starlette's `Request.json()`) does: UTF-8
-    # with or without BOM, UTF-16, UTF-32, detected from the first bytes; a declared
-    # charset other than UTF-8 is honoured.
+def parse_json(body: Body, keys: tuple[str, ...] | None = None) -> Any:
+    """The body as JSON, read the way `json.loads(bytes)` (and so Starlette's `Request.json()`)
+    reads it: UTF-8 with or without BOM, UTF-16, UTF-32, told apart by the first bytes; a
+    declared charset other than UTF-8 is honoured. `keys`: see `jsonpath.read_json`."""
     data = body.inspectable
     encoding = body.charset if body.charset and body.charset not in ("utf-8", "utf8") else json.detect_encoding(data)
     try:
-        return _DECODER.decode(data.decode(encoding))
+        return read_json(data.decode(encoding), keys)
     except LookupError as exc:
         raise BodyNotParsed(f"body declares an unknown charset {encoding!r}") from exc
     except (ValueError, UnicodeDecodeError) as exc:

@@ -104,6 +104,7 @@ class SqlSource(Extractor):
 
     def __init__(self, lookup: Lookup, params: Mapping[str, str]) -> None:
         self.lookup = lookup
+        self.json_paths = [compile_path(spec[5:]) for spec in params.values() if spec.startswith("json.")]
         self.params = {name: _reference(spec) for name, spec in params.items()}
         self.needs_json = any(spec.startswith("json.") for spec in params.values())
         self.needs_form = any(spec.startswith("form.") for spec in params.values())
@@ -168,6 +169,18 @@ class Targets:
         self.needs_json = any(s.needs_json for s in self.sources)
         self.needs_form = any(s.needs_form for s in self.sources)
         self.needs_io = any(s.needs_io for s in self.sources)
+
+    def json_paths(self) -> list[tuple[object, ...]] | None:
+        """Every JSON path the sources read; None when one may read anything (a callable)."""
+        paths: list[tuple[object, ...]] = []
+        for source in self.sources:
+            if isinstance(source, CallableSource):
+                return None
+            if isinstance(source, JsonSource):
+                paths.append(source.steps)
+            elif isinstance(source, SqlSource):
+                paths.extend(source.json_paths)
+        return paths
 
     @property
     def needs_body(self) -> bool:

@@ -35,7 +35,7 @@ from .._types import ASGIApp, Message, Receive, Scope, Send
 from ..errors import StorageError
 from ..policy.compiled import CompiledFrames, CompiledRoute
 from ..policy.engine import RuleSet
-from ..policy.jsonpath import pairs_keeping_duplicates, walk
+from ..policy.jsonpath import read_json, walk
 from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
 from . import problem, records
@@ -378,36 +378,17 @@ def _denial_response(send: Send) -> Send:
 
 
 def parse_frame(message: Message, quoted_keys: tuple[str, ...] = ()) -> Any:
-    """A frame's JSON (duplicate keys kept, as for HTTP bodies), or UNPARSEABLE.
-
-    Keeping duplicate keys takes a Python-level hook, several times the cost of orjson.
-    orjson keeps only the last of a duplicated key, so it is used only when that cannot
-    matter: no backslash in the text (so every key is written verbatim) and none of the
-    keys the policy's paths read (`quoted_keys`) appears more than once.
-    """
-    text: str | None = message.get("text")
-    if (
-        text is not None
-        and quoted_keys
-        and "\\" not in text
-        and all(text.count(k) <= 1 for k in quoted_keys)
-    ):
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass  # NaN, huge integers, ...: what the standard parser accepts, it reads below
-    data: str | bytes | None = text if text is not None else message.get("bytes")
+    """A frame's JSON (duplicate keys kept where they matter, as for HTTP bodies), or UNPARSEABLE."""
+    data: str | bytes | None = message.get("text")
     if data is None:
-        return UNPARSEABLE
+        data = message.get("bytes")
+        if data is None:
+            return UNPARSEABLE
     try:
         if isinstance(data, bytes):
             # As `json.loads` reads bytes (and Starlette's `receive_json(mode="binary")`):
             # UTF-8, -16 or -32, told apart by the first bytes.
             data = data.decode(json.detect_encoding(data))
-        return _DECODER.decode(data)
+        return read_json(data, quoted_keys)
     except (ValueError, UnicodeDecodeError):
         return UNPARSEABLE
-
-
-# Built once: `json.loads` with a hook builds a new decoder on every call.
-_DECODER = json.JSONDecoder(object_pairs_hook=pairs_keeping_duplicates)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..identity import IdentityResolver, build_resolver
-from .jsonpath import compile_path
+from .jsonpath import compile_path, quoted_keys
 from ..pipeline.targets import Extractor, PathSource, QuerySource, Targets, compile_source
 from ..relations.lookup import Lookup, compile_lookups
 from .engine import RuleSet, compile_rule
@@ -69,6 +69,8 @@ class CompiledRoute:
     response: CompiledResponse | None
     answer: CompiledAnswer | None
     max_body_bytes: int
+    # The quoted JSON keys the route reads; None: parse every body the careful way.
+    json_keys: tuple[str, ...] | None = None
     # WEBSOCKET routes only: who the path/query says is sending, and the frame filter.
     sender: Extractor | None = None
     frames: CompiledFrames | None = None
@@ -82,6 +84,16 @@ class CompiledRoute:
         return self.targets.needs_body or (
             self.answer is not None and self.answer.field.startswith(("json.", "form."))
         )
+
+
+def _json_keys(targets: Targets, answer: CompiledAnswer | None) -> tuple[str, ...] | None:
+    """The quoted keys a route reads from a JSON body (see `jsonpath.read_json`)."""
+    paths = targets.json_paths()
+    if paths is None:
+        return None
+    if answer is not None and answer.field.startswith("json."):
+        paths.append(compile_path(answer.field[5:]))
+    return quoted_keys(paths)
 
 
 def _response(shape: ResponseShape | None) -> CompiledResponse | None:
@@ -148,16 +160,19 @@ class CompiledPolicy:
 
     def _route(self, index: int, route: Route) -> CompiledRoute:
         methods = (route.method,) if isinstance(route.method, str) else route.method
+        targets = Targets([compile_source(s, self.lookups) for s in route.targets])
+        answer = _answer(route.response_from)
         return CompiledRoute(
             name=route.name or f"routes[{index}]",
             methods=tuple(m.upper() for m in methods),
             template=route.path,
             action=route.action,
             rules=self.rules[route.action],
-            targets=Targets([compile_source(s, self.lookups) for s in route.targets]),
+            targets=targets,
             response=_response(route.response),
-            answer=_answer(route.response_from),
+            answer=answer,
             max_body_bytes=route.max_body_bytes or self.defaults.max_body_bytes,
+            json_keys=_json_keys(targets, answer),
             sender=_sender(route.sender),
             frames=self._frames(route.frames),
         )
@@ -169,7 +184,6 @@ class CompiledPolicy:
         paths = [compile_path(spec.kind), *(compile_path(p) for p in recipients)]
         if spec.sender is not None:
             paths.append(compile_path(spec.sender))
-        keys = {"id", *(step for path in paths for step in path if isinstance(step, str))}
         return CompiledFrames(
             kind=compile_path(spec.kind),
             # Matched case-insensitively: only ever more frames are checked, never fewer.
@@ -179,7 +193,7 @@ class CompiledPolicy:
             sender=compile_path(spec.sender) if spec.sender is not None else None,
             close_on_deny=spec.on_deny == "close",
             on_unparseable=spec.on_unparseable,
-            quoted_keys=tuple(sorted(f'"{key}"' for key in keys)),
+            quoted_keys=quoted_keys(paths),
         )
 
 

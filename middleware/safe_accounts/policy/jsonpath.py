@@ -6,9 +6,12 @@ reaches, so a list of recipients gives every recipient.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+import orjson
 
 from ..errors import ConfigurationError
 
@@ -37,6 +40,34 @@ def pairs_keeping_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+# Built once: `json.loads(..., object_pairs_hook=...)` would build a decoder per call.
+_CAREFUL = json.JSONDecoder(object_pairs_hook=pairs_keeping_duplicates)
+
+
+def quoted_keys(paths: Iterable[tuple[object, ...]]) -> tuple[str, ...]:
+    """The object keys `paths` read, quoted as JSON writes them (and `"id"`, read from id
+    objects): what `read_json` must see written once to trust a fast parse."""
+    keys = {"id", *(step for path in paths for step in path if isinstance(step, str))}
+    return tuple(sorted(f'"{key}"' for key in keys))
+
+
+def read_json(text: str, keys: tuple[str, ...] | None) -> Any:
+    """Parse JSON text, keeping every value of a key written twice where it can matter.
+
+    Parsers disagree on which of `{"to": 1, "to": 2}` wins, so every value must count. Keeping
+    them takes a Python-level hook, several times the cost of orjson; orjson (last value
+    wins) is used when that cannot matter: no backslash in the text (every key is written
+    verbatim) and none of the `keys` the policy reads appears more than once. `keys=None`
+    (a reader that may look anywhere) always takes the careful path.
+    """
+    if keys is not None and "\\" not in text and all(text.count(k) <= 1 for k in keys):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # NaN, huge integers...: what the standard parser accepts, it reads below
+    return _CAREFUL.decode(text)
 
 
 def compile_path(path: str) -> tuple[object, ...]:
