@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from safe_accounts import AgeBand, SafeAccountsMiddleware
 from safe_accounts.bands.age import Assurance
 from safe_accounts.db.migrate import upgrade_url
@@ -132,8 +134,6 @@ def cedar(*, parsed_entities: bool) -> Callable[[Case], Callable[[], bool]]:
     def prepare(case: Case) -> Callable[[], bool]:
         entities: Any = cedar_entities(case)
         if parsed_entities:
-            import orjson  # noqa: PLC0415
-
             entities = cedarpy.Entities.from_json_str(orjson.dumps(entities).decode())
         authorize = cedarpy.is_authorized
         return lambda: authorize(CEDAR_REQUEST, policies, entities).allowed
