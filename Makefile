@@ -24,10 +24,12 @@ demo: $(STAMP)
 simulate: $(STAMP)
 	$(VENV)/bin/safe-accounts simulate
 
+# `make bench` runs every benchmark; `make bench BENCH="peers startup"` only those named.
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,demo,bench]'
 	.ci/services
-	$(PY) -m bench
+	@command -v wrk >/dev/null || echo "wrk is not installed: the HTTP rows will read 'not measured' (Debian/Ubuntu: sudo apt-get install wrk)"
+	$(PY) -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .hypothesis
