@@ -50,6 +50,11 @@ INTERNAL_ERROR = "safe accounts: internal error on route %s; failing closed"
 _OVERRIDE_HEADERS = (b"x-http-method-override", b"x-method-override", b"x-http-method")
 _OVERRIDE_QUERY = ("_method", "method")
 
+# Route-match answers remembered per (type, method, path, raw_path, root_path).
+_ROUTE_MEMO_SIZE = 10_000
+_NOWHERE = object()  # no route under any method
+_ELSEWHERE = object()  # a route under another method: look for an override
+
 
 class SafeAccountsMiddleware:
     """Enforce a Safe Accounts policy in front of `app`.
@@ -103,6 +108,7 @@ class SafeAccountsMiddleware:
         self._starting: asyncio.Lock | None = None
         self._start_error: BaseException | None = None
         self._routes = self.policy.table
+        self._route_memo: dict[tuple[Any, ...], Any] = {}
 
     # --- ASGI ----------------------------------------------------------------------------
 
@@ -129,10 +135,23 @@ class SafeAccountsMiddleware:
         await self.app(scope, receive, send)
 
     def _match(self, scope: Scope) -> Any:
-        found = self._routes.match_scope(scope)
-        if found is not None:
-            return found
-        # Rarely there: only then pay for looking at override headers.
+        # Matching is a pure function of these fields, and most traffic repeats a few paths
+        # the policy does not know: remember the answers (bounded; a flood of random paths
+        # only refills the memo).
+        key = (scope["type"], scope.get("method"), scope.get("path"), scope.get("raw_path"), scope.get("root_path"))
+        known = self._route_memo.get(key)
+        if known is None:
+            known = self._routes.match_scope(scope)
+            if known is None:
+                known = _ELSEWHERE if self._routes.matches_under_any_method(scope) else _NOWHERE
+            if len(self._route_memo) >= _ROUTE_MEMO_SIZE:
+                self._route_memo.clear()
+            self._route_memo[key] = known
+        if known is _NOWHERE:
+            return None
+        if known is not _ELSEWHERE:
+            return known
+        # A path the policy knows under another method: a method override must not escape it.
         for name in _override_methods(scope):
             found = self._routes.match_scope({**scope, "method": name})
             if found is not None:

@@ -155,6 +155,14 @@ def route_path(scope: Scope) -> str:
     return path
 
 
+def _only_spelling(scope: Scope, path: str) -> bool:
+    """Is `path` the request's one and only canonical spelling?"""
+    if scope.get("root_path") or _NEEDS_WORK.search(path) or (path != "/" and path.endswith("/")):
+        return False
+    raw = scope.get("raw_path")
+    return raw is None or raw == path.encode("latin-1", "replace")
+
+
 def candidate_paths(scope: Scope) -> Iterator[str]:
     """Every canonical spelling under which this request might reach a route, each once.
 
@@ -303,6 +311,7 @@ class RouteTable(Generic[P]):
                 by_method.setdefault(name, []).append((compiled, payload))
         self._buckets = {method: _Bucket(entries) for method, entries in by_method.items()}
 
+
     @property
     def methods(self) -> frozenset[str]:
         return frozenset(self._buckets)
@@ -314,15 +323,27 @@ class RouteTable(Generic[P]):
             return None
         return bucket.exact(path) or bucket.folded(normalise(path))
 
+    def matches_under_any_method(self, scope: Scope) -> bool:
+        """Would some route match this path under some HTTP method? (When not, no method
+        override can make the request protected, and its headers need no look.)"""
+        return any(
+            method != "WEBSOCKET" and self.match_scope({**scope, "method": method}) is not None
+            for method in self._buckets
+        )
+
     def match_scope(self, scope: Scope) -> RouteMatch[P] | None:
         """The route for an ASGI `http` or `websocket` scope, trying every candidate spelling."""
         method = "WEBSOCKET" if scope.get("type") == "websocket" else str(scope.get("method", "GET"))
         bucket = self._buckets.get(method.upper())
         if bucket is None:
             return None
-        found = bucket.exact(route_path(scope))
+        path = route_path(scope)
+        found = bucket.exact(path)
         if found is not None:
             return found
+        if _only_spelling(scope, path):
+            # A clean path the client sent as is: its canonical spelling is itself.
+            return bucket.folded(path)
         for spelling in candidate_paths(scope):
             found = bucket.folded(spelling)
             if found is not None:
