@@ -66,8 +66,21 @@ def _decompress(data: bytes, encoding: str, limit: int) -> bytes:
     return out
 
 
+def _entity_headers(scope: Scope) -> tuple[str | None, str | None, str | None]:
+    """Content-Length, Content-Type and Content-Encoding, in one pass over the headers."""
+    length = media = encoding = None
+    for key, value in scope.get("headers") or ():
+        if key == b"content-length":
+            length = value.decode("latin-1")
+        elif key == b"content-type":
+            media = value.decode("latin-1")
+        elif key == b"content-encoding":
+            encoding = value.decode("latin-1")
+    return length, media, encoding
+
+
 async def read_body(scope: Scope, receive: Receive, limit: int) -> Body:
-    declared = header(scope, b"content-length")
+    declared, content_type, content_encoding = _entity_headers(scope)
     if declared is not None and declared.strip().isdigit() and int(declared) > limit:
         raise BodyTooLarge()
     chunks: list[bytes] = []
@@ -83,10 +96,10 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> Body:
             raise BodyTooLarge()
         chunks.append(chunk)
         more = message.get("more_body", False)
-    raw = b"".join(chunks)
-    media, charset = _media_type(header(scope, b"content-type"))
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    media, charset = _media_type(content_type)
     inspectable = raw
-    encoding = (header(scope, b"content-encoding") or "").strip().lower()
+    encoding = (content_encoding or "").strip().lower()
     if encoding and encoding != "identity" and raw:
         # Several codings are applied in order; undo them in reverse.
         for coding in reversed([c.strip() for c in encoding.split(",") if c.strip()]):
