@@ -30,13 +30,6 @@ class Body:
     inspectable: bytes  # decompressed when the request was compressed
 
 
-def header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers") or ():
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
 def _media_type(value: str | None) -> tuple[str, str | None]:
     if not value:
         return "", None
