@@ -1,11 +1,14 @@
-"""The bare demo app in a real browser (headless Chromium): the persona log-in, the forms
-posted by the pages' script, and a refusal shown in place on the page.
+"""The demo app in a real browser (headless Chromium), bare and behind Safe Accounts.
 
-Runs `python -m demo_app --bare` as a real server on a free port.
+Bare: the persona log-in, the forms posted by the pages' script, a refusal shown in place.
+Wrapped (what `make demo` serves): the stranger is refused when messaging a child and does
+not find the children in search. Each runs `python -m demo_app [--bare]` as a real server
+on a free port; screenshots go to tests/artifacts/.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -29,21 +32,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+ARTIFACTS = REPO / "tests" / "artifacts"
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, *, bare: bool) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
         "DEMO_APP_SECRET": "a-browser-test-key-long-enough-for-hs256",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "demo_app", "--bare", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    env.pop("SAFE_ACCOUNTS_REDIS_URL", None)  # the embedded default, as `make demo` runs
+    command = [sys.executable, "-m", "demo_app", "--port", str(port)] + (["--bare"] if bare else [])
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -63,6 +65,12 @@ def server(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=30)
         if process.stdout:
             process.stdout.close()
+
+
+@pytest.fixture(params=["bare"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with serving(tmp_path, bare=request.param == "bare") as base:
+        yield base
 
 
 @pytest.fixture
@@ -115,3 +123,29 @@ async def test_a_stranger_and_a_child_click_through_the_bare_app(page) -> None: 
     await request.locator("text=Reject").click()
     await page.wait_for_url("**notice=*")
     assert await page.locator("#notice").inner_text() == "Request from Alex Turner rejected."
+
+
+@pytest.mark.parametrize("server", ["wrapped"], indirect=True)
+async def test_behind_safe_accounts_the_stranger_cannot_message_or_find_a_child(page) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    await log_in(page, "Alex Turner")
+
+    # Leo (14) is not the stranger's connection: the message is refused in place.
+    await page.goto("/accounts/2")
+    await page.fill("#message-form textarea", "hi leo, want to chat?")
+    await page.click("#message-form button")
+    await page.wait_for_function("document.querySelector('#notice').className.includes('error')")
+    notice = await page.locator("#notice").inner_text()
+    assert "Not allowed" in notice and "connected" in notice
+    await page.screenshot(path=str(ARTIFACTS / "demo-stranger-dm-refused.png"), full_page=True)
+
+    # Search for the family name: only the parent is there, the children are gone.
+    await page.goto("/search?q=patel")
+    results = await page.locator("main li").all_inner_texts()
+    assert any("Sam Patel" in r for r in results)
+    assert not any("Mia Patel" in r or "Leo Patel" in r for r in results)
+    await page.screenshot(path=str(ARTIFACTS / "demo-stranger-search.png"), full_page=True)
+
+    # Mia (12) is hidden outright: her profile does not exist for the stranger.
+    response = await page.goto("/accounts/1")
+    assert response is not None and response.status == 404
