@@ -12,7 +12,6 @@ from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEMO_POLICY = REPOSITORY / "policies" / "demo.yaml"
-DRAFT_POLICY = REPOSITORY / "demo_app" / "policy_draft.yaml"
 
 DEFAULT_ACCOUNTS = 3000
 DEFAULT_DAYS = 14
@@ -81,8 +80,8 @@ def parse_mix(text: str) -> dict[Tactic, float]:
 
 
 def default_policy() -> Path:
-    """The demo's policy; its draft while `policies/demo.yaml` has not been written."""
-    return DEMO_POLICY if DEMO_POLICY.exists() else DRAFT_POLICY
+    """The demo's policy, `policies/demo.yaml`."""
+    return DEMO_POLICY
 
 
 @dataclass(frozen=True, slots=True)

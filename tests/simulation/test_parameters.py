@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from demo_app.simulation import Parameters, SimulationError, Tactic, parse_mix
-from demo_app.simulation.parameters import DRAFT_POLICY, default_policy
+from demo_app.simulation.parameters import default_policy
 
 
 def test_a_mix_is_weights_per_tactic_normalised_to_shares() -> None:
@@ -62,7 +62,7 @@ def test_a_missing_policy_file_is_refused(tmp_path: Path) -> None:
 
 def test_the_default_policy_is_the_demo_policy_or_its_draft() -> None:
     assert default_policy().is_file()
-    assert default_policy().name in ("demo.yaml", DRAFT_POLICY.name)
+    assert default_policy().name == "demo.yaml"
 
 
 def test_parameters_as_json_name_the_policy_relative_to_the_repository() -> None:
