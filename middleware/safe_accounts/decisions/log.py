@@ -1,28 +1,14 @@
-"""The decision-log writer: rows are queued on the request path and written in batches.
-
-`record` is a list append: no I/O on the response path. A background task writes what
-is queued every `interval` seconds (or as soon as a batch is full) in one INSERT. If the
-database is unreachable the rows stay queued (up to `limit`, then the oldest overflow is
-counted and logged) and are written when it returns; `close` writes what is left.
-"""
+"""The decision-log writer: one row per refused (or would-be refused) target, queued on the
+request path and written in batches (see `db.batched`)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections import deque
 from dataclasses import asdict, dataclass
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..db.batched import BatchedTable
 from .table import decision_log
-
-logger = logging.getLogger("safe_accounts.decisions")
-
-WRITE_FAILED = "decision log: write of %d rows failed (%s); keeping them queued"
-OVERFLOWED = "decision log: queue full, %d oldest rows dropped so far"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,79 +29,11 @@ class DecisionRow:
     affected: int = 1
 
 
-class DecisionLog:
+class DecisionLog(BatchedTable):
     def __init__(
         self, engine: AsyncEngine, *, batch: int = 500, interval: float = 0.1, limit: int = 100_000
     ) -> None:
-        self._engine = engine
-        self._batch = batch
-        self._interval = interval
-        self._queue: deque[DecisionRow] = deque()
-        self._limit = limit
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
-        self._stopping = False
-        self.written = 0
-        self.dropped = 0
-        self.last_error: str | None = None
+        super().__init__(engine, decision_log, name="decision-log", batch=batch, interval=interval, limit=limit)
 
     def record(self, row: DecisionRow) -> None:
-        if len(self._queue) >= self._limit:
-            self._queue.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                logger.error(OVERFLOWED, self.dropped)
-        self._queue.append(row)
-        if len(self._queue) >= self._batch:
-            self._wake.set()
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="safe-accounts-decision-log")
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
-            await self.flush()
-
-    async def flush(self) -> int:
-        """Write everything queued now; returns rows written (0 when the database is down)."""
-        async with self._lock:
-            total = 0
-            while self._queue:
-                rows = [self._queue[i] for i in range(min(self._batch, len(self._queue)))]
-                try:
-                    async with self._engine.begin() as conn:
-                        await conn.execute(decision_log.insert(), [asdict(r) for r in rows])
-                except (SQLAlchemyError, OSError) as exc:
-                    self.last_error = exc.__class__.__name__
-                    logger.warning(WRITE_FAILED, len(rows), self.last_error)
-                    return total
-                for _ in rows:
-                    self._queue.popleft()
-                total += len(rows)
-                self.written += len(rows)
-                self.last_error = None
-            return total
-
-    async def close(self) -> None:
-        # Stop by asking, never by cancelling: a write cancelled between its commit and the
-        # bookkeeping after it would be written twice.
-        if self._task is not None:
-            self._stopping = True
-            self._wake.set()
-            await self._task
-            self._task = None
-            self._stopping = False
-        await self.flush()
-
-    def health(self) -> dict[str, object]:
-        return {
-            "queued": len(self._queue),
-            "written": self.written,
-            "dropped": self.dropped,
-            "last_error": self.last_error,
-        }
+        self.add(asdict(row))
