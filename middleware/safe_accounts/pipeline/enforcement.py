@@ -38,7 +38,6 @@ from .request_view import (
     RequestView,
     is_json,
     parse_json,
-    parse_query,
     parse_urlencoded,
 )
 from .targets import TooManyCombinations
@@ -78,13 +77,7 @@ class Enforcement:
         self.receive = receive
         self.send = send
         self.now = rt.clock.now()
-        self.view = RequestView(
-            method=scope.get("method", "GET"),
-            path=scope.get("path", ""),
-            path_params=params,
-            query=parse_query(scope.get("query_string", b"")),
-            actor=rt.policy.identity(scope),
-        )
+        self.view = RequestView.of(scope, params, rt.policy.identity(scope))
 
     # --- entry ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .._types import Scope
 from .body import Body
 from ..policy.jsonpath import read_json
 
@@ -26,6 +27,12 @@ class RequestView:
     actor: str | None
     json: Any = NO_JSON
     form: list[tuple[str, str]] | None = None
+
+    @classmethod
+    def of(cls, scope: Scope, params: dict[str, str], actor: str | None) -> RequestView:
+        """The view of an HTTP request or a WebSocket handshake (method `WEBSOCKET`)."""
+        method = "WEBSOCKET" if scope["type"] == "websocket" else scope.get("method", "GET")
+        return cls(method, scope.get("path", ""), params, parse_query(scope.get("query_string", b"")), actor)
 
     def query_values(self, name: str) -> list[str]:
         return [v for k, v in self.query if k == name]

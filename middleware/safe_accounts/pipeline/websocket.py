@@ -41,7 +41,7 @@ from ..runtime import Runtime
 from . import problem, records
 from .facts import assess, strongest
 from .ids import account_ids, ids_at, spellings
-from .request_view import RequestView, parse_query
+from .request_view import RequestView
 from .targets import TooManyCombinations
 
 logger = logging.getLogger("safe_accounts.websocket")
@@ -126,13 +126,7 @@ class SocketGuard:
         self.receive = receive
         self.send = send
         self.closed = False  # we closed the socket: the app's later messages go nowhere
-        self.view = RequestView(
-            method="WEBSOCKET",
-            path=scope.get("path", ""),
-            path_params=params,
-            query=parse_query(scope.get("query_string", b"")),
-            actor=rt.policy.identity(scope),
-        )
+        self.view = RequestView.of(scope, params, rt.policy.identity(scope))
 
     # --- entry ---------------------------------------------------------------------------
 
