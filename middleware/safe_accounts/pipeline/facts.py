@@ -13,7 +13,6 @@ from typing import NamedTuple
 
 from ..bands.age import AgeBand, Assurance, BandRecord
 from ..policy.engine import ALLOW, Party, Relation, RuleSet, Verdict
-from ..policy.model import Mode
 from ..runtime import Runtime
 
 ANONYMOUS = Party(None, AgeBand.UNKNOWN, Assurance.SELF_DECLARED, False)
@@ -132,10 +131,6 @@ def strongest(verdicts: Sequence[PairVerdict]) -> PairVerdict | None:
     for pair in verdicts:
         if pair.verdict.rule is None:
             continue
-        if best is None or _rank(pair.verdict) > _rank(best.verdict):
+        if best is None or pair.verdict.rank > best.verdict.rank:
             best = pair
     return best
-
-
-def _rank(verdict: Verdict) -> tuple[int, int]:
-    return (verdict.mode is Mode.ENFORCE, verdict.outcome.strength)

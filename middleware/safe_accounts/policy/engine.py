@@ -134,6 +134,11 @@ class Verdict(NamedTuple):
     def mode(self) -> Mode:
         return Mode.ENFORCE if self.rule is None else self.rule.mode
 
+    @property
+    def rank(self) -> tuple[bool, int]:
+        """Which of two verdicts decides a request: enforced before monitored, then strength."""
+        return (self.mode is Mode.ENFORCE, self.outcome.strength)
+
 
 ALLOW = Verdict(Outcome.ALLOW, None)
 

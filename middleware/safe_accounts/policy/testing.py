@@ -16,7 +16,7 @@ from ..pipeline.request_view import RequestView, parse_query
 from ..pipeline.targets import JsonSource, PathSource, QuerySource, FormSource
 from .compiled import CompiledPolicy
 from .engine import ALLOW, Party, Relation, Verdict
-from .model import Action, Mode, PolicyTest
+from .model import Action, PolicyTest
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +86,7 @@ def run_case(policy: CompiledPolicy, case: PolicyTest) -> CaseResult:
     verdict: Verdict = ALLOW
     for target in targets:
         candidate = rules.decide(actor, _party(case, target), _relation(case, case.actor, target))
-        if candidate.rule is not None and (
-            verdict.rule is None
-            or (candidate.mode is Mode.ENFORCE, candidate.outcome.strength)
-            > (verdict.mode is Mode.ENFORCE, verdict.outcome.strength)
-        ):
+        if candidate.rule is not None and (verdict.rule is None or candidate.rank > verdict.rank):
             verdict = candidate
     rule_id = verdict.rule.id if verdict.rule else None
     passed = verdict.outcome == case.expect
