@@ -75,6 +75,12 @@ POLICY = textwrap.dedent(
         action: contact_response
         targets: [{sql: request_sender, params: {request: path.request}}]
         response_from: {field: path.answer}
+      - name: friend-answer-v2
+        method: POST
+        path: /api/v2/friend-requests/{request}/{answer}
+        action: contact_response
+        response_from: {field: path.answer}
+        response: {id: from}
       - name: profile
         method: GET
         path: /api/accounts/{account}
@@ -115,6 +121,8 @@ ACCOUNTS = {
     "teen": AgeBand.B16_17,
     "kid-friend": AgeBand.B13_15,
 }
+# Friend requests the v2 answer route knows: request id -> the account that sent it.
+REQUEST_SENDERS: dict[str, str] = {}
 FRIENDS = [("parent", "kid"), ("kid", "kid-friend"), ("parent", "other-adult")]
 
 
@@ -141,6 +149,14 @@ class HostApp:
         async def friend_answer(request: Request) -> JSONResponse:
             self.received.append(("answer", dict(request.path_params)))
             return JSONResponse({"ok": True})
+
+        async def friend_answer_v2(request: Request) -> JSONResponse:
+            # The app answers with the request it changed: that is where the requester is named.
+            self.received.append(("answer-v2", dict(request.path_params)))
+            sender = REQUEST_SENDERS.get(request.path_params["request"])
+            if sender is None:
+                return JSONResponse({"detail": "no such request"}, status_code=404)
+            return JSONResponse({"id": request.path_params["request"], "from": sender, "status": "done"})
 
         async def profile(request: Request) -> JSONResponse:
             account = request.path_params["account"]
@@ -170,6 +186,7 @@ class HostApp:
                 Route("/api/v1/conversations", dm, methods=["POST"]),
                 Route("/api/friend-requests", friend_request, methods=["POST"]),
                 Route("/api/friend-requests/{request:int}/{answer}", friend_answer, methods=["POST"]),
+                Route("/api/v2/friend-requests/{request}/{answer}", friend_answer_v2, methods=["POST"]),
                 Route("/api/accounts/{account}", profile),
                 Route("/api/search", search),
                 Route("/api/blocks", block, methods=["POST"]),

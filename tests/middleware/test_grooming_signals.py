@@ -144,3 +144,17 @@ async def test_a_childs_report_enters_the_moderation_queue_without_its_text(with
         ("kid", "13_15", "adult", "adult")
     ]
     assert "photos" not in repr([dict(r) for r in rows])
+
+
+async def test_rejections_named_only_in_the_apps_answer_count_too(with_signals: Wrapped, monkeypatch: pytest.MonkeyPatch) -> None:
+    from . import conftest
+
+    monkeypatch.setattr(conftest, "REQUEST_SENDERS", {f"r{i}": "parent" for i in range(len(CHILDREN))})
+    for i, child in enumerate(CHILDREN):
+        response = await with_signals.post(f"/api/v2/friend-requests/r{i}/reject", child)
+        assert response.status_code == 200
+    unknown = await with_signals.post("/api/v2/friend-requests/nope/reject", "kid")
+    assert unknown.status_code == 404
+    alerts = _alerts(with_signals)
+    await alerts.recorder.flush()
+    assert [(a.subject, a.signal) for a in await alerts.service.list()] == [("parent", "rejected-by-minors")]

@@ -24,7 +24,7 @@ from .._types import ASGIApp, Receive, Scope, Send
 from ..bands.age import AgeBand
 from ..errors import StorageError
 from ..policy.compiled import CompiledResponse, CompiledRoute
-from ..policy.engine import Party
+from ..policy.engine import ALLOW, Party, Relation
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
 from . import problem, records
@@ -116,6 +116,9 @@ class Enforcement:
                 return
             redact = outcome is Outcome.REDACT
         shape = route.response
+        if route.action is Action.CONTACT_RESPONSE and shape is not None and not route.targets.sources:
+            await self._call_app_reading_requester(actor, shape)
+            return
         if shape is not None and (redact or shape.lists or (route.action is Action.DISCOVERY and shape.items)):
             await self._call_app_rewriting(actor, pairs, shape, redact, decision_id)
             return
@@ -235,6 +238,21 @@ class Enforcement:
         self._note_miss(capture)
         if capture.status is not None and _succeeded(capture.status) and capture.error is None:
             await self._events_after_success(actor, pairs, decision_id)
+
+    async def _call_app_reading_requester(self, responder: Party, shape: CompiledResponse) -> None:
+        """contact_response where only the app's answer names the requester (`response.id`,
+        e.g. `from.id` of the request it returns): read it from the JSON, change nothing."""
+        requesters: list[str] = []
+
+        async def read(document: Any, status: int) -> None:
+            requesters.extend(ids_at(document, shape.id))
+            return None
+
+        capture = ResponseCapture(self.send, read, fail_closed=False)
+        await self.app(self.scope, self.receive, capture.send)
+        if capture.status is not None and _succeeded(capture.status) and requesters:
+            pairs = [PairVerdict(Party(r, AgeBand.UNKNOWN), ALLOW, Relation()) for r in requesters if r != responder.id]
+            await self._contact_response(responder, pairs)
 
     async def _filter_lists(
         self,
