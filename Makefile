@@ -31,5 +31,12 @@ bench: $(STAMP)
 	@command -v wrk >/dev/null || echo "wrk is not installed: the HTTP rows will read 'not measured' (Debian/Ubuntu: sudo apt-get install wrk)"
 	$(PY) -m bench $(BENCH)
 
+# The load run: two uvicorn workers on PostgreSQL + Redis, a few hundred clients for a
+# bounded time, then the checks; the figures go into docs/reliability.md. Not in `make test`.
+SOAK_ARGS ?= --seconds 60 --clients 300 --think 0.3
+soak: $(STAMP)
+	.ci/services
+	$(PY) -m tests.soak $(SOAK_ARGS) --write-doc docs/reliability.md
+
 clean:
 	rm -rf $(VENV) dist build .pytest_cache .hypothesis

@@ -181,7 +181,7 @@ def served_on_private_postgres(
     reason=(
         "defect: a crossing is marked 'alerted' in Redis when it is counted, but the alert is "
         "only in the dying worker's memory until SQL takes it; killed then, the alert is lost "
-        "for the whole window (see the report for issue 8)"
+        "for the whole window (docs/reliability.md)"
     ),
 )
 async def test_a_crossing_counted_before_a_kill_still_becomes_an_alert(
@@ -218,6 +218,6 @@ async def test_a_crossing_counted_before_a_kill_still_becomes_an_alert(
         async def alerted() -> bool:
             return ("adult", "blocked-by-minors") in await alert_keys(engine)
 
-        await eventually(alerted, what="the alert for the crossing counted before the kill", within=15)
+        await eventually(alerted, what="the alert for the crossing counted before the kill", within=8)
     finally:
         await engine.dispose()
