@@ -9,7 +9,6 @@ submit): nothing here waits for SQL or Redis.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from ..decisions.log import DecisionRow
 from ..policy.decision import new_decision_id
@@ -71,7 +70,7 @@ def log_decision(
         )
     for row in rows.values():
         if affected_by_rule and counts.get(row.rule, 1) > 1:
-            row = replace(row, affected=counts[row.rule])
+            row = row._replace(affected=counts[row.rule])
         rt.decisions.record(row)
     return decision_id
 

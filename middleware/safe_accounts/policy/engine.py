@@ -70,6 +70,26 @@ class CompiledRule:
     relational: Callable[[Relation], bool]
 
 
+# Conditions are joined without a generator per call: a rule has one or two conditions of a
+# kind, and `all(check(...) for ...)` would cost more than the checks themselves.
+def _all_of2(checks: list[Callable[[Party, Party], bool]]) -> Callable[[Party, Party], bool]:
+    if not checks:
+        return lambda a, t: True
+    if len(checks) == 1:
+        return checks[0]
+    first, rest = checks[0], _all_of2(checks[1:])
+    return lambda a, t: first(a, t) and rest(a, t)
+
+
+def _all_of1(checks: list[Callable[[Relation], bool]]) -> Callable[[Relation], bool]:
+    if not checks:
+        return lambda r: True
+    if len(checks) == 1:
+        return checks[0]
+    first, rest = checks[0], _all_of1(checks[1:])
+    return lambda r: first(r) and rest(r)
+
+
 def _compile_cheap(when: Conditions, unknown_is_minor: bool) -> Callable[[Party, Party], bool]:
     checks: list[Callable[[Party, Party], bool]] = []
     if when.target_band is not None:
@@ -93,8 +113,7 @@ def _compile_cheap(when: Conditions, unknown_is_minor: bool) -> Callable[[Party,
     if when.anonymous is not None:
         anonymous = when.anonymous
         checks.append(lambda a, t: (a.id is None) is anonymous)
-    frozen = tuple(checks)
-    return lambda a, t: all(check(a, t) for check in frozen)
+    return _all_of2(checks)
 
 
 def _compile_relational(when: Conditions) -> Callable[[Relation], bool]:
@@ -106,8 +125,7 @@ def _compile_relational(when: Conditions) -> Callable[[Relation], bool]:
     if when.mutual_connections is not None:
         bounds = when.mutual_connections
         checks.append(lambda r: _in_range(r.mutual or 0, bounds))
-    frozen = tuple(checks)
-    return lambda r: all(check(r) for check in frozen)
+    return _all_of1(checks)
 
 
 def compile_rule(rule: Rule, *, policy_mode: Mode, on_failure: Failure, unknown_is_minor: bool) -> CompiledRule:
