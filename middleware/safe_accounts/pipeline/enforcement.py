@@ -55,6 +55,10 @@ _EVENT_OF_ACTION = {
     Action.REPORT: EventKind.REPORTED,
 }
 _STATUS = records.STATUS
+# Actions whose success (a 2xx from the app) becomes an event, a report or a cache refresh.
+_RECORDED_ON_SUCCESS = frozenset(
+    {Action.CONTACT_REQUEST, Action.CONTACT_RESPONSE, Action.BLOCK, Action.REPORT}
+)
 
 
 class Enforcement:
@@ -194,6 +198,10 @@ class Enforcement:
     # --- calling the app -----------------------------------------------------------------
 
     async def _call_app_then_record(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
+        if self.route.action not in _RECORDED_ON_SUCCESS or actor.id is None:
+            # Nothing to record after the app answers: no need to watch its answer.
+            await self.app(self.scope, self.receive, self.send)
+            return
         status: list[int] = []
 
         async def watch(message: Any) -> None:
