@@ -287,6 +287,9 @@ class Relationships(_Frozen):
         default=None, description="One row: how many connections `:actor` and `:target` share."
     )
     cache_seconds: float = Field(default=30.0, ge=0)
+    cache_size: int = Field(
+        default=100_000, gt=0, description="Pairs remembered per worker (each way counts once)."
+    )
 
 
 class ScopeUserIdentity(_Frozen):

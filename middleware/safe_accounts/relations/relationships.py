@@ -16,8 +16,6 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..policy import model
 from .lookup import Lookup, compile_lookup
 
-CACHE_SIZE = 200_000
-
 
 class RelationshipDirectory:
     def __init__(
@@ -34,8 +32,8 @@ class RelationshipDirectory:
             else None
         )
         ttl = max(config.cache_seconds, 0.001)
-        self._pairs: TTLCache[tuple[str, str], bool] = TTLCache(CACHE_SIZE, ttl, clock.now)
-        self._mutuals: TTLCache[tuple[str, str], int] = TTLCache(CACHE_SIZE, ttl, clock.now)
+        self._pairs: TTLCache[tuple[str, str], bool] = TTLCache(config.cache_size, ttl, clock.now)
+        self._mutuals: TTLCache[tuple[str, str], int] = TTLCache(config.cache_size, ttl, clock.now)
 
     @property
     def knows_connections(self) -> bool:
