@@ -49,10 +49,23 @@ def redis_url(given: str | None = None) -> str | None:
     return url
 
 
+def without_password(url: str) -> str:
+    """A URL fit for a log line or an error: the password in its userinfo replaced by `***`."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str
     redis_url: str | None
+
+    def __repr__(self) -> str:
+        redis = None if self.redis_url is None else without_password(self.redis_url)
+        return f"Settings(database_url={without_password(self.database_url)!r}, redis_url={redis!r})"
 
     @classmethod
     def resolve(cls, database: str | None = None, redis: str | None = None) -> Settings:

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -47,6 +48,14 @@ def verify(
     return hmac.compare_digest(sign(secret, stamp, body), signature)
 
 
+def shown(url: str) -> str:
+    """A URL as it may appear in logs and stored errors: scheme, host and port only. A path or
+    query often carries a token (`.../hooks/T0K3N`), and userinfo a password."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}"
+
+
 @dataclass(frozen=True, slots=True)
 class Webhook:
     url: str
@@ -55,7 +64,7 @@ class Webhook:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"webhook URL {self.url!r} must start with http:// or https://")
+            raise ConfigurationError(f"the webhook URL must start with http:// or https:// (got {shown(self.url)!r})")
         if len(self.secret) < 16:
             raise ConfigurationError("the webhook secret must be at least 16 bytes long")
 
@@ -84,9 +93,9 @@ class WebhookSender:
         try:
             response = await self._client.post(self._webhook.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise DeliveryFailed(f"webhook {self._webhook.url} unreachable: {exc!r}") from exc
+            raise DeliveryFailed(f"webhook {shown(self._webhook.url)} unreachable: {exc.__class__.__name__}") from exc
         if not response.is_success:
-            raise DeliveryFailed(f"webhook {self._webhook.url} answered {response.status_code}")
+            raise DeliveryFailed(f"webhook {shown(self._webhook.url)} answered {response.status_code}")
 
     async def aclose(self) -> None:
         await self._client.aclose()
