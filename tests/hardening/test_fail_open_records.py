@@ -62,14 +62,6 @@ async def test_the_routes_fail_open_when_lookups_fail(wrapped_with_signals: Wrap
     assert (await w.post("/api/v1/messages", "adult", json={"to": "kid"})).status_code == 503
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "defect: Enforcement._failed (pipeline/enforcement.py) passes a fail-open request to "
-        "the app but never records its events or report: an acknowledged block/report/"
-        "rejection is lost"
-    ),
-)
 async def test_an_accepted_block_and_report_are_recorded_though_the_lookups_failed(
     wrapped_with_signals: Wrapped,
 ) -> None:

@@ -90,6 +90,7 @@ class Enforcement:
         if route.reads_body and self.view.method.upper() not in _BODYLESS:
             if not await self._read_body():
                 return
+        targets: list[str] = []
         try:
             if route.action is Action.DISCOVERY:
                 actor, pairs = await assess(self.rt, route.rules, self.view.actor, ())
@@ -106,7 +107,7 @@ class Enforcement:
             await self._refuse(problem.UNREADABLE, 400, "The request names too many accounts to check.")
             return
         except (StorageError, TimeoutError, OSError) as exc:
-            await self._failed(exc)
+            await self._failed(exc, targets)
             return
 
         decisive = strongest(pairs)
@@ -184,7 +185,7 @@ class Enforcement:
             decision_id=decision_id, rule=rule.id,
         )
 
-    async def _failed(self, exc: BaseException) -> None:
+    async def _failed(self, exc: BaseException, targets: Sequence[str]) -> None:
         reason = "time budget exceeded" if isinstance(exc, TimeoutError) else str(exc) or exc.__class__.__name__
         logger.warning(LOOKUP_FAILED, self.route.name, exc.__class__.__name__, reason)
         if self.route.rules.fails_closed:
@@ -193,7 +194,12 @@ class Enforcement:
                 "A safety check could not be completed. Please try again shortly.",
             )
             return
-        await self.app(self.scope, self.receive, self.send)
+        # Failing open: the app answers, and what it accepted is still recorded (a block, a
+        # report, a rejection), with the bands it could not read as `unknown` - which the
+        # protective default counts as a minor's.
+        actor = Party(self.view.actor, AgeBand.UNKNOWN)
+        pairs = [PairVerdict(Party(t, AgeBand.UNKNOWN), ALLOW, Relation()) for t in targets]
+        await self._call_app_then_record(actor, pairs, None)
 
     # --- calling the app -----------------------------------------------------------------
 
