@@ -12,11 +12,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .bands.directory import BandDirectory
 from .bands.store import band_store_for
 from .clock import Clock
+from .config import without_password
+from .errors import StorageError
 from .db import migrate
 from .decisions.log import DecisionLog
 from .policy.compiled import CompiledPolicy
@@ -89,7 +92,11 @@ async def open_runtime(
 ) -> Runtime:
     """Check the schema, open the stores, start the background writers."""
     if check_schema:
-        await migrate.check_schema(engine)
+        try:
+            await migrate.check_schema(engine)
+        except (OSError, SQLAlchemyError) as exc:
+            where = without_password(engine.url.render_as_string(hide_password=True))
+            raise StorageError(f"cannot reach the database at {where}: {exc.__class__.__name__}") from exc
     redis_client = None
     if redis_url is not None:
         import redis.asyncio as aioredis

@@ -64,3 +64,15 @@ def test_a_bad_policy_stops_start_up_with_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as info:
         SafeAccountsMiddleware(_app([]), policy=bad, signals=None)
     assert f"{bad}:6" in str(info.value)
+
+
+async def test_an_unreachable_database_at_start_up_is_one_clear_error(policy_file: Path) -> None:
+    from safe_accounts import StorageError
+
+    middleware = SafeAccountsMiddleware(
+        _app([]), policy=policy_file, database_url="postgresql://app:s3cret@127.0.0.1:1/app", signals=None
+    )
+    with pytest.raises(StorageError, match="cannot reach the database at postgresql") as info:
+        await middleware.start()
+    assert "s3cret" not in str(info.value)
+    await middleware.close()
