@@ -56,7 +56,12 @@ async def test_a_signal_keeps_one_bounded_hash_with_a_ttl(redis_url: str, redis_
         assert 0 < await client.ttl(strangers) <= STRANGERS.window + STRANGERS.bucket
         fields = await client.hgetall(busy)
         assert sum(int(v) for f, v in fields.items() if not f.startswith(b"{")) == int(fields[b"{t}"])
-        assert len(await client.keys(f"{redis_prefix}*")) == 2 + 20  # the two hashes + batch receipts
+        # The two hashes, the batch receipts, and the subject's pending crossings, indexed.
+        assert len(await client.keys(f"{redis_prefix}*")) == 2 + 20 + 2
+        pending = store.pending_key(Pseudonyms().of("adult-1"))
+        assert await client.hlen(pending) == 7  # `strangers` crossed once in each of the 7 days
+        assert STRANGERS.window <= await client.ttl(pending) <= STRANGERS.window + STRANGERS.bucket
+        assert await client.zrange(store.index_key, 0, -1) == [pending.encode()]
     finally:
         await client.aclose()
         await store.close()
@@ -72,6 +77,57 @@ async def test_keys_carry_the_subject_pseudonym_as_a_hash_tag(redis_url: str, re
         assert len({key_slot(k.encode()) for k in keys}) == 1
         values = await client.hvals(store.key_of("adult-1", BUSY))
         assert not any(b"child-" in v for v in values)
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_a_pending_crossing_names_its_subject_only_sealed(redis_url: str, redis_prefix: str) -> None:
+    key = Pseudonyms(b"k" * 32)
+    store = RedisSignalStore(redis_url, prefix=redis_prefix, pseudonyms=key)
+    client = aioredis.from_url(redis_url)
+    try:
+        await record_spread(store, 10, 600)  # the 10th distinct child crosses `strangers`
+        (value,) = await client.hvals(store.pending_key(key.of("adult-1")))
+        assert b"adult-1" not in value and b"child-" not in value
+        (crossing,) = await store.pending(PLAN, AT + 600)
+        assert crossing.subject == "adult-1"
+        # Read with another key, the entry is left alone rather than raised for a wrong id.
+        other = RedisSignalStore(redis_url, prefix=redis_prefix, pseudonyms=Pseudonyms(b"o" * 32))
+        try:
+            assert await other.pending(PLAN, AT + 600) == []
+        finally:
+            await other.close()
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_the_start_up_scan_finds_a_crossing_its_killed_writer_never_indexed(
+    redis_url: str, redis_prefix: str
+) -> None:
+    store = RedisSignalStore(redis_url, prefix=redis_prefix)
+    client = aioredis.from_url(redis_url)
+    try:
+        await record_spread(store, 10, 600)
+        await client.delete(store.index_key)  # as if killed between the script and the index write
+        assert await store.pending(PLAN, AT + 600) == []
+        (crossing,) = await store.pending(PLAN, AT + 600, scan=True)
+        assert crossing.signal == "strangers"
+        assert len(await store.pending(PLAN, AT + 600)) == 1  # indexed again by the scan
+    finally:
+        await client.aclose()
+        await store.close()
+
+
+async def test_an_acknowledged_subject_leaves_the_index_on_the_next_pass(redis_url: str, redis_prefix: str) -> None:
+    store = RedisSignalStore(redis_url, prefix=redis_prefix)
+    client = aioredis.from_url(redis_url)
+    try:
+        await record_spread(store, 10, 600)
+        await store.acknowledge(await store.pending(PLAN, AT + 600))
+        assert await store.pending(PLAN, AT + 600) == []
+        assert await client.zcard(store.index_key) == 0
     finally:
         await client.aclose()
         await store.close()

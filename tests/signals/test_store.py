@@ -249,3 +249,69 @@ async def test_account_ids_with_braces_stay_in_one_slot(make_store: MakeStore) -
     (crossing,) = await record(store, odd)
     assert crossing.subject == "}{odd|id%"
     assert {e.other for e in crossing.evidence} == {"c|0", "c|1"}
+
+
+# --- pending crossings: what a worker killed before SQL took the alert leaves behind ---
+
+
+async def test_a_crossing_not_acknowledged_is_pending_for_every_store_on_the_backend(
+    make_store: MakeStore,
+) -> None:
+    store = make_store()
+    at = FrozenClock().now()
+    (crossing,) = await record(store, [event(EventKind.REPORTED, at + i, other=o) for i, o in enumerate(others(2))])
+    assert await store.pending(PLAN, at + 1) == [crossing]  # the whole crossing, as record gave it
+    if store.backend != "memory":  # another worker on the same Redis finds it too
+        other = make_store()
+        assert await other.pending(PLAN, at + 1) == [crossing]
+
+
+async def test_an_acknowledged_crossing_is_no_longer_pending(make_store: MakeStore) -> None:
+    store = make_store()
+    at = FrozenClock().now()
+    events = [event(EventKind.REPORTED, at + i, subject=f"adult-{i % 2}", other=f"child-{i}") for i in range(4)]
+    first, second = await record(store, events)
+    await store.acknowledge([first])
+    assert await store.pending(PLAN, at + 10) == [second]
+    await store.acknowledge([second])
+    assert await store.pending(PLAN, at + 10) == []
+
+
+async def test_a_rate_crossing_is_pending_with_its_counts(make_store: MakeStore) -> None:
+    store = make_store()
+    at = FrozenClock().now()
+    requests = [event(EventKind.CONTACT_REQUEST, at + i, other=o, mutual=3) for i, o in enumerate(others(8))]
+    rejections = [
+        event(EventKind.CONTACT_REJECTED, at + 100 + i, other=o, mutual=3) for i, o in enumerate(others(4))
+    ]
+    found = await record(store, requests + rejections)
+    (rate,) = [c for c in found if c.kind == "rate"]
+    assert rate.counts["numerator"] == 4 and rate.counts["denominator"] == 8
+    assert [c for c in await store.pending(PLAN, at + 200) if c.kind == "rate"] == [rate]
+
+
+async def test_only_crossings_at_or_before_the_cut_off_are_pending(make_store: MakeStore) -> None:
+    store = make_store()
+    at = FrozenClock().now()
+    (crossing,) = await record(store, [event(EventKind.REPORTED, at + i, other=o) for i, o in enumerate(others(2))])
+    assert await store.pending(PLAN, crossing.at - 1) == []
+    assert await store.pending(PLAN, crossing.at) == [crossing]
+
+
+async def test_a_signal_the_policy_dropped_is_not_raised_from_pending(make_store: MakeStore) -> None:
+    store = make_store()
+    at = FrozenClock().now()
+    await record(store, [event(EventKind.REPORTED, at + i, other=o) for i, o in enumerate(others(2))])
+    without = Signals.model_validate(
+        {"counts": [{"id": "dm", "event": "direct_message_denied", "window": "1h", "threshold": 8, "reason": "r"}]}
+    )
+    assert await store.pending(SignalPlan.compile(without), at + 10) == []
+
+
+async def test_a_replayed_batch_leaves_one_pending_crossing(make_store: MakeStore) -> None:
+    store = make_store()
+    at = FrozenClock().now()
+    batch = [event(EventKind.REPORTED, at + i, other=o) for i, o in enumerate(others(2))]
+    (crossing,) = await record(store, batch, batch_id="batch-1")
+    await record(store, batch, batch_id="batch-1")
+    assert await store.pending(PLAN, at + 10, scan=True) == [crossing]

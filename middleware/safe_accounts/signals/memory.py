@@ -2,7 +2,9 @@
 
 It follows the Lua script step for step (buckets, distinct-other cap, markers in event
 time, evidence lists), so the two pass one contract suite. Entries for subjects that went
-quiet are swept now and then, so memory stays bounded by the active accounts.
+quiet are swept now and then, so memory stays bounded by the active accounts. Pending
+crossings die with the process like everything else here; they are kept for the contract
+(and so that one worker's own recovery pass behaves the same on every backend).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from dataclasses import dataclass, field
 
 from .crossing import Crossing, window_key
 from .evidence import EvidenceItem
-from .plan import CountSpec, Observation
+from .plan import CountSpec, Observation, SignalPlan
 from .pseudonyms import Pseudonyms
-from .store import EVIDENCE_KEPT, rate_counts
+from .store import EVIDENCE_KEPT, pending_field, rate_counts, spec_named
 
 _SWEEP_EVERY = 10_000  # writes between sweeps of expired entries
 _RECEIPTS_KEPT = 1024  # batch answers kept for replays
@@ -62,9 +64,28 @@ class InProcessSignalStore:
         self._markers: dict[tuple[str, str], tuple[float, int]] = {}  # at, window
         self._receipts: OrderedDict[str, list[Crossing]] = OrderedDict()
         self._writes = 0
+        self._pending: dict[tuple[str, str], tuple[Crossing, float]] = {}  # (subject, field) -> crossing, expiry
 
     async def start(self) -> None:
         pass
+
+    async def pending(self, plan: SignalPlan, before: float, *, scan: bool = False) -> list[Crossing]:
+        return sorted(
+            (
+                crossing
+                for crossing, _ in self._pending.values()
+                if crossing.at <= before and spec_named(plan, crossing.kind, crossing.signal) is not None
+            ),
+            key=lambda c: c.at,
+        )
+
+    async def acknowledge(self, crossings: Sequence[Crossing]) -> None:
+        for crossing in crossings:
+            self._pending.pop((crossing.subject, pending_field(crossing)), None)
+
+    def _hold(self, crossing: Crossing, lifetime: float) -> Crossing:
+        self._pending[(crossing.subject, pending_field(crossing))] = (crossing, crossing.at + lifetime)
+        return crossing
 
     async def close(self) -> None:
         pass
@@ -114,7 +135,7 @@ class InProcessSignalStore:
         marker = (subject, spec.key_name)
         if count >= spec.threshold and not self._alerted(marker, event.at):
             self._markers[marker] = (event.at, spec.window)
-            found.append(
+            found.append(self._hold(
                 Crossing(
                     signal=spec.id,
                     subject=event.subject,
@@ -125,8 +146,9 @@ class InProcessSignalStore:
                     reason=spec.reason,
                     restrict=spec.restrict,
                     decision_id=event.decision_id,
-                )
-            )
+                ),
+                spec.window + spec.bucket,
+            ))
         for rate in obs.rates:
             num_series = self._get(subject, rate.numerator)
             den_series = self._get(subject, rate.denominator)
@@ -138,7 +160,8 @@ class InProcessSignalStore:
                 evidence = sorted(
                     (*num_series.evidence, *den_series.evidence), key=lambda e: e.at, reverse=True
                 )
-                found.append(
+                host = max(rate.numerator, rate.denominator, key=lambda c: c.window)
+                found.append(self._hold(
                     Crossing(
                         signal=rate.id,
                         subject=event.subject,
@@ -150,8 +173,9 @@ class InProcessSignalStore:
                         restrict=rate.restrict,
                         decision_id=event.decision_id,
                         kind="rate",
-                    )
-                )
+                    ),
+                    host.window + host.bucket,
+                ))
         return found
 
     def _sweep(self, now: float) -> None:
@@ -159,3 +183,5 @@ class InProcessSignalStore:
             del self._series[key]
         for key in [k for k, (at, window) in self._markers.items() if at + window <= now]:
             del self._markers[key]
+        for key in [k for k, (_, expires) in self._pending.items() if expires <= now]:
+            del self._pending[key]

@@ -7,13 +7,20 @@
 -- ARGV[1]   evidence entries kept per (subject, signal)
 -- ARGV[2]   receipt TTL in seconds
 -- ARGV[3]   the operations, in order, as one JSON array (one argument: cheap to send):
---   ["C", key, distinct, window, bucket, threshold, cap, at, other, entry]        count one event
+--   ["C", key, distinct, window, bucket, threshold, cap, at, other, entry,
+--         pending_key, pending_field, decision]                                 count one event
 --   ["R", marker_key, marker_ttl, marker_field,
 --         num, num_distinct, num_window, num_bucket, num_cap,
 --         den, den_distinct, den_window, den_bucket, den_cap,
---         min_den, threshold, window, at]                                       check one rate
+--         min_den, threshold, window, at, pending_key, pending_field, decision]  check one rate
+-- ARGV[4]   JSON object: pending key index -> the subject, sealed (see pseudonyms.py)
 -- Returns one entry per crossing: {operation number, count (or numerator), denominator,
 -- evidence, more evidence}, evidence newest first.
+--
+-- A crossing is also kept *pending* in its subject's `...:pending` hash (field: kind,
+-- signal and window; value: what it takes to raise the alert again) in the execution that
+-- sets its marker, until the worker acknowledges it once the alert is in SQL: a worker
+-- killed in between leaves it for another to find, instead of a marker with no alert.
 --
 -- A hash holds bucket -> count (or, for distinct others, other -> last bucket seen), and
 -- beside them fields in braces, which no bucket, account id or pseudonym can look like:
@@ -135,6 +142,16 @@ local function mark_of(i, s, field)
   return m
 end
 
+-- Keep a crossing pending, for at least as long as its marker lives.
+local subjects = cjson.decode(ARGV[4])
+local function hold(p, field, ttl, decision, at, first, second, ev, more)
+  local key = KEYS[p]
+  -- The time as text: cjson keeps only 14 significant digits of a number.
+  local exact = string.format('%.17g', at)
+  redis.call('HSET', key, field, cjson.encode({subjects[tostring(p)], decision, exact, first, second, ev, more}))
+  if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+end
+
 local crossings = {}
 local ops = cjson.decode(ARGV[3])
 for op = 1, #ops do
@@ -167,7 +184,9 @@ for op = 1, #ops do
 
     if s.t >= threshold and not (s.a ~= nil and at < s.a + window) then
       s.a = at
-      crossings[#crossings + 1] = {op, s.t, 0, evidence(i, s), {}}
+      local ev = evidence(i, s)
+      hold(o[11], o[12], window + bucket, o[13], at, s.t, 0, ev, {})
+      crossings[#crossings + 1] = {op, s.t, 0, ev, {}}
     end
   else
     local at = o[18]
@@ -180,7 +199,9 @@ for op = 1, #ops do
       if not (m ~= nil and at < m + o[17]) then
         host.marks[o[4]] = at
         host.ttl = math.max(host.ttl, o[3])
-        crossings[#crossings + 1] = {op, a, b, evidence(o[5], num), evidence(o[10], den)}
+        local ev, more = evidence(o[5], num), evidence(o[10], den)
+        hold(o[19], o[20], o[3], o[21], at, a, b, ev, more)
+        crossings[#crossings + 1] = {op, a, b, ev, more}
       end
     end
   end

@@ -6,7 +6,12 @@ unreachable the queue is the spool: events wait, bounded by `spool_limit`, and a
 in order when the store returns; what would overflow it is dropped, counted and logged.
 A batch being written keeps its id until the store confirms it, so a retry after an
 ambiguous failure is answered from the store's receipt and counts nothing twice.
-Crossings go to `on_crossing`; one that fails there is kept and offered again.
+Crossings go to `on_crossing`; one that fails there is kept and offered again. One that
+succeeds is acknowledged to the store, which keeps every crossing pending until then: at
+start-up (taking everything) and every `recovery_interval` (taking what is older than
+`recovery_grace`, so a live worker about to acknowledge is not raced), the recorder takes
+the crossings no worker acknowledged - e.g. one killed while SQL was down - and hands them
+to `on_crossing` too, which stores each alert once whoever offers it (SQL's unique key).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ STORE_RECOVERED = "signal store reachable again: %d spooled events are being wri
 CROSSING_HANDLER_FAILED = "alert handler failed for a signal crossing; it will be offered again"
 BATCH_REJECTED = "the signal store rejected a batch (a bug, not an outage): %d events dropped"
 EVENTS_LOST_AT_CLOSE = "signal store unreachable at shutdown: %d events were not written"
+ACKNOWLEDGE_FAILED = "could not acknowledge %d crossings to the signal store (their alerts are stored): %s"
+RECOVERED = "%d crossings left pending by a stopped worker are being raised"
 
 MAX_RETRY_INTERVAL = 1.0
 
@@ -52,6 +59,8 @@ class SignalRecorder:
         spool_limit: int = 100_000,
         unknown_is_minor: bool = True,
         close_timeout: float = 5.0,
+        recovery_interval: float = 30.0,
+        recovery_grace: float = 10.0,
     ) -> None:
         self._store = store
         self._plan = SignalPlan.compile(signals, unknown_is_minor=unknown_is_minor)
@@ -64,6 +73,12 @@ class SignalRecorder:
         self._queue: deque[Event] = deque()
         self._inflight: tuple[str, list[Observation], int] | None = None  # id, observations, events
         self._crossings: deque[Crossing] = deque()
+        self._held: set[tuple[str, str, str, str]] = set()  # the crossings in _crossings
+        self._recovery_interval = recovery_interval
+        self._recovery_grace = recovery_grace
+        self._recovery_due = 0.0  # loop time of the next recovery pass
+        self._scan_due = True  # the start-up pass, with its scan, still to do
+        self._recovered = 0
         self._lock = asyncio.Lock()  # one batch at a time: order is kept
         self._handing = asyncio.Lock()  # one hand-over at a time: no crossing offered twice
         self._wake: asyncio.Event | None = None
@@ -103,6 +118,7 @@ class SignalRecorder:
         self._wake = asyncio.Event()
         with contextlib.suppress(StorageError):
             await self._store.start()  # an outage at start-up is spooled like any other
+            await self.recover()
         self._task = asyncio.create_task(self._run(), name="safe-accounts-signal-recorder")
 
     async def flush(self) -> None:
@@ -111,6 +127,25 @@ class SignalRecorder:
             if not await self._write_next():
                 break
         await self._hand_over()
+
+    async def recover(self) -> int:
+        """Take the crossings left pending in the store; how many were new to this worker.
+
+        The first pass (at start-up) takes them all, and scans for those a killed writer
+        left unindexed: a worker that restarts wants its own crossings back at once, and
+        racing a live worker then costs one duplicate, refused by SQL. Later passes take only
+        those older than `recovery_grace`. Raises StorageError."""
+        grace = 0.0 if self._scan_due else self._recovery_grace
+        found = await self._store.pending(self._plan, self._clock.now() - grace, scan=self._scan_due)
+        self._scan_due = False
+        self._recovery_due = asyncio.get_running_loop().time() + self._recovery_interval
+        fresh = [c for c in found if _identity(c) not in self._held]
+        if fresh:
+            logger.warning(RECOVERED, len(fresh))
+            self._crossings.extend(fresh)
+            self._held.update(_identity(c) for c in fresh)
+            self._recovered += len(fresh)
+        return len(fresh)
 
     async def close(self) -> None:
         """Stop taking events, write what is queued (waiting up to `close_timeout` for an
@@ -148,6 +183,7 @@ class SignalRecorder:
             "recorded": self._recorded,
             "crossings": self._crossed,
             "crossings_pending": len(self._crossings),
+            "crossings_recovered": self._recovered,
             "store_reachable": not self._failing,
             "last_error": self._last_error,
             "last_error_at": self._last_error_at,
@@ -164,6 +200,9 @@ class SignalRecorder:
                     await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             self._wake.clear()
             try:
+                if not self._failing and asyncio.get_running_loop().time() >= self._recovery_due:
+                    with contextlib.suppress(StorageError):  # the next write reports the outage
+                        await self.recover()
                 await self.flush()
             except Exception:  # noqa: BLE001 - the writer must outlive any one bad batch
                 logger.exception("signal recorder: unexpected failure")
@@ -198,7 +237,10 @@ class SignalRecorder:
             self._inflight = None
             self._recorded += taken
             self._crossed += len(crossings)
-            self._crossings.extend(crossings)
+            for crossing in crossings:
+                if _identity(crossing) not in self._held:
+                    self._held.add(_identity(crossing))
+                    self._crossings.append(crossing)
             if self._failing:
                 self._failing = False
                 logger.warning(STORE_RECOVERED, len(self._queue))
@@ -215,11 +257,31 @@ class SignalRecorder:
 
     async def _hand_over(self) -> None:
         async with self._handing:
-            while self._crossings:
-                crossing = self._crossings[0]
-                try:
-                    await self._on_crossing(crossing)
-                except Exception:  # noqa: BLE001 - kept and offered again, never lost
-                    logger.exception(CROSSING_HANDLER_FAILED)
-                    return
-                self._crossings.popleft()
+            handed: list[Crossing] = []
+            try:
+                while self._crossings:
+                    crossing = self._crossings[0]
+                    try:
+                        await self._on_crossing(crossing)
+                    except Exception:  # noqa: BLE001 - kept and offered again, never lost
+                        logger.exception(CROSSING_HANDLER_FAILED)
+                        return
+                    self._crossings.popleft()
+                    self._held.discard(_identity(crossing))
+                    handed.append(crossing)
+            finally:
+                await self._acknowledge(handed)
+
+    async def _acknowledge(self, handed: list[Crossing]) -> None:
+        if not handed:
+            return
+        try:
+            await self._store.acknowledge(handed)
+        except StorageError as exc:
+            # Left pending, a crossing is offered once more by a recovery pass and refused
+            # by SQL as a duplicate: retrying here would only delay the next batch.
+            logger.warning(ACKNOWLEDGE_FAILED, len(handed), exc)
+
+
+def _identity(crossing: Crossing) -> tuple[str, str, str, str]:
+    return (crossing.subject, crossing.kind, crossing.signal, crossing.window_key)

@@ -3,9 +3,15 @@
 Keys: one hash per (subject, signal), `{prefix}{{subject}}:{signal}/{window}:n` (bucket
 counts) or `...:d` (distinct others), which also holds the signal's evidence ring and
 alerted marker (and the marker of a rate built on it) - see record.lua; and
-`{prefix}{{subject}}:batch:{id}` (a batch's receipt). The subject between braces is a
-Cluster hash tag: all of one subject's keys share a slot, so a batch is cut by slot and
-each piece is one atomic script call on the node that owns it.
+`{prefix}{{subject}}:batch:{id}` (a batch's receipt); `{prefix}{{subject}}:pending` (the
+subject's crossings not yet acknowledged, written by the script that detects them). The
+subject between braces is a Cluster hash tag: all of one subject's keys share a slot, so a
+batch is cut by slot and each piece is one atomic script call on the node that owns it.
+
+`{prefix}{pending}:index` (its own slot) is a sorted set of the pending hashes, scored by
+the crossing's time: a recovery pass reads it instead of scanning the keyspace. It is
+written right after the script, so a writer killed in between leaves a pending hash the
+index does not name; the one-off scan at start-up finds those.
 """
 
 from __future__ import annotations
@@ -25,15 +31,17 @@ from redis.crc import key_slot
 from ..errors import ConfigurationError, StorageError
 from .crossing import Crossing, window_key
 from .evidence import EvidenceItem
-from .plan import CountSpec, Observation, RateSpec
-from .pseudonyms import Pseudonyms
-from .store import DEFAULT_PREFIX, EVIDENCE_KEPT, rate_counts
+from .plan import CountSpec, Observation, RateSpec, SignalPlan
+from .pseudonyms import Pseudonyms, UnreadableSeal
+from .store import DEFAULT_PREFIX, EVIDENCE_KEPT, crossing_of, pending_field, spec_named
 
 logger = logging.getLogger(__name__)
 
 SCRIPT = resources.files(__package__).joinpath("record.lua").read_text()
 RECEIPT_TTL = 600  # seconds a batch's answer is kept for a replay
 SCRIPT_RELOADED = "signal script was not on the Redis server (restarted or failed over): loaded it again"
+PENDING_UNREADABLE = "a pending crossing in %s cannot be read (another pseudonym key?): left to expire"
+SCAN_PAGE = 1000  # keys asked for per SCAN call at start-up
 
 _FAILURES = (redis_errors.RedisError, OSError, asyncio.TimeoutError)
 
@@ -114,6 +122,14 @@ class RedisSignalStore:
     def _key(self, subject: str, name: str, part: str) -> str:
         return f"{self._prefix}{{{subject}}}:{name}:{part}"
 
+    def pending_key(self, subject: str) -> str:
+        """The pending hash of a subject (a pseudonym)."""
+        return f"{self._prefix}{{{subject}}}:pending"
+
+    @property
+    def index_key(self) -> str:
+        return f"{self._prefix}{{pending}}:index"
+
     def key_of(self, account_id: str, spec: CountSpec) -> str:
         """A (subject, signal)'s one key: for inspection, tests and the memory benchmark."""
         return self._key(self._pseudonyms.of(account_id), spec.key_name, "d" if spec.distinct else "n")
@@ -149,7 +165,92 @@ class RedisSignalStore:
             logger.warning(SCRIPT_RELOADED)
             self._sha = await client.script_load(SCRIPT)
             reply = await client.evalsha(self._sha, len(call.keys), *call.keys, *call.args)  # type: ignore[arg-type]
-        return [call.crossing(entry) for entry in reply]
+        crossings = [call.crossing(entry) for entry in reply]
+        if crossings:
+            # Crossings are rare: this second round trip is paid only when there are some.
+            # LT keeps the oldest time, so a hash is read as soon as its oldest entry is due.
+            held: dict[str, float] = {}
+            for crossing in crossings:
+                key = self.pending_key(call.name(crossing.subject))
+                held[key] = min(held.get(key, crossing.at), crossing.at)
+            await client.zadd(self.index_key, held, lt=True)
+        return crossings
+
+    # --- pending crossings ----------------------------------------------------------
+
+    async def pending(self, plan: SignalPlan, before: float, *, scan: bool = False) -> list[Crossing]:
+        client = await self.client()
+        try:
+            keys = set(await client.zrangebyscore(self.index_key, "-inf", before))
+            if scan:
+                found = {k async for k in client.scan_iter(match=self._pending_pattern(), count=SCAN_PAGE)}
+                missing = found - keys
+                if missing:
+                    await client.zadd(self.index_key, dict.fromkeys(missing, 0), lt=True)
+                keys |= missing
+            names = sorted(k.decode() if isinstance(k, bytes) else k for k in keys)
+            held = await self._read_all(client, names)
+            crossings: list[Crossing] = []
+            for key, entries in zip(names, held, strict=True):
+                if not entries:
+                    await self._unindex(client, key)
+                for field, value in entries.items():
+                    crossing = self._pending_crossing(plan, key, field, value)
+                    if crossing is not None and crossing.at <= before:
+                        crossings.append(crossing)
+        except _FAILURES as exc:
+            raise StorageError(f"Redis pending-crossing read failed: {exc}") from exc
+        return sorted(crossings, key=lambda c: c.at)
+
+    async def acknowledge(self, crossings: Sequence[Crossing]) -> None:
+        if not crossings:
+            return
+        client = await self.client()
+        try:
+            # A pipeline: one round trip (per node on a Cluster, which groups it by slot).
+            async with client.pipeline(transaction=False) as pipe:
+                for crossing in crossings:
+                    pipe.hdel(self.pending_key(self._pseudonyms.of(crossing.subject)), pending_field(crossing))
+                await pipe.execute()
+        except _FAILURES as exc:
+            raise StorageError(f"Redis pending-crossing acknowledgement failed: {exc}") from exc
+
+    def _pending_pattern(self) -> str:
+        escaped = "".join(f"\\{c}" if c in "*?[]\\" else c for c in self._prefix)
+        return escaped + "{*}:pending"
+
+    async def _read_all(self, client: Redis | RedisCluster, keys: list[str]) -> list[dict[Any, Any]]:
+        if not keys:
+            return []
+        async with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            return list(await pipe.execute())
+
+    async def _unindex(self, client: Redis | RedisCluster, key: str) -> None:
+        """Drop an empty hash from the index; put it back if a crossing landed meanwhile.
+
+        Its writer indexes it only after the script has filled it, so whichever order the
+        two interleave in, a filled hash ends up indexed."""
+        await client.zrem(self.index_key, key)
+        if await client.exists(key):
+            await client.zadd(self.index_key, {key: 0}, lt=True)
+
+    def _pending_crossing(self, plan: SignalPlan, key: str, field: Any, value: Any) -> Crossing | None:
+        name = field.decode() if isinstance(field, bytes) else str(field)
+        kind, _, rest = name.partition("|")
+        signal = rest.rpartition("|")[0]
+        spec = spec_named(plan, kind, signal)
+        if spec is None:  # a signal the policy no longer has: nothing to raise
+            return None
+        try:
+            sealed, decision_id, at, first, second, evidence, more = json.loads(value)
+            subject = self._pseudonyms.unseal(sealed)
+        except (UnreadableSeal, ValueError, TypeError):
+            logger.warning(PENDING_UNREADABLE, key)
+            return None
+        items = [EvidenceItem.decode(e) for part in (evidence, more) if isinstance(part, list) for e in part]
+        return crossing_of(spec, subject, float(at), decision_id, int(first), int(second), items)
 
 
 class _ScriptCall:
@@ -166,6 +267,8 @@ class _ScriptCall:
         first = self._name(group[0].event.subject)
         self.keys: list[str] = [store._key(first, "batch", batch_id)]
         self.ops: list[tuple[Observation, RateSpec | None]] = []
+        self._holders: dict[str, int] = {}  # account id -> KEYS index of its pending hash
+        self._sealed: dict[str, str] = {}  # that index, as a string -> the sealed account id
         operations: list[list[Any]] = []
         for obs in group:
             operations.append(self._count(obs))
@@ -175,7 +278,19 @@ class _ScriptCall:
             store._evidence_kept,
             RECEIPT_TTL,
             json.dumps(operations, separators=(",", ":")),
+            json.dumps(self._sealed, separators=(",", ":")),
         ]
+
+    def name(self, account_id: str) -> str:
+        return self._name(account_id)
+
+    def _holder(self, account_id: str) -> int:
+        index = self._holders.get(account_id)
+        if index is None:
+            self.keys.append(self._store.pending_key(self._name(account_id)))
+            index = self._holders[account_id] = len(self.keys)
+            self._sealed[str(index)] = self._store._pseudonyms.seal(account_id)
+        return index
 
     def _name(self, account_id: str) -> str:
         name = self._names.get(account_id)
@@ -197,7 +312,9 @@ class _ScriptCall:
         entry = EvidenceItem(event.kind, other, event.other_band, event.mutual, event.at).encode()
         self.ops.append((obs, None))
         return ["C", self._series(event.subject, spec), int(spec.distinct), spec.window, spec.bucket,
-                spec.threshold, spec.cap, event.at, other, entry]
+                spec.threshold, spec.cap, event.at, other, entry,
+                self._holder(event.subject), f"count|{spec.id}|{window_key(spec.window, event.at)}",
+                event.decision_id]
 
     def _rate(self, obs: Observation, rate: RateSpec) -> list[Any]:
         subject = obs.event.subject
@@ -210,6 +327,8 @@ class _ScriptCall:
             self._series(subject, num), int(num.distinct), num.window, num.bucket, num.cap,
             self._series(subject, den), int(den.distinct), den.window, den.bucket, den.cap,
             rate.min_denominator, rate.threshold, rate.window, obs.event.at,
+            self._holder(subject), f"rate|{rate.id}|{window_key(rate.window, obs.event.at)}",
+            obs.event.decision_id,
         ]
 
     def crossing(self, entry: list[Any]) -> Crossing:
@@ -217,29 +336,5 @@ class _ScriptCall:
         obs, rate = self.ops[int(op) - 1]
         items = [EvidenceItem.decode(e) for e in (*evidence, *more)]
         event = obs.event
-        if rate is None:
-            spec = obs.count
-            return Crossing(
-                signal=spec.id,
-                subject=event.subject,
-                window_key=window_key(spec.window, event.at),
-                at=event.at,
-                counts={"count": int(first), "threshold": spec.threshold},
-                evidence=tuple(items),
-                reason=spec.reason,
-                restrict=spec.restrict,
-                decision_id=event.decision_id,
-            )
-        items.sort(key=lambda e: e.at, reverse=True)
-        return Crossing(
-            signal=rate.id,
-            subject=event.subject,
-            window_key=window_key(rate.window, event.at),
-            at=event.at,
-            counts=rate_counts(rate, int(first), int(second)),
-            evidence=tuple(items),
-            reason=rate.reason,
-            restrict=rate.restrict,
-            decision_id=event.decision_id,
-            kind="rate",
-        )
+        spec: CountSpec | RateSpec = obs.count if rate is None else rate
+        return crossing_of(spec, event.subject, event.at, event.decision_id, int(first), int(second), items)

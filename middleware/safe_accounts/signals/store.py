@@ -5,6 +5,10 @@ detects crossings itself, atomically with the counting, marking each (subject, s
 as alerted for a window so that concurrent writers raise one crossing between them.
 `record` is idempotent per batch id: a batch replayed after an ambiguous failure (the
 reply lost, not the write) returns the first answer and counts nothing twice.
+
+Every crossing `record` returns is also kept *pending* by the store until `acknowledge`
+(called once its alert is stored): `pending` returns those no worker acknowledged, so a
+crossing whose worker died before SQL took it is raised by another (docs/signals.md).
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from .crossing import Crossing
-from .plan import Observation, RateSpec
+from .crossing import Crossing, window_key
+from .evidence import EvidenceItem
+from .plan import CountSpec, Observation, RateSpec, SignalPlan
 
 EVIDENCE_KEPT = 20  # events of evidence kept per (subject, signal)
 DEFAULT_PREFIX = "safe_accounts:"
@@ -27,7 +32,63 @@ class SignalStore(Protocol):
     async def record(self, batch_id: str, observations: Sequence[Observation]) -> list[Crossing]:
         """Count `observations` in order; return the crossings they caused. Raises StorageError."""
 
+    async def pending(self, plan: SignalPlan, before: float, *, scan: bool = False) -> list[Crossing]:
+        """Crossings recorded, by any process, at `before` or earlier and not acknowledged, of
+        the signals `plan` still has. `scan`: also look where the index may not point yet (a
+        writer killed between the script and its index write): costly, for start-up only.
+        Raises StorageError."""
+
+    async def acknowledge(self, crossings: Sequence[Crossing]) -> None:
+        """Forget these crossings as pending: their alerts are stored. Raises StorageError."""
+
     async def close(self) -> None: ...
+
+
+def pending_field(crossing: Crossing) -> str:
+    """A pending crossing's name within its subject: one per (signal, fixed window)."""
+    return f"{crossing.kind}|{crossing.signal}|{crossing.window_key}"
+
+
+def spec_named(plan: SignalPlan, kind: str, signal: str) -> CountSpec | RateSpec | None:
+    specs: tuple[CountSpec | RateSpec, ...] = plan.rates if kind == "rate" else plan.counts
+    return next((spec for spec in specs if spec.id == signal), None)
+
+
+def crossing_of(
+    spec: CountSpec | RateSpec,
+    subject: str,
+    at: float,
+    decision_id: str | None,
+    first: int,
+    second: int,
+    evidence: Sequence[EvidenceItem],
+) -> Crossing:
+    """The crossing of `spec` by `subject` at `at`: `first` is the count (or a rate's
+    numerator), `second` a rate's denominator."""
+    if isinstance(spec, CountSpec):
+        return Crossing(
+            signal=spec.id,
+            subject=subject,
+            window_key=window_key(spec.window, at),
+            at=at,
+            counts={"count": first, "threshold": spec.threshold},
+            evidence=tuple(evidence),
+            reason=spec.reason,
+            restrict=spec.restrict,
+            decision_id=decision_id,
+        )
+    return Crossing(
+        signal=spec.id,
+        subject=subject,
+        window_key=window_key(spec.window, at),
+        at=at,
+        counts=rate_counts(spec, first, second),
+        evidence=tuple(sorted(evidence, key=lambda e: e.at, reverse=True)),
+        reason=spec.reason,
+        restrict=spec.restrict,
+        decision_id=decision_id,
+        kind="rate",
+    )
 
 
 def rate_counts(rate: RateSpec, numerator: int, denominator: int) -> dict[str, float]:
