@@ -8,8 +8,9 @@ What the design guarantees, stated precisely (docs/reliability.md):
   are lost: at-most-once. Only what the worker's health report shows as `queued` can be
   lost; nothing is written that was not decided, and nothing is written twice;
 - once the health report shows nothing queued, a SIGKILL loses nothing;
-- a crossing already counted in Redis must still become an alert after the worker that
-  counted it dies (see the last test).
+- a crossing already counted in Redis still becomes an alert after the worker that
+  counted it dies: the store keeps it pending until its alert is in SQL, and the next
+  worker to start takes it (see the last test).
 """
 
 from __future__ import annotations
@@ -176,15 +177,7 @@ def served_on_private_postgres(
         server.stop()
 
 
-@pytest.mark.slow  # ~10 s: it waits for an alert that (today) never comes
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "defect: a crossing is marked 'alerted' in Redis when it is counted, but the alert is "
-        "only in the dying worker's memory until SQL takes it; killed then, the alert is lost "
-        "for the whole window (docs/reliability.md)"
-    ),
-)
+@pytest.mark.slow  # ~10 s: two worker starts and a PostgreSQL restart
 async def test_a_crossing_counted_before_a_kill_still_becomes_an_alert(
     served_on_private_postgres: Any, private_postgres: PostgresServer, client: httpx.AsyncClient
 ) -> None:

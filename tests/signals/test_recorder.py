@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 import redis.asyncio as aioredis
@@ -17,9 +17,11 @@ from safe_accounts.signals.recorder import CROSSING_HANDLER_FAILED, SPOOL_OVERFL
 from safe_accounts.signals.redis_store import RedisSignalStore
 from tests.redis_cluster import RedisServer
 
+from .conftest import MakeStore
 from .policies import BASELINE_LIKE, event
 
 AT = FrozenClock().now()
+DAY = 86400.0
 TALLY = Signals.model_validate(
     {
         "counts": [
@@ -120,6 +122,75 @@ async def test_a_failing_alert_handler_gets_the_crossing_again() -> None:
     assert handed == [] and recorder.health()["crossings_pending"] == 1
     await recorder.flush()
     assert handed == ["reported-by-minors"] and recorder.health()["crossings_pending"] == 0
+
+
+async def _refuse(c: Crossing) -> None:
+    raise RuntimeError("database down")
+
+
+def _reports(recorder: SignalRecorder, subject: str = "adult-1") -> None:
+    for i in range(2):  # reported by two minors: `reported-by-minors` crosses
+        recorder.submit(event(EventKind.REPORTED, AT + i, subject=subject, other=f"child-{i}"))
+
+
+async def test_a_crossing_whose_alert_is_stored_is_acknowledged(make_store: MakeStore) -> None:
+    store = make_store()
+    handed: list[Crossing] = []
+    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_collect(handed))
+    _reports(recorder)
+    await recorder.flush()
+    assert [c.signal for c in handed] == ["reported-by-minors"]
+    assert await store.pending(recorder.plan, AT + DAY) == []
+
+
+async def test_a_new_worker_raises_the_crossing_a_killed_worker_left_pending(make_store: MakeStore) -> None:
+    store = make_store()
+    dying = SignalRecorder(store, BASELINE_LIKE, on_crossing=_refuse)  # SQL down
+    _reports(dying)
+    await dying.flush()
+    assert dying.health()["crossings_pending"] == 1  # then SIGKILL: never closed
+
+    handed: list[Crossing] = []
+    # Another process on the same Redis; the in-process store can only be shared in-process.
+    again = store if store.backend == "memory" else make_store()
+    worker = SignalRecorder(again, BASELINE_LIKE, on_crossing=_collect(handed), clock=FrozenClock())
+    await worker.start()
+    try:
+        await worker.flush()
+        assert [(c.subject, c.signal) for c in handed] == [("adult-1", "reported-by-minors")]
+        assert worker.health()["crossings_recovered"] == 1
+        assert await again.pending(worker.plan, AT + DAY) == []  # acknowledged
+    finally:
+        await worker.close()
+
+
+async def test_a_recovery_pass_after_start_up_leaves_recent_crossings_to_their_worker() -> None:
+    store = InProcessSignalStore()
+    clock = FrozenClock()
+    worker = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore, clock=clock, recovery_grace=10)
+    assert await worker.recover() == 0  # the start-up pass
+    other = SignalRecorder(store, BASELINE_LIKE, on_crossing=_refuse)
+    _reports(other)
+    await other.flush()  # crossed at AT + 1
+    clock.set(AT + 5)
+    assert await worker.recover() == 0  # its own worker may be acknowledging it right now
+    clock.set(AT + 12)
+    assert await worker.recover() == 1
+
+
+async def test_recovery_never_queues_a_crossing_the_worker_already_holds() -> None:
+    recorder = SignalRecorder(InProcessSignalStore(), BASELINE_LIKE, on_crossing=_refuse)
+    _reports(recorder)
+    await recorder.flush()
+    assert await recorder.recover() == 0
+    assert recorder.health()["crossings_pending"] == 1
+
+
+def _collect(handed: list[Crossing]) -> Callable[[Crossing], Awaitable[None]]:
+    async def on_crossing(c: Crossing) -> None:
+        handed.append(c)
+
+    return on_crossing
 
 
 async def test_close_writes_what_is_queued() -> None:

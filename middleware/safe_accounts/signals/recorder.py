@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -135,10 +136,15 @@ class SignalRecorder:
         left unindexed: a worker that restarts wants its own crossings back at once, and
         racing a live worker then costs one duplicate, refused by SQL. Later passes take only
         those older than `recovery_grace`. Raises StorageError."""
-        grace = 0.0 if self._scan_due else self._recovery_grace
-        found = await self._store.pending(self._plan, self._clock.now() - grace, scan=self._scan_due)
+        before = math.inf if self._scan_due else self._clock.now() - self._recovery_grace
+        loop = asyncio.get_running_loop()
+        try:
+            found = await self._store.pending(self._plan, before, scan=self._scan_due)
+        except StorageError:
+            self._recovery_due = loop.time() + MAX_RETRY_INTERVAL
+            raise
         self._scan_due = False
-        self._recovery_due = asyncio.get_running_loop().time() + self._recovery_interval
+        self._recovery_due = loop.time() + self._recovery_interval
         fresh = [c for c in found if _identity(c) not in self._held]
         if fresh:
             logger.warning(RECOVERED, len(fresh))
