@@ -120,7 +120,9 @@ async def test_the_start_up_scan_finds_a_crossing_its_killed_writer_never_indexe
         await store.close()
 
 
-async def test_an_acknowledged_subject_leaves_the_index_on_the_next_pass(redis_url: str, redis_prefix: str) -> None:
+async def test_an_acknowledged_subject_leaves_the_index_on_the_next_pass(
+    redis_url: str, redis_prefix: str
+) -> None:
     store = RedisSignalStore(redis_url, prefix=redis_prefix)
     client = aioredis.from_url(redis_url)
     try:

@@ -254,12 +254,17 @@ async def test_account_ids_with_braces_stay_in_one_slot(make_store: MakeStore) -
 # --- pending crossings: what a worker killed before SQL took the alert leaves behind ---
 
 
+def reported_by_two(at: float) -> list[Event]:
+    """Two minors report adult-1: `reported-by-minors` crosses at `at + 1`."""
+    return [event(EventKind.REPORTED, at + i, other=o) for i, o in enumerate(others(2))]
+
+
 async def test_a_crossing_not_acknowledged_is_pending_for_every_store_on_the_backend(
     make_store: MakeStore,
 ) -> None:
     store = make_store()
     at = FrozenClock().now()
-    (crossing,) = await record(store, [event(EventKind.REPORTED, at + i, other=o) for i, o in enumerate(others(2))])
+    (crossing,) = await record(store, reported_by_two(at))
     assert await store.pending(PLAN, at + 1) == [crossing]  # the whole crossing, as record gave it
     if store.backend != "memory":  # another worker on the same Redis finds it too
         other = make_store()
@@ -293,7 +298,7 @@ async def test_a_rate_crossing_is_pending_with_its_counts(make_store: MakeStore)
 async def test_only_crossings_at_or_before_the_cut_off_are_pending(make_store: MakeStore) -> None:
     store = make_store()
     at = FrozenClock().now()
-    (crossing,) = await record(store, [event(EventKind.REPORTED, at + i, other=o) for i, o in enumerate(others(2))])
+    (crossing,) = await record(store, reported_by_two(at))
     assert await store.pending(PLAN, crossing.at - 1) == []
     assert await store.pending(PLAN, crossing.at) == [crossing]
 
@@ -301,7 +306,7 @@ async def test_only_crossings_at_or_before_the_cut_off_are_pending(make_store: M
 async def test_a_signal_the_policy_dropped_is_not_raised_from_pending(make_store: MakeStore) -> None:
     store = make_store()
     at = FrozenClock().now()
-    await record(store, [event(EventKind.REPORTED, at + i, other=o) for i, o in enumerate(others(2))])
+    await record(store, reported_by_two(at))
     without = Signals.model_validate(
         {"counts": [{"id": "dm", "event": "direct_message_denied", "window": "1h", "threshold": 8, "reason": "r"}]}
     )
@@ -311,7 +316,7 @@ async def test_a_signal_the_policy_dropped_is_not_raised_from_pending(make_store
 async def test_a_replayed_batch_leaves_one_pending_crossing(make_store: MakeStore) -> None:
     store = make_store()
     at = FrozenClock().now()
-    batch = [event(EventKind.REPORTED, at + i, other=o) for i, o in enumerate(others(2))]
+    batch = reported_by_two(at)
     (crossing,) = await record(store, batch, batch_id="batch-1")
     await record(store, batch, batch_id="batch-1")
     assert await store.pending(PLAN, at + 10, scan=True) == [crossing]

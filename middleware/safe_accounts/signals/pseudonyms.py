@@ -77,5 +77,6 @@ class Pseudonyms:
         assert self._stream_key is not None
         blocks = (length + 31) // 32
         return b"".join(
-            hmac.new(self._stream_key, nonce + i.to_bytes(4, "big"), hashlib.sha256).digest() for i in range(blocks)
+            hmac.new(self._stream_key, nonce + i.to_bytes(4, "big"), hashlib.sha256).digest()
+            for i in range(blocks)
         )[:length]
