@@ -69,6 +69,8 @@ class GroomingAlerts:
         outbox_poll_interval: float = 1.0,
         outbox_backoff: float = 1.0,
         restrictions_refresh_interval: float = 10.0,
+        recovery_interval: float = 30.0,
+        recovery_grace: float = 10.0,
     ) -> GroomingAlerts:
         destinations: dict[str, Destination] = {callback_destination(c): c for c in callbacks}
         closers: list[Callable[[], Awaitable[None]]] = []
@@ -90,6 +92,7 @@ class GroomingAlerts:
         recorder = SignalRecorder(
             store, signals, on_crossing=service, clock=clock, batch_size=batch_size,
             flush_interval=flush_interval, spool_limit=spool_limit, unknown_is_minor=unknown_is_minor,
+            recovery_interval=recovery_interval, recovery_grace=recovery_grace,
         )
         return cls(recorder, service, restrictions, outbox, closers)
 
