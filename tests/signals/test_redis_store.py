@@ -62,6 +62,7 @@ async def test_a_signal_keeps_one_bounded_hash_with_a_ttl(redis_url: str, redis_
         assert await client.hlen(pending) == 7  # `strangers` crossed once in each of the 7 days
         assert STRANGERS.window <= await client.ttl(pending) <= STRANGERS.window + STRANGERS.bucket
         assert await client.zrange(store.index_key, 0, -1) == [pending.encode()]
+        assert STRANGERS.window <= await client.ttl(store.index_key)  # lives as long as what it names
     finally:
         await client.aclose()
         await store.close()
@@ -115,6 +116,7 @@ async def test_the_start_up_scan_finds_a_crossing_its_killed_writer_never_indexe
         (crossing,) = await store.pending(PLAN, AT + 600, scan=True)
         assert crossing.signal == "strangers"
         assert len(await store.pending(PLAN, AT + 600)) == 1  # indexed again by the scan
+        assert await client.ttl(store.index_key) > 0
     finally:
         await client.aclose()
         await store.close()

@@ -173,8 +173,16 @@ class RedisSignalStore:
             for crossing in crossings:
                 key = self.pending_key(call.name(crossing.subject))
                 held[key] = min(held.get(key, crossing.at), crossing.at)
-            await client.zadd(self.index_key, held, lt=True)
+            await self._index(client, held, call.longest_hold)
         return crossings
+
+    async def _index(self, client: Redis | RedisCluster, held: dict[Any, float], ttl: int) -> None:
+        """Name pending hashes in the index, which lives as long as the longest of them."""
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.zadd(self.index_key, held, lt=True)
+            pipe.expire(self.index_key, ttl, nx=True)  # a new index
+            pipe.expire(self.index_key, ttl, gt=True)  # or a hash that outlives it
+            await pipe.execute()
 
     # --- pending crossings ----------------------------------------------------------
 
@@ -186,7 +194,7 @@ class RedisSignalStore:
                 found = {k async for k in client.scan_iter(match=self._pending_pattern(), count=SCAN_PAGE)}
                 missing = found - keys
                 if missing:
-                    await client.zadd(self.index_key, dict.fromkeys(missing, 0), lt=True)
+                    await self._index(client, dict.fromkeys(missing, 0), await self._longest_ttl(client, missing))
                 keys |= missing
             names = sorted(k.decode() if isinstance(k, bytes) else k for k in keys)
             held = await self._read_all(client, names)
@@ -233,8 +241,15 @@ class RedisSignalStore:
         Its writer indexes it only after the script has filled it, so whichever order the
         two interleave in, a filled hash ends up indexed."""
         await client.zrem(self.index_key, key)
-        if await client.exists(key):
-            await client.zadd(self.index_key, {key: 0}, lt=True)
+        ttl = await client.ttl(key)
+        if ttl > 0:
+            await self._index(client, {key: 0}, ttl)
+
+    async def _longest_ttl(self, client: Redis | RedisCluster, keys: set[Any]) -> int:
+        async with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.ttl(key)
+            return max([1, *(int(t) for t in await pipe.execute())])
 
     def _pending_crossing(self, plan: SignalPlan, key: str, field: Any, value: Any) -> Crossing | None:
         name = field.decode() if isinstance(field, bytes) else str(field)
@@ -267,6 +282,7 @@ class _ScriptCall:
         first = self._name(group[0].event.subject)
         self.keys: list[str] = [store._key(first, "batch", batch_id)]
         self.ops: list[tuple[Observation, RateSpec | None]] = []
+        self.longest_hold = 1  # seconds the longest-lived pending entry this call may write lives
         self._holders: dict[str, int] = {}  # account id -> KEYS index of its pending hash
         self._sealed: dict[str, str] = {}  # that index, as a string -> the sealed account id
         operations: list[list[Any]] = []
@@ -311,6 +327,7 @@ class _ScriptCall:
         other = self._name(event.other)
         entry = EvidenceItem(event.kind, other, event.other_band, event.mutual, event.at).encode()
         self.ops.append((obs, None))
+        self.longest_hold = max(self.longest_hold, spec.window + spec.bucket)
         return ["C", self._series(event.subject, spec), int(spec.distinct), spec.window, spec.bucket,
                 spec.threshold, spec.cap, event.at, other, entry,
                 self._holder(event.subject), f"count|{spec.id}|{window_key(spec.window, event.at)}",
@@ -322,6 +339,7 @@ class _ScriptCall:
         host = rate.denominator if rate.denominator.window >= rate.numerator.window else rate.numerator
         num, den = rate.numerator, rate.denominator
         self.ops.append((obs, rate))
+        self.longest_hold = max(self.longest_hold, host.window + host.bucket)
         return [
             "R", self._series(subject, host), host.window + host.bucket, f"{{r:{rate.id}}}",
             self._series(subject, num), int(num.distinct), num.window, num.bucket, num.cap,
