@@ -320,3 +320,16 @@ async def test_a_replayed_batch_leaves_one_pending_crossing(make_store: MakeStor
     (crossing,) = await record(store, batch, batch_id="batch-1")
     await record(store, batch, batch_id="batch-1")
     assert await store.pending(PLAN, at + 10, scan=True) == [crossing]
+
+
+@pytest.mark.parametrize("offset", [-1e-6, 0.0, 0.999999])
+async def test_a_crossing_at_a_window_edge_is_acknowledged_under_its_own_window(
+    make_store: MakeStore, offset: float
+) -> None:
+    # The script names the pending entry's window itself; it must agree with window_key.
+    store = make_store()
+    (spec,) = [c for c in PLAN.counts if c.id == "reported-by-minors"]
+    edge = (FrozenClock().now() // spec.window + 1) * spec.window
+    (crossing,) = await record(store, reported_by_two(edge + offset - 1))
+    await store.acknowledge([crossing])
+    assert await store.pending(PLAN, edge + 10) == []

@@ -7,17 +7,16 @@
 -- ARGV[1]   evidence entries kept per (subject, signal)
 -- ARGV[2]   receipt TTL in seconds
 -- ARGV[3]   the operations, in order, as one JSON array (one argument: cheap to send):
---   ["C", key, distinct, window, bucket, threshold, cap, at, other, entry,
---         pending_key, pending_field, decision]                                 count one event
+--   ["C", key, distinct, window, bucket, threshold, cap, at, other, entry, decision] count one event
 --   ["R", marker_key, marker_ttl, marker_field,
 --         num, num_distinct, num_window, num_bucket, num_cap,
 --         den, den_distinct, den_window, den_bucket, den_cap,
---         min_den, threshold, window, at, pending_key, pending_field, decision]  check one rate
--- ARGV[4]   JSON object: pending key index -> the subject, sealed (see pseudonyms.py)
+--         min_den, threshold, window, at, field_prefix, decision]               check one rate
+-- ARGV[4]   JSON object: count key index -> [the subject, sealed (see pseudonyms.py), field prefix]
 -- Returns one entry per crossing: {operation number, count (or numerator), denominator,
 -- evidence, more evidence}, evidence newest first.
 --
--- A crossing is also kept *pending* in its subject's `...:pending` hash (field: kind,
+-- A crossing is also kept *pending* in its subject's `...{tag}:pending` hash (field: kind,
 -- signal and window; value: what it takes to raise the alert again) in the execution that
 -- sets its marker, until the worker acknowledges it once the alert is in SQL: a worker
 -- killed in between leaves it for another to find, instead of a marker with no alert.
@@ -142,13 +141,19 @@ local function mark_of(i, s, field)
   return m
 end
 
--- Keep a crossing pending, for at least as long as its marker lives.
-local subjects = cjson.decode(ARGV[4])
-local function hold(p, field, ttl, decision, at, first, second, ev, more)
-  local key = KEYS[p]
+-- Keep a crossing pending, for at least as long as its marker lives. Its field names the
+-- fixed window like signals.crossing.window_key: floor(at / window), computed as Python's
+-- float floor division does, so the field the worker acknowledges is this one. The pending
+-- hash is the subject's: the count hash's name up to its hash tag, then `:pending` (same
+-- slot; not passed in KEYS, where every key costs the client a few µs).
+local holds = cjson.decode(ARGV[4])
+local function hold(i, prefix, window, ttl, decision, at, first, second, ev, more)
+  local key = string.match(KEYS[i], '^[^{]*{[^}]*}') .. ':pending'
+  local field = prefix .. string.format('%d', math.floor((at - math.fmod(at, window)) / window + 0.5))
   -- The time as text: cjson keeps only 14 significant digits of a number.
   local exact = string.format('%.17g', at)
-  redis.call('HSET', key, field, cjson.encode({subjects[tostring(p)], decision, exact, first, second, ev, more}))
+  local subject = holds[tostring(i)][1]
+  redis.call('HSET', key, field, cjson.encode({subject, decision, exact, first, second, ev, more}))
   if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
 end
 
@@ -185,7 +190,7 @@ for op = 1, #ops do
     if s.t >= threshold and not (s.a ~= nil and at < s.a + window) then
       s.a = at
       local ev = evidence(i, s)
-      hold(o[11], o[12], window + bucket, o[13], at, s.t, 0, ev, {})
+      hold(i, holds[tostring(i)][2], window, window + bucket, o[11], at, s.t, 0, ev, {})
       crossings[#crossings + 1] = {op, s.t, 0, ev, {}}
     end
   else
@@ -200,7 +205,7 @@ for op = 1, #ops do
         host.marks[o[4]] = at
         host.ttl = math.max(host.ttl, o[3])
         local ev, more = evidence(o[5], num), evidence(o[10], den)
-        hold(o[19], o[20], o[3], o[21], at, a, b, ev, more)
+        hold(o[2], o[19], o[17], o[3], o[20], at, a, b, ev, more)
         crossings[#crossings + 1] = {op, a, b, ev, more}
       end
     end

@@ -29,7 +29,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from ..errors import ConfigurationError, StorageError
-from .crossing import Crossing, window_key
+from .crossing import Crossing
 from .evidence import EvidenceItem
 from .plan import CountSpec, Observation, RateSpec, SignalPlan
 from .pseudonyms import Pseudonyms, UnreadableSeal
@@ -283,8 +283,12 @@ class _ScriptCall:
         self.keys: list[str] = [store._key(first, "batch", batch_id)]
         self.ops: list[tuple[Observation, RateSpec | None]] = []
         self.longest_hold = 1  # seconds the longest-lived pending entry this call may write lives
-        self._holders: dict[str, int] = {}  # account id -> KEYS index of its pending hash
-        self._sealed: dict[str, str] = {}  # that index, as a string -> the sealed account id
+        self._sealed: dict[str, str] = {}  # account id -> sealed, once per call
+        # A count hash's KEYS index, as a string -> its subject (sealed) and pending field
+        # prefix: sent once per call, not per operation. The pending hash itself is not in
+        # KEYS (redis-py packs every argument, at a few µs each): the script derives its name
+        # from the count hash's, and the shared hash tag puts it in the same slot.
+        self._holds: dict[str, tuple[str, str]] = {}
         operations: list[list[Any]] = []
         for obs in group:
             operations.append(self._count(obs))
@@ -294,19 +298,17 @@ class _ScriptCall:
             store._evidence_kept,
             RECEIPT_TTL,
             json.dumps(operations, separators=(",", ":")),
-            json.dumps(self._sealed, separators=(",", ":")),
+            json.dumps(self._holds, separators=(",", ":")),
         ]
 
     def name(self, account_id: str) -> str:
         return self._name(account_id)
 
-    def _holder(self, account_id: str) -> int:
-        index = self._holders.get(account_id)
-        if index is None:
-            self.keys.append(self._store.pending_key(self._name(account_id)))
-            index = self._holders[account_id] = len(self.keys)
-            self._sealed[str(index)] = self._store._pseudonyms.seal(account_id)
-        return index
+    def _seal(self, account_id: str) -> str:
+        sealed = self._sealed.get(account_id)
+        if sealed is None:
+            sealed = self._sealed[account_id] = self._store._pseudonyms.seal(account_id)
+        return sealed
 
     def _name(self, account_id: str) -> str:
         name = self._names.get(account_id)
@@ -320,6 +322,7 @@ class _ScriptCall:
             part = "d" if spec.distinct else "n"
             self.keys.append(self._store._key(self._name(account_id), spec.key_name, part))
             index = self._index[(account_id, spec.key_name)] = len(self.keys)  # KEYS are 1-based
+            self._holds[str(index)] = (self._seal(account_id), f"count|{spec.id}|{spec.window}:")
         return index
 
     def _count(self, obs: Observation) -> list[Any]:
@@ -329,9 +332,7 @@ class _ScriptCall:
         self.ops.append((obs, None))
         self.longest_hold = max(self.longest_hold, spec.window + spec.bucket)
         return ["C", self._series(event.subject, spec), int(spec.distinct), spec.window, spec.bucket,
-                spec.threshold, spec.cap, event.at, other, entry,
-                self._holder(event.subject), f"count|{spec.id}|{window_key(spec.window, event.at)}",
-                event.decision_id]
+                spec.threshold, spec.cap, event.at, other, entry, event.decision_id]
 
     def _rate(self, obs: Observation, rate: RateSpec) -> list[Any]:
         subject = obs.event.subject
@@ -345,8 +346,7 @@ class _ScriptCall:
             self._series(subject, num), int(num.distinct), num.window, num.bucket, num.cap,
             self._series(subject, den), int(den.distinct), den.window, den.bucket, den.cap,
             rate.min_denominator, rate.threshold, rate.window, obs.event.at,
-            self._holder(subject), f"rate|{rate.id}|{window_key(rate.window, obs.event.at)}",
-            obs.event.decision_id,
+            f"rate|{rate.id}|{rate.window}:", obs.event.decision_id,
         ]
 
     def crossing(self, entry: list[Any]) -> Crossing:
