@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from ..bands.age import AgeBand
 from ..errors import ConfigurationError
+from ..policy.engine import expand_bands
 from ..policy.model import CountSignal, EventKind, RateSignal, Signals
 from .events import Event
 
 BUCKETS_PER_WINDOW = 60
 DISTINCT_CAP_FACTOR = 4  # distinct others kept per window: exact up to 4x the threshold
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_MINORS = frozenset({AgeBand.UNDER_13, AgeBand.B13_15, AgeBand.B16_17})
 
 
 def window_seconds(text: str) -> int:
@@ -32,18 +32,6 @@ def window_seconds(text: str) -> int:
     if seconds <= 0:
         raise ConfigurationError(f"window {text!r} must be longer than zero")
     return seconds
-
-
-def bands_of(names: Iterable[str], *, unknown_is_minor: bool) -> frozenset[AgeBand]:
-    bands: set[AgeBand] = set()
-    for name in names:
-        if name == "minor":
-            bands |= _MINORS
-            if unknown_is_minor:
-                bands.add(AgeBand.UNKNOWN)
-        else:
-            bands.add(AgeBand(name))
-    return frozenset(bands)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +71,7 @@ class CountSpec:
         bands = (
             None
             if where.other_band is None
-            else bands_of(where.other_band, unknown_is_minor=unknown_is_minor)
+            else expand_bands(where.other_band, unknown_is_minor=unknown_is_minor)
         )
         mutual = where.mutual_connections
         return cls(
