@@ -46,16 +46,20 @@ def test_a_failing_case_fails_the_run_and_says_what_it_got(tmp_path: Path) -> No
 APP = textwrap.dedent("""
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
-    from starlette.routing import Mount, Route
+    from starlette.routing import Mount, Route, WebSocketRoute
 
     async def ok(request):
         return PlainTextResponse("ok")
+
+    async def chat(websocket):
+        await websocket.close()
 
     app = Starlette(routes=[
         Route("/api/messages", ok, methods=["POST"]),
         Route("/api/v2/messages/{recipient_id}", ok, methods=["POST"]),
         Route("/health", ok),
         Mount("/admin", routes=[Route("/users/{user_id}", ok)]),
+        WebSocketRoute("/chat/ws/{recipient}", chat),
     ])
 """)
 
@@ -76,6 +80,7 @@ def test_coverage_flags_the_routes_a_groomer_could_use_instead(tmp_path: Path) -
     flagged = [line for line in done.stdout.splitlines() if line.strip().startswith("UNCOVERED")]
     assert any("/api/v2/messages/{recipient_id}" in line for line in flagged)
     assert any("/admin/users/{user_id}" in line for line in flagged)
+    assert any("WEBSOCKET" in line and "/chat/ws/{recipient}" in line for line in flagged)
     assert not any("/health" in line for line in flagged)
 
 
@@ -83,6 +88,7 @@ def test_a_reviewed_route_is_not_flagged(tmp_path: Path) -> None:
     (tmp_path / "hostapp.py").write_text(APP)
     (tmp_path / "policy.yaml").write_text(POLICY + textwrap.dedent("""
           - {method: POST, path: "/api/v2/messages/{recipient_id}", action: direct_message, targets: [{path: recipient_id}]}
+          - {method: WEBSOCKET, path: "/chat/ws/{recipient}", action: direct_message, targets: [{path: recipient}]}
         reviewed:
           - {method: GET, path: "/admin/users/{user_id}", reason: "staff only, behind the admin gateway"}
     """))
