@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,33 @@ def redis_prefix(redis_available: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@dataclass
+class Ran:
+    """What one `safe-accounts` command did: exit code and both streams."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., Ran]:
+    """Run `safe-accounts ARGS...` in this process, through the real entry point."""
+    from safe_accounts.cli import main
+
+    monkeypatch.delenv("SAFE_ACCOUNTS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SAFE_ACCOUNTS_REDIS_URL", raising=False)
+
+    def run(*args: str) -> Ran:
+        monkeypatch.setattr(sys, "argv", ["safe-accounts", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run

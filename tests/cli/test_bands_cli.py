@@ -7,41 +7,14 @@ import json
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from safe_accounts.cli import main
-
-
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
+from tests.conftest import Ran
 
 
 Cli = Callable[..., Ran]
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """Run `safe-accounts ARGS...` in this process, through the real entry point."""
-    monkeypatch.delenv("SAFE_ACCOUNTS_DATABASE_URL", raising=False)
-    monkeypatch.delenv("SAFE_ACCOUNTS_REDIS_URL", raising=False)
-
-    def run(*args: str) -> Ran:
-        monkeypatch.setattr(sys, "argv", ["safe-accounts", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Ran(code, captured.out, captured.err)
-
-    return run
 
 
 @pytest.fixture

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts.alerts.restrictions import Restrictions
-from safe_accounts.cli import main
 from safe_accounts.clock import FrozenClock
 from safe_accounts.moderation.reports import ReportLog
 
@@ -50,27 +47,3 @@ async def file_report(
     return report_id
 
 
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """Run `safe-accounts ARGS...` in this process, through the real entry point."""
-    monkeypatch.delenv("SAFE_ACCOUNTS_DATABASE_URL", raising=False)
-    monkeypatch.delenv("SAFE_ACCOUNTS_REDIS_URL", raising=False)
-
-    def run(*args: str) -> Ran:
-        monkeypatch.setattr(sys, "argv", ["safe-accounts", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Ran(code, captured.out, captured.err)
-
-    return run

@@ -5,43 +5,26 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from safe_accounts.cli import main
+from tests.conftest import Ran
 from safe_accounts.cli.simulate import NEEDS_CHECKOUT
-
-
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
 
 
 Cli = Callable[..., Ran]
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    def run(*args: str) -> Ran:
-        monkeypatch.setattr(sys, "argv", ["safe-accounts", "simulate", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Ran(code, captured.out, captured.err)
-
-    return run
+def simulate(cli: Cli) -> Cli:
+    """`safe-accounts simulate ARGS...`, in this process."""
+    return lambda *args: simulate("simulate", *args)
 
 
 @pytest.mark.slow
-def test_a_small_run_prints_its_table_and_writes_its_json(cli: Cli, tmp_path: Path) -> None:
+def test_a_small_run_prints_its_table_and_writes_its_json(simulate: Cli, tmp_path: Path) -> None:
     out = tmp_path / "outcome.json"
-    ran = cli(
+    ran = simulate(
         "--accounts", "120", "--days", "2", "--groomers", "3", "--seed", "5", "--out", str(out)
     )
     assert ran.code == 0, ran.err
@@ -65,37 +48,37 @@ def test_a_small_run_prints_its_table_and_writes_its_json(cli: Cli, tmp_path: Pa
         (["--days", "many"], "is not a valid integer"),
     ],
 )
-def test_bad_input_exits_non_zero_with_a_message(cli: Cli, args: list[str], message: str) -> None:
-    ran = cli(*args)
+def test_bad_input_exits_non_zero_with_a_message(simulate: Cli, args: list[str], message: str) -> None:
+    ran = simulate(*args)
     assert ran.code != 0
     assert message in ran.err
     assert "Traceback" not in ran.err
 
 
 def test_an_out_file_in_a_missing_folder_is_refused_before_running(
-    cli: Cli, tmp_path: Path
+    simulate: Cli, tmp_path: Path
 ) -> None:
-    ran = cli("--out", str(tmp_path / "missing" / "outcome.json"))
+    ran = simulate("--out", str(tmp_path / "missing" / "outcome.json"))
     assert ran.code != 0
     assert "does not exist" in ran.err
 
 
-def test_a_bad_policy_file_is_reported_with_its_line(cli: Cli, tmp_path: Path) -> None:
+def test_a_bad_policy_file_is_reported_with_its_line(simulate: Cli, tmp_path: Path) -> None:
     policy = tmp_path / "broken.yaml"
     policy.write_text("version: 1\nname: broken\nrules: 12\n")
-    ran = cli("--accounts", "100", "--days", "1", "--groomers", "1", "--policy", str(policy))
+    ran = simulate("--accounts", "100", "--days", "1", "--groomers", "1", "--policy", str(policy))
     assert ran.code == 1
     assert "broken.yaml" in ran.err
     assert "Traceback" not in ran.err
 
 
 def test_without_the_demo_app_it_says_to_run_from_a_checkout(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch
+    simulate: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # An installed wheel has safe_accounts and no demo_app: hide the checkout's.
     for name in [m for m in sys.modules if m == "demo_app" or m.startswith("demo_app.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "demo_app", None)
-    ran = cli("--accounts", "100")
+    ran = simulate("--accounts", "100")
     assert ran.code == 1
     assert NEEDS_CHECKOUT in ran.err
