@@ -18,7 +18,7 @@ Cli = Callable[..., Ran]
 @pytest.fixture
 def simulate(cli: Cli) -> Cli:
     """`safe-accounts simulate ARGS...`, in this process."""
-    return lambda *args: simulate("simulate", *args)
+    return lambda *args: cli("simulate", *args)
 
 
 @pytest.mark.slow
