@@ -15,8 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from . import fields
 from .actions import ACTIONS, Action
-from .auth import Persona
-from .problems import Problem, invalid
+from .problems import invalid
 from .runtime import actor, runtime
 from .service import accounts, contacts, messaging
 
@@ -38,12 +37,7 @@ def _endpoint(action: Action) -> Any:
 async def login(request: Request) -> Response:
     data = await fields.json_object(request)
     handle = fields.text(data, "handle", max_length=40)
-    rt = runtime(request)
-    async with rt.require_engine().connect() as conn:
-        row = await accounts.by_handle(conn, handle)
-    if row is None:
-        raise Problem(401, "Unknown persona", f"there is no account with handle {handle!r}")
-    token = rt.tokens.issue(Persona(row.id, row.handle, row.display_name))
+    token, row = await runtime(request).log_in(handle)
     return JSONResponse({"token": token, "token_type": "bearer", "account": accounts.card(row)})
 
 

@@ -15,7 +15,6 @@ from starlette.templating import Jinja2Templates
 from . import fields, loopback
 from .auth import SESSION_COOKIE, DemoUser, Persona
 from .forms import moved
-from .problems import Problem
 from .runtime import runtime
 from .service import accounts
 from .tables import accounts as accounts_table
@@ -73,11 +72,7 @@ async def login(request: Request) -> Response:
     data = await fields.form_fields(request)
     handle = fields.text(data, "handle", max_length=40)
     rt = runtime(request)
-    async with rt.require_engine().connect() as conn:
-        row = await accounts.by_handle(conn, handle)
-    if row is None:
-        raise Problem(401, "Unknown persona", f"there is no account with handle {handle!r}")
-    token = rt.tokens.issue(Persona(row.id, row.handle, row.display_name))
+    token, _ = await rt.log_in(handle)
     response = moved(request, "/")
     # SameSite=Lax: another site cannot post the forms with this cookie.
     response.set_cookie(

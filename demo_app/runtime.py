@@ -4,13 +4,15 @@ and the front door that pages read through. Built once at start-up."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
-from .auth import Clock, DemoUser, Tokens
-from .problems import not_logged_in
+from .auth import Clock, DemoUser, Persona, Tokens
+from .problems import Problem, not_logged_in
+from .service import accounts
 
 
 @dataclass(slots=True)
@@ -25,6 +27,14 @@ class Runtime:
         if self.engine is None:
             raise RuntimeError("the demo app has not started: run it inside its lifespan")
         return self.engine
+
+    async def log_in(self, handle: str) -> tuple[str, Any]:
+        """A token for the persona `handle` (the API's and the pages' log-in), and its row."""
+        async with self.require_engine().connect() as conn:
+            row = await accounts.by_handle(conn, handle)
+        if row is None:
+            raise Problem(401, "Unknown persona", f"there is no account with handle {handle!r}")
+        return self.tokens.issue(Persona(row.id, row.handle, row.display_name)), row
 
 
 def runtime(request: Request) -> Runtime:

@@ -18,10 +18,11 @@ message text: none is stored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, case, distinct, func, literal, select, union_all
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..alerts.tables import alerts
 from ..alerts.tables import restrictions as restriction_rows
@@ -110,6 +111,11 @@ class ItemDetail:
         }
 
 
+async def _mappings(conn: AsyncConnection, statement: Any) -> Sequence[Any]:
+    """The rows of `statement`, as mappings."""
+    return (await conn.execute(statement)).mappings().all()
+
+
 def _plain(row: Any) -> dict[str, Any]:
     # Row keys can be SQLAlchemy's `quoted_name` (a str subclass JSON encoders refuse).
     return {str(key): value for key, value in row.items()}
@@ -153,77 +159,72 @@ class ModerationQueue:
             if account is not None:
                 account_alerts = [
                     _plain(r)
-                    for r in (
-                        await conn.execute(
-                            select(
-                                alerts.c.id,
-                                alerts.c.signal,
-                                alerts.c.status,
-                                alerts.c.created_at,
-                                alerts.c.counts,
-                                alerts.c.reason,
-                            )
-                            .where(alerts.c.subject == account)
-                            .order_by(alerts.c.created_at.desc(), alerts.c.id)
+                    for r in await _mappings(
+                        conn,
+                        select(
+                            alerts.c.id,
+                            alerts.c.signal,
+                            alerts.c.status,
+                            alerts.c.created_at,
+                            alerts.c.counts,
+                            alerts.c.reason,
                         )
-                    ).mappings()
+                        .where(alerts.c.subject == account)
+                        .order_by(alerts.c.created_at.desc(), alerts.c.id),
+                    )
                 ]
                 account_reports = [
                     _plain(r)
-                    for r in (
-                        await conn.execute(
-                            select(
-                                reports.c.id,
-                                reports.c.at,
-                                reports.c.reporter_id,
-                                reports.c.reporter_band,
-                                reports.c.reported_band,
-                                reports.c.status,
-                            )
-                            .where(reports.c.reported_id == account)
-                            .order_by(reports.c.at.desc(), reports.c.id)
+                    for r in await _mappings(
+                        conn,
+                        select(
+                            reports.c.id,
+                            reports.c.at,
+                            reports.c.reporter_id,
+                            reports.c.reporter_band,
+                            reports.c.reported_band,
+                            reports.c.status,
                         )
-                    ).mappings()
+                        .where(reports.c.reported_id == account)
+                        .order_by(reports.c.at.desc(), reports.c.id),
+                    )
                 ]
                 account_restrictions = [
                     _plain(r)
-                    for r in (
-                        await conn.execute(
-                            select(
-                                restriction_rows.c.created_at,
-                                restriction_rows.c.created_by,
-                                restriction_rows.c.reason,
-                                restriction_rows.c.alert_id,
-                                restriction_rows.c.lifted_at,
-                                restriction_rows.c.lifted_by,
-                            )
-                            .where(restriction_rows.c.account_id == account)
-                            .order_by(restriction_rows.c.created_at.desc())
+                    for r in await _mappings(
+                        conn,
+                        select(
+                            restriction_rows.c.created_at,
+                            restriction_rows.c.created_by,
+                            restriction_rows.c.reason,
+                            restriction_rows.c.alert_id,
+                            restriction_rows.c.lifted_at,
+                            restriction_rows.c.lifted_by,
                         )
-                    ).mappings()
+                        .where(restriction_rows.c.account_id == account)
+                        .order_by(restriction_rows.c.created_at.desc()),
+                    )
                 ]
                 account_actions = [
                     ActionRecord.from_row(r)
-                    for r in (
-                        await conn.execute(
-                            select(moderation_actions)
-                            .where(
-                                moderation_actions.c.account_id == account,
-                                moderation_actions.c.item_id != ref.id,
-                            )
-                            .order_by(moderation_actions.c.at.desc(), moderation_actions.c.id)
+                    for r in await _mappings(
+                        conn,
+                        select(moderation_actions)
+                        .where(
+                            moderation_actions.c.account_id == account,
+                            moderation_actions.c.item_id != ref.id,
                         )
-                    ).mappings()
+                        .order_by(moderation_actions.c.at.desc(), moderation_actions.c.id),
+                    )
                 ]
             actions = [
                 ActionRecord.from_row(r)
-                for r in (
-                    await conn.execute(
-                        select(moderation_actions)
-                        .where(moderation_actions.c.item_id == ref.id)
-                        .order_by(moderation_actions.c.at, moderation_actions.c.id)
-                    )
-                ).mappings()
+                for r in await _mappings(
+                    conn,
+                    select(moderation_actions)
+                    .where(moderation_actions.c.item_id == ref.id)
+                    .order_by(moderation_actions.c.at, moderation_actions.c.id),
+                )
             ]
         restricted = any(r["lifted_at"] is None for r in account_restrictions)
         row = ref.row
