@@ -31,8 +31,9 @@ from . import problem, records
 from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
 from .capture import ResponseCapture
 from .facts import PairVerdict, assess, strongest
-from .ids import account_ids, ids_at
-from ..policy.jsonpath import WILDCARD, compile_path, walk
+from .ids import ids_at
+from .lists import filter_lists, is_minor
+from ..policy.jsonpath import compile_path, walk
 from .request_view import (
     BodyNotParsed,
     RequestView,
@@ -239,7 +240,10 @@ class Enforcement:
                         for name in shape.redact:
                             changed = profile.pop(name, _REMOVED) is not _REMOVED or changed
                 headers.append((problem.DECISION_HEADER, decision_id.encode()))
-            filtered, list_decision, notices = await self._filter_lists(actor, document, lists, shape.id, notice_field)
+            filtered, list_decision, notices = await filter_lists(
+                self.rt, route=self.route.name, at=self.now, actor=actor, document=document,
+                lists=lists, id_path=shape.id, notice_field=notice_field,
+            )
             changed = changed or filtered
             if list_decision is not None and not redact:
                 headers.append((problem.DECISION_HEADER, list_decision.encode()))
@@ -267,76 +271,6 @@ class Enforcement:
         if capture.status is not None and _succeeded(capture.status) and requesters:
             pairs = [PairVerdict(Party(r, AgeBand.UNKNOWN), ALLOW, Relation()) for r in requesters if r != responder.id]
             await self._contact_response(responder, pairs)
-
-    async def _filter_lists(
-        self,
-        actor: Party,
-        document: Any,
-        lists: Sequence[tuple[object, ...]],
-        id_path: tuple[object, ...],
-        notice_field: str | None,
-    ) -> tuple[bool, str | None, dict[str, dict[str, str]]]:
-        """Drop the accounts the discovery rules filter from every list; add safety notices.
-        Returns (changed, the decision id of the filtering, notices by account)."""
-        if not lists:
-            return False, None, {}
-        rt = self.rt
-        located = [found for steps in lists for found in _locate_items(document, steps)]
-        if not located:
-            return False, None, {}
-        ids_per_item = [ids_at(item, id_path) for _, _, item in located]
-        ids = account_ids(i for group in ids_per_item for i in group)
-        _, pairs = await assess(rt, rt.policy.rules[Action.DISCOVERY], actor.id, ids)
-        notices: dict[str, dict[str, str]] = {}
-        if notice_field is not None:
-            async with asyncio.timeout(rt.policy.defaults.time_budget_ms / 1000):
-                notices = await self._notices(actor, [p.target for p in pairs], notice_field)
-        by_id = {p.target.id: p for p in pairs}
-        removed: list[PairVerdict] = []
-        monitored: list[PairVerdict] = []
-        for (container, key, item), item_ids in zip(located, ids_per_item, strict=True):
-            decisive = strongest([by_id[i] for i in item_ids if i in by_id])
-            if decisive is None:
-                if notice_field and isinstance(item, dict):
-                    notice = next((notices[i] for i in item_ids if i in notices), None)
-                    if notice is not None:
-                        item[notice_field] = notice
-                continue
-            if decisive.verdict.mode is Mode.ENFORCE and decisive.verdict.outcome.strength >= Outcome.FILTER.strength:
-                removed.append(decisive)
-                container[key] = _REMOVED
-            else:
-                monitored.append(decisive)
-        for container in {id(c): c for c, _, _ in located}.values():
-            if isinstance(container, list):
-                container[:] = [x for x in container if x is not _REMOVED]
-            else:
-                for key in [k for k, v in container.items() if v is _REMOVED]:
-                    del container[key]
-        decision_id = records.log_decision(
-            rt, action=Action.DISCOVERY, route=self.route.name, at=self.now, actor=actor,
-            pairs=removed + monitored, affected_by_rule=True,
-        )
-        return bool(removed or notices), (decision_id if removed else None), notices
-
-    async def _notices(self, viewer: Party, listed: Sequence[Party], field: str | None) -> dict[str, dict[str, str]]:
-        """Safety notices for a minor viewing accounts with no mutual connections, or restricted ones."""
-        if field is None or viewer.id is None or not _is_minor(viewer, self.rt):
-            return {}
-        adults = [p for p in listed if p.id is not None and not _is_minor(p, self.rt)]
-        if not adults:
-            return {}
-        connected = await self.rt.relationships.connected_among(viewer.id, [p.id for p in adults if p.id])
-        notices: dict[str, dict[str, str]] = {}
-        for person in adults:
-            assert person.id is not None
-            if person.id in connected:
-                continue
-            if person.restricted:
-                notices[person.id] = {"kind": "restricted", "message": NOTICE_RESTRICTED}
-            elif await self.rt.relationships.mutual(viewer.id, person.id) == 0:
-                notices[person.id] = {"kind": "no_mutual_connections", "message": NOTICE_STRANGER}
-        return notices
 
     def _note_miss(self, capture: ResponseCapture) -> None:
         if capture.miss is not None:
@@ -377,7 +311,7 @@ class Enforcement:
                 continue
             if action is Action.CONTACT_REQUEST:
                 mutual = pair.relation.mutual
-                if mutual is None and _is_minor(target, rt):
+                if mutual is None and is_minor(target, rt):
                     mutual = await self._mutual_quietly(actor.id, target.id)
                 self._submit(kind, actor.id, target, mutual, decision_id)
             else:
@@ -429,39 +363,12 @@ class Enforcement:
         records.submit(self.rt, kind, subject, other, mutual, self.now, decision_id)
 
 
-NOTICE_STRANGER = "You have no friends in common with this account. Only accept people you know."
-NOTICE_RESTRICTED = "This account has been restricted while our safety team reviews it."
-
 _REMOVED = object()
 
 
 def _succeeded(status: int) -> bool:
     """A 2xx, or 303 See Other: the post-redirect-get answer of a form that worked."""
     return 200 <= status < 300 or status == 303
-
-
-def _is_minor(person: Party, rt: Runtime) -> bool:
-    return person.band.is_minor or (person.band is AgeBand.UNKNOWN and rt.policy.unknown_is_minor)
-
-
-def _locate_items(document: Any, steps: tuple[object, ...]) -> list[tuple[Any, Any, Any]]:
-    """(container, key, item) for every item the path reaches, so items can be removed in place."""
-    if not steps:
-        return []
-    *parent_steps, last = steps
-    out: list[tuple[Any, Any, Any]] = []
-    for parent in walk(document, tuple(parent_steps)) if parent_steps else [document]:
-        if last is WILDCARD and isinstance(parent, list):
-            out.extend((parent, i, item) for i, item in enumerate(parent))
-        elif isinstance(last, int) and isinstance(parent, list) and -len(parent) <= last < len(parent):
-            out.append((parent, last, parent[last]))
-        elif isinstance(last, str) and isinstance(parent, dict) and last in parent:
-            value = parent[last]
-            if isinstance(value, list):
-                out.extend((value, i, item) for i, item in enumerate(value))
-            else:
-                out.append((parent, last, value))
-    return out
 
 
 def _reference_values(view: RequestView, spec: str) -> list[Any]:
