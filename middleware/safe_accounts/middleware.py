@@ -33,6 +33,7 @@ from .config import Settings
 from .db.engine import make_engine
 from .errors import SafeAccountsError
 from .pipeline import problem
+from .pipeline.app_call import AppError
 from .pipeline.enforcement import Enforcement
 from .pipeline.websocket import CLOSE_INTERNAL, SocketGuard
 from .policy.compiled import CompiledPolicy
@@ -160,21 +161,17 @@ class SafeAccountsMiddleware:
 
     async def _enforce(self, found: Any, scope: Scope, receive: Receive, send: Send) -> None:
         route, params = found
-        started = False
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        enforcement: Enforcement | None = None
         try:
             runtime = self.runtime or await self.start()
-            await Enforcement(self._guarded_app, runtime, route, dict(params), scope, receive, tracking_send).run()
-        except _AppError as exc:
+            enforcement = Enforcement(self.app, runtime, route, dict(params), scope, receive, send)
+            await enforcement.run()
+        except AppError as exc:
             raise exc.original from None
         except Exception:  # noqa: BLE001 - no exception of ours reaches the server
             logger.exception(INTERNAL_ERROR, route.name)
-            if not started:
+            # Once the app has the request (or our answer has begun), the answer is theirs.
+            if enforcement is None or not enforcement.handed_over:
                 await problem.send_problem(
                     send, problem.UNAVAILABLE[0], problem.UNAVAILABLE[1], 503,
                     "A safety check could not be completed. Please try again shortly.",
@@ -190,15 +187,15 @@ class SafeAccountsMiddleware:
             return
         try:
             await SocketGuard(self._guarded_app, runtime, route, dict(params), scope, receive, send).run()
-        except _AppError as exc:
+        except AppError as exc:
             raise exc.original from None
 
     async def _guarded_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The app, with its own exceptions marked as its own: they propagate untouched."""
+        """The app (as it is now), with its own exceptions marked as its own."""
         try:
             await self.app(scope, receive, send)
-        except Exception as exc:  # noqa: BLE001 - re-raised as is by _enforce
-            raise _AppError(exc) from exc
+        except Exception as exc:  # noqa: BLE001 - re-raised as is by _guard_socket
+            raise AppError(exc) from exc
 
     async def _health(self, send: Send) -> None:
         runtime = self.runtime
@@ -257,11 +254,6 @@ class SafeAccountsMiddleware:
         if runtime is not None:
             await runtime.close()
         await self.engine.dispose()
-
-
-class _AppError(Exception):
-    def __init__(self, original: BaseException) -> None:
-        self.original = original
 
 
 def _override_methods(scope: Scope) -> list[str]:

@@ -82,6 +82,7 @@ async def test_a_chunked_body_to_a_child_is_still_refused(wrapped: Wrapped) -> N
         {"content": b'{"to": "kid", "to": "other-adult"}', "headers": {"content-type": "application/json"}},
         {"content": b'\xef\xbb\xbf{"to": "kid"}', "headers": {"content-type": "application/json"}},
         {"content": '{"to": "kid"}'.encode("utf-16"), "headers": {"content-type": "application/json"}},
+        {"content": '{"to": "kid"}'.encode("utf-16-le"), "headers": {"content-type": "application/json"}},
         {"content": b'{"to": "kid"}', "headers": {"content-type": "text/plain"}},
         {"content": b"to=kid", "headers": {}},
         {"files": {"attachment": ("a.txt", b"x")}, "data": {"to": "kid"}},
@@ -89,7 +90,7 @@ async def test_a_chunked_body_to_a_child_is_still_refused(wrapped: Wrapped) -> N
     ],
     ids=[
         "json", "recipient-list", "form", "query", "duplicate-key-last", "duplicate-key-first",
-        "bom", "utf16", "mistyped-json", "untyped-form", "multipart", "duplicate-id-in-object",
+        "bom", "utf16", "utf16-without-bom", "mistyped-json", "untyped-form", "multipart", "duplicate-id-in-object",
     ],
 )
 async def test_the_target_cannot_hide_in_another_place(wrapped: Wrapped, kwargs: dict) -> None:  # type: ignore[type-arg]

@@ -149,3 +149,29 @@ async def test_the_app_exceptions_are_the_apps(database_url: str, policy_file: P
         with pytest.raises(RuntimeError, match="the app's own bug"):
             await client.post("/api/v1/messages", json={"to": "other-adult"}, headers={"x-account-id": "adult"})
     await app.close()
+
+
+async def test_a_failure_of_ours_before_the_app_is_called_is_a_503(wrapped: Wrapped, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from safe_accounts.pipeline import enforcement
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(enforcement, "strongest", broken)
+    response = await wrapped.post("/api/v1/messages", "adult", json={"to": "other-adult"})
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert wrapped.reached("dm") == []
+
+
+async def test_a_failure_of_ours_after_the_app_answered_leaves_the_apps_answer(wrapped: Wrapped, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from safe_accounts.pipeline.enforcement import Enforcement
+
+    async def broken(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("a bug of ours, after the app answered")
+
+    monkeypatch.setattr(Enforcement, "_events_after_success", broken)
+    # httpx's ASGI transport fails on a second `http.response.start`: one answer, the app's.
+    response = await wrapped.post("/api/friend-requests", "adult", json={"to": "other-adult"})
+    assert response.status_code == 201
+    assert len(wrapped.reached("friend-request")) == 1

@@ -9,7 +9,8 @@ comes from the real `receive`.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 from .._types import Message, Receive, Scope
 
@@ -22,14 +23,15 @@ class BodyUnreadable(Exception):
     """A content encoding we cannot inspect, or a client that went away mid-body."""
 
 
-@dataclass(frozen=True, slots=True)
-class Body:
+class Body(NamedTuple):
     raw: bytes
     content_type: str  # lower-cased media type without parameters
     charset: str | None
     inspectable: bytes  # decompressed when the request was compressed
 
 
+# A platform sends a handful of distinct Content-Type values: parse each once.
+@lru_cache(maxsize=256)
 def _media_type(value: str | None) -> tuple[str, str | None]:
     if not value:
         return "", None

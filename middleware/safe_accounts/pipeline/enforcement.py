@@ -28,9 +28,10 @@ from ..policy.engine import ALLOW, Party, Relation
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
 from . import problem, records
+from .app_call import AppError
 from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
 from .capture import ResponseCapture
-from .facts import PairVerdict, assess, strongest
+from .facts import PairVerdict, assess, assess_cached, strongest
 from .ids import ids_at
 from .lists import filter_lists, is_minor
 from ..policy.jsonpath import compile_path, walk
@@ -63,7 +64,7 @@ _RECORDED_ON_SUCCESS = frozenset(
 
 
 class Enforcement:
-    __slots__ = ("app", "rt", "route", "scope", "receive", "send", "view", "now")
+    __slots__ = ("app", "rt", "route", "scope", "receive", "send", "view", "now", "handed_over")
 
     def __init__(
         self,
@@ -83,6 +84,9 @@ class Enforcement:
         self.send = send
         self.now = rt.clock.now()
         self.view = RequestView.of(scope, params, rt.policy.identity(scope))
+        # Set once the app has the request or our own answer has begun: from then on a
+        # failure of ours must not start a second answer.
+        self.handed_over = False
 
     # --- entry ---------------------------------------------------------------------------
 
@@ -93,9 +97,7 @@ class Enforcement:
                 return
         targets: list[str] = []
         try:
-            if route.action is Action.DISCOVERY:
-                actor, pairs = await assess(self.rt, route.rules, self.view.actor, ())
-            else:
+            if route.action is not Action.DISCOVERY:  # a search's targets are in its answer
                 if route.targets.needs_io:
                     async with asyncio.timeout(self.rt.policy.defaults.time_budget_ms / 1000):
                         targets = await route.targets.extract(self.view)
@@ -103,7 +105,9 @@ class Enforcement:
                     targets = route.targets.extract_now(self.view)
                 if not targets and route.targets.sources:
                     logger.info(TARGETS_MISSING, route.name)
-                actor, pairs = await assess(self.rt, route.rules, self.view.actor, targets)
+            # Warm caches answer without a coroutine or a timer; a miss goes to the stores.
+            known = assess_cached(self.rt, route.rules, self.view.actor, targets)
+            actor, pairs = known if known is not None else await assess(self.rt, route.rules, self.view.actor, targets)
         except TooManyCombinations:
             await self._refuse(problem.UNREADABLE, 400, "The request names too many accounts to check.")
             return
@@ -143,25 +147,27 @@ class Enforcement:
             return False
         self.receive = replay(body.raw, self.receive)
         try:
-            await self._parse(body)
+            if body.content_type == "multipart/form-data":
+                if body.inspectable.strip():
+                    self.view.form = await _multipart(self.scope, body)
+            else:
+                self._parse(body)
         except BodyNotParsed as exc:
             await self._refuse(problem.UNREADABLE, 400, f"The request body could not be checked: {exc}.")
             return False
         return True
 
-    async def _parse(self, body: Body) -> None:
+    def _parse(self, body: Body) -> None:
         """Parse the body every way the app might: a lenient app may read JSON whatever the type."""
-        if not body.inspectable.strip():
-            return
         media = body.content_type
-        if media == "multipart/form-data":
-            self.view.form = await _multipart(self.scope, body)
+        if is_json(media):
+            if body.inspectable.strip():
+                self.view.json = parse_json(body, self.route.json_keys)
+            return
+        if not body.inspectable.strip():
             return
         if media == "application/x-www-form-urlencoded":
             self.view.form = parse_urlencoded(body)
-            return
-        if is_json(media):
-            self.view.json = parse_json(body, self.route.json_keys)
             return
         # Untyped or mistyped: try both, and refuse only when neither reads.
         try:
@@ -172,6 +178,7 @@ class Enforcement:
     # --- answers -------------------------------------------------------------------------
 
     async def _refuse(self, kind: tuple[str, str], status: int, detail: str, **extra: Any) -> None:
+        self.handed_over = True
         await problem.send_problem(self.send, kind[0], kind[1], status, detail, **extra)
 
     async def _answer(self, outcome: Outcome, pair: PairVerdict, decision_id: str) -> None:
@@ -181,6 +188,7 @@ class Enforcement:
             # Indistinguishable from "no such account": no rule name, no decision header.
             await self._refuse(problem.HIDDEN, 404, "Not Found")
             return
+        self.handed_over = True
         await problem.send_problem(
             self.send, problem.DENIED[0], problem.DENIED[1], 403, rule.reason,
             decision_id=decision_id, rule=rule.id,
@@ -204,10 +212,23 @@ class Enforcement:
 
     # --- calling the app -----------------------------------------------------------------
 
+    async def _call_app(self, send: Send) -> None:
+        self.handed_over = True
+        try:
+            await self.app(self.scope, self.receive, send)
+        except Exception as exc:  # noqa: BLE001 - the app's own: re-raised as is by the middleware
+            raise AppError(exc) from exc
+
     async def _call_app_then_record(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
         if self.route.action not in _RECORDED_ON_SUCCESS or actor.id is None:
-            # Nothing to record after the app answers: no need to watch its answer.
-            await self.app(self.scope, self.receive, self.send)
+            # Nothing to record after the app answers: the client's own `send`, and the
+            # call written out here rather than through `_call_app` (the hottest path:
+            # an allowed message).
+            self.handed_over = True
+            try:
+                await self.app(self.scope, self.receive, self.send)
+            except Exception as exc:  # noqa: BLE001 - the app's own: re-raised as is by the middleware
+                raise AppError(exc) from exc
             return
         status: list[int] = []
 
@@ -216,7 +237,7 @@ class Enforcement:
                 status.append(message["status"])
             await self.send(message)
 
-        await self.app(self.scope, self.receive, watch)
+        await self._call_app(watch)
         if status and _succeeded(status[0]):
             await self._events_after_success(actor, pairs, decision_id)
 
@@ -252,7 +273,7 @@ class Enforcement:
             return (document if changed else None), headers
 
         capture = ResponseCapture(self.send, rewrite, fail_closed=self.rt.policy.rules[Action.DISCOVERY].fails_closed or redact)
-        await self.app(self.scope, self.receive, capture.send)
+        await self._call_app(capture.send)
         self._note_miss(capture)
         if capture.status is not None and _succeeded(capture.status) and capture.error is None:
             await self._events_after_success(actor, pairs, decision_id)
@@ -267,7 +288,7 @@ class Enforcement:
             return None
 
         capture = ResponseCapture(self.send, read, fail_closed=False)
-        await self.app(self.scope, self.receive, capture.send)
+        await self._call_app(capture.send)
         if capture.status is not None and _succeeded(capture.status) and requesters:
             pairs = [PairVerdict(Party(r, AgeBand.UNKNOWN), ALLOW, Relation()) for r in requesters if r != responder.id]
             await self._contact_response(responder, pairs)

@@ -32,14 +32,22 @@ def cached_parties(
     rt: Runtime, actor_id: str | None, target_ids: Sequence[str]
 ) -> tuple[Party, list[Party]] | None:
     """The parties from the band cache alone, or None if any of them is not cached."""
-    records: dict[str, BandRecord] = {}
     cached = rt.bands.cached
-    for account in target_ids if actor_id is None else (actor_id, *target_ids):
+    restricted = rt.restrictions.is_restricted
+    if actor_id is None:
+        actor = ANONYMOUS
+    else:
+        record = cached(actor_id)
+        if record is None:
+            return None
+        actor = Party(record.account_id, record.band, record.assurance, restricted(actor_id))
+    targets: list[Party] = []
+    for account in target_ids:
         record = cached(account)
         if record is None:
             return None
-        records[account] = record
-    return _parties(rt, actor_id, target_ids, records)
+        targets.append(Party(record.account_id, record.band, record.assurance, restricted(account)))
+    return actor, targets
 
 
 async def parties(rt: Runtime, actor_id: str | None, target_ids: Sequence[str]) -> tuple[Party, list[Party]]:
@@ -108,6 +116,17 @@ async def judge(rt: Runtime, rules: RuleSet, actor: Party, targets: Sequence[Par
         )
         out.append(PairVerdict(target, RuleSet.verdict(cands, relation), relation))
     return out
+
+
+def assess_cached(
+    rt: Runtime, rules: RuleSet, actor_id: str | None, target_ids: Sequence[str]
+) -> tuple[Party, list[PairVerdict]] | None:
+    """Parties and verdicts from the caches alone (no I/O, no await), or None on any miss."""
+    found = cached_parties(rt, actor_id, target_ids)
+    if found is None:
+        return None
+    pairs = judge_cached(rt, rules, found[0], found[1])
+    return None if pairs is None else (found[0], pairs)
 
 
 async def assess(

@@ -12,6 +12,7 @@ from .body import Body
 from ..policy.jsonpath import read_json
 
 NO_JSON = object()
+_OPENERS = (b"{", b"[")
 
 
 class BodyNotParsed(Exception):
@@ -52,7 +53,15 @@ def parse_json(body: Body, keys: tuple[str, ...] | None = None) -> Any:
     reads it: UTF-8 with or without BOM, UTF-16, UTF-32, told apart by the first bytes; a
     declared charset other than UTF-8 is honoured. `keys`: see `jsonpath.read_json`."""
     data = body.inspectable
-    encoding = body.charset if body.charset and body.charset not in ("utf-8", "utf8") else json.detect_encoding(data)
+    charset = body.charset
+    if charset and charset not in ("utf-8", "utf8"):
+        encoding = charset
+    elif data[:1] in _OPENERS and (len(data) < 2 or data[1]):
+        # What `json.detect_encoding` answers for a body opening with `{` or `[` and no
+        # NUL after it (the every-day case), without asking it.
+        encoding = "utf-8"
+    else:
+        encoding = json.detect_encoding(data)
     try:
         return read_json(data.decode(encoding), keys)
     except LookupError as exc:

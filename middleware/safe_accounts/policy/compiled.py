@@ -74,16 +74,13 @@ class CompiledRoute:
     # WEBSOCKET routes only: who the path/query says is sending, and the frame filter.
     sender: Extractor | None = None
     frames: CompiledFrames | None = None
+    # Whether a target or the answer field is in the body (computed once, read per request).
+    reads_body: bool = False
 
     @property
     def is_websocket(self) -> bool:
         return "WEBSOCKET" in self.methods
 
-    @property
-    def reads_body(self) -> bool:
-        return self.targets.needs_body or (
-            self.answer is not None and self.answer.field.startswith(("json.", "form."))
-        )
 
 
 def _json_keys(targets: Targets, answer: CompiledAnswer | None) -> tuple[str, ...] | None:
@@ -175,6 +172,7 @@ class CompiledPolicy:
             json_keys=_json_keys(targets, answer),
             sender=_sender(route.sender),
             frames=self._frames(route.frames),
+            reads_body=targets.needs_body or (answer is not None and answer.field.startswith(("json.", "form."))),
         )
 
     def _frames(self, spec: FrameFilter | None) -> CompiledFrames | None:

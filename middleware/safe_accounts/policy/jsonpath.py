@@ -62,11 +62,15 @@ def read_json(text: str, keys: tuple[str, ...] | None) -> Any:
     verbatim) and none of the `keys` the policy reads appears more than once. `keys=None`
     (a reader that may look anywhere) always takes the careful path.
     """
-    if keys is not None and "\\" not in text and all(text.count(k) <= 1 for k in keys):
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass  # NaN, huge integers...: what the standard parser accepts, it reads below
+    if keys is not None and "\\" not in text:
+        for key in keys:  # a loop, not `all(...)`: this runs on every body
+            if text.count(key) > 1:
+                break
+        else:
+            try:
+                return orjson.loads(text)
+            except orjson.JSONDecodeError:
+                pass  # NaN, huge integers...: what the standard parser accepts, it reads below
     return _CAREFUL.decode(text)
 
 
