@@ -78,20 +78,27 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> Body:
     declared, content_type, content_encoding = _entity_headers(scope)
     if declared is not None and declared.strip().isdigit() and int(declared) > limit:
         raise BodyTooLarge()
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BodyUnreadable("client disconnected before the body was complete")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge()
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise BodyUnreadable("client disconnected before the body was complete")
+    raw = message.get("body", b"")
+    if len(raw) > limit:
+        raise BodyTooLarge()
+    if message.get("more_body", False):  # the rest, chunk by chunk (one message is the norm)
+        chunks = [raw]
+        size = len(raw)
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise BodyUnreadable("client disconnected before the body was complete")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge()
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        raw = b"".join(chunks)
     media, charset = _media_type(content_type)
     inspectable = raw
     encoding = (content_encoding or "").strip().lower()

@@ -23,7 +23,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from .._types import ASGIApp, Receive, Scope, Send
 from ..bands.age import AgeBand
 from ..errors import StorageError
-from ..policy.compiled import CompiledResponse, CompiledRoute
+from ..policy.compiled import RECORDED_ON_SUCCESS, CompiledResponse, CompiledRoute
 from ..policy.engine import ALLOW, Party, Relation
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
@@ -57,10 +57,6 @@ _EVENT_OF_ACTION = {
     Action.REPORT: EventKind.REPORTED,
 }
 _STATUS = records.STATUS
-# Actions whose success (a 2xx from the app) becomes an event, a report or a cache refresh.
-_RECORDED_ON_SUCCESS = frozenset(
-    {Action.CONTACT_REQUEST, Action.CONTACT_RESPONSE, Action.BLOCK, Action.REPORT}
-)
 
 
 class Enforcement:
@@ -83,7 +79,7 @@ class Enforcement:
         self.receive = receive
         self.send = send
         self.now = rt.clock.now()
-        self.view = RequestView.of(scope, params, rt.policy.identity(scope))
+        self.view = RequestView.of(scope, params, rt.policy.identity.resolve(scope))
         # Set once the app has the request or our own answer has begun: from then on a
         # failure of ours must not start a second answer.
         self.handed_over = False
@@ -116,7 +112,16 @@ class Enforcement:
             return
 
         decisive = strongest(pairs)
-        decision_id = self._log(actor, pairs)
+        if decisive is None and route.passes_through_when_allowed:
+            # The every-day answer (no rule applies; nothing to rewrite or record after):
+            # the app with the client's own `send`, written out here: the hottest path.
+            self.handed_over = True
+            try:
+                await self.app(self.scope, self.receive, self.send)
+            except Exception as exc:  # noqa: BLE001 - the app's own: re-raised as is by the middleware
+                raise AppError(exc) from exc
+            return
+        decision_id = self._log(actor, pairs) if decisive is not None else None
         redact = False
         if decisive is not None and decisive.verdict.mode is Mode.ENFORCE:
             outcome = decisive.verdict.outcome
@@ -220,15 +225,8 @@ class Enforcement:
             raise AppError(exc) from exc
 
     async def _call_app_then_record(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
-        if self.route.action not in _RECORDED_ON_SUCCESS or actor.id is None:
-            # Nothing to record after the app answers: the client's own `send`, and the
-            # call written out here rather than through `_call_app` (the hottest path:
-            # an allowed message).
-            self.handed_over = True
-            try:
-                await self.app(self.scope, self.receive, self.send)
-            except Exception as exc:  # noqa: BLE001 - the app's own: re-raised as is by the middleware
-                raise AppError(exc) from exc
+        if self.route.action not in RECORDED_ON_SUCCESS or actor.id is None:
+            await self._call_app(self.send)  # nothing to record after: no need to watch
             return
         status: list[int] = []
 

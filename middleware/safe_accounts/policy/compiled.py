@@ -22,6 +22,9 @@ from .model import Action, FrameFilter, PolicyFile, ResponseFrom, ResponseShape,
 from .paths import RouteTable
 
 
+# Actions whose success (a 2xx from the app) becomes an event, a report or a cache refresh.
+RECORDED_ON_SUCCESS = frozenset({Action.CONTACT_REQUEST, Action.CONTACT_RESPONSE, Action.BLOCK, Action.REPORT})
+
 @dataclass(frozen=True, slots=True)
 class CompiledResponse:
     """Where accounts sit in a JSON response, as compiled JSON paths."""
@@ -76,6 +79,9 @@ class CompiledRoute:
     frames: CompiledFrames | None = None
     # Whether a target or the answer field is in the body (computed once, read per request).
     reads_body: bool = False
+    # When no rule applies, the app answers untouched and nothing is recorded after it:
+    # no response shape to rewrite, and an action whose success is not an event.
+    passes_through_when_allowed: bool = False
 
     @property
     def is_websocket(self) -> bool:
@@ -173,6 +179,7 @@ class CompiledPolicy:
             sender=_sender(route.sender),
             frames=self._frames(route.frames),
             reads_body=targets.needs_body or (answer is not None and answer.field.startswith(("json.", "form."))),
+            passes_through_when_allowed=route.response is None and route.action not in RECORDED_ON_SUCCESS,
         )
 
     def _frames(self, spec: FrameFilter | None) -> CompiledFrames | None:
