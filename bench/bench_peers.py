@@ -11,7 +11,7 @@ Each peer is used at its best: Cedar with its policy set parsed once and the ent
 a pair parsed once into a reusable handle (and, as an application would first meet it,
 with the entities passed as JSON-shaped dicts per call); Casbin with its model file read
 once, ABAC attributes on plain objects. Ours is `RuleSet.decide` on the compiled baseline,
-and the middleware's own cached path (`facts.cached_parties` + `facts.judge_cached`, bands
+and the middleware's own cached path (`facts.assess_cached`, bands
 and relationship from the in-process caches).
 """
 
@@ -218,8 +218,8 @@ async def cached_path(tmp: Path) -> tuple[SafeAccountsMiddleware, list[Callable[
         await facts.assess(rt, rules, "parent", [target])  # fills the caches
 
         def decide(target: str = target) -> bool:
-            found = facts.cached_parties(rt, "parent", [target])
-            pairs = None if found is None else facts.judge_cached(rt, rules, *found)
+            found = facts.assess_cached(rt, rules, "parent", [target])
+            pairs = None if found is None else found[1]
             if pairs is None:  # would mean a store lookup: not the path measured here
                 raise RuntimeError(f"cached path: parent to {target} is not in the caches")
             return pairs[0].verdict.outcome is Outcome.ALLOW
@@ -281,7 +281,7 @@ async def measure() -> list[Row]:
         ),
         Row(
             SECTION,
-            "ours: the middleware's cached path, `facts.cached_parties` + `facts.judge_cached`",
+            "ours: the middleware's cached path, `facts.assess_cached`",
             f"{us['cached']:.2f} µs",
         ),
     ]

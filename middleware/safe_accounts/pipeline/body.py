@@ -32,10 +32,10 @@ class Body(NamedTuple):
 
 # A platform sends a handful of distinct Content-Type values: parse each once.
 @lru_cache(maxsize=256)
-def _media_type(value: str | None) -> tuple[str, str | None]:
-    if not value:
+def _media_type(raw: bytes | None) -> tuple[str, str | None]:
+    if not raw:
         return "", None
-    media, _, params = value.partition(";")
+    media, _, params = raw.decode("latin-1").partition(";")
     charset = None
     for param in params.split(";"):
         key, _, val = param.partition("=")
@@ -61,16 +61,16 @@ def _decompress(data: bytes, encoding: str, limit: int) -> bytes:
     return out
 
 
-def _entity_headers(scope: Scope) -> tuple[str | None, str | None, str | None]:
-    """Content-Length, Content-Type and Content-Encoding, in one pass over the headers."""
+def _entity_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """Content-Length, Content-Type and Content-Encoding, raw, in one pass over the headers."""
     length = media = encoding = None
     for key, value in scope.get("headers") or ():
         if key == b"content-length":
-            length = value.decode("latin-1")
+            length = value
         elif key == b"content-type":
-            media = value.decode("latin-1")
+            media = value
         elif key == b"content-encoding":
-            encoding = value.decode("latin-1")
+            encoding = value
     return length, media, encoding
 
 
@@ -101,7 +101,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> Body:
         raw = b"".join(chunks)
     media, charset = _media_type(content_type)
     inspectable = raw
-    encoding = (content_encoding or "").strip().lower()
+    encoding = content_encoding.decode("latin-1").strip().lower() if content_encoding else ""
     if encoding and encoding != "identity" and raw:
         # Several codings are applied in order; undo them in reverse.
         for coding in reversed([c.strip() for c in encoding.split(",") if c.strip()]):

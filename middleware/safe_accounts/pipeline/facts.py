@@ -28,68 +28,12 @@ class PairVerdict(NamedTuple):
     relation: Relation
 
 
-def cached_parties(
-    rt: Runtime, actor_id: str | None, target_ids: Sequence[str]
-) -> tuple[Party, list[Party]] | None:
-    """The parties from the band cache alone, or None if any of them is not cached."""
-    cached = rt.bands.cached
-    restricted = rt.restrictions.is_restricted
-    if actor_id is None:
-        actor = ANONYMOUS
-    else:
-        record = cached(actor_id)
-        if record is None:
-            return None
-        actor = Party(record.account_id, record.band, record.assurance, restricted(actor_id))
-    targets: list[Party] = []
-    for account in target_ids:
-        record = cached(account)
-        if record is None:
-            return None
-        targets.append(Party(record.account_id, record.band, record.assurance, restricted(account)))
-    return actor, targets
-
-
 async def parties(rt: Runtime, actor_id: str | None, target_ids: Sequence[str]) -> tuple[Party, list[Party]]:
     ids = list(target_ids) if actor_id is None else [actor_id, *target_ids]
     records = await rt.bands.get_many(ids) if ids else {}
-    return _parties(rt, actor_id, target_ids, records)
-
-
-def _parties(
-    rt: Runtime, actor_id: str | None, target_ids: Sequence[str], records: dict[str, BandRecord]
-) -> tuple[Party, list[Party]]:
-    if actor_id is None:
-        actor = ANONYMOUS
-    else:
-        actor = party(records[actor_id], rt.restrictions.is_restricted(actor_id))
-    targets = [party(records[t], rt.restrictions.is_restricted(t)) for t in target_ids]
-    return actor, targets
-
-
-def judge_cached(rt: Runtime, rules: RuleSet, actor: Party, targets: Sequence[Party]) -> list[PairVerdict] | None:
-    """The verdicts from cached relationships alone, or None if a needed one is not cached."""
-    out: list[PairVerdict] = []
-    relationships = rt.relationships
-    stage = rules.stage
-    for target in targets:
-        cands, needs_connected, needs_mutual = stage(actor, target)
-        if not cands:
-            out.append(PairVerdict(target, ALLOW, _NO_RELATION))
-            continue
-        connected = mutual = None
-        if actor.id is not None and target.id is not None:
-            if needs_connected:
-                connected = relationships.cached_connected(actor.id, target.id)
-                if connected is None:
-                    return None
-            if needs_mutual:
-                mutual = relationships.cached_mutual(actor.id, target.id)
-                if mutual is None:
-                    return None
-        relation = Relation(connected=connected, mutual=mutual)
-        out.append(PairVerdict(target, RuleSet.verdict(cands, relation), relation))
-    return out
+    restricted = rt.restrictions.is_restricted
+    actor = ANONYMOUS if actor_id is None else party(records[actor_id], restricted(actor_id))
+    return actor, [party(records[t], restricted(t)) for t in target_ids]
 
 
 _NO_RELATION = Relation()
@@ -121,26 +65,55 @@ async def judge(rt: Runtime, rules: RuleSet, actor: Party, targets: Sequence[Par
 def assess_cached(
     rt: Runtime, rules: RuleSet, actor_id: str | None, target_ids: Sequence[str]
 ) -> tuple[Party, list[PairVerdict]] | None:
-    """Parties and verdicts from the caches alone (no I/O, no await), or None on any miss."""
-    found = cached_parties(rt, actor_id, target_ids)
-    if found is None:
-        return None
-    pairs = judge_cached(rt, rules, found[0], found[1])
-    return None if pairs is None else (found[0], pairs)
+    """Parties and verdicts from the caches alone (no I/O, no await), or None on any miss.
+
+    The path of nearly every request, so written as one loop: bands, restriction, phase
+    one of the rules, and only then the relationship cache for the pairs that need it."""
+    cached = rt.bands.cached
+    restricted = rt.restrictions.is_restricted
+    if actor_id is None:
+        actor = ANONYMOUS
+    else:
+        record = cached(actor_id)
+        if record is None:
+            return None
+        actor = Party(record.account_id, record.band, record.assurance, restricted(actor_id))
+    stage = rules.stage
+    pairs: list[PairVerdict] = []
+    for account in target_ids:
+        record = cached(account)
+        if record is None:
+            return None
+        target = Party(record.account_id, record.band, record.assurance, restricted(account))
+        candidates, needs_connected, needs_mutual = stage(actor, target)
+        if not candidates:
+            pairs.append(PairVerdict(target, ALLOW, _NO_RELATION))
+            continue
+        connected = mutual = None
+        if actor_id is not None:
+            if needs_connected:
+                connected = rt.relationships.cached_connected(actor_id, account)
+                if connected is None:
+                    return None
+            if needs_mutual:
+                mutual = rt.relationships.cached_mutual(actor_id, account)
+                if mutual is None:
+                    return None
+        relation = Relation(connected=connected, mutual=mutual)
+        pairs.append(PairVerdict(target, RuleSet.verdict(candidates, relation), relation))
+    return actor, pairs
 
 
 async def assess(
     rt: Runtime, rules: RuleSet, actor_id: str | None, target_ids: Sequence[str]
 ) -> tuple[Party, list[PairVerdict]]:
-    """Parties and verdicts: from the caches alone when they hold everything (no await, no
-    timer), else with the lookups bounded by the policy's time budget."""
-    found = cached_parties(rt, actor_id, target_ids)
-    if found is not None:
-        pairs = judge_cached(rt, rules, *found)
-        if pairs is not None:
-            return found[0], pairs
+    """Parties and verdicts: from the caches alone when they hold everything (no timer),
+    else with the lookups bounded by the policy's time budget."""
+    known = assess_cached(rt, rules, actor_id, target_ids)
+    if known is not None:
+        return known
     async with asyncio.timeout(rt.policy.defaults.time_budget_ms / 1000):
-        actor, targets = found if found is not None else await parties(rt, actor_id, target_ids)
+        actor, targets = await parties(rt, actor_id, target_ids)
         return actor, await judge(rt, rules, actor, targets)
 
 

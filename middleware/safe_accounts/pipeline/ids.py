@@ -46,6 +46,12 @@ def spellings(value: Any) -> tuple[str, ...]:
 _PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 
 
+def is_plain_id(value: Any) -> bool:
+    """A string no app could read as another account (no sign, digit or space to trim): its
+    only spelling is itself. Most ids (`user-42`) are; the check is a few comparisons."""
+    return type(value) is str and value != "" and value[0] in _PLAIN_FIRST and not value[-1].isspace()
+
+
 def account_ids(values: Iterable[Any]) -> list[str]:
     """Distinct ids, in first-seen order."""
     seen: dict[str, None] = {}

@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..policy import model
 from ..relations.lookup import Lookup, import_callable
-from .ids import account_ids
+from .ids import account_ids, is_plain_id
 from ..policy.jsonpath import DuplicateKey, compile_path, walk
 from .request_view import NO_JSON, RequestView
 
@@ -214,4 +214,6 @@ class Targets:
             for source in sources:
                 raw.extend(source.values(view))
         actor = view.actor
+        if len(raw) == 1 and is_plain_id(raw[0]):  # one plain id (`user-42`): its only spelling
+            return [] if raw[0] == actor else raw
         return [t for t in account_ids(raw) if t != actor]

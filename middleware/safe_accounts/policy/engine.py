@@ -9,7 +9,7 @@ messaging an adult never needs a relationship lookup at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..bands.age import AgeBand, Assurance
@@ -68,6 +68,11 @@ class CompiledRule:
     cheap: Callable[[Party, Party], bool]
     # Phase two: the relationship.
     relational: Callable[[Relation], bool]
+    # The verdict this rule gives when it applies: built once, not per decision.
+    verdict: Verdict = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdict", Verdict(self.outcome, self))
 
 
 # Conditions are joined without a generator per call: a rule has one or two conditions of a
@@ -196,8 +201,8 @@ class RuleSet:
         """Phase one: the rules whose cheap conditions hold, and what phase two will need."""
         if actor.id is not None and actor.id == target.id:
             return NOTHING  # a rule about a pair never applies to an account acting on itself
-        key = (actor.band, actor.assurance, actor.restricted, actor.id is None,
-               target.band, target.assurance, target.restricted)
+        # (band, assurance, restricted) of each side, and whether the actor is anonymous.
+        key = (actor[1:], actor[0] is None, target[1:])
         found = self._memo.get(key)
         if found is None:
             rules = tuple(r for r in self.rules if r.cheap(actor, target))
@@ -214,9 +219,12 @@ class RuleSet:
         """Phase two: the strongest candidate whose relationship conditions hold."""
         for rule in candidates:
             if rule.relational(relation):
-                return Verdict(rule.outcome, rule)
+                return rule.verdict
         return ALLOW
 
     def decide(self, actor: Party, target: Party, relation: Relation) -> Verdict:
         """Both phases at once, when the relation is already known (tests, explain, the simulation)."""
-        return self.verdict(self.candidates(actor, target), relation)
+        for rule in self.stage(actor, target).rules:
+            if rule.relational(relation):
+                return rule.verdict
+        return ALLOW
