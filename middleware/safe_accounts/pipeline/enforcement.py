@@ -151,10 +151,11 @@ class Enforcement:
             await self._refuse(problem.UNREADABLE, 400, f"The request body could not be checked: {exc}.")
             return False
         self.receive = replay(body.raw, self.receive)
+        if not body.inspectable or body.inspectable.isspace():
+            return True  # nothing to read targets from
         try:
             if body.content_type == "multipart/form-data":
-                if body.inspectable.strip():
-                    self.view.form = await _multipart(self.scope, body)
+                self.view.form = await _multipart(self.scope, body)
             else:
                 self._parse(body)
         except BodyNotParsed as exc:
@@ -166,10 +167,7 @@ class Enforcement:
         """Parse the body every way the app might: a lenient app may read JSON whatever the type."""
         media = body.content_type
         if is_json(media):
-            if body.inspectable.strip():
-                self.view.json = parse_json(body, self.route.json_keys)
-            return
-        if not body.inspectable.strip():
+            self.view.json = parse_json(body, self.route.json_keys)
             return
         if media == "application/x-www-form-urlencoded":
             self.view.form = parse_urlencoded(body)

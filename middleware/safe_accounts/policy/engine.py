@@ -199,10 +199,12 @@ class RuleSet:
 
     def stage(self, actor: Party, target: Party) -> Stage:
         """Phase one: the rules whose cheap conditions hold, and what phase two will need."""
-        if actor.id is not None and actor.id == target.id:
+        # Indexing rather than attribute names: this runs for every pair of every request.
+        actor_id = actor[0]
+        if actor_id is not None and actor_id == target[0]:
             return NOTHING  # a rule about a pair never applies to an account acting on itself
         # (band, assurance, restricted) of each side, and whether the actor is anonymous.
-        key = (actor[1:], actor[0] is None, target[1:])
+        key = (actor[1:], actor_id is None, target[1:])
         found = self._memo.get(key)
         if found is None:
             rules = tuple(r for r in self.rules if r.cheap(actor, target))
