@@ -3,6 +3,7 @@ the script reloaded after a flush, and Cluster routing by slot."""
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import pytest
@@ -11,7 +12,8 @@ from redis.crc import key_slot
 
 from safe_accounts.errors import ConfigurationError, StorageError
 from safe_accounts.policy.model import EventKind, Signals
-from safe_accounts.signals import SignalPlan
+from safe_accounts.signals import Crossing, SignalPlan
+from safe_accounts.signals.memory import InProcessSignalStore
 from safe_accounts.signals.pseudonyms import Pseudonyms
 from safe_accounts.signals.redis_store import RedisSignalStore
 from tests.redis_cluster import RedisServer
@@ -180,3 +182,120 @@ async def test_a_batch_across_subjects_is_cut_by_slot_on_a_cluster(redis_cluster
             assert int(await client.hget(store.key_of(f"adult-{s}", BUSY), "{t}")) == 10
     finally:
         await store.close()
+
+
+# A policy whose windows slide within a few hours, so that a random workload moves floors,
+# evicts distinct others (16 others, a cap of 12), re-alerts and checks a rate, inside
+# batches as well as between them.
+BUSY_POLICY = Signals.model_validate(
+    {
+        "counts": [
+            {"id": "requests", "event": "contact_request", "window": "2h", "threshold": 6, "reason": "r"},
+            {"id": "strangers", "event": "contact_request", "window": "1h", "count": "distinct_others",
+             "threshold": 3, "reason": "r"},
+            {"id": "rejected", "event": "contact_rejected", "window": "3h", "threshold": 5, "reason": "r"},
+        ],
+        "rates": [
+            {"id": "rejection-rate", "numerator": "rejected", "denominator": "requests", "min_denominator": 4,
+             "threshold": 0.5, "reason": "r"},
+        ],
+    }
+)
+
+
+def _summary(crossings: list[Crossing]) -> list[tuple[object, ...]]:
+    """What a crossing says, as both stores can say it: Redis keeps evidence times to the
+    second (so a rate's two lists, merged by time, may tie), and orders a batch's crossings
+    by time alone."""
+
+    def evidence(c: Crossing) -> list[tuple[object, ...]]:
+        items = [(e.kind, e.other, e.other_band, e.mutual, int(e.at)) for e in c.evidence]
+        return sorted(items) if c.kind == "rate" else items
+
+    return sorted(
+        (c.at, c.kind, c.signal, c.subject, c.window_key, sorted(c.counts.items()), evidence(c))
+        for c in crossings
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_the_script_counts_and_crosses_exactly_like_the_in_process_store(
+    redis_url: str, redis_prefix: str, seed: int
+) -> None:
+    """The script keeps a hash's state in Lua between its one read and its one write: out of
+    order events, several buckets in one call and floors moving mid-batch must still count
+    exactly as the in-process store (the reference) does."""
+    rng = random.Random(seed)
+    plan = SignalPlan.compile(BUSY_POLICY)
+    memory = InProcessSignalStore()
+    store = RedisSignalStore(redis_url, prefix=redis_prefix)
+    try:
+        now = AT
+        for batch in range(60):
+            events = []
+            for _ in range(rng.randrange(1, 40)):
+                now += rng.uniform(0, 120)
+                at = now - rng.choice([0, 0, 0, rng.uniform(0, 3 * 3600)])  # some late, some very late
+                kind = rng.choice([EventKind.CONTACT_REQUEST, EventKind.CONTACT_REQUEST, EventKind.CONTACT_REJECTED])
+                events.append(event(kind, at, subject=f"adult-{rng.randrange(3)}", other=f"child-{rng.randrange(16)}",
+                                    decision_id=f"d-{batch}-{len(events)}"))
+            observations = [o for e in events for o in plan.observations(e)]
+            expected = await memory.record(f"b{batch}", observations)
+            assert _summary(await store.record(f"b{batch}", observations)) == _summary(expected), batch
+        client = await store.client()
+        for subject in ("adult-0", "adult-1", "adult-2"):
+            for spec in plan.counts:
+                fields = await client.hgetall(store.key_of(subject, spec))
+                if fields and not spec.distinct:  # the running total is the buckets' sum
+                    buckets = [int(v) for f, v in fields.items() if not f.startswith(b"{")]
+                    assert sum(buckets) == int(fields[b"{t}"])
+    finally:
+        await store.close()
+
+
+async def test_a_prepared_batch_is_sent_as_built(redis_url: str, redis_prefix: str) -> None:
+    store = RedisSignalStore(redis_url, prefix=redis_prefix)
+    try:
+        events = [event(EventKind.CONTACT_REQUEST, AT + i, other=f"child-{i}") for i in range(12)]
+        observations = [o for e in events for o in PLAN.observations(e)]
+        store.prepare("b1", observations)
+        (crossing,) = await store.record("b1", observations)
+        assert crossing.signal == "strangers" and crossing.counts["count"] == 10
+        # Prepared for another batch: the one recorded builds its own call.
+        store.prepare("b3", observations)
+        later = [event(EventKind.CONTACT_REQUEST, AT + 100 + i, other=f"child-{i}") for i in range(5)]
+        assert await store.record("b2", [o for e in later for o in PLAN.observations(e)]) == []
+        client = await store.client()
+        assert int(await client.hget(store.key_of("adult-1", BUSY), "{t}")) == 17
+    finally:
+        await store.close()
+
+
+@pytest.mark.cluster
+async def test_a_batch_prepared_before_the_first_connection_is_cut_by_slot(redis_cluster_url: str) -> None:
+    store = RedisSignalStore(redis_cluster_url, prefix=f"satest:{uuid.uuid4().hex[:8]}:")
+    try:
+        events = [event(EventKind.CONTACT_REQUEST, AT + i, subject=f"adult-{i % 20}") for i in range(100)]
+        observations = [o for e in events for o in PLAN.observations(e)]
+        store.prepare("b1", observations)  # not connected yet: not known to be a Cluster
+        await store.record("b1", observations)
+        client = await store.client()
+        for s in range(20):
+            assert int(await client.hget(store.key_of(f"adult-{s}", BUSY), "{t}")) == 5
+    finally:
+        await store.close()
+
+
+def test_pseudonyms_and_seals_are_memoised_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safe_accounts.signals import redis_store
+
+    monkeypatch.setattr(redis_store, "MEMO_SIZE", 3)
+    pseudonyms = Pseudonyms(b"k" * 16)
+    store = RedisSignalStore("redis://127.0.0.1:6379/0", pseudonyms=pseudonyms)
+    sealed = store.sealed("adult-1")
+    assert store.sealed("adult-1") == sealed and pseudonyms.unseal(sealed) == "adult-1"
+    assert store.name_of("adult-1") == pseudonyms.of("adult-1")
+    for i in range(10):
+        assert store.name_of(f"adult-{i}") == pseudonyms.of(f"adult-{i}")
+        assert pseudonyms.unseal(store.sealed(f"adult-{i}")) == f"adult-{i}"
+    assert len(store._names) <= 3 and len(store._seals) <= 3

@@ -41,9 +41,7 @@ class EvidenceItem:
     at: float
 
     def encode(self) -> str:
-        # `other` goes last: a raw account id may contain the separator.
-        mutual = "" if self.mutual is None else str(self.mutual)
-        return f"{_KIND_CODES[self.kind]}|{_BAND_CODES[self.other_band]}|{mutual}|{int(self.at)}|{self.other}"
+        return encode_evidence(self.kind, self.other, self.other_band, self.mutual, self.at)
 
     @classmethod
     def decode(cls, text: str | bytes) -> EvidenceItem:
@@ -60,3 +58,12 @@ class EvidenceItem:
             "mutual": self.mutual,
             "at": self.at,
         }
+
+
+def encode_evidence(
+    kind: EventKind, other: str, other_band: AgeBand, mutual: int | None, at: float
+) -> str:
+    """`EvidenceItem(...).encode()` without the item: the Redis store encodes one per event."""
+    # `other` goes last: a raw account id may contain the separator.
+    mutual_text = "" if mutual is None else mutual
+    return f"{_KIND_CODES[kind]}|{_BAND_CODES[other_band]}|{mutual_text}|{int(at)}|{other}"

@@ -6,13 +6,14 @@
 -- KEYS[2..] one hash per (subject, signal), referred to by index from the operations
 -- ARGV[1]   evidence entries kept per (subject, signal)
 -- ARGV[2]   receipt TTL in seconds
--- ARGV[3]   the operations, in order, as one JSON array (one argument: cheap to send):
---   ["C", key, distinct, window, bucket, threshold, cap, at, other, entry, decision] count one event
---   ["R", marker_key, marker_ttl, marker_field,
---         num, num_distinct, num_window, num_bucket, num_cap,
---         den, den_distinct, den_window, den_bucket, den_cap,
---         min_den, threshold, window, at, field_prefix, decision]               check one rate
--- ARGV[4]   JSON object: count key index -> [the subject, sealed (see pseudonyms.py), field prefix]
+-- ARGV[3]   one JSON array (one argument: cheap to send) [counts, rates, series, operations]:
+--   counts[c]  {distinct, window, bucket, threshold, cap, pending field prefix}   a count signal
+--   rates[r]   {host side (1 numerator, 2 denominator), marker TTL, marker field,
+--               min denominator, threshold, window, pending field prefix}        a rate signal
+--   series[k]  {count c, the subject sealed (see pseudonyms.py)}       the hash in KEYS[k + 1]
+--   operations, in order:
+--     {key, at, other, evidence entry, decision}                  count one event in KEYS[key]
+--     {0, rate r, numerator key, denominator key, at, decision}              check one rate
 -- Returns one entry per crossing: {operation number, count (or numerator), denominator,
 -- evidence, more evidence}, evidence newest first.
 --
@@ -30,6 +31,11 @@
 -- the buckets it passes are subtracted and deleted (distinct others: one scan). Time is
 -- the events' own (`at`): a replayed backlog counts in the windows it happened in, and
 -- Redis TTLs only collect what went quiet.
+--
+-- What each event costs here is most of what recording costs, so a hash is read once per
+-- call (one HMGET, its current bucket included) and written once (one HSET of only the
+-- fields that changed), and counts are passed to Redis as text made with '%d': a Lua
+-- number handed to redis.call is printed with '%.17g', several times slower.
 
 local receipt = redis.call('GET', KEYS[1])
 if receipt then
@@ -37,18 +43,79 @@ if receipt then
 end
 
 local keep = tonumber(ARGV[1])
+local call = cjson.decode(ARGV[3])
+local counts, rates, infos, ops = call[1], call[2], call[3], call[4]
 local BRACE = 123  -- '{'
-local series = {}  -- key index -> state: h, f, t, n, a, marks, pending fields, ttl
 
-local function load(i)
+local function int(x)
+  return string.format('%d', x)
+end
+
+local EVIDENCE = {}  -- ring slot -> field name
+for k = 0, keep - 1 do EVIDENCE[k] = '{e}' .. int(k) end
+
+local names = {}  -- bucket number -> its field name (most events of a call share a few)
+local function name_of(idx)
+  local name = names[idx]
+  if name == nil then
+    name = int(idx)
+    names[idx] = name
+  end
+  return name
+end
+
+-- key index -> state: h, f, t, n (and sh, sf, st, sn: what the hash holds), the alerted
+-- marker `a` (read when first needed), one bucket's count (bn, bc; bd: changed), others
+-- seen by a distinct count (`seen`), `out`: other fields to write, and the TTL to set.
+local series = {}
+
+-- `bucket`: the name of the bucket a count is about to add to, read in the same HMGET.
+local function load(i, bucket)
   local s = series[i]
   if s == nil then
-    local v = redis.call('HMGET', KEYS[i], '{h}', '{f}', '{t}', '{n}', '{a}')
-    s = {h = tonumber(v[1]), f = tonumber(v[2]), t = tonumber(v[3]) or 0, n = tonumber(v[4]) or 0,
-         a = tonumber(v[5]), fresh = not v[1], marks = {}, pending = {}, ttl = 0, dirty = false}
+    local v
+    if bucket == nil then
+      v = redis.call('HMGET', KEYS[i], '{h}', '{f}', '{t}', '{n}')
+    else
+      v = redis.call('HMGET', KEYS[i], '{h}', '{f}', '{t}', '{n}', bucket)
+    end
+    local h, f, t, n = tonumber(v[1]), tonumber(v[2]), tonumber(v[3]), tonumber(v[4])
+    s = {h = h, f = f, t = t or 0, n = n or 0, sh = h, sf = f, st = t, sn = n, fresh = not v[1],
+         a_read = false, bn = bucket, bc = bucket and (tonumber(v[5]) or 0), bd = false,
+         out = {}, ttl = 0}
     series[i] = s
   end
   return s
+end
+
+-- Everything this call changed in the hash, written in one HSET.
+local function write(i, s)
+  local fields, n = {}, 0
+  if s.h ~= nil then  -- a hash only ever read (a rate's empty side) stays unwritten
+    if s.h ~= s.sh then fields[n + 1] = '{h}'; fields[n + 2] = int(s.h); n = n + 2; s.sh = s.h end
+    if s.f ~= s.sf then fields[n + 1] = '{f}'; fields[n + 2] = int(s.f); n = n + 2; s.sf = s.f end
+    if s.t ~= s.st then fields[n + 1] = '{t}'; fields[n + 2] = int(s.t); n = n + 2; s.st = s.t end
+    if s.n ~= s.sn then fields[n + 1] = '{n}'; fields[n + 2] = int(s.n); n = n + 2; s.sn = s.n end
+    if s.a_read and s.a ~= s.sa then
+      fields[n + 1] = '{a}'; fields[n + 2] = string.format('%.17g', s.a); n = n + 2; s.sa = s.a
+    end
+  end
+  if s.bd then
+    fields[n + 1] = s.bn; fields[n + 2] = int(s.bc); n = n + 2; s.bd = false
+  end
+  if s.seen ~= nil then
+    for other, idx in pairs(s.seen) do fields[n + 1] = other; fields[n + 2] = name_of(idx); n = n + 2 end
+    s.seen = nil
+  end
+  if next(s.out) ~= nil then
+    for field, value in pairs(s.out) do fields[n + 1] = field; fields[n + 2] = value; n = n + 2 end
+    s.out = {}
+  end
+  if n > 0 then redis.call('HSET', KEYS[i], unpack(fields)) end
+  if s.ttl > 0 then
+    redis.call('EXPIRE', KEYS[i], int(s.ttl))
+    s.ttl = 0
+  end
 end
 
 -- Recount from scratch above `floor`, dropping everything at or below it.
@@ -74,23 +141,27 @@ end
 local function sync(i, s, distinct, window, bucket, at)
   local n = math.ceil(window / bucket)
   local floor = math.max(s.h or math.floor(at / bucket), math.floor(at / bucket)) - n
-  if s.f == nil then
-    if s.fresh then s.t = 0 else rescan(i, s, distinct, floor) end
-  elseif floor > s.f then
-    if distinct or floor - s.f > n then
+  if s.f ~= nil and floor <= s.f then
+    return s.t  -- an older event, or the same window: the floor stays where the newest put it
+  end
+  if s.f == nil and s.fresh then
+    s.t = 0
+  else
+    -- Buckets are about to be read and deleted in the hash: what this call added goes
+    -- there first, and the bucket held here may be one of those deleted.
+    write(i, s)
+    s.bn, s.bc = nil, nil
+    if s.f == nil or distinct or floor - s.f > n then
       rescan(i, s, distinct, floor)
     else
       local passed = {}
-      for b = s.f + 1, floor do passed[#passed + 1] = tostring(b) end
-      local counts = redis.call('HMGET', KEYS[i], unpack(passed))
-      for k = 1, #passed do s.t = s.t - (tonumber(counts[k]) or 0) end
+      for b = s.f + 1, floor do passed[#passed + 1] = name_of(b) end
+      local values = redis.call('HMGET', KEYS[i], unpack(passed))
+      for k = 1, #passed do s.t = s.t - (tonumber(values[k]) or 0) end
       redis.call('HDEL', KEYS[i], unpack(passed))
     end
-  else
-    return s.t  -- an older event: the window stays where the newest put it
   end
   s.f = floor
-  s.dirty = true
   return s.t
 end
 
@@ -98,6 +169,7 @@ end
 -- well above the threshold, and exact below it.
 local function evict(i, s, cap)
   if s.t <= cap then return end
+  write(i, s)
   local flat = redis.call('HGETALL', KEYS[i])
   local others = {}
   for j = 1, #flat, 2 do
@@ -108,37 +180,47 @@ local function evict(i, s, cap)
   for k = 1, #others - cap do gone[#gone + 1] = others[k][2] end
   if #gone > 0 then redis.call('HDEL', KEYS[i], unpack(gone)) end
   s.t = math.min(#others, cap)
-  s.dirty = true
 end
 
-local function write(i, s)
-  local fields = {}
-  if s.dirty and s.h ~= nil then  -- a hash only ever read (a rate's empty side) stays unwritten
-    fields = {'{h}', s.h, '{f}', s.f, '{t}', s.t, '{n}', s.n}
-    if s.a ~= nil then fields[#fields + 1] = '{a}'; fields[#fields + 1] = s.a end
+-- The bucket `name`'s count as this call has it.
+local function bucket_count(i, s, name)
+  if s.bn ~= name then
+    if s.bd then s.out[s.bn] = int(s.bc) end  -- another bucket (an older event): kept to write
+    local held = s.out[name]
+    if held == nil then held = redis.call('HGET', KEYS[i], name) end
+    s.out[name] = nil
+    s.bn, s.bc, s.bd = name, tonumber(held) or 0, false
   end
-  for field, value in pairs(s.marks) do fields[#fields + 1] = field; fields[#fields + 1] = value end
-  for field, value in pairs(s.pending) do fields[#fields + 1] = field; fields[#fields + 1] = value end
-  if #fields > 0 then redis.call('HSET', KEYS[i], unpack(fields)) end
-  s.marks, s.pending, s.dirty = {}, {}, false
-  if s.ttl > 0 then
-    redis.call('EXPIRE', KEYS[i], s.ttl)
-    s.ttl = 0
+  return s.bc
+end
+
+-- The last bucket `other` was seen in, as this call has it.
+local function seen_in(i, s, other)
+  local idx = s.seen and s.seen[other]
+  if idx == nil then idx = tonumber(redis.call('HGET', KEYS[i], other)) end
+  return idx
+end
+
+local function alerted(i, s)
+  if not s.a_read then  -- read only when a count reaches its threshold: rarely
+    s.a = tonumber(redis.call('HGET', KEYS[i], '{a}'))
+    s.sa, s.a_read = s.a, true
   end
+  return s.a
 end
 
 local function evidence(i, s)
   write(i, s)
   local fields = {}
-  for k = s.n - 1, math.max(0, s.n - keep), -1 do fields[#fields + 1] = '{e}' .. (k % keep) end
+  for k = s.n - 1, math.max(0, s.n - keep), -1 do fields[#fields + 1] = EVIDENCE[k % keep] end
   if #fields == 0 then return {} end
   return redis.call('HMGET', KEYS[i], unpack(fields))
 end
 
 local function mark_of(i, s, field)
-  local m = s.marks[field]
-  if m == nil then m = tonumber(redis.call('HGET', KEYS[i], field)) end
-  return m
+  local m = s.out[field]
+  if m == nil then m = redis.call('HGET', KEYS[i], field) end
+  return tonumber(m)
 end
 
 -- Keep a crossing pending, for at least as long as its marker lives. Its field names the
@@ -146,26 +228,28 @@ end
 -- float floor division does, so the field the worker acknowledges is this one. The pending
 -- hash is the subject's: the count hash's name up to its hash tag, then `:pending` (same
 -- slot; not passed in KEYS, where every key costs the client a few µs).
-local holds = cjson.decode(ARGV[4])
 local function hold(i, prefix, window, ttl, decision, at, first, second, ev, more)
   local key = string.match(KEYS[i], '^[^{]*{[^}]*}') .. ':pending'
   local field = prefix .. string.format('%d', math.floor((at - math.fmod(at, window)) / window + 0.5))
   -- The time as text: cjson keeps only 14 significant digits of a number.
   local exact = string.format('%.17g', at)
-  local subject = holds[tostring(i)][1]
+  local subject = infos[i - 1][2]
   redis.call('HSET', key, field, cjson.encode({subject, decision, exact, first, second, ev, more}))
-  if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, ttl) end
+  if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, int(ttl)) end
 end
 
 local crossings = {}
-local ops = cjson.decode(ARGV[3])
 for op = 1, #ops do
   local o = ops[op]
-  if o[1] == 'C' then
-    local i, distinct, window, bucket, threshold, cap = o[2], o[3] == 1, o[4], o[5], o[6], o[7]
-    local at, other = o[8], o[9]
-    local s = load(i)
+  local i = o[1]
+  if i ~= 0 then
+    local at = o[2]
+    local c = counts[infos[i - 1][1]]
+    local distinct, window, bucket, threshold = c[1] == 1, c[2], c[3], c[4]
     local idx = math.floor(at / bucket)
+    local bucket_name = nil
+    if not distinct then bucket_name = name_of(idx) end
+    local s = load(i, bucket_name)
     if s.h == nil or idx > s.h then
       s.h = idx
       -- From a new newest bucket on, window + bucket is when all the hash holds is out.
@@ -174,38 +258,44 @@ for op = 1, #ops do
     sync(i, s, distinct, window, bucket, at)
     if idx > s.f then
       if distinct then
-        local seen = tonumber(redis.call('HGET', KEYS[i], other))
+        local other = o[3]
+        local seen = seen_in(i, s, other)
         if seen == nil or seen <= s.f then s.t = s.t + 1 end
-        if seen == nil or idx > seen then redis.call('HSET', KEYS[i], other, idx) end
-        evict(i, s, cap)
+        if seen == nil or idx > seen then
+          if s.seen == nil then s.seen = {} end
+          s.seen[other] = idx
+        end
+        evict(i, s, c[5])
       else
-        redis.call('HINCRBY', KEYS[i], tostring(idx), 1)
+        s.bc = bucket_count(i, s, bucket_name) + 1
+        s.bd = true
         s.t = s.t + 1
       end
     end
-    s.pending['{e}' .. (s.n % keep)] = o[10]
+    s.out[EVIDENCE[s.n % keep]] = o[4]
     s.n = s.n + 1
-    s.dirty = true
 
-    if s.t >= threshold and not (s.a ~= nil and at < s.a + window) then
+    if s.t >= threshold and not (alerted(i, s) ~= nil and at < s.a + window) then
       s.a = at
       local ev = evidence(i, s)
-      hold(i, holds[tostring(i)][2], window, window + bucket, o[11], at, s.t, 0, ev, {})
+      hold(i, c[6], window, window + bucket, o[5], at, s.t, 0, ev, {})
       crossings[#crossings + 1] = {op, s.t, 0, ev, {}}
     end
   else
-    local at = o[18]
-    local num, den = load(o[5]), load(o[10])
-    local a = sync(o[5], num, o[6] == 1, o[7], o[8], at)
-    local b = sync(o[10], den, o[11] == 1, o[12], o[13], at)
-    if b >= o[15] and a >= o[16] * b then
-      local host = load(o[2])
-      local m = mark_of(o[2], host, o[4])
-      if not (m ~= nil and at < m + o[17]) then
-        host.marks[o[4]] = at
-        host.ttl = math.max(host.ttl, o[3])
-        local ev, more = evidence(o[5], num), evidence(o[10], den)
-        hold(o[2], o[19], o[17], o[3], o[20], at, a, b, ev, more)
+    local r, num_key, den_key, at = rates[o[2]], o[3], o[4], o[5]
+    local nc, dc = counts[infos[num_key - 1][1]], counts[infos[den_key - 1][1]]
+    local num, den = load(num_key), load(den_key)
+    local a = sync(num_key, num, nc[1] == 1, nc[2], nc[3], at)
+    local b = sync(den_key, den, dc[1] == 1, dc[2], dc[3], at)
+    if b >= r[4] and a >= r[5] * b then
+      local host_key = r[1] == 1 and num_key or den_key
+      local host = load(host_key)
+      local m = mark_of(host_key, host, r[3])
+      if not (m ~= nil and at < m + r[6]) then
+        host.out[r[3]] = string.format('%.17g', at)
+        host.ttl = math.max(host.ttl, r[2])
+        local ev, more = evidence(num_key, num), evidence(den_key, den)
+        hold(host_key, r[7], r[6], r[2], o[6], at, a, b, ev, more)
         crossings[#crossings + 1] = {op, a, b, ev, more}
       end
     end
@@ -214,5 +304,5 @@ end
 
 for i, s in pairs(series) do write(i, s) end
 
-redis.call('SET', KEYS[1], cjson.encode(crossings), 'EX', tonumber(ARGV[2]))
+redis.call('SET', KEYS[1], cjson.encode(crossings), 'EX', ARGV[2])
 return crossings

@@ -30,7 +30,7 @@ from redis.crc import key_slot
 
 from ..errors import ConfigurationError, StorageError
 from .crossing import Crossing
-from .evidence import EvidenceItem
+from .evidence import EvidenceItem, encode_evidence
 from .plan import CountSpec, Observation, RateSpec, SignalPlan
 from .pseudonyms import Pseudonyms, UnreadableSeal
 from .store import DEFAULT_PREFIX, EVIDENCE_KEPT, crossing_of, pending_field, spec_named
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 SCRIPT = resources.files(__package__).joinpath("record.lua").read_text()
 RECEIPT_TTL = 600  # seconds a batch's answer is kept for a replay
+MEMO_SIZE = 65_536  # account ids whose pseudonym (and seal) are kept at hand
 SCRIPT_RELOADED = "signal script was not on the Redis server (restarted or failed over): loaded it again"
 PENDING_UNREADABLE = "a pending crossing in %s cannot be read (another pseudonym key?): left to expire"
 SCAN_PAGE = 1000  # keys asked for per SCAN call at start-up
@@ -62,11 +63,20 @@ class RedisSignalStore:
         self._url = url
         self._prefix = prefix
         self._pseudonyms = pseudonyms or Pseudonyms()
+        # Account id -> pseudonym, and -> sealed: an HMAC per id per event, and a seal per
+        # subject per batch, cost more than the rest of building a batch. A seal is an
+        # encryption with a random nonce; handing the same one out for an account again
+        # tells nothing that its pseudonym, in the same key name, does not.
+        self._names: dict[str, str] = {}
+        self._seals: dict[str, str] = {}
         self._evidence_kept = evidence_kept
         self._cluster = cluster
         self._timeout = socket_timeout
         self._client: Redis | RedisCluster | None = None
         self._sha: str | None = None
+        # Script calls built by `prepare` ahead of their `record`: batch id, whether they
+        # were cut by slot, one call per slot.
+        self._prepared: tuple[str, bool, list[_ScriptCall]] | None = None
         self._starting = asyncio.Lock()  # concurrent first writes must not each connect
         self.backend = "redis"
 
@@ -122,6 +132,24 @@ class RedisSignalStore:
     def _key(self, subject: str, name: str, part: str) -> str:
         return f"{self._prefix}{{{subject}}}:{name}:{part}"
 
+    def name_of(self, account_id: str) -> str:
+        """An account id as it appears in keys and evidence (its pseudonym), memoised."""
+        name = self._names.get(account_id)
+        if name is None:
+            if len(self._names) >= MEMO_SIZE:
+                self._names.clear()  # cheaper than an LRU, and the next batches refill it
+            name = self._names[account_id] = self._pseudonyms.of(account_id)
+        return name
+
+    def sealed(self, account_id: str) -> str:
+        """An account id sealed for a pending crossing (`Pseudonyms.seal`), memoised."""
+        sealed = self._seals.get(account_id)
+        if sealed is None:
+            if len(self._seals) >= MEMO_SIZE:
+                self._seals.clear()
+            sealed = self._seals[account_id] = self._pseudonyms.seal(account_id)
+        return sealed
+
     def pending_key(self, subject: str) -> str:
         """The pending hash of a subject (a pseudonym)."""
         return f"{self._prefix}{{{subject}}}:pending"
@@ -132,33 +160,51 @@ class RedisSignalStore:
 
     def key_of(self, account_id: str, spec: CountSpec) -> str:
         """A (subject, signal)'s one key: for inspection, tests and the memory benchmark."""
-        return self._key(self._pseudonyms.of(account_id), spec.key_name, "d" if spec.distinct else "n")
+        return self._key(self.name_of(account_id), spec.key_name, "d" if spec.distinct else "n")
 
     # --- recording ------------------------------------------------------------------
+
+    def prepare(self, batch_id: str, observations: Sequence[Observation]) -> None:
+        """Build the script calls that `record(batch_id, observations)` will send, now.
+
+        Pure CPU work, no I/O: the recorder does it while the previous batch is on the
+        wire, so building a batch overlaps Redis running the one before. One batch is kept;
+        a `record` of any other batch builds its own."""
+        if observations:
+            self._prepared = (batch_id, bool(self._cluster), self._calls(batch_id, observations))
+
+    def _calls(self, batch_id: str, observations: Sequence[Observation]) -> list[_ScriptCall]:
+        groups: dict[int, list[Observation]] = {}
+        if self._cluster:
+            for obs in observations:
+                tag = self.name_of(obs.event.subject)
+                groups.setdefault(key_slot(tag.encode()), []).append(obs)
+        else:
+            groups[0] = list(observations)
+        return [_ScriptCall(self, batch_id, group) for group in groups.values()]
 
     async def record(self, batch_id: str, observations: Sequence[Observation]) -> list[Crossing]:
         if not observations:
             return []
         client = await self.client()
-        groups: dict[int, list[Observation]] = {}
-        if self._cluster:
-            for obs in observations:
-                tag = self._pseudonyms.of(obs.event.subject)
-                groups.setdefault(key_slot(tag.encode()), []).append(obs)
-        else:
-            groups[0] = list(observations)
+        calls: list[_ScriptCall] | None = None
+        prepared = self._prepared
+        if prepared is not None and prepared[0] == batch_id:
+            self._prepared = None
+            if prepared[1] == bool(self._cluster):  # else prepared before connecting to a Cluster
+                calls = prepared[2]
+        if calls is None:
+            calls = self._calls(batch_id, observations)
         try:
-            answers = await asyncio.gather(
-                *(self._record_group(client, batch_id, group) for group in groups.values())
-            )
+            if len(calls) == 1:  # a single server: no task to spawn
+                answers = [await self._record_group(client, calls[0])]
+            else:
+                answers = await asyncio.gather(*(self._record_group(client, call) for call in calls))
         except _FAILURES as exc:
             raise StorageError(f"Redis signal write failed: {exc}") from exc
         return sorted((c for found in answers for c in found), key=lambda c: c.at)
 
-    async def _record_group(
-        self, client: Redis | RedisCluster, batch_id: str, group: list[Observation]
-    ) -> list[Crossing]:
-        call = _ScriptCall(self, batch_id, group)
+    async def _record_group(self, client: Redis | RedisCluster, call: _ScriptCall) -> list[Crossing]:
         try:
             reply = await client.evalsha(self._sha, len(call.keys), *call.keys, *call.args)  # type: ignore[arg-type]
         except redis_errors.NoScriptError:
@@ -171,7 +217,7 @@ class RedisSignalStore:
             # LT keeps the oldest time, so a hash is read as soon as its oldest entry is due.
             held: dict[str, float] = {}
             for crossing in crossings:
-                key = self.pending_key(call.name(crossing.subject))
+                key = self.pending_key(self.name_of(crossing.subject))
                 held[key] = min(held.get(key, crossing.at), crossing.at)
             await self._index(client, held, call.longest_hold)
         return crossings
@@ -218,7 +264,7 @@ class RedisSignalStore:
             # A pipeline: one round trip (per node on a Cluster, which groups it by slot).
             async with client.pipeline(transaction=False) as pipe:
                 for crossing in crossings:
-                    pipe.hdel(self.pending_key(self._pseudonyms.of(crossing.subject)), pending_field(crossing))
+                    pipe.hdel(self.pending_key(self.name_of(crossing.subject)), pending_field(crossing))
                 await pipe.execute()
         except _FAILURES as exc:
             raise StorageError(f"Redis pending-crossing acknowledgement failed: {exc}") from exc
@@ -271,83 +317,78 @@ class RedisSignalStore:
 class _ScriptCall:
     """One script call's KEYS and ARGV, and how to read its answer back.
 
-    The operations travel as one JSON argument: packing thousands of small arguments
-    costs the client more than the script spends on them.
+    Everything but the keys travels as one JSON argument: packing thousands of small
+    arguments costs the client more than the script spends on them. What many operations
+    share - a signal's parameters, a hash's subject - goes once per call, referred to by
+    index (see record.lua), and the loop below, run once per event, does little else.
     """
 
     def __init__(self, store: RedisSignalStore, batch_id: str, group: list[Observation]) -> None:
         self._store = store
-        self._names: dict[str, str] = {}  # account id -> pseudonym, once per call
-        self._index: dict[tuple[str, str], int] = {}  # (account id, signal key) -> KEYS index
-        first = self._name(group[0].event.subject)
-        self.keys: list[str] = [store._key(first, "batch", batch_id)]
+        self.keys: list[str] = [store._key(store.name_of(group[0].event.subject), "batch", batch_id)]
         self.ops: list[tuple[Observation, RateSpec | None]] = []
         self.longest_hold = 1  # seconds the longest-lived pending entry this call may write lives
-        self._sealed: dict[str, str] = {}  # account id -> sealed, once per call
-        # A count hash's KEYS index, as a string -> its subject (sealed) and pending field
-        # prefix: sent once per call, not per operation. The pending hash itself is not in
-        # KEYS (redis-py packs every argument, at a few µs each): the script derives its name
-        # from the count hash's, and the shared hash tag puts it in the same slot.
-        self._holds: dict[str, tuple[str, str]] = {}
+        self._counts: dict[str, int] = {}  # count signal's key name -> its row in `counts`
+        self._count_rows: list[list[Any]] = []
+        self._rates: dict[str, int] = {}  # rate signal's id -> its row in `rates`
+        self._rate_rows: list[list[Any]] = []
+        self._series: dict[tuple[str, str], int] = {}  # (account id, signal key) -> KEYS index
+        self._series_rows: list[list[Any]] = []  # KEYS[i + 1]: its count's row and sealed subject
         operations: list[list[Any]] = []
+        names = store._names
+        ops = self.ops
         for obs in group:
-            operations.append(self._count(obs))
+            event, spec = obs.event, obs.count
+            index = self._series.get((event.subject, spec.key_name)) or self._add_series(event.subject, spec)
+            other = names.get(event.other) or store.name_of(event.other)
+            entry = encode_evidence(event.kind, other, event.other_band, event.mutual, event.at)
+            operations.append([index, event.at, other, entry, event.decision_id])
+            ops.append((obs, None))
             for rate in obs.rates:
                 operations.append(self._rate(obs, rate))
         self.args: list[str | int] = [
             store._evidence_kept,
             RECEIPT_TTL,
-            json.dumps(operations, separators=(",", ":")),
-            json.dumps(self._holds, separators=(",", ":")),
+            json.dumps(
+                [self._count_rows, self._rate_rows, self._series_rows, operations], separators=(",", ":")
+            ),
         ]
 
-    def name(self, account_id: str) -> str:
-        return self._name(account_id)
-
-    def _seal(self, account_id: str) -> str:
-        sealed = self._sealed.get(account_id)
-        if sealed is None:
-            sealed = self._sealed[account_id] = self._store._pseudonyms.seal(account_id)
-        return sealed
-
-    def _name(self, account_id: str) -> str:
-        name = self._names.get(account_id)
-        if name is None:
-            name = self._names[account_id] = self._store._pseudonyms.of(account_id)
-        return name
-
-    def _series(self, account_id: str, spec: CountSpec) -> int:
-        index = self._index.get((account_id, spec.key_name))
-        if index is None:
-            part = "d" if spec.distinct else "n"
-            self.keys.append(self._store._key(self._name(account_id), spec.key_name, part))
-            index = self._index[(account_id, spec.key_name)] = len(self.keys)  # KEYS are 1-based
-            self._holds[str(index)] = (self._seal(account_id), f"count|{spec.id}|{spec.window}:")
+    def _add_series(self, account_id: str, spec: CountSpec) -> int:
+        count = self._counts.get(spec.key_name)
+        if count is None:
+            self._count_rows.append(
+                [int(spec.distinct), spec.window, spec.bucket, spec.threshold, spec.cap,
+                 f"count|{spec.id}|{spec.window}:"]
+            )
+            count = self._counts[spec.key_name] = len(self._count_rows)  # Lua arrays are 1-based
+            self.longest_hold = max(self.longest_hold, spec.window + spec.bucket)
+        store = self._store
+        part = "d" if spec.distinct else "n"
+        self.keys.append(store._key(store.name_of(account_id), spec.key_name, part))
+        self._series_rows.append([count, store.sealed(account_id)])
+        index = self._series[(account_id, spec.key_name)] = len(self.keys)  # KEYS are 1-based
         return index
 
-    def _count(self, obs: Observation) -> list[Any]:
-        event, spec = obs.event, obs.count
-        other = self._name(event.other)
-        entry = EvidenceItem(event.kind, other, event.other_band, event.mutual, event.at).encode()
-        self.ops.append((obs, None))
-        self.longest_hold = max(self.longest_hold, spec.window + spec.bucket)
-        return ["C", self._series(event.subject, spec), int(spec.distinct), spec.window, spec.bucket,
-                spec.threshold, spec.cap, event.at, other, entry, event.decision_id]
+    def _series_of(self, account_id: str, spec: CountSpec) -> int:
+        return self._series.get((account_id, spec.key_name)) or self._add_series(account_id, spec)
 
     def _rate(self, obs: Observation, rate: RateSpec) -> list[Any]:
         subject = obs.event.subject
-        # The marker lives in the hash with the longer window, so it outlives the rate's window.
-        host = rate.denominator if rate.denominator.window >= rate.numerator.window else rate.numerator
         num, den = rate.numerator, rate.denominator
+        row = self._rates.get(rate.id)
+        if row is None:
+            # The marker lives in the hash with the longer window, so it outlives the rate's window.
+            host = den if den.window >= num.window else num
+            self._rate_rows.append(
+                [1 if host is num else 2, host.window + host.bucket, f"{{r:{rate.id}}}",
+                 rate.min_denominator, rate.threshold, rate.window, f"rate|{rate.id}|{rate.window}:"]
+            )
+            row = self._rates[rate.id] = len(self._rate_rows)
+            self.longest_hold = max(self.longest_hold, host.window + host.bucket)
         self.ops.append((obs, rate))
-        self.longest_hold = max(self.longest_hold, host.window + host.bucket)
-        return [
-            "R", self._series(subject, host), host.window + host.bucket, f"{{r:{rate.id}}}",
-            self._series(subject, num), int(num.distinct), num.window, num.bucket, num.cap,
-            self._series(subject, den), int(den.distinct), den.window, den.bucket, den.cap,
-            rate.min_denominator, rate.threshold, rate.window, obs.event.at,
-            f"rate|{rate.id}|{rate.window}:", obs.event.decision_id,
-        ]
+        return [0, row, self._series_of(subject, num), self._series_of(subject, den), obs.event.at,
+                obs.event.decision_id]
 
     def crossing(self, entry: list[Any]) -> Crossing:
         op, first, second, evidence, more = entry
