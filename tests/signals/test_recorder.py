@@ -10,10 +10,16 @@ import pytest
 import redis.asyncio as aioredis
 
 from safe_accounts.clock import FrozenClock
+from safe_accounts.errors import StorageError
 from safe_accounts.policy.model import EventKind, Signals
 from safe_accounts.signals import Crossing, Observation, SignalRecorder
 from safe_accounts.signals.memory import InProcessSignalStore
-from safe_accounts.signals.recorder import CROSSING_HANDLER_FAILED, SPOOL_OVERFLOW, STORE_UNREACHABLE
+from safe_accounts.signals.recorder import (
+    CROSSING_HANDLER_FAILED,
+    EVENTS_LOST_AT_CLOSE,
+    SPOOL_OVERFLOW,
+    STORE_UNREACHABLE,
+)
 from safe_accounts.signals.redis_store import RedisSignalStore
 from tests.redis_cluster import RedisServer
 
@@ -44,6 +50,83 @@ class BatchLog(InProcessSignalStore):
     async def record(self, batch_id: str, observations: Sequence[Observation]) -> list[Crossing]:
         self.batches.append(len(observations))
         return await super().record(batch_id, observations)
+
+
+class PreparingLog(InProcessSignalStore):
+    """The in-process store with a `prepare` step, like Redis': remembers what was prepared
+    and recorded, in order, and can be held mid-write or made to fail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[tuple[str, str]] = []  # ("prepare" | "record" | "failed", batch id)
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.failures = 0  # the next this many writes fail as an outage would
+
+    def prepare(self, batch_id: str, observations: Sequence[Observation]) -> None:
+        self.steps.append(("prepare", batch_id))
+
+    async def record(self, batch_id: str, observations: Sequence[Observation]) -> list[Crossing]:
+        await self.gate.wait()
+        if self.failures:
+            self.failures -= 1
+            self.steps.append(("failed", batch_id))
+            raise StorageError("down")
+        self.steps.append(("record", batch_id))
+        return await super().record(batch_id, observations)
+
+
+async def test_the_next_batch_is_prepared_while_one_is_written_and_written_after_it() -> None:
+    store = PreparingLog()
+    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore, batch_size=4)
+    for i in range(12):
+        recorder.submit(event(EventKind.BLOCKED, AT + i, other=f"child-{i}"))
+    store.gate.clear()
+    writing = asyncio.create_task(recorder.flush())
+    for _ in range(100):
+        await asyncio.sleep(0)
+    # The first batch is on the wire; the second has been taken off the queue and built.
+    assert [step for step, _ in store.steps] == ["prepare", "prepare"]
+    assert recorder.health()["queued"] == 12
+    store.gate.set()
+    await writing
+    recorded = [batch for step, batch in store.steps if step == "record"]
+    prepared = [batch for step, batch in store.steps if step == "prepare"]
+    assert len(recorded) == 3 and recorded == prepared  # each batch as prepared, in order
+    assert recorder.health()["recorded"] == 12 and recorder.health()["queued"] == 0
+
+
+async def test_a_failed_batch_is_written_before_the_one_prepared_behind_it() -> None:
+    store = PreparingLog()
+    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore, batch_size=4)
+    for i in range(8):
+        recorder.submit(event(EventKind.BLOCKED, AT + i, other=f"child-{i}"))
+    store.gate.clear()
+    store.failures = 1
+    writing = asyncio.create_task(recorder.flush())
+    for _ in range(100):
+        await asyncio.sleep(0)
+    first, second = [batch for _, batch in store.steps]  # both prepared, the first on the wire
+    store.gate.set()
+    await writing  # the first write fails: the flush stops there
+    assert store.steps[-1] == ("failed", first)
+    assert recorder.health()["queued"] == 8 and recorder.health()["store_reachable"] is False
+    await recorder.flush()
+    assert [s for s in store.steps if s[0] == "record"] == [("record", first), ("record", second)]
+    assert recorder.health()["recorded"] == 8 and recorder.health()["queued"] == 0
+
+
+async def test_events_in_a_prepared_batch_are_reported_lost_when_close_gives_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = PreparingLog()
+    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore, batch_size=4, close_timeout=0.05)
+    for i in range(8):
+        recorder.submit(event(EventKind.BLOCKED, AT + i, other=f"child-{i}"))
+    store.failures = 1_000
+    with caplog.at_level(logging.ERROR):
+        await recorder.close()
+    assert EVENTS_LOST_AT_CLOSE % 8 in caplog.text
 
 
 async def test_submit_queues_without_io_and_flush_writes_in_batches() -> None:

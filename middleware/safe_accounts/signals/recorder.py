@@ -73,6 +73,10 @@ class SignalRecorder:
         self._close_timeout = close_timeout
         self._queue: deque[Event] = deque()
         self._inflight: tuple[str, list[Observation], int] | None = None  # id, observations, events
+        self._next: tuple[str, list[Observation], int] | None = None  # taken while _inflight was written
+        # A store that can build a batch's request ahead (Redis) builds the next one while
+        # the current one is on the wire; the in-process store has nothing to build.
+        self._prepare: Callable[[str, list[Observation]], None] | None = getattr(store, "prepare", None)
         self._crossings: deque[Crossing] = deque()
         self._held: set[tuple[str, str, str, str]] = set()  # the crossings in _crossings
         self._recovery_interval = recovery_interval
@@ -124,7 +128,7 @@ class SignalRecorder:
 
     async def flush(self) -> None:
         """Write everything submitted so far (as far as the store lets us) and hand over crossings."""
-        while self._queue or self._inflight is not None:
+        while self._queue or self._inflight is not None or self._next is not None:
             if not await self._write_next():
                 break
         await self._hand_over()
@@ -169,17 +173,17 @@ class SignalRecorder:
         delay = self._flush_interval
         while True:
             await self.flush()
-            if not (self._queue or self._inflight or self._crossings) or loop.time() >= deadline:
+            if not (self._queue or self._inflight or self._next or self._crossings) or loop.time() >= deadline:
                 break
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_INTERVAL)
-        left = len(self._queue) + (self._inflight[2] if self._inflight else 0)
+        left = self._waiting()
         if left:
             logger.error(EVENTS_LOST_AT_CLOSE, left)
         await self._store.close()
 
     def health(self) -> dict[str, Any]:
-        waiting = len(self._queue) + (self._inflight[2] if self._inflight else 0)
+        waiting = self._waiting()
         return {
             "backend": self._store.backend,
             "queued": waiting,
@@ -194,6 +198,11 @@ class SignalRecorder:
             "last_error": self._last_error,
             "last_error_at": self._last_error_at,
         }
+
+    def _waiting(self) -> int:
+        """Events submitted and not yet written."""
+        batches = (self._inflight, self._next)
+        return len(self._queue) + sum(batch[2] for batch in batches if batch is not None)
 
     # --- the background writer ------------------------------------------------------
 
@@ -221,16 +230,17 @@ class SignalRecorder:
     async def _write_next(self) -> bool:
         async with self._lock:
             if self._inflight is None:
-                if not self._queue:
+                self._inflight, self._next = self._next or self._take(), None
+                if self._inflight is None:
                     return True
-                taken = min(self._batch_size, len(self._queue))
-                observations: list[Observation] = []
-                for _ in range(taken):
-                    observations += self._plan.observations(self._queue.popleft())
-                self._inflight = (uuid.uuid4().hex, observations, taken)
             batch_id, observations, taken = self._inflight
             try:
-                crossings = await self._store.record(batch_id, observations) if observations else []
+                if not observations:
+                    crossings = []
+                elif self._next is None and self._queue and self._prepare is not None:
+                    crossings = await self._write_and_take_next(batch_id, observations)
+                else:
+                    crossings = await self._store.record(batch_id, observations)
             except StorageError as exc:
                 self._note_failure(exc)
                 return False
@@ -253,6 +263,38 @@ class SignalRecorder:
             if len(self._queue) < self._spool_limit:
                 self._overflowing = False
             return True
+
+    def _take(self) -> tuple[str, list[Observation], int] | None:
+        """The next batch off the queue, with its observations; None if the queue is empty."""
+        if not self._queue:
+            return None
+        taken = min(self._batch_size, len(self._queue))
+        observations: list[Observation] = []
+        observe, pop = self._plan.observations, self._queue.popleft
+        for _ in range(taken):
+            observations += observe(pop())
+        batch = (uuid.uuid4().hex, observations, taken)
+        if observations and self._prepare is not None:
+            try:
+                self._prepare(batch[0], observations)
+            except Exception:  # noqa: BLE001 - `record` meets the same fault and rejects the batch
+                logger.debug("signal recorder: a batch could not be prepared", exc_info=True)
+        return batch
+
+    async def _write_and_take_next(self, batch_id: str, observations: list[Observation]) -> list[Crossing]:
+        """Write a batch, taking and building the next one while it is on the wire: Redis
+        runs one batch's script while this process builds the next call, instead of each
+        waiting for the other. Order is kept: the next batch is written only once this one
+        is confirmed (retried first if it fails)."""
+        writing = asyncio.ensure_future(self._store.record(batch_id, observations))
+        try:
+            await asyncio.sleep(0)  # the write runs up to its first wait: the request is out
+            if not writing.done() and self._next is None:
+                self._next = self._take()
+        except BaseException:
+            writing.cancel()
+            raise
+        return await writing
 
     def _note_failure(self, exc: Exception) -> None:
         if not self._failing:
