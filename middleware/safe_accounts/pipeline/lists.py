@@ -19,13 +19,16 @@ from ..policy.jsonpath import WILDCARD, walk
 from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
 from . import records
+from .batch import Page, cached_actor, cached_page
 from .facts import PairVerdict, assess, strongest
+from . import ids as ids_module
 from .ids import account_ids, ids_at
 
 NOTICE_STRANGER = "You have no friends in common with this account. Only accept people you know."
 NOTICE_RESTRICTED = "This account has been restricted while our safety team reviews it."
 
-_REMOVED = object()
+# A plain word is its own only spelling (`ids.ids_at` returns it as it is): the common case.
+_PLAIN_FIRST = ids_module._PLAIN_FIRST
 
 
 async def filter_lists(
@@ -43,37 +46,77 @@ async def filter_lists(
     Returns (changed, the decision id of the filtering, notices by account)."""
     if not lists:
         return False, None, {}
-    located = [found for steps in lists for found in _locate_items(document, steps)]
-    if not located:
+    slots = [slot for steps in lists for slot in _locate(document, steps)]
+    # Every located item's ids, in order: a plain id as the string itself (no list per
+    # item), any other as `ids_at` spells it. `seen` is every id once, in first-seen order.
+    key_of_id = id_path[0] if len(id_path) == 1 and type(id_path[0]) is str else None
+    per_item: list[str | list[str]] = []
+    seen: dict[str, None] = {}
+    for container, keys in slots:
+        for key in keys:
+            item = container[key]
+            if key_of_id is not None and type(item) is dict:
+                value = item.get(key_of_id)
+                if type(value) is str and value and value[0] in _PLAIN_FIRST and not value[-1].isspace():
+                    per_item.append(value)
+                    seen[value] = None
+                    continue
+            group = ids_at(item, id_path)
+            per_item.append(group)
+            for account in account_ids(group):
+                seen[account] = None
+    if not per_item:
         return False, None, {}
-    ids_per_item = [ids_at(item, id_path) for _, _, item in located]
-    ids = account_ids(i for group in ids_per_item for i in group)
-    _, pairs = await assess(rt, rt.policy.rules[Action.DISCOVERY], actor.id, ids)
+    ids = list(seen)
+    rules = rt.policy.rules[Action.DISCOVERY]
+    # Notices are for the actor as the request saw it; verdicts read its band afresh, as
+    # they read every listed account's.
+    with_notices = notice_field is not None and _may_see_notices(actor, rt)
+    viewer = cached_actor(rt, actor.id)
+    page = None if viewer is None else cached_page(rt, rules, viewer, ids, with_targets=with_notices)
+    if page is None:
+        # Something is not cached: the general path, which fetches within the time budget.
+        _, pairs = await assess(rt, rules, actor.id, ids)
+        page = Page(
+            {p.target.id: p for p in pairs if p.verdict.rule is not None and p.target.id is not None},
+            [p.target for p in pairs],
+        )
     notices: dict[str, dict[str, str]] = {}
-    if notice_field is not None:
+    if with_notices and page.targets is not None:
         async with asyncio.timeout(rt.policy.defaults.time_budget_ms / 1000):
-            notices = await _notices(rt, actor, [p.target for p in pairs])
-    by_id = {p.target.id: p for p in pairs}
+            notices = await _notices(rt, actor, page.targets)
+    ruled = page.ruled
+    if not ruled and not notices:
+        return False, None, notices  # every listed account is allowed: nothing to change or log
+    notify = notices if notice_field else None
     removed: list[PairVerdict] = []
     monitored: list[PairVerdict] = []
-    for (container, key, item), item_ids in zip(located, ids_per_item, strict=True):
-        decisive = strongest([by_id[i] for i in item_ids if i in by_id])
-        if decisive is None:
-            if notice_field and isinstance(item, dict):
-                notice = next((notices[i] for i in item_ids if i in notices), None)
-                if notice is not None:
-                    item[notice_field] = notice
-            continue
-        if decisive.verdict.mode is Mode.ENFORCE and decisive.verdict.outcome.strength >= Outcome.FILTER.strength:
-            removed.append(decisive)
-            container[key] = _REMOVED
-        else:
-            monitored.append(decisive)
-    for container in {id(c): c for c, _, _ in located}.values():
+    dropped: dict[int, tuple[Any, list[Any]]] = {}
+    index = 0
+    for container, keys in slots:
+        for key in keys:
+            group = per_item[index]
+            index += 1
+            if type(group) is str:
+                decisive = ruled.get(group)
+            else:
+                decisive = strongest([ruled[i] for i in group if i in ruled])
+            if decisive is None:
+                if notify:
+                    _add_notice(container[key], group, notify, notice_field)
+                continue
+            verdict = decisive.verdict
+            if verdict.mode is Mode.ENFORCE and verdict.outcome.strength >= Outcome.FILTER.strength:
+                removed.append(decisive)
+                dropped.setdefault(id(container), (container, []))[1].append(key)
+            else:
+                monitored.append(decisive)
+    for container, keys in dropped.values():
         if isinstance(container, list):
-            container[:] = [x for x in container if x is not _REMOVED]
+            gone = set(keys)
+            container[:] = [x for i, x in enumerate(container) if i not in gone]
         else:
-            for key in [k for k, v in container.items() if v is _REMOVED]:
+            for key in dict.fromkeys(keys):
                 del container[key]
     decision_id = records.log_decision(
         rt, action=Action.DISCOVERY, route=route, at=at, actor=actor,
@@ -82,9 +125,17 @@ async def filter_lists(
     return bool(removed or notices), (decision_id if removed else None), notices
 
 
+def _add_notice(item: Any, ids: str | list[str], notices: dict[str, dict[str, str]], field: str | None) -> None:
+    if not isinstance(item, dict) or field is None:
+        return
+    notice = notices.get(ids) if type(ids) is str else next((notices[i] for i in ids if i in notices), None)
+    if notice is not None:
+        item[field] = notice
+
+
 async def _notices(rt: Runtime, viewer: Party, listed: Sequence[Party]) -> dict[str, dict[str, str]]:
     """Safety notices for a minor viewing accounts with no mutual connections, or restricted ones."""
-    if viewer.id is None or not is_minor(viewer, rt):
+    if not _may_see_notices(viewer, rt):
         return {}
     adults = [p for p in listed if p.id is not None and not is_minor(p, rt)]
     if not adults:
@@ -102,25 +153,31 @@ async def _notices(rt: Runtime, viewer: Party, listed: Sequence[Party]) -> dict[
     return notices
 
 
+def _may_see_notices(viewer: Party, rt: Runtime) -> bool:
+    """Only a signed-in minor is shown safety notices."""
+    return viewer.id is not None and is_minor(viewer, rt)
+
+
 def is_minor(person: Party, rt: Runtime) -> bool:
     return person.band.is_minor or (person.band is AgeBand.UNKNOWN and rt.policy.unknown_is_minor)
 
 
-def _locate_items(document: Any, steps: tuple[object, ...]) -> list[tuple[Any, Any, Any]]:
-    """(container, key, item) for every item the path reaches, so items can be removed in place."""
+def _locate(document: Any, steps: tuple[object, ...]) -> list[tuple[Any, Sequence[Any]]]:
+    """(container, keys of the items in it) for every item the path reaches, so items can
+    be removed in place: every position of a list the path ends in, or one key."""
     if not steps:
         return []
     *parent_steps, last = steps
-    out: list[tuple[Any, Any, Any]] = []
+    out: list[tuple[Any, Sequence[Any]]] = []
     for parent in walk(document, tuple(parent_steps)) if parent_steps else [document]:
         if last is WILDCARD and isinstance(parent, list):
-            out.extend((parent, i, item) for i, item in enumerate(parent))
+            out.append((parent, range(len(parent))))
         elif isinstance(last, int) and isinstance(parent, list) and -len(parent) <= last < len(parent):
-            out.append((parent, last, parent[last]))
+            out.append((parent, (last % len(parent),)))
         elif isinstance(last, str) and isinstance(parent, dict) and last in parent:
             value = parent[last]
             if isinstance(value, list):
-                out.extend((value, i, item) for i, item in enumerate(value))
+                out.append((value, range(len(value))))
             else:
-                out.append((parent, last, value))
+                out.append((parent, (last,)))
     return out

@@ -1,0 +1,395 @@
+"""Filtering the lists of people in an app's answer, item by item.
+
+`filter_lists` judges a page the caches hold in one pass (`pipeline/batch.py`) and any
+other page through `facts.assess`, which fetches what is missing. Either way every
+listed item gets the verdict that judging that item on its own would give: these tests
+hold both paths to that, on real SQL, with warm and cold caches.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import textwrap
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+
+from safe_accounts import SafeAccountsMiddleware
+from safe_accounts.alerts.restrictions import Restrictions
+from safe_accounts.bands.age import AgeBand, Assurance
+from safe_accounts.clock import FrozenClock
+from safe_accounts.decisions.table import decision_log
+from safe_accounts.pipeline.batch import cached_actor, cached_page
+from safe_accounts.pipeline.facts import PairVerdict, assess, strongest
+from safe_accounts.pipeline.ids import ids_at
+from safe_accounts.pipeline.lists import NOTICE_RESTRICTED, NOTICE_STRANGER, filter_lists
+from safe_accounts.policy.jsonpath import compile_path
+from safe_accounts.policy.model import Action, Mode, Outcome
+from safe_accounts.runtime import Runtime
+
+POLICY = textwrap.dedent(
+    """
+    version: 1
+    name: lists
+    extends: baseline
+    identity:
+      - {source: header, header: x-account-id, trusted_proxies: ["127.0.0.1/32"]}
+    bands:
+      cache: {ttl_seconds: 31536000}  # a year: cached bands outlive birthdays
+    relationships:
+      connected: {sql: "SELECT b FROM list_friendships WHERE a = :actor AND b IN :targets"}
+      mutual_count:
+        sql: >-
+          SELECT COUNT(*) FROM list_friendships f1 JOIN list_friendships f2 ON f1.b = f2.b
+          WHERE f1.a = :actor AND f2.a = :target
+      cache_seconds: 3600
+    rules:
+      # Watched, not enforced: a monitor rule that needs a mutual count.
+      - id: strangers-shown-to-under-13s
+        action: discovery
+        when: {actor_band: [under_13], target_band: [adult], mutual_connections: {max: 0}}
+        then: filter
+        mode: monitor
+        reason: Adults with no friends in common shown to an under-13.
+    routes:
+      - {name: search, method: GET, path: /api/search, action: discovery,
+         response: {items: "results[*]", id: id, notice_field: safety_notice}}
+    """
+)
+
+BANDS = {
+    "adult": AgeBand.ADULT,
+    "parent": AgeBand.ADULT,
+    "coach": AgeBand.ADULT,
+    "flagged": AgeBand.ADULT,  # restricted below
+    "kid": AgeBand.B13_15,
+    "kid-friend": AgeBand.B13_15,
+    "young": AgeBand.UNDER_13,
+    "teen": AgeBand.B16_17,
+    "5": AgeBand.B13_15,  # numeric ids, spelled every way an app may write them
+}
+FRIENDS = [
+    ("parent", "kid"), ("parent", "young"), ("kid", "kid-friend"), ("coach", "kid-friend"), ("parent", "coach"),
+]
+RESTRICTED = {"flagged"}
+# Listed without any band record: `unknown`, which the baseline counts as a minor.
+NO_RECORD = "ghost"
+
+SEARCH = compile_path("results[*]")
+ID = compile_path("id")
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(1_800_000_000)
+
+
+@pytest.fixture
+async def rt(
+    engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock
+) -> AsyncIterator[Runtime]:
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE IF EXISTS list_friendships")
+        await conn.exec_driver_sql("CREATE TABLE list_friendships (a VARCHAR(64), b VARCHAR(64))")
+        for a, b in FRIENDS:
+            await conn.exec_driver_sql(f"INSERT INTO list_friendships VALUES ('{a}', '{b}'), ('{b}', '{a}')")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    middleware = SafeAccountsMiddleware(
+        Starlette(), policy=policy, database_url=database_url, clock=clock, signals=None
+    )
+    runtime = await middleware.start()
+    for account, band in BANDS.items():
+        await runtime.bands.set(account, band=band, assurance=Assurance.SELF_DECLARED)
+    restrictions = Restrictions(middleware.engine, clock=clock, refresh_interval=3600)
+    await restrictions.start()
+    for account in RESTRICTED:
+        await restrictions.restrict(account, reason="test", by="test")
+    runtime.restrictions = restrictions
+    yield runtime
+    await restrictions.close()
+    await middleware.close()
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE IF EXISTS list_friendships")
+
+
+def _rules(rt: Runtime):  # type: ignore[no-untyped-def]
+    return rt.policy.rules[Action.DISCOVERY]
+
+
+async def _filter(
+    rt: Runtime,
+    actor_id: str | None,
+    document: Any,
+    *,
+    lists: tuple[tuple[object, ...], ...] = (SEARCH,),
+    id_path: tuple[object, ...] = ID,
+    notice_field: str | None = "safety_notice",
+) -> tuple[bool, str | None, dict[str, dict[str, str]]]:
+    actor, _ = await assess(rt, _rules(rt), actor_id, ())
+    return await filter_lists(
+        rt, route="search", at=rt.clock.now(), actor=actor, document=document,
+        lists=lists, id_path=id_path, notice_field=notice_field,
+    )
+
+
+async def _rows(rt: Runtime) -> list[tuple[str, str, str | None, int]]:
+    await rt.decisions.flush()
+    async with rt.engine.connect() as conn:
+        rows = (await conn.execute(decision_log.select().order_by(decision_log.c.at))).mappings().all()
+    return [(r["rule"], r["mode"], r["target_id"], r["affected"]) for r in rows]
+
+
+def _page(*ids: Any) -> dict[str, Any]:
+    return {"results": [{"id": i, "name": f"Account {i}"} for i in ids], "total": len(ids)}
+
+
+def _ids(document: dict[str, Any]) -> list[Any]:
+    return [item.get("id") for item in document["results"]]
+
+
+async def _warm(rt: Runtime, actor_id: str | None, ids: list[str]) -> None:
+    """Fill every cache the page needs, the way a first request does."""
+    await assess(rt, _rules(rt), actor_id, ids)
+    pairs = [(actor_id, i) for i in ids if actor_id is not None]
+    for actor, target in pairs:
+        if rt.relationships.cached_mutual(actor, target) is None:
+            await rt.relationships.mutual(actor, target)
+
+
+def _enforced_filter(pair: PairVerdict | None) -> bool:
+    return (
+        pair is not None
+        and pair.verdict.mode is Mode.ENFORCE
+        and pair.verdict.outcome.strength >= Outcome.FILTER.strength
+    )
+
+
+# --- the one-pass verdicts agree with `facts.assess` ------------------------------------
+
+ACTORS = [None, "adult", "parent", "kid", "young", "teen", "flagged", NO_RECORD, "5"]
+LISTED = [*BANDS, NO_RECORD]
+
+
+@pytest.mark.parametrize("actor_id", ACTORS)
+async def test_the_cached_page_gives_every_listed_account_the_verdict_assess_gives(
+    rt: Runtime, actor_id: str | None
+) -> None:
+    await _warm(rt, actor_id, LISTED)
+    _, pairs = await assess(rt, _rules(rt), actor_id, LISTED)
+    actor = cached_actor(rt, actor_id)
+    assert actor is not None
+    page = cached_page(rt, _rules(rt), actor, LISTED, with_targets=True)
+    assert page is not None
+    assert page.targets == [p.target for p in pairs]
+    assert page.ruled == {p.target.id: p for p in pairs if p.verdict.rule is not None}
+
+
+async def test_the_cached_page_answers_nothing_when_a_band_is_not_cached(rt: Runtime) -> None:
+    await _warm(rt, "adult", ["kid", "coach"])
+    actor = cached_actor(rt, "adult")
+    assert actor is not None
+    assert cached_page(rt, _rules(rt), actor, ["kid", "never-seen", "coach"]) is None
+    assert cached_actor(rt, "never-seen-actor") is None
+
+
+async def test_the_cached_page_answers_nothing_when_a_needed_relationship_is_not_cached(rt: Runtime) -> None:
+    # Bands cached, but whether "adult" knows "kid" was never asked.
+    await assess(rt, _rules(rt), None, ["adult", "kid"])
+    actor = cached_actor(rt, "adult")
+    assert actor is not None
+    assert cached_page(rt, _rules(rt), actor, ["kid"]) is None
+    # An adult listed to an adult needs no relationship: answered from the bands alone.
+    assert cached_page(rt, _rules(rt), actor, ["parent"]) is not None
+
+
+# --- filter_lists: what is removed, kept, noticed and logged ----------------------------
+
+async def test_a_warm_page_is_filtered_without_any_lookup(rt: Runtime) -> None:
+    await _warm(rt, "adult", LISTED)
+
+    class Down:
+        async def fetch(self, ids):  # type: ignore[no-untyped-def]
+            raise ConnectionRefusedError("band store down")
+
+    rt.bands.store = Down()  # type: ignore[assignment]
+    document = _page(*LISTED)
+    changed, decision, notices = await _filter(rt, "adult", document)
+    assert changed and decision is not None and notices == {}
+    assert _ids(document) == ["adult", "parent", "coach", "flagged"]
+
+
+async def test_a_cold_page_fetches_what_it_needs_and_filters_the_same(rt: Runtime) -> None:
+    # Nothing about "adult" and the minors is cached yet, nor anything about "ghost".
+    document = _page(*LISTED)
+    changed, decision, _ = await _filter(rt, "adult", document)
+    assert changed and decision is not None
+    assert _ids(document) == ["adult", "parent", "coach", "flagged"]
+    warm = _page(*LISTED)
+    await _filter(rt, "adult", warm)
+    assert warm == document
+
+
+async def test_a_cold_page_whose_lookup_fails_raises_so_the_response_fails_closed(rt: Runtime) -> None:
+    class Down:
+        async def fetch(self, ids):  # type: ignore[no-untyped-def]
+            raise ConnectionRefusedError("band store down")
+
+    rt.bands.store = Down()  # type: ignore[assignment]
+    with pytest.raises(ConnectionRefusedError):
+        await _filter(rt, "adult", _page("kid", "never-seen"))
+
+
+async def test_a_page_of_allowed_accounts_is_left_alone_and_logs_nothing(rt: Runtime) -> None:
+    await _warm(rt, "adult", ["parent", "coach"])
+    document = _page("parent", "coach", "adult")
+    before = copy.deepcopy(document)
+    assert await _filter(rt, "adult", document) == (False, None, {})
+    assert document == before
+    assert await _rows(rt) == []
+
+
+async def test_an_account_listed_twice_is_removed_twice_and_counted_twice(rt: Runtime) -> None:
+    await _warm(rt, "adult", ["kid", "coach"])
+    document = _page("kid", "coach", "kid")
+    changed, decision, _ = await _filter(rt, "adult", document)
+    assert changed and decision is not None
+    assert _ids(document) == ["coach"]
+    assert await _rows(rt) == [("minors-out-of-stranger-discovery", "enforce", "kid", 2)]
+
+
+async def test_every_spelling_of_an_id_is_judged_as_the_account(rt: Runtime) -> None:
+    await _warm(rt, "adult", ["5", "coach"])
+    document = _page(5, 5.0, " 5 ", "005", "+5", {"id": 5}, "coach", None, True)
+    await _filter(rt, "adult", document)
+    # Every spelling of minor 5 is gone; an item without an account id is not a person.
+    assert _ids(document) == ["coach", None, True]
+
+
+async def test_the_viewer_listed_among_the_results_is_never_filtered(rt: Runtime) -> None:
+    await _warm(rt, "kid", ["kid", "young"])
+    document = _page("kid", "young")
+    await _filter(rt, "kid", document)
+    assert _ids(document) == ["kid"]
+
+
+async def test_lists_in_several_places_are_all_filtered_and_logged_once_per_rule(rt: Runtime) -> None:
+    await _warm(rt, "adult", ["kid", "teen", "coach", "young", "parent"])
+    document = {
+        "results": [{"id": "kid"}, {"id": "coach", "friends": [{"id": "teen"}, {"id": "parent"}]}],
+        "best": {"id": "young"},
+        "first": [{"id": "teen"}, {"id": "coach"}],
+    }
+    changed, _, _ = await _filter(
+        rt, "adult", document,
+        lists=(SEARCH, compile_path("results[*].friends"), compile_path("best"), compile_path("first[0]")),
+    )
+    assert changed
+    assert document == {
+        "results": [{"id": "coach", "friends": [{"id": "parent"}]}],
+        "first": [{"id": "coach"}],
+    }
+    assert await _rows(rt) == [("minors-out-of-stranger-discovery", "enforce", "kid", 4)]
+
+
+async def test_the_same_list_reached_by_two_paths_counts_each_reach(rt: Runtime) -> None:
+    await _warm(rt, "adult", ["kid", "coach"])
+    document = _page("kid", "coach")
+    await _filter(rt, "adult", document, lists=(SEARCH, compile_path("results")))
+    assert _ids(document) == ["coach"]
+    assert await _rows(rt) == [("minors-out-of-stranger-discovery", "enforce", "kid", 2)]
+
+
+async def test_a_monitor_rule_keeps_the_account_and_logs_a_row(rt: Runtime) -> None:
+    await _warm(rt, "young", ["adult", "coach"])
+    document = _page("adult", "coach")
+    changed, decision, notices = await _filter(rt, "young", document, notice_field=None)
+    assert (changed, decision, notices) == (False, None, {})
+    assert _ids(document) == ["adult", "coach"]
+    assert await _rows(rt) == [("strangers-shown-to-under-13s", "monitor", "adult", 1)]
+
+
+async def test_a_minor_sees_a_notice_on_adults_they_share_no_friend_with(rt: Runtime) -> None:
+    await _warm(rt, "kid", ["adult", "coach", "parent"])
+    document = _page("adult", "coach", "parent")
+    changed, decision, notices = await _filter(rt, "kid", document)
+    assert changed and decision is None
+    assert _ids(document) == ["adult", "coach", "parent"]
+    assert document["results"][0]["safety_notice"] == {"kind": "no_mutual_connections", "message": NOTICE_STRANGER}
+    assert "safety_notice" not in document["results"][1]  # coach shares a friend with kid
+    assert "safety_notice" not in document["results"][2]  # parent is kid's connection
+    assert set(notices) == {"adult"}
+    assert await _rows(rt) == []
+
+
+async def test_a_restricted_adult_vanishes_from_a_minors_page(rt: Runtime) -> None:
+    await _warm(rt, "kid", ["flagged", "parent"])
+    document = _page("flagged", "parent")
+    changed, decision, notices = await _filter(rt, "kid", document)
+    assert changed and decision is not None
+    assert _ids(document) == ["parent"]
+    # Noticed too (the response says a notice applied), though the item itself is gone.
+    assert notices == {"flagged": {"kind": "restricted", "message": NOTICE_RESTRICTED}}
+    assert await _rows(rt) == [("restricted-out-of-minor-discovery", "enforce", "flagged", 1)]
+
+
+async def test_no_notices_without_a_notice_field_or_for_an_adult(rt: Runtime) -> None:
+    await _warm(rt, "kid", ["adult"])
+    document = _page("adult")
+    assert await _filter(rt, "kid", document, notice_field=None) == (False, None, {})
+    assert _ids(document) == ["adult"] and "safety_notice" not in document["results"][0]
+    await _warm(rt, "parent", ["coach"])
+    assert await _filter(rt, "parent", _page("coach")) == (False, None, {})
+
+
+async def test_an_empty_list_or_no_list_changes_nothing(rt: Runtime) -> None:
+    assert await _filter(rt, "adult", {"results": []}) == (False, None, {})
+    assert await _filter(rt, "adult", {"other": 1}) == (False, None, {})
+    assert await _filter(rt, "adult", _page("kid"), lists=()) == (False, None, {})
+
+
+async def test_a_cached_band_moves_on_at_a_birthday(rt: Runtime, clock: FrozenClock) -> None:
+    # Seventeen today, eighteen tomorrow: cached as a minor, shown as an adult from midnight.
+    today = clock.today()
+    born = date(today.year - 18, today.month, today.day) + timedelta(days=1)
+    await rt.bands.set("almost", birth_date=born)
+    await _warm(rt, "adult", ["almost"])
+    document = _page("almost")
+    await _filter(rt, "adult", document)
+    assert _ids(document) == []
+    clock.advance(86_400)
+    document = _page("almost")
+    await _filter(rt, "adult", document)
+    assert _ids(document) == ["almost"]
+
+
+# --- every page: the one-pass filter agrees with judging each item on its own -----------
+
+async def _judged_alone(rt: Runtime, actor_id: str | None, document: dict[str, Any]) -> list[Any]:
+    """The ids left when each listed item is judged by itself (`assess` + `strongest`)."""
+    kept = []
+    for item in document["results"]:
+        _, pairs = await assess(rt, _rules(rt), actor_id, ids_at(item, ID))
+        if not _enforced_filter(strongest(pairs)):
+            kept.append(item.get("id") if isinstance(item, dict) else item)
+    return kept
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_random_pages_are_filtered_as_each_item_alone_would_be(rt: Runtime, seed: int) -> None:
+    rng = random.Random(seed)
+    pool: list[Any] = [*LISTED, 5, " kid ", "005", None, "", "never-listed-before"]
+    for actor_id in ACTORS:
+        ids = [rng.choice(pool) for _ in range(rng.randint(1, 25))]
+        document = {"results": [{"id": i} for i in ids] + [rng.choice(["text", 7, {"no": "id"}])]}
+        if rng.random() < 0.7:  # most pages warm, some cold
+            await _warm(rt, actor_id, [i for i in LISTED])
+        expected = await _judged_alone(rt, actor_id, copy.deepcopy(document))
+        await _filter(rt, actor_id, document, notice_field=None)
+        assert [i.get("id") if isinstance(i, dict) else i for i in document["results"]] == expected, (seed, actor_id)
