@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from safe_accounts.bands.age import AgeBand, Assurance, BandRecord
+from safe_accounts.bands.age import AgeBand, Assurance, BandRecord, unknown
 from safe_accounts.bands.cache import BandCache
 from safe_accounts.clock import FrozenClock
 from safe_accounts.policy.model import BandCacheSettings
@@ -29,6 +29,15 @@ def test_an_unknown_account_is_cached_as_unknown() -> None:
     hit = cache.get("nobody")
     assert hit is not None
     assert (hit.account_id, hit.band) == ("nobody", AgeBand.UNKNOWN)
+
+
+def test_a_cached_unknown_account_reads_back_one_unknown_record() -> None:
+    # A search page full of accounts without a record reads them on every request.
+    cache = BandCache(BandCacheSettings(size=10, ttl_seconds=60), FrozenClock())
+    cache.put_unknown("nobody")
+    first, second = cache.get("nobody"), cache.get("nobody")
+    assert first == unknown("nobody")
+    assert first is second
 
 
 def test_entries_expire_after_the_ttl() -> None:
@@ -67,6 +76,27 @@ def test_a_cached_band_moves_on_at_midnight_of_the_birthday() -> None:
         None,
         Assurance.VERIFIED,
     )
+
+
+def test_an_expired_entry_is_gone_even_when_a_birthday_passed_too() -> None:
+    clock = FrozenClock(datetime(2027, 5, 31, 23, 0, tzinfo=UTC))
+    cache = BandCache(BandCacheSettings(size=10, ttl_seconds=2 * 3600), clock)
+    cache.put(BandRecord("teen", AgeBand.B16_17, Assurance.VERIFIED, "test", date(2009, 6, 1), 1.0))
+    clock.advance(3600)  # the birthday: moved on, still cached
+    assert cache.get("teen").band is AgeBand.ADULT  # type: ignore[union-attr]
+    clock.advance(3600)  # the TTL: gone, whatever the band
+    assert cache.get("teen") is None
+    assert "teen" not in cache
+
+
+def test_a_record_read_after_a_birthday_moves_on_once_and_stays_moved() -> None:
+    clock = FrozenClock(datetime(2027, 5, 31, 23, 0, tzinfo=UTC))
+    cache = BandCache(BandCacheSettings(size=10, ttl_seconds=10 * DAY), clock)
+    cache.put(BandRecord("teen", AgeBand.B16_17, Assurance.VERIFIED, "test", date(2009, 6, 1), 1.0))
+    clock.advance(2 * DAY)
+    moved = cache.get("teen")
+    assert moved is not None and moved.band is AgeBand.ADULT
+    assert cache.get("teen") is moved  # an adult's band changes no more: read as it is
 
 
 def test_a_child_moves_through_every_band_while_cached() -> None:

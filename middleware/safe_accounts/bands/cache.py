@@ -4,8 +4,10 @@ Unknown accounts are cached too (a search page full of accounts without a record
 not cost a query each time). An entry never serves a band past the day the record's
 band changes (a birthday): from that moment the band is recomputed from the record.
 
-Memory: one entry is a 3-tuple and the record, with `__slots__` throughout, about
+Memory: one entry is a 4-tuple and the record, with `__slots__` throughout, about
 300 bytes; 100,000 entries stay well under 50 MB (measured in `bench/bench_bands.py`).
+An unknown account's entry holds its `unknown` record too: a search page full of them
+reads the same record back instead of building one per read.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import UTC, date, datetime, time
 
 from ..clock import Clock
 from ..policy.model import BandCacheSettings
-from .age import AgeBand, Assurance, BandRecord, band_on
+from .age import BandRecord, band_on, unknown
 
 _NEVER = math.inf
 
@@ -31,14 +33,16 @@ def _midnight(day: date | None) -> float:
 class BandCache:
     """Account id -> record (or "no record"), for at most `settings.size` accounts."""
 
-    __slots__ = ("_entries", "_size", "_ttl", "_clock")
+    __slots__ = ("_entries", "_size", "_ttl", "_clock", "_now")
 
     def __init__(self, settings: BandCacheSettings, clock: Clock) -> None:
-        # id -> (record or None for "no record", expires at, band changes at)
-        self._entries: OrderedDict[str, tuple[BandRecord | None, float, float]] = OrderedDict()
+        # id -> (record, good until, expires at, band changes at); "good until" is the
+        # earlier of the two, so that a read on the request path makes one comparison.
+        self._entries: OrderedDict[str, tuple[BandRecord, float, float, float]] = OrderedDict()
         self._size = settings.size
         self._ttl = settings.ttl_seconds
         self._clock = clock
+        self._now = clock.now
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -51,24 +55,23 @@ class BandCache:
         entry = self._entries.get(account_id)
         if entry is None:
             return None
-        record, expires, changes = entry
-        now = self._clock.now()
+        record, good_until, expires, changes = entry
+        now = self._now()
+        if now < good_until:
+            self._entries.move_to_end(account_id)
+            return record
         if now >= expires:
             del self._entries[account_id]
             return None
         self._entries.move_to_end(account_id)
-        if record is None:
-            return BandRecord(account_id, AgeBand.UNKNOWN, Assurance.SELF_DECLARED, "none")
-        if now >= changes:
-            record = self._moved_on(record, expires)
-        return record
+        return self._moved_on(record, expires)
 
     def put(self, record: BandRecord) -> None:
         today = self._clock.today()
         self._store(record.account_id, record, _midnight(record.valid_until(today)))
 
     def put_unknown(self, account_id: str) -> None:
-        self._store(account_id, None, _NEVER)
+        self._store(account_id, unknown(account_id), _NEVER)
 
     def discard(self, account_id: str) -> None:
         self._entries.pop(account_id, None)
@@ -76,9 +79,10 @@ class BandCache:
     def clear(self) -> None:
         self._entries.clear()
 
-    def _store(self, account_id: str, record: BandRecord | None, changes: float) -> None:
+    def _store(self, account_id: str, record: BandRecord, changes: float) -> None:
         entries = self._entries
-        entries[account_id] = (record, self._clock.now() + self._ttl, changes)
+        expires = self._now() + self._ttl
+        entries[account_id] = (record, min(expires, changes), expires, changes)
         entries.move_to_end(account_id)
         while len(entries) > self._size:
             entries.popitem(last=False)
@@ -96,5 +100,6 @@ class BandCache:
             record.birth_date if band.is_minor else None,
             record.changed_at,
         )
-        self._entries[record.account_id] = (moved, expires, _midnight(moved.valid_until(today)))
+        changes = _midnight(moved.valid_until(today))
+        self._entries[record.account_id] = (moved, min(expires, changes), expires, changes)
         return moved
