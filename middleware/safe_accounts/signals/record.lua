@@ -3,17 +3,24 @@
 -- processes raise one crossing per (subject, signal, window) between them.
 --
 -- KEYS[1]   the batch's receipt: a replayed batch returns its first answer, counts nothing twice
--- KEYS[2..] one hash per (subject, signal), referred to by index from the operations
 -- ARGV[1]   evidence entries kept per (subject, signal)
 -- ARGV[2]   receipt TTL in seconds
--- ARGV[3]   one JSON array (one argument: cheap to send) [counts, rates, series, operations]:
---   counts[c]  {distinct, window, bucket, threshold, cap, pending field prefix}   a count signal
+-- ARGV[3]   one JSON array (one argument: cheap to send) [counts, rates, hashes, operations]:
+--   counts[c]  {distinct, window, bucket, threshold, cap, pending field prefix, key suffix}
 --   rates[r]   {host side (1 numerator, 2 denominator), marker TTL, marker field,
---               min denominator, threshold, window, pending field prefix}        a rate signal
---   series[k]  {count c, the subject sealed (see pseudonyms.py)}       the hash in KEYS[k + 1]
---   operations, in order:
---     {key, at, other, evidence entry, decision}                  count one event in KEYS[key]
---     {0, rate r, numerator key, denominator key, at, decision}              check one rate
+--               min denominator, threshold, window, pending field prefix}
+--   hashes     flat, three values per (subject, signal) hash k = 1, 2, ...: its count c, the
+--              subject's pseudonym and the subject sealed (see pseudonyms.py); the hash is
+--              named like the receipt up to its hash tag: {prefix}{{pseudonym}}{key suffix}
+--   operations, in order, flat (one after the other in one array):
+--     k, at, other, evidence entry, decision                          count one event in hash k
+--     0, rate r, numerator hash, denominator hash, at, decision               check one rate
+--
+-- The hashes are not passed in KEYS: redis-py packs every argument in Python, at about a
+-- microsecond each, a third of what building the rest of a call costs. They share the
+-- receipt's hash tag, hence its Cluster slot, which is all Redis Cluster asks of keys a
+-- script uses without declaring them (the pending hash below relies on the same).
+--
 -- Returns one entry per crossing: {operation number, count (or numerator), denominator,
 -- evidence, more evidence}, evidence newest first.
 --
@@ -43,8 +50,18 @@ if receipt then
 end
 
 local keep = tonumber(ARGV[1])
-local call = cjson.decode(ARGV[3])
-local counts, rates, infos, ops = call[1], call[2], call[3], call[4]
+local request = cjson.decode(ARGV[3])
+local counts, rates, hashes, ops = request[1], request[2], request[3], request[4]
+
+-- Hash k's name, count signal and subject, sealed.
+local HASH = {}
+local prefix = string.match(KEYS[1], '^[^{]*')
+for k = 1, #hashes / 3 do
+  HASH[k] = prefix .. '{' .. hashes[3 * k - 1] .. counts[hashes[3 * k - 2]][7]
+end
+local function count_of(k) return counts[hashes[3 * k - 2]] end
+local function sealed_of(k) return hashes[3 * k] end
+
 local BRACE = 123  -- '{'
 
 local function int(x)
@@ -64,7 +81,7 @@ local function name_of(idx)
   return name
 end
 
--- key index -> state: h, f, t, n (and sh, sf, st, sn: what the hash holds), the alerted
+-- hash index -> state: h, f, t, n (and sh, sf, st, sn: what the hash holds), the alerted
 -- marker `a` (read when first needed), one bucket's count (bn, bc; bd: changed), others
 -- seen by a distinct count (`seen`), `out`: other fields to write, and the TTL to set.
 local series = {}
@@ -75,9 +92,9 @@ local function load(i, bucket)
   if s == nil then
     local v
     if bucket == nil then
-      v = redis.call('HMGET', KEYS[i], '{h}', '{f}', '{t}', '{n}')
+      v = redis.call('HMGET', HASH[i], '{h}', '{f}', '{t}', '{n}')
     else
-      v = redis.call('HMGET', KEYS[i], '{h}', '{f}', '{t}', '{n}', bucket)
+      v = redis.call('HMGET', HASH[i], '{h}', '{f}', '{t}', '{n}', bucket)
     end
     local h, f, t, n = tonumber(v[1]), tonumber(v[2]), tonumber(v[3]), tonumber(v[4])
     s = {h = h, f = f, t = t or 0, n = n or 0, sh = h, sf = f, st = t, sn = n, fresh = not v[1],
@@ -88,9 +105,11 @@ local function load(i, bucket)
   return s
 end
 
--- Everything this call changed in the hash, written in one HSET.
+-- Everything this call changed in the hash, written in one HSET (of `fields`, reused: a
+-- table per write is garbage for Lua to collect).
+local fields = {}
 local function write(i, s)
-  local fields, n = {}, 0
+  local n = 0
   if s.h ~= nil then  -- a hash only ever read (a rate's empty side) stays unwritten
     if s.h ~= s.sh then fields[n + 1] = '{h}'; fields[n + 2] = int(s.h); n = n + 2; s.sh = s.h end
     if s.f ~= s.sf then fields[n + 1] = '{f}'; fields[n + 2] = int(s.f); n = n + 2; s.sf = s.f end
@@ -107,20 +126,20 @@ local function write(i, s)
     for other, idx in pairs(s.seen) do fields[n + 1] = other; fields[n + 2] = name_of(idx); n = n + 2 end
     s.seen = nil
   end
-  if next(s.out) ~= nil then
-    for field, value in pairs(s.out) do fields[n + 1] = field; fields[n + 2] = value; n = n + 2 end
-    s.out = {}
+  for field, value in pairs(s.out) do
+    fields[n + 1] = field; fields[n + 2] = value; n = n + 2
+    s.out[field] = nil
   end
-  if n > 0 then redis.call('HSET', KEYS[i], unpack(fields)) end
+  if n > 0 then redis.call('HSET', HASH[i], unpack(fields, 1, n)) end
   if s.ttl > 0 then
-    redis.call('EXPIRE', KEYS[i], int(s.ttl))
+    redis.call('EXPIRE', HASH[i], int(s.ttl))
     s.ttl = 0
   end
 end
 
 -- Recount from scratch above `floor`, dropping everything at or below it.
 local function rescan(i, s, distinct, floor)
-  local flat = redis.call('HGETALL', KEYS[i])
+  local flat = redis.call('HGETALL', HASH[i])
   local total, gone = 0, {}
   for j = 1, #flat, 2 do
     local field = flat[j]
@@ -133,7 +152,7 @@ local function rescan(i, s, distinct, floor)
       end
     end
   end
-  if #gone > 0 then redis.call('HDEL', KEYS[i], unpack(gone)) end
+  if #gone > 0 then redis.call('HDEL', HASH[i], unpack(gone)) end
   s.t = total
 end
 
@@ -156,9 +175,9 @@ local function sync(i, s, distinct, window, bucket, at)
     else
       local passed = {}
       for b = s.f + 1, floor do passed[#passed + 1] = name_of(b) end
-      local values = redis.call('HMGET', KEYS[i], unpack(passed))
+      local values = redis.call('HMGET', HASH[i], unpack(passed))
       for k = 1, #passed do s.t = s.t - (tonumber(values[k]) or 0) end
-      redis.call('HDEL', KEYS[i], unpack(passed))
+      redis.call('HDEL', HASH[i], unpack(passed))
     end
   end
   s.f = floor
@@ -170,7 +189,7 @@ end
 local function evict(i, s, cap)
   if s.t <= cap then return end
   write(i, s)
-  local flat = redis.call('HGETALL', KEYS[i])
+  local flat = redis.call('HGETALL', HASH[i])
   local others = {}
   for j = 1, #flat, 2 do
     if string.byte(flat[j], 1) ~= BRACE then others[#others + 1] = {tonumber(flat[j + 1]), flat[j]} end
@@ -178,7 +197,7 @@ local function evict(i, s, cap)
   table.sort(others, function(x, y) return x[1] < y[1] end)
   local gone = {}
   for k = 1, #others - cap do gone[#gone + 1] = others[k][2] end
-  if #gone > 0 then redis.call('HDEL', KEYS[i], unpack(gone)) end
+  if #gone > 0 then redis.call('HDEL', HASH[i], unpack(gone)) end
   s.t = math.min(#others, cap)
 end
 
@@ -187,7 +206,7 @@ local function bucket_count(i, s, name)
   if s.bn ~= name then
     if s.bd then s.out[s.bn] = int(s.bc) end  -- another bucket (an older event): kept to write
     local held = s.out[name]
-    if held == nil then held = redis.call('HGET', KEYS[i], name) end
+    if held == nil then held = redis.call('HGET', HASH[i], name) end
     s.out[name] = nil
     s.bn, s.bc, s.bd = name, tonumber(held) or 0, false
   end
@@ -197,13 +216,13 @@ end
 -- The last bucket `other` was seen in, as this call has it.
 local function seen_in(i, s, other)
   local idx = s.seen and s.seen[other]
-  if idx == nil then idx = tonumber(redis.call('HGET', KEYS[i], other)) end
+  if idx == nil then idx = tonumber(redis.call('HGET', HASH[i], other)) end
   return idx
 end
 
 local function alerted(i, s)
   if not s.a_read then  -- read only when a count reaches its threshold: rarely
-    s.a = tonumber(redis.call('HGET', KEYS[i], '{a}'))
+    s.a = tonumber(redis.call('HGET', HASH[i], '{a}'))
     s.sa, s.a_read = s.a, true
   end
   return s.a
@@ -214,37 +233,40 @@ local function evidence(i, s)
   local fields = {}
   for k = s.n - 1, math.max(0, s.n - keep), -1 do fields[#fields + 1] = EVIDENCE[k % keep] end
   if #fields == 0 then return {} end
-  return redis.call('HMGET', KEYS[i], unpack(fields))
+  return redis.call('HMGET', HASH[i], unpack(fields))
 end
 
 local function mark_of(i, s, field)
   local m = s.out[field]
-  if m == nil then m = redis.call('HGET', KEYS[i], field) end
+  if m == nil then m = redis.call('HGET', HASH[i], field) end
   return tonumber(m)
 end
 
 -- Keep a crossing pending, for at least as long as its marker lives. Its field names the
--- fixed window like signals.crossing.window_key: floor(at / window), computed as Python's
+-- fixed window like signals.crossing.window_key: math.floor(at / window), computed as Python's
 -- float floor division does, so the field the worker acknowledges is this one. The pending
 -- hash is the subject's: the count hash's name up to its hash tag, then `:pending` (same
--- slot; not passed in KEYS, where every key costs the client a few µs).
+-- slot).
 local function hold(i, prefix, window, ttl, decision, at, first, second, ev, more)
-  local key = string.match(KEYS[i], '^[^{]*{[^}]*}') .. ':pending'
+  local key = string.match(HASH[i], '^[^{]*{[^}]*}') .. ':pending'
   local field = prefix .. string.format('%d', math.floor((at - math.fmod(at, window)) / window + 0.5))
   -- The time as text: cjson keeps only 14 significant digits of a number.
   local exact = string.format('%.17g', at)
-  local subject = infos[i - 1][2]
+  local subject = sealed_of(i)
   redis.call('HSET', key, field, cjson.encode({subject, decision, exact, first, second, ev, more}))
   if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, int(ttl)) end
 end
 
 local crossings = {}
-for op = 1, #ops do
-  local o = ops[op]
-  local i = o[1]
+local op = 0
+local p = 1  -- the operation's first value in `ops`
+while p <= #ops do
+  op = op + 1
+  local i = ops[p]
   if i ~= 0 then
-    local at = o[2]
-    local c = counts[infos[i - 1][1]]
+    local at, other, entry, decision = ops[p + 1], ops[p + 2], ops[p + 3], ops[p + 4]
+    p = p + 5
+    local c = count_of(i)
     local distinct, window, bucket, threshold = c[1] == 1, c[2], c[3], c[4]
     local idx = math.floor(at / bucket)
     local bucket_name = nil
@@ -258,7 +280,6 @@ for op = 1, #ops do
     sync(i, s, distinct, window, bucket, at)
     if idx > s.f then
       if distinct then
-        local other = o[3]
         local seen = seen_in(i, s, other)
         if seen == nil or seen <= s.f then s.t = s.t + 1 end
         if seen == nil or idx > seen then
@@ -272,18 +293,20 @@ for op = 1, #ops do
         s.t = s.t + 1
       end
     end
-    s.out[EVIDENCE[s.n % keep]] = o[4]
+    s.out[EVIDENCE[s.n % keep]] = entry
     s.n = s.n + 1
 
     if s.t >= threshold and not (alerted(i, s) ~= nil and at < s.a + window) then
       s.a = at
       local ev = evidence(i, s)
-      hold(i, c[6], window, window + bucket, o[5], at, s.t, 0, ev, {})
+      hold(i, c[6], window, window + bucket, decision, at, s.t, 0, ev, {})
       crossings[#crossings + 1] = {op, s.t, 0, ev, {}}
     end
   else
-    local r, num_key, den_key, at = rates[o[2]], o[3], o[4], o[5]
-    local nc, dc = counts[infos[num_key - 1][1]], counts[infos[den_key - 1][1]]
+    local r, num_key, den_key = rates[ops[p + 1]], ops[p + 2], ops[p + 3]
+    local at, decision = ops[p + 4], ops[p + 5]
+    p = p + 6
+    local nc, dc = count_of(num_key), count_of(den_key)
     local num, den = load(num_key), load(den_key)
     local a = sync(num_key, num, nc[1] == 1, nc[2], nc[3], at)
     local b = sync(den_key, den, dc[1] == 1, dc[2], dc[3], at)
@@ -295,7 +318,7 @@ for op = 1, #ops do
         host.out[r[3]] = string.format('%.17g', at)
         host.ttl = math.max(host.ttl, r[2])
         local ev, more = evidence(num_key, num), evidence(den_key, den)
-        hold(host_key, r[7], r[6], r[2], o[6], at, a, b, ev, more)
+        hold(host_key, r[7], r[6], r[2], decision, at, a, b, ev, more)
         crossings[#crossings + 1] = {op, a, b, ev, more}
       end
     end

@@ -317,35 +317,39 @@ class RedisSignalStore:
 class _ScriptCall:
     """One script call's KEYS and ARGV, and how to read its answer back.
 
-    Everything but the keys travels as one JSON argument: packing thousands of small
-    arguments costs the client more than the script spends on them. What many operations
-    share - a signal's parameters, a hash's subject - goes once per call, referred to by
-    index (see record.lua), and the loop below, run once per event, does little else.
+    Only the batch's receipt is a key; everything else travels as one JSON argument:
+    packing many small arguments (keys included) costs the client more than the script
+    spends on them. What many operations share - a signal's parameters, a hash's subject -
+    goes once per call, referred to by index (see record.lua). The loop below runs once
+    per event: it makes no container per event (operations go in one flat list), since
+    every one that lives until the batch is sent is work for the garbage collector, which
+    cost as much as the rest of the loop.
     """
 
     def __init__(self, store: RedisSignalStore, batch_id: str, group: list[Observation]) -> None:
         self._store = store
+        self._group = group
+        self._ops: list[tuple[Observation, RateSpec | None]] | None = None  # built if something crossed
         self.keys: list[str] = [store._key(store.name_of(group[0].event.subject), "batch", batch_id)]
-        self.ops: list[tuple[Observation, RateSpec | None]] = []
         self.longest_hold = 1  # seconds the longest-lived pending entry this call may write lives
         self._counts: dict[str, int] = {}  # count signal's key name -> its row in `counts`
         self._count_rows: list[list[Any]] = []
         self._rates: dict[str, int] = {}  # rate signal's id -> its row in `rates`
         self._rate_rows: list[list[Any]] = []
-        self._series: dict[tuple[str, str], int] = {}  # (account id, signal key) -> KEYS index
-        self._series_rows: list[list[Any]] = []  # KEYS[i + 1]: its count's row and sealed subject
-        operations: list[list[Any]] = []
+        self._series: dict[str, dict[str, int]] = {}  # signal key -> account id -> hash number
+        self._series_rows: list[Any] = []  # per hash: its count's row, pseudonym, subject sealed
+        operations: list[Any] = []
+        add = operations.extend
         names = store._names
-        ops = self.ops
+        series = self._series
         for obs in group:
             event, spec = obs.event, obs.count
-            index = self._series.get((event.subject, spec.key_name)) or self._add_series(event.subject, spec)
+            index = series.get(spec.key_name, {}).get(event.subject) or self._add_series(event.subject, spec)
             other = names.get(event.other) or store.name_of(event.other)
             entry = encode_evidence(event.kind, other, event.other_band, event.mutual, event.at)
-            operations.append([index, event.at, other, entry, event.decision_id])
-            ops.append((obs, None))
+            add((index, event.at, other, entry, event.decision_id))
             for rate in obs.rates:
-                operations.append(self._rate(obs, rate))
+                add(self._rate(obs, rate))
         self.args: list[str | int] = [
             store._evidence_kept,
             RECEIPT_TTL,
@@ -357,23 +361,22 @@ class _ScriptCall:
     def _add_series(self, account_id: str, spec: CountSpec) -> int:
         count = self._counts.get(spec.key_name)
         if count is None:
+            part = "d" if spec.distinct else "n"
             self._count_rows.append(
                 [int(spec.distinct), spec.window, spec.bucket, spec.threshold, spec.cap,
-                 f"count|{spec.id}|{spec.window}:"]
+                 f"count|{spec.id}|{spec.window}:", f"}}:{spec.key_name}:{part}"]  # see _key
             )
             count = self._counts[spec.key_name] = len(self._count_rows)  # Lua arrays are 1-based
             self.longest_hold = max(self.longest_hold, spec.window + spec.bucket)
         store = self._store
-        part = "d" if spec.distinct else "n"
-        self.keys.append(store._key(store.name_of(account_id), spec.key_name, part))
-        self._series_rows.append([count, store.sealed(account_id)])
-        index = self._series[(account_id, spec.key_name)] = len(self.keys)  # KEYS are 1-based
+        self._series_rows += (count, store.name_of(account_id), store.sealed(account_id))
+        index = self._series.setdefault(spec.key_name, {})[account_id] = len(self._series_rows) // 3
         return index
 
     def _series_of(self, account_id: str, spec: CountSpec) -> int:
-        return self._series.get((account_id, spec.key_name)) or self._add_series(account_id, spec)
+        return self._series.get(spec.key_name, {}).get(account_id) or self._add_series(account_id, spec)
 
-    def _rate(self, obs: Observation, rate: RateSpec) -> list[Any]:
+    def _rate(self, obs: Observation, rate: RateSpec) -> tuple[Any, ...]:
         subject = obs.event.subject
         num, den = rate.numerator, rate.denominator
         row = self._rates.get(rate.id)
@@ -386,13 +389,18 @@ class _ScriptCall:
             )
             row = self._rates[rate.id] = len(self._rate_rows)
             self.longest_hold = max(self.longest_hold, host.window + host.bucket)
-        self.ops.append((obs, rate))
-        return [0, row, self._series_of(subject, num), self._series_of(subject, den), obs.event.at,
-                obs.event.decision_id]
+        return (0, row, self._series_of(subject, num), self._series_of(subject, den), obs.event.at,
+                obs.event.decision_id)
+
+    def _operation(self, number: int) -> tuple[Observation, RateSpec | None]:
+        """The observation (and rate, for a rate check) of the script's operation `number`."""
+        if self._ops is None:
+            self._ops = [(obs, rate) for obs in self._group for rate in (None, *obs.rates)]
+        return self._ops[number - 1]
 
     def crossing(self, entry: list[Any]) -> Crossing:
         op, first, second, evidence, more = entry
-        obs, rate = self.ops[int(op) - 1]
+        obs, rate = self._operation(int(op))
         items = [EvidenceItem.decode(e) for e in (*evidence, *more)]
         event = obs.event
         spec: CountSpec | RateSpec = obs.count if rate is None else rate
