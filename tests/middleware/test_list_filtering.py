@@ -28,7 +28,7 @@ from safe_accounts.decisions.table import decision_log
 from safe_accounts.pipeline.batch import cached_actor, cached_page
 from safe_accounts.pipeline.facts import PairVerdict, assess, strongest
 from safe_accounts.pipeline.ids import ids_at
-from safe_accounts.pipeline.lists import NOTICE_RESTRICTED, NOTICE_STRANGER, filter_lists
+from safe_accounts.pipeline.lists import NOTICE_RESTRICTED, NOTICE_STRANGER, _notices, filter_lists
 from safe_accounts.policy.jsonpath import compile_path
 from safe_accounts.policy.model import Action, Mode, Outcome
 from safe_accounts.runtime import Runtime
@@ -371,25 +371,39 @@ async def test_a_cached_band_moves_on_at_a_birthday(rt: Runtime, clock: FrozenCl
 
 # --- every page: the one-pass filter agrees with judging each item on its own -----------
 
-async def _judged_alone(rt: Runtime, actor_id: str | None, document: dict[str, Any]) -> list[Any]:
-    """The ids left when each listed item is judged by itself (`assess` + `strongest`)."""
+async def _judged_alone(
+    rt: Runtime, actor_id: str | None, document: dict[str, Any], notice_field: str | None
+) -> dict[str, Any]:
+    """`document` as judging each listed item by itself leaves it (`assess` + `strongest`),
+    with the notices `_notices` gives for every listed account."""
+    groups = [ids_at(item, ID) for item in document["results"]]
+    actor, pairs = await assess(rt, _rules(rt), actor_id, [i for g in groups for i in g])
+    notices = await _notices(rt, actor, [p.target for p in pairs]) if notice_field else {}
     kept = []
-    for item in document["results"]:
-        _, pairs = await assess(rt, _rules(rt), actor_id, ids_at(item, ID))
-        if not _enforced_filter(strongest(pairs)):
-            kept.append(item.get("id") if isinstance(item, dict) else item)
-    return kept
+    for item, ids in zip(document["results"], groups, strict=True):
+        _, pairs = await assess(rt, _rules(rt), actor_id, ids)
+        decisive = strongest(pairs)
+        if _enforced_filter(decisive):
+            continue
+        notice = next((notices[i] for i in ids if i in notices), None)
+        if decisive is None and notice is not None and isinstance(item, dict):
+            item[notice_field] = notice
+        kept.append(item)
+    return {**document, "results": kept}
 
 
+@pytest.mark.parametrize("notice_field", [None, "safety_notice"])
 @pytest.mark.parametrize("seed", range(6))
-async def test_random_pages_are_filtered_as_each_item_alone_would_be(rt: Runtime, seed: int) -> None:
+async def test_random_pages_are_filtered_as_each_item_alone_would_be(
+    rt: Runtime, seed: int, notice_field: str | None
+) -> None:
     rng = random.Random(seed)
-    pool: list[Any] = [*LISTED, 5, " kid ", "005", None, "", "never-listed-before"]
+    pool: list[Any] = [*LISTED, 5, " kid ", "005", None, "", "x" * 300, "never-listed-before"]
     for actor_id in ACTORS:
         ids = [rng.choice(pool) for _ in range(rng.randint(1, 25))]
         document = {"results": [{"id": i} for i in ids] + [rng.choice(["text", 7, {"no": "id"}])]}
         if rng.random() < 0.7:  # most pages warm, some cold
-            await _warm(rt, actor_id, [i for i in LISTED])
-        expected = await _judged_alone(rt, actor_id, copy.deepcopy(document))
-        await _filter(rt, actor_id, document, notice_field=None)
-        assert [i.get("id") if isinstance(i, dict) else i for i in document["results"]] == expected, (seed, actor_id)
+            await _warm(rt, actor_id, LISTED)
+        expected = await _judged_alone(rt, actor_id, copy.deepcopy(document), notice_field)
+        await _filter(rt, actor_id, document, notice_field=notice_field)
+        assert document == expected, (seed, actor_id)

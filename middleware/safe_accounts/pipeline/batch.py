@@ -16,11 +16,14 @@ When anything is not cached this answers None, and the caller takes the general 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from ..bands.age import AgeBand, Assurance
 from ..policy.engine import Party, Relation, RuleSet, Stage, Verdict
 from ..runtime import Runtime
 from .facts import ANONYMOUS, PairVerdict, party
+
+_UNSEEN: Any = object()
 
 
 class Page(NamedTuple):
@@ -52,8 +55,8 @@ def cached_page(
     stage = rules.stage
     verdict = RuleSet.verdict
     actor_id = actor.id
-    # Per page, not per process: the stages belong to this actor.
-    stages: dict[tuple[object, object, bool], Stage] = {}
+    # Per page, not per process: the stages belong to this actor. None: no rule applies.
+    stages: dict[tuple[AgeBand, Assurance, bool], Stage | None] = {}
     verdicts: dict[tuple[int, bool | None, int | None], tuple[Relation, Verdict]] = {}
     ruled: dict[str, PairVerdict] = {}
     targets: list[Party] | None = [] if with_targets else None
@@ -62,39 +65,38 @@ def cached_page(
         if record is None:
             return None
         restricted = is_restricted(target_id)
-        target: Party | None = None
-        if target_id == actor_id:
-            # An account acting on itself: no rule about a pair applies (`RuleSet.stage`).
-            staged = None
-        else:
-            key = (record.band, record.assurance, restricted)
-            staged = stages.get(key)
-            if staged is None:
-                target = party(record, restricted)
-                staged = stages[key] = stage(actor, target)
-            if not staged.rules:
-                staged = None
-        if staged is not None:
-            connected = mutual = None
-            if actor_id is not None:
-                if staged.needs_connected:
-                    connected = relationships.cached_connected(actor_id, target_id)
-                    if connected is None:
-                        return None
-                if staged.needs_mutual:
-                    mutual = relationships.cached_mutual(actor_id, target_id)
-                    if mutual is None:
-                        return None
-            vkey = (id(staged), connected, mutual)
-            found = verdicts.get(vkey)
-            if found is None:
-                relation = Relation(connected=connected, mutual=mutual)
-                found = verdicts[vkey] = (relation, verdict(staged.rules, relation))
-            relation, decided = found
-            if decided.rule is not None:
-                if target is None:
-                    target = party(record, restricted)
-                ruled[target_id] = PairVerdict(target, decided, relation)
+        key = (record.band, record.assurance, restricted)
+        staged = stages.get(key, _UNSEEN)
+        if staged is _UNSEEN:
+            # Phase one reads the target's band, assurance and restriction, never its id
+            # (`RuleSet.stage` memoises on those alone): an id-less target stands for all.
+            found = stage(actor, Party(None, record.band, record.assurance, restricted))
+            staged = stages[key] = found if found.rules else None
+        if staged is None or target_id == actor_id:  # an account acting on itself: no rule
+            if targets is not None:
+                targets.append(Party(record.account_id, record.band, record.assurance, restricted))
+            continue
+        connected = mutual = None
+        if actor_id is not None:
+            if staged.needs_connected:
+                connected = relationships.cached_connected(actor_id, target_id)
+                if connected is None:
+                    return None
+            if staged.needs_mutual:
+                mutual = relationships.cached_mutual(actor_id, target_id)
+                if mutual is None:
+                    return None
+        vkey = (id(staged), connected, mutual)
+        known = verdicts.get(vkey)
+        if known is None:
+            relation = Relation(connected=connected, mutual=mutual)
+            known = verdicts[vkey] = (relation, verdict(staged.rules, relation))
+        relation, decided = known
+        if decided.rule is None and targets is None:
+            continue
+        target = Party(record.account_id, record.band, record.assurance, restricted)
+        if decided.rule is not None:
+            ruled[target_id] = PairVerdict(target, decided, relation)
         if targets is not None:
-            targets.append(target if target is not None else party(record, restricted))
+            targets.append(target)
     return Page(ruled, targets)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 from ..bands.age import AgeBand
@@ -47,27 +48,11 @@ async def filter_lists(
     if not lists:
         return False, None, {}
     slots = [slot for steps in lists for slot in _locate(document, steps)]
-    # Every located item's ids, in order: a plain id as the string itself (no list per
-    # item), any other as `ids_at` spells it. `seen` is every id once, in first-seen order.
-    key_of_id = id_path[0] if len(id_path) == 1 and type(id_path[0]) is str else None
-    per_item: list[str | list[str]] = []
-    seen: dict[str, None] = {}
-    for container, keys in slots:
-        for key in keys:
-            item = container[key]
-            if key_of_id is not None and type(item) is dict:
-                value = item.get(key_of_id)
-                if type(value) is str and value and value[0] in _PLAIN_FIRST and not value[-1].isspace():
-                    per_item.append(value)
-                    seen[value] = None
-                    continue
-            group = ids_at(item, id_path)
-            per_item.append(group)
-            for account in account_ids(group):
-                seen[account] = None
-    if not per_item:
+    items = [container[key] for container, keys in slots for key in keys]
+    if not items:
         return False, None, {}
-    ids = list(seen)
+    per_item, all_plain = _ids_of_items(items, id_path)
+    ids = list(dict.fromkeys(per_item)) if all_plain else _distinct(per_item)  # type: ignore[arg-type]
     rules = rt.policy.rules[Action.DISCOVERY]
     # Notices are for the actor as the request saw it; verdicts read its band afresh, as
     # they read every listed account's.
@@ -88,33 +73,43 @@ async def filter_lists(
     ruled = page.ruled
     if not ruled and not notices:
         return False, None, notices  # every listed account is allowed: nothing to change or log
-    notify = notices if notice_field else None
+    # The items a rule applies to, by position: usually a few of many, found at C speed.
+    if all_plain:
+        decided = [(i, ruled[v]) for i, v in enumerate(per_item) if v in ruled]  # type: ignore[index]
+    else:
+        decided = [(i, d) for i, d in enumerate(map(_decisive, per_item, repeat(ruled))) if d is not None]
+    if notices and notice_field:
+        kept = {i for i, _ in decided}
+        for i, item in enumerate(items):
+            if i not in kept:
+                _add_notice(item, per_item[i], notices, notice_field)
     removed: list[PairVerdict] = []
     monitored: list[PairVerdict] = []
     dropped: dict[int, tuple[Any, list[Any]]] = {}
-    index = 0
-    for container, keys in slots:
-        for key in keys:
-            group = per_item[index]
-            index += 1
-            if type(group) is str:
-                decisive = ruled.get(group)
-            else:
-                decisive = strongest([ruled[i] for i in group if i in ruled])
-            if decisive is None:
-                if notify:
-                    _add_notice(container[key], group, notify, notice_field)
-                continue
-            verdict = decisive.verdict
-            if verdict.mode is Mode.ENFORCE and verdict.outcome.strength >= Outcome.FILTER.strength:
-                removed.append(decisive)
-                dropped.setdefault(id(container), (container, []))[1].append(key)
-            else:
-                monitored.append(decisive)
+    removes: dict[int, bool] = {}  # by verdict: a rule's verdict is one shared object
+    slot, start, end, keys, drop = -1, 0, 0, (), None
+    for i, decisive in decided:
+        verdict = decisive.verdict
+        removing = removes.get(id(verdict))
+        if removing is None:
+            removing = removes[id(verdict)] = (
+                verdict.mode is Mode.ENFORCE and verdict.outcome.strength >= Outcome.FILTER.strength
+            )
+        if not removing:
+            monitored.append(decisive)
+            continue
+        removed.append(decisive)
+        while i >= end:  # `decided` is in item order: walk the slots along with it
+            slot += 1
+            container, keys = slots[slot]
+            start, end, drop = end, end + len(keys), None
+        if drop is None:
+            drop = dropped.setdefault(id(container), (container, []))[1]
+        drop.append(keys[i - start])
     for container, keys in dropped.values():
         if isinstance(container, list):
-            gone = set(keys)
-            container[:] = [x for i, x in enumerate(container) if i not in gone]
+            for key in sorted(set(keys), reverse=True):
+                del container[key]
         else:
             for key in dict.fromkeys(keys):
                 del container[key]
@@ -123,6 +118,40 @@ async def filter_lists(
         pairs=removed + monitored, affected_by_rule=True,
     )
     return bool(removed or notices), (decision_id if removed else None), notices
+
+
+def _ids_of_items(items: list[Any], id_path: tuple[object, ...]) -> tuple[list[str | list[str]], bool]:
+    """Each item's account ids, and whether every item has one plain id (kept as the string
+    itself: no list per item). Any other item's ids are as `ids_at` spells them."""
+    key = id_path[0] if len(id_path) == 1 and type(id_path[0]) is str else None
+    if key is None:
+        return [ids_at(item, id_path) for item in items], False
+    per_item: list[Any] = [item.get(key) if type(item) is dict else None for item in items]
+    others = [
+        i for i, v in enumerate(per_item)
+        if not (type(v) is str and v and v[0] in _PLAIN_FIRST and not v[-1].isspace())
+    ]
+    for i in others:
+        per_item[i] = ids_at(items[i], id_path)
+    return per_item, not others
+
+
+def _distinct(per_item: list[str | list[str]]) -> list[str]:
+    """Every id once, in first-seen order, as `account_ids` would list them."""
+    seen: dict[str, None] = {}
+    for ids in per_item:
+        if type(ids) is str:
+            seen[ids] = None
+        else:
+            for account in account_ids(ids):
+                seen[account] = None
+    return list(seen)
+
+
+def _decisive(ids: str | list[str], ruled: dict[str, PairVerdict]) -> PairVerdict | None:
+    if type(ids) is str:
+        return ruled.get(ids)
+    return strongest([ruled[i] for i in ids if i in ruled])
 
 
 def _add_notice(item: Any, ids: str | list[str], notices: dict[str, dict[str, str]], field: str | None) -> None:
