@@ -45,7 +45,12 @@ def cached_actor(rt: Runtime, actor_id: str | None) -> Party | None:
 
 
 def cached_page(
-    rt: Runtime, rules: RuleSet, actor: Party, target_ids: Sequence[str], *, with_targets: bool = False
+    rt: Runtime,
+    rules: RuleSet,
+    actor: Party,
+    target_ids: Sequence[str],
+    *,
+    with_targets: bool = False,
 ) -> Page | None:
     """What `facts.assess` would answer for `target_ids` (distinct), from the caches alone;
     None as soon as a band or a needed relationship is not cached."""

@@ -52,20 +52,21 @@ async def filter_lists(
     if not items:
         return False, None, {}
     per_item, all_plain = _ids_of_items(items, id_path)
-    ids = list(dict.fromkeys(per_item)) if all_plain else _distinct(per_item)  # type: ignore[arg-type]
+    # Every id once, in first-seen order (as `account_ids` would list them).
+    ids = list(dict.fromkeys(per_item)) if all_plain else _distinct(per_item)
     rules = rt.policy.rules[Action.DISCOVERY]
     # Notices are for the actor as the request saw it; verdicts read its band afresh, as
     # they read every listed account's.
     with_notices = notice_field is not None and _may_see_notices(actor, rt)
     viewer = cached_actor(rt, actor.id)
-    page = None if viewer is None else cached_page(rt, rules, viewer, ids, with_targets=with_notices)
+    page = None
+    if viewer is not None:
+        page = cached_page(rt, rules, viewer, ids, with_targets=with_notices)
     if page is None:
         # Something is not cached: the general path, which fetches within the time budget.
         _, pairs = await assess(rt, rules, actor.id, ids)
-        page = Page(
-            {p.target.id: p for p in pairs if p.verdict.rule is not None and p.target.id is not None},
-            [p.target for p in pairs],
-        )
+        ruled = {p.target.id: p for p in pairs if p.verdict.rule is not None}
+        page = Page(ruled, [p.target for p in pairs])  # type: ignore[arg-type]
     notices: dict[str, dict[str, str]] = {}
     if with_notices and page.targets is not None:
         async with asyncio.timeout(rt.policy.defaults.time_budget_ms / 1000):
@@ -77,11 +78,13 @@ async def filter_lists(
     if all_plain:
         decided = [(i, ruled[v]) for i, v in enumerate(per_item) if v in ruled]  # type: ignore[index]
     else:
-        decided = [(i, d) for i, d in enumerate(map(_decisive, per_item, repeat(ruled))) if d is not None]
+        decisive_of_items = map(_decisive, per_item, repeat(ruled))
+        decided = [(i, d) for i, d in enumerate(decisive_of_items) if d is not None]
     if notices and notice_field:
-        kept = {i for i, _ in decided}
+        # Only an item no rule applies to carries a notice.
+        judged = {i for i, _ in decided}
         for i, item in enumerate(items):
-            if i not in kept:
+            if i not in judged:
                 _add_notice(item, per_item[i], notices, notice_field)
     removed: list[PairVerdict] = []
     monitored: list[PairVerdict] = []
@@ -120,7 +123,9 @@ async def filter_lists(
     return bool(removed or notices), (decision_id if removed else None), notices
 
 
-def _ids_of_items(items: list[Any], id_path: tuple[object, ...]) -> tuple[list[str | list[str]], bool]:
+def _ids_of_items(
+    items: list[Any], id_path: tuple[object, ...]
+) -> tuple[list[str | list[str]], bool]:
     """Each item's account ids, and whether every item has one plain id (kept as the string
     itself: no list per item). Any other item's ids are as `ids_at` spells them."""
     key = id_path[0] if len(id_path) == 1 and type(id_path[0]) is str else None
@@ -137,7 +142,7 @@ def _ids_of_items(items: list[Any], id_path: tuple[object, ...]) -> tuple[list[s
 
 
 def _distinct(per_item: list[str | list[str]]) -> list[str]:
-    """Every id once, in first-seen order, as `account_ids` would list them."""
+    """`account_ids` over every item's ids."""
     seen: dict[str, None] = {}
     for ids in per_item:
         if type(ids) is str:
@@ -154,10 +159,15 @@ def _decisive(ids: str | list[str], ruled: dict[str, PairVerdict]) -> PairVerdic
     return strongest([ruled[i] for i in ids if i in ruled])
 
 
-def _add_notice(item: Any, ids: str | list[str], notices: dict[str, dict[str, str]], field: str | None) -> None:
+def _add_notice(
+    item: Any, ids: str | list[str], notices: dict[str, dict[str, str]], field: str | None
+) -> None:
     if not isinstance(item, dict) or field is None:
         return
-    notice = notices.get(ids) if type(ids) is str else next((notices[i] for i in ids if i in notices), None)
+    if type(ids) is str:
+        notice = notices.get(ids)
+    else:
+        notice = next((notices[i] for i in ids if i in notices), None)
     if notice is not None:
         item[field] = notice
 
