@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from safe_accounts.clock import FrozenClock
 from safe_accounts.errors import StorageError
 from safe_accounts.policy.model import EventKind, Signals
-from safe_accounts.signals import Crossing, Observation, SignalRecorder
+from safe_accounts.signals import Crossing, Event, Observation, SignalRecorder
 from safe_accounts.signals.memory import InProcessSignalStore
 from safe_accounts.signals.recorder import (
     CROSSING_HANDLER_FAILED,
@@ -52,77 +52,99 @@ class BatchLog(InProcessSignalStore):
         return await super().record(batch_id, observations)
 
 
-class PreparingLog(InProcessSignalStore):
-    """The in-process store with a `prepare` step, like Redis': remembers what was prepared
-    and recorded, in order, and can be held mid-write or made to fail."""
+class WriteLog(InProcessSignalStore):
+    """The in-process store, remembering each write's events in order; writes can be held
+    on the wire (`gate`) or made to fail as in an outage (`failures`)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.steps: list[tuple[str, str]] = []  # ("prepare" | "record" | "failed", batch id)
+        self.written: list[Event] = []
+        self.on_the_wire = 0
+        self.most_on_the_wire = 0
         self.gate = asyncio.Event()
         self.gate.set()
-        self.failures = 0  # the next this many writes fail as an outage would
-
-    def prepare(self, batch_id: str, observations: Sequence[Observation]) -> None:
-        self.steps.append(("prepare", batch_id))
+        self.failures = 0
 
     async def record(self, batch_id: str, observations: Sequence[Observation]) -> list[Crossing]:
-        await self.gate.wait()
-        if self.failures:
-            self.failures -= 1
-            self.steps.append(("failed", batch_id))
-            raise StorageError("down")
-        self.steps.append(("record", batch_id))
+        self.on_the_wire += 1
+        self.most_on_the_wire = max(self.most_on_the_wire, self.on_the_wire)
+        try:
+            await self.gate.wait()
+            if self.failures:
+                self.failures -= 1
+                raise StorageError("down")
+        finally:
+            self.on_the_wire -= 1
+        self.written += [o.event for o in observations]
         return await super().record(batch_id, observations)
 
 
-async def test_the_next_batch_is_prepared_while_one_is_written_and_written_after_it() -> None:
-    store = PreparingLog()
+def _subjects_events(subjects: int, each: int) -> list[Event]:
+    """`each` events of every subject, interleaved, at increasing times."""
+    return [
+        event(EventKind.BLOCKED, AT + i * subjects + s, subject=f"adult-{s}", other=f"child-{i}")
+        for i in range(each) for s in range(subjects)
+    ]
+
+
+def _in_order_per_subject(written: list[Event]) -> bool:
+    by_subject: dict[str, list[float]] = {}
+    for e in written:
+        by_subject.setdefault(e.subject, []).append(e.at)
+    return all(times == sorted(times) for times in by_subject.values())
+
+
+async def test_two_writers_share_the_subjects_and_keep_each_subjects_order() -> None:
+    store = WriteLog()
     recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore, batch_size=4)
-    for i in range(12):
-        recorder.submit(event(EventKind.BLOCKED, AT + i, other=f"child-{i}"))
+    events = _subjects_events(subjects=40, each=3)  # 40 subjects: both writers get some
+    for e in events:
+        recorder.submit(e)
     store.gate.clear()
     writing = asyncio.create_task(recorder.flush())
     for _ in range(100):
         await asyncio.sleep(0)
-    # The first batch is on the wire; the second has been taken off the queue and built.
-    assert [step for step, _ in store.steps] == ["prepare", "prepare"]
-    assert recorder.health()["queued"] == 12
+    assert store.on_the_wire == 2  # one batch from each writer
     store.gate.set()
     await writing
-    recorded = [batch for step, batch in store.steps if step == "record"]
-    prepared = [batch for step, batch in store.steps if step == "prepare"]
-    assert len(recorded) == 3 and recorded == prepared  # each batch as prepared, in order
-    assert recorder.health()["recorded"] == 12 and recorder.health()["queued"] == 0
+    assert sorted(store.written, key=lambda e: e.at) == events  # every event, once
+    assert _in_order_per_subject(store.written)
+    assert recorder.health()["recorded"] == 120 and recorder.health()["queued"] == 0
 
 
-async def test_a_failed_batch_is_written_before_the_one_prepared_behind_it() -> None:
-    store = PreparingLog()
-    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore, batch_size=4)
-    for i in range(8):
-        recorder.submit(event(EventKind.BLOCKED, AT + i, other=f"child-{i}"))
-    store.gate.clear()
-    store.failures = 1
-    writing = asyncio.create_task(recorder.flush())
-    for _ in range(100):
-        await asyncio.sleep(0)
-    first, second = [batch for _, batch in store.steps]  # both prepared, the first on the wire
-    store.gate.set()
-    await writing  # the first write fails: the flush stops there
-    assert store.steps[-1] == ("failed", first)
-    assert recorder.health()["queued"] == 8 and recorder.health()["store_reachable"] is False
+async def test_one_writer_writes_everything_in_submission_order() -> None:
+    store = WriteLog()
+    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore, batch_size=4, writers=1)
+    events = _subjects_events(subjects=10, each=6)
+    for e in events:
+        recorder.submit(e)
     await recorder.flush()
-    assert [s for s in store.steps if s[0] == "record"] == [("record", first), ("record", second)]
-    assert recorder.health()["recorded"] == 8 and recorder.health()["queued"] == 0
+    assert store.written == events and store.most_on_the_wire == 1
 
 
-async def test_events_in_a_prepared_batch_are_reported_lost_when_close_gives_up(
+async def test_a_failed_batch_is_written_again_before_anything_after_it() -> None:
+    store = WriteLog()
+    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore, batch_size=4)
+    events = _subjects_events(subjects=40, each=3)
+    for e in events:
+        recorder.submit(e)
+    store.failures = 2  # the first batch of each writer
+    await recorder.flush()  # both fail: the flush stops there
+    assert store.written == [] and recorder.health()["queued"] == 120
+    assert recorder.health()["store_reachable"] is False
+    await recorder.flush()
+    assert sorted(store.written, key=lambda e: e.at) == events
+    assert _in_order_per_subject(store.written)
+    assert recorder.health()["recorded"] == 120 and recorder.health()["store_reachable"] is True
+
+
+async def test_events_on_the_wire_are_reported_lost_when_close_gives_up(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    store = PreparingLog()
+    store = WriteLog()
     recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=_ignore, batch_size=4, close_timeout=0.05)
-    for i in range(8):
-        recorder.submit(event(EventKind.BLOCKED, AT + i, other=f"child-{i}"))
+    for e in _subjects_events(subjects=2, each=4):
+        recorder.submit(e)
     store.failures = 1_000
     with caplog.at_level(logging.ERROR):
         await recorder.close()

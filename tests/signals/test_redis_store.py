@@ -253,39 +253,6 @@ async def test_the_script_counts_and_crosses_exactly_like_the_in_process_store(
         await store.close()
 
 
-async def test_a_prepared_batch_is_sent_as_built(redis_url: str, redis_prefix: str) -> None:
-    store = RedisSignalStore(redis_url, prefix=redis_prefix)
-    try:
-        events = [event(EventKind.CONTACT_REQUEST, AT + i, other=f"child-{i}") for i in range(12)]
-        observations = [o for e in events for o in PLAN.observations(e)]
-        store.prepare("b1", observations)
-        (crossing,) = await store.record("b1", observations)
-        assert crossing.signal == "strangers" and crossing.counts["count"] == 10
-        # Prepared for another batch: the one recorded builds its own call.
-        store.prepare("b3", observations)
-        later = [event(EventKind.CONTACT_REQUEST, AT + 100 + i, other=f"child-{i}") for i in range(5)]
-        assert await store.record("b2", [o for e in later for o in PLAN.observations(e)]) == []
-        client = await store.client()
-        assert int(await client.hget(store.key_of("adult-1", BUSY), "{t}")) == 17
-    finally:
-        await store.close()
-
-
-@pytest.mark.cluster
-async def test_a_batch_prepared_before_the_first_connection_is_cut_by_slot(redis_cluster_url: str) -> None:
-    store = RedisSignalStore(redis_cluster_url, prefix=f"satest:{uuid.uuid4().hex[:8]}:")
-    try:
-        events = [event(EventKind.CONTACT_REQUEST, AT + i, subject=f"adult-{i % 20}") for i in range(100)]
-        observations = [o for e in events for o in PLAN.observations(e)]
-        store.prepare("b1", observations)  # not connected yet: not known to be a Cluster
-        await store.record("b1", observations)
-        client = await store.client()
-        for s in range(20):
-            assert int(await client.hget(store.key_of(f"adult-{s}", BUSY), "{t}")) == 5
-    finally:
-        await store.close()
-
-
 def test_pseudonyms_and_seals_are_memoised_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     from safe_accounts.signals import redis_store
 

@@ -1,9 +1,14 @@
 """The signal recorder: takes events from the request path and writes them off it.
 
 `submit` only appends to an in-memory queue (no I/O, never blocks, never raises). A
-background task writes the queue to the store in batches, in order. While the store is
-unreachable the queue is the spool: events wait, bounded by `spool_limit`, and are written
-in order when the store returns; what would overflow it is dropped, counted and logged.
+background task writes the queue to the store in batches, each subject's events in the
+order they were submitted: it splits the queue by subject over `writers` lanes (2), each
+with one batch at a time on the wire, so that Redis runs one lane's batch while this
+process reads the other's answer and builds its next - every count, marker and crossing
+is per subject, so no guarantee needs an order across subjects. While the store is
+unreachable the queues are the spool: events wait, bounded by `spool_limit` in all, and are
+written in order when the store returns; what would overflow it is dropped, counted and
+logged.
 A batch being written keeps its id until the store confirms it, so a retry after an
 ambiguous failure is answered from the store's receipt and counts nothing twice.
 Crossings go to `on_crossing`; one that fails there is kept and offered again. One that
@@ -46,6 +51,19 @@ RECOVERED = "%d crossings left pending by a stopped worker are being raised"
 
 MAX_RETRY_INTERVAL = 1.0
 
+Batch = tuple[str, list[Observation], int]  # id, observations, events
+
+
+class _Lane:
+    """The events of the subjects that fall to one writer, in order, and its batch on the wire."""
+
+    __slots__ = ("queue", "inflight", "lock")
+
+    def __init__(self) -> None:
+        self.queue: deque[Event] = deque()
+        self.inflight: Batch | None = None  # kept, with its id, until the store confirms it
+        self.lock = asyncio.Lock()  # one batch of this lane at a time: its order is kept
+
 
 class SignalRecorder:
     def __init__(
@@ -62,6 +80,7 @@ class SignalRecorder:
         close_timeout: float = 5.0,
         recovery_interval: float = 30.0,
         recovery_grace: float = 10.0,
+        writers: int = 2,
     ) -> None:
         self._store = store
         self._plan = SignalPlan.compile(signals, unknown_is_minor=unknown_is_minor)
@@ -71,12 +90,9 @@ class SignalRecorder:
         self._flush_interval = flush_interval
         self._spool_limit = spool_limit
         self._close_timeout = close_timeout
-        self._queue: deque[Event] = deque()
-        self._inflight: tuple[str, list[Observation], int] | None = None  # id, observations, events
-        self._next: tuple[str, list[Observation], int] | None = None  # taken while _inflight was written
-        # A store that can build a batch's request ahead (Redis) builds the next one while
-        # the current one is on the wire; the in-process store has nothing to build.
-        self._prepare: Callable[[str, list[Observation]], None] | None = getattr(store, "prepare", None)
+        self._queue: deque[Event] = deque()  # submitted, not yet split over the lanes
+        self._lanes = [_Lane() for _ in range(max(1, writers))]
+        self._in_lanes = 0  # events in the lanes' queues
         self._crossings: deque[Crossing] = deque()
         self._held: set[tuple[str, str, str, str]] = set()  # the crossings in _crossings
         self._recovery_interval = recovery_interval
@@ -84,7 +100,6 @@ class SignalRecorder:
         self._recovery_due = 0.0  # loop time of the next recovery pass
         self._scan_due = True  # the start-up pass, with its scan, still to do
         self._recovered = 0
-        self._lock = asyncio.Lock()  # one batch at a time: order is kept
         self._handing = asyncio.Lock()  # one hand-over at a time: no crossing offered twice
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -105,12 +120,14 @@ class SignalRecorder:
     # --- the request path -----------------------------------------------------------
 
     def submit(self, event: Event) -> None:
-        if self._closed or len(self._queue) >= self._spool_limit:
+        if self._closed or len(self._queue) + self._in_lanes >= self._spool_limit:
             self._overflowed += 1
             if not self._overflowing:
                 self._overflowing = True
                 logger.error(SPOOL_OVERFLOW)
             return
+        # Split over the lanes by the writer, not here: reading the subject costs the
+        # request path a cache miss.
         self._queue.append(event)
         if self._wake is not None and len(self._queue) >= self._batch_size:
             self._wake.set()
@@ -128,9 +145,10 @@ class SignalRecorder:
 
     async def flush(self) -> None:
         """Write everything submitted so far (as far as the store lets us) and hand over crossings."""
-        while self._queue or self._inflight is not None or self._next is not None:
-            if not await self._write_next():
-                break
+        if len(self._lanes) == 1:
+            await self._drain(self._lanes[0])
+        else:
+            await asyncio.gather(*(self._drain(lane) for lane in self._lanes))
         await self._hand_over()
 
     async def recover(self) -> int:
@@ -173,7 +191,7 @@ class SignalRecorder:
         delay = self._flush_interval
         while True:
             await self.flush()
-            if not (self._queue or self._inflight or self._next or self._crossings) or loop.time() >= deadline:
+            if not (self._waiting() or self._crossings) or loop.time() >= deadline:
                 break
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RETRY_INTERVAL)
@@ -201,8 +219,8 @@ class SignalRecorder:
 
     def _waiting(self) -> int:
         """Events submitted and not yet written."""
-        batches = (self._inflight, self._next)
-        return len(self._queue) + sum(batch[2] for batch in batches if batch is not None)
+        in_flight = sum(lane.inflight[2] for lane in self._lanes if lane.inflight is not None)
+        return len(self._queue) + self._in_lanes + in_flight
 
     # --- the background writer ------------------------------------------------------
 
@@ -210,7 +228,7 @@ class SignalRecorder:
         assert self._wake is not None
         delay = self._flush_interval
         while not self._closed:
-            if len(self._queue) < self._batch_size and not self._failing:
+            if len(self._queue) + self._in_lanes < self._batch_size and not self._failing:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._flush_interval)
             self._wake.clear()
@@ -227,20 +245,20 @@ class SignalRecorder:
             else:
                 delay = self._flush_interval
 
-    async def _write_next(self) -> bool:
-        async with self._lock:
-            if self._inflight is None:
-                self._inflight, self._next = self._next or self._take(), None
-                if self._inflight is None:
+    async def _drain(self, lane: _Lane) -> None:
+        while self._queue or lane.queue or lane.inflight is not None:
+            if not await self._write_next(lane):
+                break
+
+    async def _write_next(self, lane: _Lane) -> bool:
+        async with lane.lock:
+            if lane.inflight is None:
+                lane.inflight = self._take(lane)
+                if lane.inflight is None:
                     return True
-            batch_id, observations, taken = self._inflight
+            batch_id, observations, taken = lane.inflight
             try:
-                if not observations:
-                    crossings = []
-                elif self._next is None and self._queue and self._prepare is not None:
-                    crossings = await self._write_and_take_next(batch_id, observations)
-                else:
-                    crossings = await self._store.record(batch_id, observations)
+                crossings = await self._store.record(batch_id, observations) if observations else []
             except StorageError as exc:
                 self._note_failure(exc)
                 return False
@@ -248,9 +266,9 @@ class SignalRecorder:
                 # Not an outage: retrying would wedge every later event behind this batch.
                 logger.exception(BATCH_REJECTED, taken)
                 self._rejected += taken
-                self._inflight = None
+                lane.inflight = None
                 return True
-            self._inflight = None
+            lane.inflight = None
             self._recorded += taken
             self._crossed += len(crossings)
             for crossing in crossings:
@@ -259,42 +277,37 @@ class SignalRecorder:
                     self._crossings.append(crossing)
             if self._failing:
                 self._failing = False
-                logger.warning(STORE_RECOVERED, len(self._queue))
-            if len(self._queue) < self._spool_limit:
+                logger.warning(STORE_RECOVERED, len(self._queue) + self._in_lanes)
+            if len(self._queue) + self._in_lanes < self._spool_limit:
                 self._overflowing = False
             return True
 
-    def _take(self) -> tuple[str, list[Observation], int] | None:
-        """The next batch off the queue, with its observations; None if the queue is empty."""
-        if not self._queue:
+    def _split(self) -> None:
+        """Move what was submitted to the lanes, each subject always to the same one."""
+        queue, lanes = self._queue, self._lanes
+        if not queue:
+            return
+        self._in_lanes += len(queue)
+        if len(lanes) == 1:
+            lanes[0].queue.extend(queue)
+        else:
+            count = len(lanes)
+            for event in queue:
+                lanes[hash(event.subject) % count].queue.append(event)
+        queue.clear()
+
+    def _take(self, lane: _Lane) -> Batch | None:
+        """A lane's next batch, with its observations; None if its queue is empty."""
+        self._split()
+        if not lane.queue:
             return None
-        taken = min(self._batch_size, len(self._queue))
+        taken = min(self._batch_size, len(lane.queue))
+        self._in_lanes -= taken
         observations: list[Observation] = []
-        observe, pop = self._plan.observations, self._queue.popleft
+        observe, pop = self._plan.observations, lane.queue.popleft
         for _ in range(taken):
             observations += observe(pop())
-        batch = (uuid.uuid4().hex, observations, taken)
-        if observations and self._prepare is not None:
-            try:
-                self._prepare(batch[0], observations)
-            except Exception:  # noqa: BLE001 - `record` meets the same fault and rejects the batch
-                logger.debug("signal recorder: a batch could not be prepared", exc_info=True)
-        return batch
-
-    async def _write_and_take_next(self, batch_id: str, observations: list[Observation]) -> list[Crossing]:
-        """Write a batch, taking and building the next one while it is on the wire: Redis
-        runs one batch's script while this process builds the next call, instead of each
-        waiting for the other. Order is kept: the next batch is written only once this one
-        is confirmed (retried first if it fails)."""
-        writing = asyncio.ensure_future(self._store.record(batch_id, observations))
-        try:
-            await asyncio.sleep(0)  # the write runs up to its first wait: the request is out
-            if not writing.done() and self._next is None:
-                self._next = self._take()
-        except BaseException:
-            writing.cancel()
-            raise
-        return await writing
+        return (uuid.uuid4().hex, observations, taken)
 
     def _note_failure(self, exc: Exception) -> None:
         if not self._failing:

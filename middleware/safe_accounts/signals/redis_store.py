@@ -74,9 +74,6 @@ class RedisSignalStore:
         self._timeout = socket_timeout
         self._client: Redis | RedisCluster | None = None
         self._sha: str | None = None
-        # Script calls built by `prepare` ahead of their `record`: batch id, whether they
-        # were cut by slot, one call per slot.
-        self._prepared: tuple[str, bool, list[_ScriptCall]] | None = None
         self._starting = asyncio.Lock()  # concurrent first writes must not each connect
         self.backend = "redis"
 
@@ -164,15 +161,6 @@ class RedisSignalStore:
 
     # --- recording ------------------------------------------------------------------
 
-    def prepare(self, batch_id: str, observations: Sequence[Observation]) -> None:
-        """Build the script calls that `record(batch_id, observations)` will send, now.
-
-        Pure CPU work, no I/O: the recorder does it while the previous batch is on the
-        wire, so building a batch overlaps Redis running the one before. One batch is kept;
-        a `record` of any other batch builds its own."""
-        if observations:
-            self._prepared = (batch_id, bool(self._cluster), self._calls(batch_id, observations))
-
     def _calls(self, batch_id: str, observations: Sequence[Observation]) -> list[_ScriptCall]:
         groups: dict[int, list[Observation]] = {}
         if self._cluster:
@@ -187,14 +175,7 @@ class RedisSignalStore:
         if not observations:
             return []
         client = await self.client()
-        calls: list[_ScriptCall] | None = None
-        prepared = self._prepared
-        if prepared is not None and prepared[0] == batch_id:
-            self._prepared = None
-            if prepared[1] == bool(self._cluster):  # else prepared before connecting to a Cluster
-                calls = prepared[2]
-        if calls is None:
-            calls = self._calls(batch_id, observations)
+        calls = self._calls(batch_id, observations)
         try:
             if len(calls) == 1:  # a single server: no task to spawn
                 answers = [await self._record_group(client, calls[0])]
