@@ -40,6 +40,33 @@ def test_a_cached_unknown_account_reads_back_one_unknown_record() -> None:
     assert first is second
 
 
+def test_a_page_of_accounts_is_read_as_get_reads_each() -> None:
+    clock = FrozenClock(datetime(2027, 5, 31, 23, 0, tzinfo=UTC))
+    cache = BandCache(BandCacheSettings(size=3, ttl_seconds=2 * 3600), clock)
+    cache.put(adult("a"))
+    cache.put(BandRecord("teen", AgeBand.B16_17, Assurance.VERIFIED, "test", date(2009, 6, 1), 1.0))
+    cache.put_unknown("nobody")
+    assert cache.get_all([]) == []
+    clock.advance(3600)  # the teen's 18th birthday
+    read = cache.get_all(["nobody", "teen", "a"])
+    assert read is not None
+    assert [(r.account_id, r.band) for r in read] == [
+        ("nobody", AgeBand.UNKNOWN), ("teen", AgeBand.ADULT), ("a", AgeBand.ADULT)
+    ]
+    assert cache.get_all(["a", "never-cached"]) is None
+    clock.advance(3600)  # the TTL
+    assert cache.get_all(["a"]) is None and "a" not in cache
+
+
+def test_reading_a_page_uses_its_accounts_in_order() -> None:
+    cache = BandCache(BandCacheSettings(size=3, ttl_seconds=60), FrozenClock())
+    for name in "abc":
+        cache.put(adult(name))
+    assert cache.get_all(["c", "a", "b"]) is not None  # "c" is now the least recently used
+    cache.put(adult("d"))
+    assert "c" not in cache and all(name in cache for name in "abd")
+
+
 def test_entries_expire_after_the_ttl() -> None:
     clock = FrozenClock()
     cache = BandCache(BandCacheSettings(size=10, ttl_seconds=60), clock)

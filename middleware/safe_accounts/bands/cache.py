@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 
 from ..clock import Clock
@@ -55,11 +56,38 @@ class BandCache:
         entry = self._entries.get(account_id)
         if entry is None:
             return None
-        record, good_until, expires, changes = entry
         now = self._now()
-        if now < good_until:
+        if now < entry[1]:
             self._entries.move_to_end(account_id)
-            return record
+            return entry[0]
+        return self._stale(account_id, entry, now)
+
+    def get_all(self, account_ids: Sequence[str]) -> list[BandRecord] | None:
+        """`get` of each of `account_ids` in order, as of one clock read (a page of accounts
+        is one moment); None at the first one not cached."""
+        entries = self._entries
+        move_to_end = entries.move_to_end
+        now = self._now()
+        out: list[BandRecord] = []
+        for account_id in account_ids:
+            entry = entries.get(account_id)
+            if entry is None:
+                return None
+            if now < entry[1]:
+                move_to_end(account_id)
+                out.append(entry[0])
+                continue
+            record = self._stale(account_id, entry, now)
+            if record is None:
+                return None
+            out.append(record)
+        return out
+
+    def _stale(
+        self, account_id: str, entry: tuple[BandRecord, float, float, float], now: float
+    ) -> BandRecord | None:
+        """An entry past its TTL is dropped; one past a birthday moves on."""
+        record, _, expires, _ = entry
         if now >= expires:
             del self._entries[account_id]
             return None

@@ -56,6 +56,10 @@ class BandDirectory:
         """The cached record (an `unknown` one for a cached "no record"); None when not cached."""
         return self._cache.get(account_id)
 
+    def cached_all(self, account_ids: Sequence[str]) -> list[BandRecord] | None:
+        """The cached records of all `account_ids`, in order; None if any is not cached."""
+        return self._cache.get_all(account_ids)
+
     async def get(self, account_id: str) -> BandRecord:
         record = self._cache.get(account_id)
         if record is not None:

@@ -54,7 +54,9 @@ def cached_page(
 ) -> Page | None:
     """What `facts.assess` would answer for `target_ids` (distinct), from the caches alone;
     None as soon as a band or a needed relationship is not cached."""
-    cached = rt.bands.cached
+    records = rt.bands.cached_all(target_ids)
+    if records is None:
+        return None
     is_restricted = rt.restrictions.is_restricted
     relationships = rt.relationships
     stage = rules.stage
@@ -65,10 +67,7 @@ def cached_page(
     verdicts: dict[tuple[int, bool | None, int | None], tuple[Relation, Verdict]] = {}
     ruled: dict[str, PairVerdict] = {}
     targets: list[Party] | None = [] if with_targets else None
-    for target_id in target_ids:
-        record = cached(target_id)
-        if record is None:
-            return None
+    for target_id, record in zip(target_ids, records):
         restricted = is_restricted(target_id)
         key = (record.band, record.assurance, restricted)
         staged = stages.get(key, _UNSEEN)
