@@ -107,7 +107,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> Body:
         for coding in reversed([c.strip() for c in encoding.split(",") if c.strip()]):
             if coding != "identity":
                 inspectable = _decompress(inspectable, coding, limit)
-    return Body(raw, media, charset, inspectable)
+    return tuple.__new__(Body, (raw, media, charset, inspectable))  # Body(...) without its argument binding
 
 
 def replay(body: bytes, receive: Receive) -> Receive:
