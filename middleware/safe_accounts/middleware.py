@@ -51,10 +51,11 @@ INTERNAL_ERROR = "safe accounts: internal error on route %s; failing closed"
 _OVERRIDE_HEADERS = (b"x-http-method-override", b"x-method-override", b"x-http-method")
 _OVERRIDE_QUERY = ("_method", "method")
 
-# Route-match answers remembered per (type, method, path, raw_path, root_path).
+# Route-match answers remembered per (method, path, raw_path, root_path) of `http` scopes.
 _ROUTE_MEMO_SIZE = 10_000
 _NOWHERE = object()  # no route under any method
 _ELSEWHERE = object()  # a route under another method: look for an override
+_HEALTH = object()  # no route: the health endpoint
 
 
 class SafeAccountsMiddleware:
@@ -114,45 +115,53 @@ class SafeAccountsMiddleware:
     # --- ASGI ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            found = self._match(scope)
-            if found is None:
-                if self.health_path is not None and scope.get("path") == self.health_path:
+        if scope["type"] == "http":
+            # Matching is a pure function of these fields, and most traffic repeats a few
+            # paths the policy does not know: the answer is remembered (bounded; a flood of
+            # random paths only refills the memo), so an unknown route costs one lookup.
+            key = (scope.get("method"), scope.get("path"), scope.get("raw_path"), scope.get("root_path"))
+            known = self._route_memo.get(key)
+            if known is None:
+                known = self._remember(scope, key)
+            if known is _NOWHERE:
+                await self.app(scope, receive, send)
+                return
+            if known is _ELSEWHERE:
+                known = self._overridden(scope)
+            if known is _HEALTH or known is None:
+                if known is _HEALTH or (self.health_path is not None and scope.get("path") == self.health_path):
                     await self._health(send)
                     return
                 await self.app(scope, receive, send)
                 return
-            await self._enforce(found, scope, receive, send)
+            await self._enforce(known, scope, receive, send)
             return
-        if kind == "lifespan":
+        if scope["type"] == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        if kind == "websocket":
+        if scope["type"] == "websocket":
             found = self._routes.match_scope(scope)
             if found is not None:
                 await self._guard_socket(found, scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
-    def _match(self, scope: Scope) -> Any:
-        # Matching is a pure function of these fields, and most traffic repeats a few paths
-        # the policy does not know: remember the answers (bounded; a flood of random paths
-        # only refills the memo).
-        key = (scope["type"], scope.get("method"), scope.get("path"), scope.get("raw_path"), scope.get("root_path"))
-        known = self._route_memo.get(key)
+    def _remember(self, scope: Scope, key: tuple[Any, ...]) -> Any:
+        known = self._routes.match_scope(scope)
         if known is None:
-            known = self._routes.match_scope(scope)
-            if known is None:
-                known = _ELSEWHERE if self._routes.matches_under_any_method(scope) else _NOWHERE
-            if len(self._route_memo) >= _ROUTE_MEMO_SIZE:
-                self._route_memo.clear()
-            self._route_memo[key] = known
-        if known is _NOWHERE:
-            return None
-        if known is not _ELSEWHERE:
-            return known
-        # A path the policy knows under another method: a method override must not escape it.
+            if self._routes.matches_under_any_method(scope):
+                known = _ELSEWHERE
+            elif self.health_path is not None and scope.get("path") == self.health_path:
+                known = _HEALTH
+            else:
+                known = _NOWHERE
+        if len(self._route_memo) >= _ROUTE_MEMO_SIZE:
+            self._route_memo.clear()
+        self._route_memo[key] = known
+        return known
+
+    def _overridden(self, scope: Scope) -> Any:
+        """A path the policy knows under another method: a method override must not escape it."""
         for name in _override_methods(scope):
             found = self._routes.match_scope({**scope, "method": name})
             if found is not None:

@@ -76,3 +76,30 @@ async def test_an_unreachable_database_at_start_up_is_one_clear_error(policy_fil
         await middleware.start()
     assert "s3cret" not in str(info.value)
     await middleware.close()
+
+
+async def test_the_health_endpoint_answers_for_us_and_unknown_routes_reach_the_app(wrapped) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(2):  # the second time from the route memo
+        health = await wrapped.get("/.well-known/safe-accounts/health", None)
+        assert health.status_code == 200
+        assert health.json()["status"] in {"ok", "starting"}
+        unknown = await wrapped.get("/hello", "adult")
+        assert unknown.status_code == 200
+    assert wrapped.reached("unknown") == ["/hello", "/hello"]
+
+
+async def test_without_a_health_path_the_app_answers_there(engine, database_url: str, policy_file: Path, clock) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from .conftest import HostApp
+
+    host = HostApp()
+    middleware = SafeAccountsMiddleware(
+        host.build(), policy=policy_file, database_url=database_url, clock=clock, signals=None, health_path=None
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://t") as client:
+        response = await client.get("/.well-known/safe-accounts/health")
+    await middleware.close()
+    # The host app has no such route: its own 404, not our health document.
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/plain")
