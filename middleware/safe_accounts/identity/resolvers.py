@@ -80,14 +80,18 @@ def _trusted_header(config: model.HeaderIdentity) -> Resolver:
         return verdict
 
     def resolve(scope: Scope) -> str | None:
-        value = _header(scope, name)
-        if not value:
+        for key, raw in scope.get("headers") or ():  # `_header`, written out: every request
+            if key == name:
+                break
+        else:
+            return None
+        if not raw:
             return None
         client = scope.get("client")
         if client is None or not trusted(client[0]):
             logger.warning(UNTRUSTED_HEADER, config.header, client[0] if client else None)
             return None
-        return value.strip() or None
+        return raw.decode("latin-1").strip() or None
 
     return resolve
 

@@ -40,6 +40,7 @@ from .request_view import (
     RequestView,
     is_json,
     parse_json,
+    parse_query,
     parse_urlencoded,
 )
 from .targets import TooManyCombinations
@@ -79,7 +80,11 @@ class Enforcement:
         self.receive = receive
         self.send = send
         self.now = rt.clock.now()
-        self.view = RequestView.of(scope, params, rt.policy.identity.resolve(scope))
+        query = scope.get("query_string")
+        self.view = RequestView(
+            scope.get("method", "GET"), scope.get("path", ""), params,
+            parse_query(query) if query else [], rt.policy.identity.resolve(scope),
+        )
         # Set once the app has the request or our own answer has begun: from then on a
         # failure of ours must not start a second answer.
         self.handed_over = False
