@@ -1,5 +1,6 @@
 """Grooming signals on Redis: events recorded per second with 64 concurrent producers,
-against the `limits` library's moving-window `hit` on the same Redis in the same run; the
+against the `limits` library's moving-window `hit` on the same Redis in the same run (rounds
+alternating, ratio of the medians); the
 cost of `submit` on the request path; Redis memory per (account, signal) after 10,000 events.
 
 Needs a local Redis ($SAFE_ACCOUNTS_TEST_REDIS_URL, default redis://127.0.0.1:6379/0) and
@@ -32,6 +33,7 @@ ACCOUNTS = 2_000
 MEMORY_EVENTS = 10_000
 MEMORY_TARGET = 2048
 SPEEDUP_TARGET = 5.0
+ROUNDS = 3
 AT = 1_800_000_000.0
 
 # Shaped like the baseline: a contact request to a minor with no mutual connections counts
@@ -167,8 +169,17 @@ async def _cleanup(prefix: str) -> None:
 async def _run() -> list[Row]:
     prefix = f"sabench:{uuid.uuid4().hex[:8]}:"
     try:
-        single, submit_us, _ = await _ours(prefix + "one:", ONE_SIGNAL)
-        theirs = await _limits(prefix + "limits:")
+        # Rounds alternate ours and theirs on fresh keys; the ratio is of the medians, so a
+        # burst of other work on the machine during one window does not decide it.
+        ours_rates: list[float] = []
+        their_rates: list[float] = []
+        submit_times: list[float] = []
+        for round_ in range(ROUNDS):
+            rate, submit_us, _ = await _ours(prefix + f"one{round_}:", ONE_SIGNAL)
+            ours_rates.append(rate)
+            submit_times.append(submit_us)
+            their_rates.append(await _limits(prefix + f"limits{round_}:"))
+        single, theirs, submit_us = median(ours_rates), median(their_rates), median(submit_times)
         fanned, _, _ = await _ours(prefix + "baseline:", SIGNALS)
         memory = await _memory(prefix + "memory:")
     finally:
@@ -179,7 +190,7 @@ async def _run() -> list[Row]:
             f"{theirs:,.0f}/s"),
         Row(SECTION, f"events recorded per second, {PRODUCERS} concurrent producers, SignalRecorder on the "
             "same Redis in the same run, one count signal per event (like for like)", f"{single:,.0f}/s"),
-        Row(SECTION, "speed-up over `limits`, like for like", f"{speedup:.1f}x", f">= {SPEEDUP_TARGET:.0f}x",
+        Row(SECTION, f"speed-up over `limits`, like for like (medians of {ROUNDS} alternating rounds)", f"{speedup:.1f}x", f">= {SPEEDUP_TARGET:.0f}x",
             speedup >= SPEEDUP_TARGET),
         Row(SECTION, "events recorded per second, baseline-shaped (each contact request counts under "
             "2 signals and checks 1 rate)", f"{fanned:,.0f}/s ({fanned / theirs:.1f}x `limits`)"),
