@@ -1,7 +1,7 @@
 """Grooming signals on Redis: events recorded per second with 64 concurrent producers,
 against the `limits` library's moving-window `hit` on the same Redis in the same run (rounds
-alternating, ratio of the medians); the
-cost of `submit` on the request path; Redis memory per (account, signal) after 10,000 events.
+alternating, ratio of the medians); the cost of `submit` on the request path; Redis memory
+per (account, signal) after 10,000 events.
 
 Needs a local Redis ($SAFE_ACCOUNTS_TEST_REDIS_URL, default redis://127.0.0.1:6379/0) and
 `limits` (the `bench` extra). Keys live under a prefix of this run's own, deleted after.
