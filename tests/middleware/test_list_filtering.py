@@ -315,6 +315,16 @@ async def test_a_monitor_rule_keeps_the_account_and_logs_a_row(rt: Runtime) -> N
     assert await _rows(rt) == [("strangers-shown-to-under-13s", "monitor", "adult", 1)]
 
 
+async def test_a_monitor_rule_takes_nothing_away_not_even_the_notice(rt: Runtime) -> None:
+    await _warm(rt, "young", ["adult"])
+    document = _page("adult")
+    changed, decision, notices = await _filter(rt, "young", document)
+    assert changed and decision is None
+    assert _ids(document) == ["adult"]
+    assert document["results"][0]["safety_notice"] == {"kind": "no_mutual_connections", "message": NOTICE_STRANGER}
+    assert await _rows(rt) == [("strangers-shown-to-under-13s", "monitor", "adult", 1)]
+
+
 async def test_a_minor_sees_a_notice_on_adults_they_share_no_friend_with(rt: Runtime) -> None:
     await _warm(rt, "kid", ["adult", "coach", "parent"])
     document = _page("adult", "coach", "parent")
@@ -386,7 +396,7 @@ async def _judged_alone(
         if _enforced_filter(decisive):
             continue
         notice = next((notices[i] for i in ids if i in notices), None)
-        if decisive is None and notice is not None and isinstance(item, dict):
+        if notice is not None and isinstance(item, dict):  # kept, by no rule or a monitor one
             item[notice_field] = notice
         kept.append(item)
     return {**document, "results": kept}

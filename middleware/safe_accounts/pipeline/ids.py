@@ -43,13 +43,15 @@ def spellings(value: Any) -> tuple[str, ...]:
     return ()
 
 
-_PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+# How a plain id starts: a letter or `_`, never a sign, digit or space an app might trim or
+# read as a number. Inlined as `v[0] in PLAIN_FIRST` where a loop runs per listed account.
+PLAIN_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 
 
 def is_plain_id(value: Any) -> bool:
     """A string no app could read as another account (no sign, digit or space to trim): its
     only spelling is itself. Most ids (`user-42`) are; the check is a few comparisons."""
-    return type(value) is str and value != "" and value[0] in _PLAIN_FIRST and not value[-1].isspace()
+    return type(value) is str and value != "" and value[0] in PLAIN_FIRST and not value[-1].isspace()
 
 
 def account_ids(values: Iterable[Any]) -> list[str]:
@@ -58,7 +60,7 @@ def account_ids(values: Iterable[Any]) -> list[str]:
     for value in values:
         # Most ids are plain words (`user-42`, a uuid's hex starts vary, handled below):
         # one spelling, no work.
-        if type(value) is str and value and value[0] in _PLAIN_FIRST and not value[-1].isspace():
+        if type(value) is str and value and value[0] in PLAIN_FIRST and not value[-1].isspace():
             seen[value] = None
             continue
         for spelling in spellings(value):
@@ -70,6 +72,6 @@ def ids_at(document: Any, steps: tuple[object, ...]) -> list[str]:
     """The account ids a compiled JSON path reaches in `document` (one listed item, usually)."""
     if len(steps) == 1 and type(document) is dict:
         value = document.get(steps[0])  # type: ignore[call-overload]
-        if type(value) is str and value and value[0] in _PLAIN_FIRST and not value[-1].isspace():
+        if type(value) is str and value and value[0] in PLAIN_FIRST and not value[-1].isspace():
             return [value]
     return account_ids(walk(document, steps))

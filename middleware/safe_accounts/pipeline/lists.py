@@ -22,14 +22,10 @@ from ..runtime import Runtime
 from . import records
 from .batch import Page, cached_actor, cached_page
 from .facts import PairVerdict, assess, strongest
-from . import ids as ids_module
-from .ids import account_ids, ids_at
+from .ids import PLAIN_FIRST, account_ids, ids_at
 
 NOTICE_STRANGER = "You have no friends in common with this account. Only accept people you know."
 NOTICE_RESTRICTED = "This account has been restricted while our safety team reviews it."
-
-# A plain word is its own only spelling (`ids.ids_at` returns it as it is): the common case.
-_PLAIN_FIRST = ids_module._PLAIN_FIRST
 
 
 async def filter_lists(
@@ -80,14 +76,9 @@ async def filter_lists(
     else:
         decisive_of_items = map(_decisive, per_item, repeat(ruled))
         decided = [(i, d) for i, d in enumerate(decisive_of_items) if d is not None]
-    if notices and notice_field:
-        # Only an item no rule applies to carries a notice.
-        judged = {i for i, _ in decided}
-        for i, item in enumerate(items):
-            if i not in judged:
-                _add_notice(item, per_item[i], notices, notice_field)
     removed: list[PairVerdict] = []
     monitored: list[PairVerdict] = []
+    removed_at: set[int] = set()
     dropped: dict[int, tuple[Any, list[Any]]] = {}
     removes: dict[int, bool] = {}  # by verdict: a rule's verdict is one shared object
     slot, start, end, keys, drop = -1, 0, 0, (), None
@@ -102,6 +93,7 @@ async def filter_lists(
             monitored.append(decisive)
             continue
         removed.append(decisive)
+        removed_at.add(i)
         while i >= end:  # `decided` is in item order: walk the slots along with it
             slot += 1
             container, keys = slots[slot]
@@ -109,6 +101,12 @@ async def filter_lists(
         if drop is None:
             drop = dropped.setdefault(id(container), (container, []))[1]
         drop.append(keys[i - start])
+    if notices and notice_field:
+        # Every item that stays carries its notice: a monitor-mode rule changes nothing the
+        # viewer sees, so it does not take the notice away either.
+        for i, item in enumerate(items):
+            if i not in removed_at:
+                _add_notice(item, per_item[i], notices, notice_field)
     for container, keys in dropped.values():
         if isinstance(container, list):
             for key in sorted(set(keys), reverse=True):
@@ -134,7 +132,7 @@ def _ids_of_items(
     per_item: list[Any] = [item.get(key) if type(item) is dict else None for item in items]
     others = [
         i for i, v in enumerate(per_item)
-        if not (type(v) is str and v and v[0] in _PLAIN_FIRST and not v[-1].isspace())
+        if not (type(v) is str and v and v[0] in PLAIN_FIRST and not v[-1].isspace())
     ]
     for i in others:
         per_item[i] = ids_at(items[i], id_path)
