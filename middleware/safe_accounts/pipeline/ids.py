@@ -24,11 +24,14 @@ def spellings(value: Any) -> tuple[str, ...]:
         return (str(int(value)),) if value.is_integer() else (repr(value),)
     if isinstance(value, str):
         text = value.strip()
-        if not text or len(text) > MAX_ID_LENGTH:
+        if not text:
             return ()
+        # A long id is still checked (it has no band record, so it counts as unknown, which
+        # the protective default treats as a minor's); only its number reading is skipped:
+        # `int()` refuses strings of thousands of digits, and no account id is that long.
         out = [text] if text == value else [value, text]
         body = text[1:] if text[0] in "+-" else text
-        if body.isdigit() and body.isascii():
+        if len(text) <= MAX_ID_LENGTH and body.isdigit() and body.isascii():
             canonical = str(int(text))
             if canonical not in out:
                 out.append(canonical)
