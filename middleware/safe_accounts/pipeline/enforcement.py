@@ -40,7 +40,6 @@ from .request_view import (
     RequestView,
     is_json,
     parse_json,
-    parse_query,
     parse_urlencoded,
 )
 from .targets import TooManyCombinations
@@ -80,11 +79,7 @@ class Enforcement:
         self.receive = receive
         self.send = send
         self.now = rt.clock.now()
-        query = scope.get("query_string")
-        self.view = RequestView(
-            scope.get("method", "GET"), scope.get("path", ""), params,
-            parse_query(query) if query else [], rt.policy.identity.resolve(scope),
-        )
+        self.view = RequestView.of(scope, params, rt.policy.identity.resolve(scope))
         # Set once the app has the request or our own answer has begun: from then on a
         # failure of ours must not start a second answer.
         self.handed_over = False
@@ -119,12 +114,8 @@ class Enforcement:
         decisive = strongest(pairs)
         if decisive is None and route.passes_through_when_allowed:
             # The every-day answer (no rule applies; nothing to rewrite or record after):
-            # the app with the client's own `send`, written out here: the hottest path.
-            self.handed_over = True
-            try:
-                await self.app(self.scope, self.receive, self.send)
-            except Exception as exc:  # noqa: BLE001 - the app's own: re-raised as is by the middleware
-                raise AppError(exc) from exc
+            # the app with the client's own `send`.
+            await self._call_app(self.send)
             return
         decision_id = self._log(actor, pairs) if decisive is not None else None
         redact = False
