@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from safe_accounts.policy.compiled import CompiledPolicy
+from safe_accounts.pipeline.compiled import CompiledPolicy
 from safe_accounts.policy.loader import load_policy
 
 from ._report import Row, median

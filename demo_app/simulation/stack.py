@@ -16,7 +16,7 @@ from safe_accounts.clock import FrozenClock
 from safe_accounts.db.engine import make_engine
 from safe_accounts.db.migrate import upgrade_url
 from safe_accounts.decisions.table import decision_log
-from safe_accounts.signals_wiring import attach_grooming_alerts
+from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 from sqlalchemy import func, select
 from starlette.types import ASGIApp
 

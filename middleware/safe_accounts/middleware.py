@@ -36,7 +36,7 @@ from .pipeline import problem
 from .pipeline.app_call import AppError
 from .pipeline.enforcement import Enforcement
 from .pipeline.websocket import CLOSE_INTERNAL, SocketGuard
-from .policy.compiled import CompiledPolicy
+from .pipeline.compiled import CompiledPolicy
 from .policy.loader import load_policy
 from .runtime import Runtime, SignalsFactory, open_runtime
 
@@ -96,7 +96,7 @@ class SafeAccountsMiddleware:
         self.clock = clock
         self.health_path = health_path
         if signals == "default":
-            from .signals_wiring import attach_grooming_alerts
+            from .runtime.signals_wiring import attach_grooming_alerts
 
             self._attach: SignalsFactory | None = attach_grooming_alerts(
                 on_alert=on_alert,

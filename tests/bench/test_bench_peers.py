@@ -10,7 +10,7 @@ import pytest
 
 from bench import bench_peers
 from safe_accounts.bands.age import AgeBand
-from safe_accounts.policy.compiled import CompiledPolicy
+from safe_accounts.pipeline.compiled import CompiledPolicy
 from safe_accounts.policy.engine import RuleSet
 from safe_accounts.policy.loader import load_policy
 from safe_accounts.policy.model import Action

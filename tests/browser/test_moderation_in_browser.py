@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.clock import FrozenClock
 from safe_accounts.moderation import moderation_app, restrictions_of
-from safe_accounts.signals_wiring import attach_grooming_alerts
+from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 
 from ..middleware.conftest import POLICY, HostApp, drop_host_tables, seed
 

@@ -24,7 +24,7 @@ ALLOWED = {
         "safe_accounts.db.engine",
         "safe_accounts.db.migrate",
         "safe_accounts.decisions.table",
-        "safe_accounts.signals_wiring",
+        "safe_accounts.runtime.signals_wiring",
     },
 }
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 from safe_accounts import SafeAccountsMiddleware
-from safe_accounts.signals_wiring import attach_grooming_alerts
+from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 from tests.middleware.conftest import HostApp
 
 DATABASE_ENV = "SA_SERVED_DATABASE_URL"

@@ -22,7 +22,7 @@ from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.clock import FrozenClock
 from safe_accounts.db import migrate
 from safe_accounts.db.engine import make_engine
-from safe_accounts.signals_wiring import attach_grooming_alerts
+from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 from tests.middleware.conftest import HostApp, Wrapped, seed
 
 from .support import report_count

@@ -21,7 +21,7 @@ from safe_accounts.alerts.tables import alert_outbox
 from safe_accounts.clock import FrozenClock
 from safe_accounts.db import migrate
 from safe_accounts.db.engine import make_engine
-from safe_accounts.signals_wiring import attach_grooming_alerts
+from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 from tests.asgi import Lifespan
 from tests.middleware.conftest import POLICY, HostApp, seed
 

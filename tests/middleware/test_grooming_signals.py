@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from safe_accounts import AgeBand, SafeAccountsMiddleware
 from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.clock import FrozenClock
-from safe_accounts.signals_wiring import attach_grooming_alerts
+from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 
 from .conftest import HostApp, Wrapped, drop_host_tables, seed
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from safe_accounts.pipeline.ids import MAX_ID_LENGTH, account_ids, ids_at, is_plain_id, spellings
-from safe_accounts.policy.jsonpath import compile_path, read_json
+from safe_accounts.pipeline.jsondoc import read_json
+from safe_accounts.policy.jsonpath import compile_path
 
 
 def test_a_number_and_its_spellings_are_one_account() -> None:

@@ -13,7 +13,7 @@ from safe_accounts.clock import FrozenClock
 from safe_accounts.moderation import ModerationQueue, Period, ReportLog, transparency_report
 from safe_accounts.moderation.tables import reports
 from safe_accounts.moderation.weeks import as_date
-from safe_accounts.signals_wiring import attach_grooming_alerts
+from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 
 from ..middleware.conftest import POLICY, HostApp, drop_host_tables, seed
 from .records import T0

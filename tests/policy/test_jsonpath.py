@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from safe_accounts.policy.jsonpath import DuplicateKey, compile_path, quoted_keys, read_json, walk
+from safe_accounts.pipeline.jsondoc import DuplicateKey, quoted_keys, read_json, walk
+from safe_accounts.policy.jsonpath import compile_path
 
 
 def test_a_path_reaches_every_item_of_a_list() -> None:

@@ -25,7 +25,7 @@ from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.clock import FrozenClock
 from safe_accounts.errors import StorageError
-from safe_accounts.signals_wiring import attach_grooming_alerts
+from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 
 from tests.middleware.conftest import drop_host_tables, seed
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from safe_accounts import Action, PolicyError
-from safe_accounts.policy.compiled import CompiledPolicy
+from safe_accounts.pipeline.compiled import CompiledPolicy
 from safe_accounts.policy.loader import load_policy
 
 from .conftest import POLICY

@@ -19,7 +19,8 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..policy.model import Signals
 from ..signals.events import Event
 from ..signals.recorder import SignalRecorder
-from ..signals.store import DEFAULT_PREFIX, signal_store_for
+from ..signals.backends import signal_store_for
+from ..signals.store import DEFAULT_PREFIX
 from .model import Alert
 from .outbox import AlertOutbox, Destination
 from .restrictions import Restrictions

@@ -15,10 +15,10 @@ from ..clock import SYSTEM_CLOCK
 from ..db.engine import make_engine
 from ..errors import ConfigurationError, PolicyError
 from ..policy import load_policy, policy_json_schema
-from ..policy.compiled import CompiledPolicy
-from ..policy.coverage import coverage as route_coverage
-from ..policy.explain import explain as explain_request
-from ..policy.testing import run_tests
+from ..pipeline.compiled import CompiledPolicy
+from ..policy_tools.coverage import coverage as route_coverage
+from ..policy_tools.explain import explain as explain_request
+from ..policy_tools.testing import run_tests
 from ..relations.lookup import import_callable
 from ..runtime import open_runtime
 from ._common import database_option, run

@@ -23,7 +23,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from .._types import ASGIApp, Receive, Scope, Send
 from ..bands.age import AgeBand
 from ..errors import StorageError
-from ..policy.compiled import RECORDED_ON_SUCCESS, CompiledResponse, CompiledRoute
+from .compiled import RECORDED_ON_SUCCESS, CompiledResponse, CompiledRoute
 from ..policy.engine import ALLOW, Party, Relation
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
@@ -34,7 +34,8 @@ from .capture import ResponseCapture
 from .facts import PairVerdict, assess, assess_cached, strongest
 from .ids import ids_at
 from .lists import filter_lists, is_minor
-from ..policy.jsonpath import compile_path, walk
+from .jsondoc import walk
+from ..policy.jsonpath import compile_path
 from .request_view import (
     BodyNotParsed,
     RequestView,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..policy.jsonpath import DuplicateKey, walk
+from .jsondoc import DuplicateKey, walk
 
 MAX_ID_LENGTH = 255
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from ..bands.age import AgeBand
 from ..policy.engine import Party
-from ..policy.jsonpath import WILDCARD, walk
+from .jsondoc import walk
+from ..policy.jsonpath import WILDCARD
 from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
 from . import records

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..decisions.log import DecisionRow
-from ..policy.decision import new_decision_id
+from ..decisions.ids import new_decision_id
 from ..policy.engine import Party
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 from .._types import Scope
 from .body import Body
-from ..policy.jsonpath import read_json
+from .jsondoc import read_json
 
 NO_JSON = object()
 _OPENERS = (b"{", b"[")

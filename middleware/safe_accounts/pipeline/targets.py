@@ -15,7 +15,8 @@ from ..errors import ConfigurationError
 from ..policy import model
 from ..relations.lookup import Lookup, import_callable
 from .ids import account_ids, is_plain_id
-from ..policy.jsonpath import DuplicateKey, compile_path, walk
+from .jsondoc import DuplicateKey, walk
+from ..policy.jsonpath import compile_path
 from .request_view import NO_JSON, RequestView
 
 # A SQL-resolved target with several candidate parameter values runs once per value;

@@ -33,9 +33,9 @@ import orjson
 
 from .._types import ASGIApp, Message, Receive, Scope, Send
 from ..errors import StorageError
-from ..policy.compiled import CompiledFrames, CompiledRoute
+from .compiled import CompiledFrames, CompiledRoute
 from ..policy.engine import RuleSet
-from ..policy.jsonpath import read_json, walk
+from .jsondoc import read_json, walk
 from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
 from . import problem, records

@@ -1,77 +1,17 @@
 """Tiny JSON paths for policy files: `to`, `recipient.id`, `participants[*]`, `[*].id`, `items[0]`.
 
-Compiled once at start-up into a tuple of steps; walking yields every value the path
-reaches, so a list of recipients gives every recipient.
+The syntax, checked when a policy loads: a path compiles once into a tuple of steps
+(`pipeline/jsondoc.py` walks them over request and response documents).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
-
-import orjson
 
 from ..errors import ConfigurationError
 
 WILDCARD = object()
-_ABSENT = object()
 _STEP = re.compile(r"""([^.\[\]]+)|\[(\*|\d+)\]|\.""")
-
-
-class DuplicateKey(list):  # type: ignore[type-arg]
-    """Every value a JSON object gave for one key written more than once.
-
-    Parsers disagree on which of `{"to": 1, "to": 2}` wins; the app's parser may take either,
-    so every value counts as a target.
-    """
-
-
-def pairs_keeping_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            existing = out[key]
-            if isinstance(existing, DuplicateKey):
-                existing.append(value)
-            else:
-                out[key] = DuplicateKey([existing, value])
-        else:
-            out[key] = value
-    return out
-
-
-# Built once: `json.loads(..., object_pairs_hook=...)` would build a decoder per call.
-_CAREFUL = json.JSONDecoder(object_pairs_hook=pairs_keeping_duplicates)
-
-
-def quoted_keys(paths: Iterable[tuple[object, ...]]) -> tuple[str, ...]:
-    """The object keys `paths` read, quoted as JSON writes them (and `"id"`, read from id
-    objects): what `read_json` must see written once to trust a fast parse."""
-    keys = {"id", *(step for path in paths for step in path if isinstance(step, str))}
-    return tuple(sorted(f'"{key}"' for key in keys))
-
-
-def read_json(text: str, keys: tuple[str, ...] | None) -> Any:
-    """Parse JSON text, keeping every value of a key written twice where it can matter.
-
-    Parsers disagree on which of `{"to": 1, "to": 2}` wins, so every value must count. Keeping
-    them takes a Python-level hook, several times the cost of orjson; orjson (last value
-    wins) is used when that cannot matter: no backslash in the text (every key is written
-    verbatim) and none of the `keys` the policy reads appears more than once. `keys=None`
-    (a reader that may look anywhere) always takes the careful path.
-    """
-    if keys is not None and "\\" not in text:
-        for key in keys:  # a loop, not `all(...)`: this runs on every body
-            if text.count(key) > 1:
-                break
-        else:
-            try:
-                return orjson.loads(text)
-            except orjson.JSONDecodeError:
-                pass  # NaN, huge integers...: what the standard parser accepts, it reads below
-    return _CAREFUL.decode(text)
 
 
 def compile_path(path: str) -> tuple[object, ...]:
@@ -95,35 +35,3 @@ def compile_path(path: str) -> tuple[object, ...]:
             steps.append(int(index))
         position = match.end()
     return tuple(steps)
-
-
-def _expand(value: Any) -> Iterator[Any]:
-    if isinstance(value, DuplicateKey):
-        for item in value:
-            yield from _expand(item)
-    else:
-        yield value
-
-
-def walk(document: Any, steps: tuple[object, ...]) -> Iterator[Any]:
-    """Every value `steps` reaches in `document`."""
-    if len(steps) == 1 and type(steps[0]) is str and type(document) is dict:
-        # The common case (`id`, `to`): one key of one object.
-        value = document.get(steps[0], _ABSENT)
-        if value is not _ABSENT:
-            yield from _expand(value) if type(value) is DuplicateKey else (value,)
-        return
-    if not steps:
-        yield from _expand(document)
-        return
-    step, rest = steps[0], steps[1:]
-    for node in _expand(document):
-        if step is WILDCARD:
-            if isinstance(node, list):
-                for item in node:
-                    yield from walk(item, rest)
-        elif isinstance(step, int):
-            if isinstance(node, list) and -len(node) <= step < len(node):
-                yield from walk(node[step], rest)
-        elif isinstance(node, dict) and step in node:
-            yield from walk(node[step], rest)

@@ -11,7 +11,8 @@ from .evidence import EvidenceItem
 from .plan import CountSpec, Observation, RateSpec, SignalPlan
 from .pseudonyms import Pseudonyms
 from .recorder import SignalRecorder
-from .store import SignalStore, signal_store_for
+from .backends import signal_store_for
+from .store import SignalStore
 
 __all__ = [
     "CountSpec",

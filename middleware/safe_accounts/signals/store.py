@@ -1,4 +1,4 @@
-"""The signal store's contract, and how one is chosen.
+"""The signal store's contract (`backends.py` chooses one).
 
 A store counts observations in their sliding windows, keeps a little evidence, and
 detects crossings itself, atomically with the counting, marking each (subject, signal)
@@ -99,30 +99,3 @@ def rate_counts(rate: RateSpec, numerator: int, denominator: int) -> dict[str, f
         "threshold": rate.threshold,
         "min_denominator": rate.min_denominator,
     }
-
-
-def signal_store_for(
-    redis_url: str | None,
-    *,
-    prefix: str = DEFAULT_PREFIX,
-    pseudonym_key: bytes | None = None,
-    evidence_kept: int = EVIDENCE_KEPT,
-) -> SignalStore:
-    """A Redis store (a single server or a Cluster, found out on start) for a URL, or the
-    in-process store for None: the single-process embedded default."""
-    from .pseudonyms import Pseudonyms
-
-    pseudonyms = Pseudonyms(pseudonym_key)
-    if redis_url is None:
-        from .memory import InProcessSignalStore
-
-        return InProcessSignalStore(pseudonyms=pseudonyms, evidence_kept=evidence_kept)
-    from ..config import redis_url as checked_redis_url
-    from .redis_store import RedisSignalStore
-
-    return RedisSignalStore(
-        checked_redis_url(redis_url) or redis_url,
-        prefix=prefix,
-        pseudonyms=pseudonyms,
-        evidence_kept=evidence_kept,
-    )

@@ -14,9 +14,9 @@ from ..bands.age import AgeBand, Assurance
 from ..pipeline.ids import account_ids
 from ..pipeline.request_view import RequestView, parse_query
 from ..pipeline.targets import JsonSource, PathSource, QuerySource, FormSource
-from .compiled import CompiledPolicy
-from .engine import ALLOW, Party, Relation, Verdict
-from .model import Action, PolicyTest
+from ..pipeline.compiled import CompiledPolicy
+from ..policy.engine import ALLOW, Party, Relation, Verdict
+from ..policy.model import Action, PolicyTest
 
 
 @dataclass(frozen=True, slots=True)

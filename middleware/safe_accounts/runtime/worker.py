@@ -15,15 +15,15 @@ from typing import Any, Protocol
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .bands.directory import BandDirectory
-from .bands.store import band_store_for
-from .clock import Clock
-from .config import without_password
-from .errors import StorageError
-from .db import migrate
-from .decisions.log import DecisionLog
-from .policy.compiled import CompiledPolicy
-from .relations import RelationshipDirectory
+from ..bands.directory import BandDirectory
+from ..bands.store import band_store_for
+from ..clock import Clock
+from ..config import without_password
+from ..errors import StorageError
+from ..db import migrate
+from ..decisions.log import DecisionLog
+from ..pipeline.compiled import CompiledPolicy
+from ..relations import RelationshipDirectory
 
 logger = logging.getLogger("safe_accounts")
 

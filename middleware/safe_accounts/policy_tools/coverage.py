@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .compiled import CompiledPolicy
+from ..pipeline.compiled import CompiledPolicy
 
 ACCOUNT_LIKE = re.compile(
     r"(^|_)(account|user|member|participant|recipient|friend|follower|profile|handle|username|"

@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..identity import IdentityResolver, build_resolver
-from .jsonpath import compile_path, quoted_keys
-from ..pipeline.targets import Extractor, PathSource, QuerySource, Targets, compile_source
+from .jsondoc import quoted_keys
+from ..policy.jsonpath import compile_path
+from .targets import Extractor, PathSource, QuerySource, Targets, compile_source
 from ..relations.lookup import Lookup, compile_lookups
-from .engine import RuleSet, compile_rule
-from .model import Action, FrameFilter, PolicyFile, ResponseFrom, ResponseShape, Route
-from .paths import RouteTable
+from ..policy.engine import RuleSet, compile_rule
+from ..policy.model import Action, FrameFilter, PolicyFile, ResponseFrom, ResponseShape, Route
+from ..policy.paths import RouteTable
 
 
 # Actions whose success (a 2xx from the app) becomes an event, a report or a cache refresh.

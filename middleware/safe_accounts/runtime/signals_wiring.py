@@ -11,12 +11,12 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from .alerts.model import Alert
-from .alerts.pipeline import GroomingAlerts
-from .alerts.webhook import Webhook
-from .errors import ConfigurationError
-from .moderation.reports import ReportLog
-from .runtime import Runtime, SignalsFactory
+from ..alerts.model import Alert
+from ..alerts.pipeline import GroomingAlerts
+from ..alerts.webhook import Webhook
+from ..errors import ConfigurationError
+from ..moderation.reports import ReportLog
+from .worker import Runtime, SignalsFactory
 
 
 def _as_async(callback: Callable[[Alert], Any]) -> Callable[[Alert], Any]:
