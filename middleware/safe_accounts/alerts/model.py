@@ -35,7 +35,7 @@ class Alert:
     decision_id: str | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Alert:
+    def from_row(cls, row: Mapping[Any, Any]) -> Alert:
         return cls(
             id=row["id"],
             subject=row["subject"],

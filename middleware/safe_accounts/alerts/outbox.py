@@ -61,7 +61,7 @@ class AlertOutbox:
         return tuple(self._destinations)
 
     def backoff_after(self, attempts: int) -> float:
-        return min(self._backoff * 2 ** (attempts - 1), self._max_backoff)
+        return float(min(self._backoff * 2 ** (attempts - 1), self._max_backoff))
 
     def wake(self) -> None:
         self._wake.set()

@@ -93,7 +93,8 @@ async def downgrade(engine: AsyncEngine, revision: str) -> None:
 
 
 async def current(engine: AsyncEngine) -> str | None:
-    return await _run(engine, _current)
+    revision: str | None = await _run(engine, _current)
+    return revision
 
 
 async def check_schema(engine: AsyncEngine) -> None:

@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl
 
@@ -39,7 +40,7 @@ Resolver = Callable[[Scope], str | None]
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers") or ():
         if key == name:
-            return value.decode("latin-1")
+            return str(value.decode("latin-1"))
     return None
 
 
@@ -110,7 +111,7 @@ def _jwt(config: model.JwtIdentity, clock: Clock) -> Resolver:
     query = config.query.encode() if config.query else None
     # Expiry (and not-before) are checked against the middleware's clock, not PyJWT's wall
     # clock: the simulation and the tests run on a clock they control.
-    options = {"require": ["exp"], "verify_exp": False, "verify_nbf": False}
+    options: Any = {"require": ["exp"], "verify_exp": False, "verify_nbf": False}
     leeway = config.leeway_seconds
     claim = config.claim
 
@@ -133,11 +134,11 @@ def _jwt(config: model.JwtIdentity, clock: Clock) -> Resolver:
                     return None
                 morsel = jar.get(cookie)
                 if morsel is not None and morsel.value:
-                    return morsel.value
+                    return str(morsel.value)
         if query is not None:
             for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1")):
                 if name.encode() == query and value:
-                    return value
+                    return str(value)
         return None
 
     def resolve(scope: Scope) -> str | None:

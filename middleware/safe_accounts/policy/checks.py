@@ -28,7 +28,7 @@ _WINDOW = re.compile(r"^(\d+)[smhd]$")
 _BANDS = ("under_13", "13_15", "16_17", "adult", "unknown")
 _ASSURANCES = ("self_declared", "estimated", "verified")
 # What the relationship lookups are called with (see Relationships in model.py).
-_LOOKUP_PARAMS = {"connected": ("actor", "targets"), "mutual_count": ("actor", "target")}
+_LOOKUP_PARAMS: dict[str, tuple[str, ...]] = {"connected": ("actor", "targets"), "mutual_count": ("actor", "target")}
 
 
 def find(data: Any, where: Callable[[Loc], str]) -> Iterator[Finding]:
@@ -36,7 +36,8 @@ def find(data: Any, where: Callable[[Loc], str]) -> Iterator[Finding]:
     (for "also at base.yaml:12")."""
     if not isinstance(data, dict):
         return
-    queries = data.get("queries") if isinstance(data.get("queries"), dict) else {}
+    written = data.get("queries")
+    queries: dict[str, Any] = written if isinstance(written, dict) else {}
     yield from _duplicates(data, where)
     yield from _routes(data, queries)
     yield from _lookups(data, queries)
@@ -73,7 +74,7 @@ def _duplicates(data: dict[str, Any], where: Callable[[Loc], str]) -> Iterator[F
                 value = item.get(key)
                 if not isinstance(value, str):
                     continue
-                here = (*place, index, key)
+                here: Loc = (*place, index, key)
                 if value in seen:
                     yield here, f"duplicate {what} `{value}` (also at {where(seen[value])})"
                 else:
@@ -121,7 +122,8 @@ def _target(
     query_name = target.get("sql")
     if not isinstance(query_name, str):
         return
-    bound = target.get("params") if isinstance(target.get("params"), dict) else {}
+    params_written = target.get("params")
+    bound: dict[str, Any] = params_written if isinstance(params_written, dict) else {}
     for key, source in bound.items():
         if isinstance(source, str):
             yield from _source((*at, "params", key), source, params, template)
@@ -186,8 +188,8 @@ def _lookups(data: dict[str, Any], queries: dict[str, Any]) -> Iterator[Finding]
     ]
     relationships = data.get("relationships")
     if isinstance(relationships, dict):
-        for name, allowed in _LOOKUP_PARAMS.items():
-            lookups.append((("relationships", name), relationships.get(name), allowed))
+        for name, names in _LOOKUP_PARAMS.items():
+            lookups.append((("relationships", name), relationships.get(name), names))
     for at, lookup, allowed in lookups:
         if not isinstance(lookup, dict):
             continue

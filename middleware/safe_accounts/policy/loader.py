@@ -68,8 +68,8 @@ def load_policy(path: str | Path) -> LoadedPolicy:
             problems.add(tree, reason.path, reason.reason)
     except RecursionError:
         problems.extend([PolicyProblem(str(files[-1]), None, "the policy is nested too deeply")])
-    for loc, reason in checks.find(data, lambda loc: _where_text(tree, loc)):
-        problems.add(tree, loc, reason)
+    for loc, message in checks.find(data, lambda loc: _where_text(tree, loc)):
+        problems.add(tree, loc, message)
     if problems or policy is None:
         raise problems.error()
     return LoadedPolicy(policy, tuple(files), policy_version(policy), tree)

@@ -17,6 +17,8 @@ Every value keeps the mark of the file it came from.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .yamlnodes import Entry, Mapping, Node, Scalar, Sequence
 
 _KEY_BY_KEY: frozenset[tuple[str, ...]] = frozenset(
@@ -50,22 +52,22 @@ def merge(base: Node, child: Node, at: tuple[str, ...] = ()) -> Node:
 
 def _merge_list(base: Sequence, child: Sequence, key_field: str) -> Sequence:
     merged: list[Node] = list(base.items)
-    positions = {}
+    positions: dict[Any, int] = {}
     for index, item in enumerate(base.items):
         key = _key_of(item, key_field)
         if key is not None:
             positions.setdefault(key, index)
     for item in child.items:
         key = _key_of(item, key_field)
-        index = positions.pop(key, None) if key is not None else None
-        if index is None:
+        found: int | None = positions.pop(key, None) if key is not None else None
+        if found is None:
             # New, or a second entry with the same key: kept, so the duplicate is reported.
             merged.append(item)
             continue
         assert isinstance(item, Mapping)
-        old = merged[index]
+        old = merged[found]
         assert isinstance(old, Mapping)
-        merged[index] = Mapping({**old.entries, **item.entries}, item.mark)
+        merged[found] = Mapping({**old.entries, **item.entries}, item.mark)
     return Sequence(tuple(merged), child.mark)
 
 

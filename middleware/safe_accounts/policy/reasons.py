@@ -172,7 +172,7 @@ def _value_at(data: Any, path: Loc) -> Any:
 # --- failed unions --------------------------------------------------------------------------
 
 
-def _pick_member(union: Any, value: Any, by_tag: dict[str, list]) -> dict[str, list] | None:
+def _pick_member(union: Any, value: Any, by_tag: dict[str, list[Any]]) -> dict[str, list[Any]] | None:
     members = _members(union) or []
     tagged = {tag: _member_for_tag(members, tag) for tag in by_tag}
     if isinstance(value, list):

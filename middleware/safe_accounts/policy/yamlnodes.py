@@ -14,7 +14,7 @@ keys that are not text, merge keys (`<<`), recursive aliases and alias bombs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -164,7 +164,7 @@ class _Builder:
             if node.tag != _MAP_TAG:
                 self._problem(node, _unsupported(node.tag))
             return self._mapping(node, depth)
-        return Scalar(self._scalar(node), self._mark(node))
+        return Scalar(self._scalar(cast(yaml.ScalarNode, node)), self._mark(node))  # the third kind
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
         if node.tag == _STR_TAG:  # most of a policy: no conversion to do

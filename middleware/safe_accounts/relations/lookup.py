@@ -10,9 +10,10 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import bindparam, text
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -38,7 +39,7 @@ def import_callable(spec: str) -> Callable[..., Any]:
             raise ConfigurationError(f"callable {spec!r}: {module_name!r} has no {attr!r}") from None
     if not callable(target):
         raise ConfigurationError(f"callable {spec!r} is not callable")
-    return target
+    return cast("Callable[..., Any]", target)
 
 
 class Lookup:
@@ -62,7 +63,7 @@ class Lookup:
         if sql is not None:
             clause = text(sql)
             self._params = frozenset(clause._bindparams)  # noqa: SLF001 - parsed names
-            expanding = [bindparam(p, expanding=True) for p in self._params & LIST_PARAMS]
+            expanding: list[BindParameter[Any]] = [bindparam(p, expanding=True) for p in self._params & LIST_PARAMS]
             self._clause = clause.bindparams(*expanding) if expanding else clause
 
     @property

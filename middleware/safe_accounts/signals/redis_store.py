@@ -191,7 +191,7 @@ class RedisSignalStore:
         except redis_errors.NoScriptError:
             logger.warning(SCRIPT_RELOADED)
             self._sha = await client.script_load(SCRIPT)
-            reply = await client.evalsha(self._sha, len(call.keys), *call.keys, *call.args)  # type: ignore[arg-type]
+            reply = await client.evalsha(self._sha, len(call.keys), *call.keys, *call.args)
         crossings = [call.crossing(entry) for entry in reply]
         if crossings:
             # Crossings are rare: this second round trip is paid only when there are some.
@@ -223,7 +223,7 @@ class RedisSignalStore:
                 if missing:
                     await self._index(client, dict.fromkeys(missing, 0), await self._longest_ttl(client, missing))
                 keys |= missing
-            names = sorted(k.decode() if isinstance(k, bytes) else k for k in keys)
+            names: list[str] = sorted(k.decode() if isinstance(k, bytes) else str(k) for k in keys)
             held = await self._read_all(client, names)
             crossings: list[Crossing] = []
             for key, entries in zip(names, held, strict=True):
