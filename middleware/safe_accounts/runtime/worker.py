@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,8 +22,10 @@ from ..config import without_password
 from ..errors import StorageError
 from ..db import migrate
 from ..decisions.log import DecisionLog
-from ..pipeline.compiled import CompiledPolicy
 from ..relations import RelationshipDirectory
+
+if TYPE_CHECKING:  # the runtime sits below the request path: it only names its policy type
+    from ..pipeline.compiled import CompiledPolicy
 
 logger = logging.getLogger("safe_accounts")
 
