@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from sqlalchemy import bindparam, text
@@ -106,5 +106,3 @@ def compile_lookups(
 ) -> dict[str, Lookup]:
     return {name: compile_lookup(name, spec, engine) for name, spec in specs.items()}
 
-
-AsyncIds = Callable[..., Awaitable[Sequence[str]]]

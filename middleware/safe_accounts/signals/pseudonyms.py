@@ -39,10 +39,6 @@ class Pseudonyms:
         self._stream_key = None if key is None else hmac.new(key, b"seal:stream", hashlib.sha256).digest()
         self._tag_key = None if key is None else hmac.new(key, b"seal:tag", hashlib.sha256).digest()
 
-    @property
-    def keyed(self) -> bool:
-        return self._key is not None
-
     def of(self, account_id: str) -> str:
         if self._key is None:
             return account_id.replace("%", "%25").replace("{", "%7B").replace("}", "%7D")
