@@ -41,7 +41,10 @@ def ruleset(*rules: Rule, policy_mode: Mode = Mode.ENFORCE, unknown_is_minor: bo
     )
 
 
-def decide(rules: RuleSet, actor: Party, target: Party, relation: Relation = Relation()) -> Outcome:
+NOT_LOOKED_UP = Relation()
+
+
+def decide(rules: RuleSet, actor: Party, target: Party, relation: Relation = NOT_LOOKED_UP) -> Outcome:
     return RuleSet.verdict(rules.stage(actor, target).rules, relation).outcome
 
 
