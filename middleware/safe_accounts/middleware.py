@@ -1,6 +1,7 @@
 """`SafeAccountsMiddleware`: the under-18 protections in front of any ASGI app.
 
-Pure ASGI (never `BaseHTTPMiddleware`: it costs ~280 µs a request and buffers bodies).
+Pure ASGI (never `BaseHTTPMiddleware`: it adds a task per request and buffers bodies;
+the cost is measured in docs/benchmarks.md).
 `__init__` does all preparation once: the policy file is loaded, checked and compiled
 (a bad file raises `PolicyError` naming file, line and reason: the app never starts
 half-configured). `__call__` only looks things up:

@@ -39,7 +39,7 @@ async def parties(rt: Runtime, actor_id: str | None, target_ids: Sequence[str]) 
 _NO_RELATION = Relation()
 
 # What a NamedTuple's own `__new__` does once it has bound its arguments: called directly on
-# the request path, where that binding is most of the cost of building a party (0.3 -> 0.12 µs).
+# the request path, where that binding is most of the cost of building a party (docs/benchmarks.md).
 _new = tuple.__new__
 
 
