@@ -7,39 +7,21 @@ is imported. At run time a lookup only binds values and runs.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..errors import ConfigurationError, StorageError
+from .._callables import import_callable
+from ..errors import StorageError
 from ..policy import model
 
 # Parameters that carry lists of ids and must be expanded into `IN (...)`.
 LIST_PARAMS = frozenset({"targets", "accounts"})
-
-
-def import_callable(spec: str) -> Callable[..., Any]:
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ConfigurationError(f"callable {spec!r} must be written `module:function`")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigurationError(f"callable {spec!r}: cannot import {module_name!r}: {exc}") from exc
-    for part in attr.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise ConfigurationError(f"callable {spec!r}: {module_name!r} has no {attr!r}") from None
-    if not callable(target):
-        raise ConfigurationError(f"callable {spec!r} is not callable")
-    return cast("Callable[..., Any]", target)
 
 
 class Lookup:
