@@ -3,9 +3,9 @@
 import safe_accounts
 
 EXPECTED = {
-    "Action", "AgeBand", "Assurance", "ConfigurationError", "InvalidBand", "Mode", "Outcome",
-    "PolicyError", "SafeAccountsError", "SafeAccountsMiddleware", "SchemaOutOfDate", "StorageError",
-    "moderation_app", "restrictions_of", "upgrade_database",
+    "Action", "AgeBand", "Assurance", "Clock", "ConfigurationError", "FrozenClock", "InvalidBand",
+    "Mode", "Outcome", "PolicyError", "SafeAccountsError", "SafeAccountsMiddleware", "SchemaOutOfDate",
+    "StorageError", "moderation_app", "restrictions_of", "upgrade_database",
 }
 
 
@@ -21,3 +21,13 @@ def test_every_public_name_is_importable() -> None:
 def test_every_error_we_raise_on_purpose_is_a_safe_accounts_error() -> None:
     for name in ("ConfigurationError", "InvalidBand", "PolicyError", "SchemaOutOfDate", "StorageError"):
         assert issubclass(getattr(safe_accounts, name), safe_accounts.SafeAccountsError)
+
+
+def test_the_test_clock_is_a_clock_that_moves_only_when_told() -> None:
+    clock = safe_accounts.FrozenClock(1_800_000_000)
+    told: safe_accounts.Clock = clock  # what `clock=` takes (checked by mypy)
+
+    clock.advance(90)
+
+    assert told.now() == 1_800_000_090
+    assert told.today().isoformat() == "2027-01-15"

@@ -4,6 +4,7 @@ The public API fits on one screen; everything else is private to the package.
 """
 
 from .bands.age import AgeBand, Assurance
+from .clock import Clock, FrozenClock
 from .errors import (
     ConfigurationError,
     InvalidBand,
@@ -21,7 +22,9 @@ __all__ = [
     "Action",
     "AgeBand",
     "Assurance",
+    "Clock",
     "ConfigurationError",
+    "FrozenClock",
     "InvalidBand",
     "Mode",
     "Outcome",
