@@ -53,6 +53,10 @@ class AlertOutbox:
         self._lease = lease
         self._batch = batch
         self._wake = asyncio.Event()
+        # One pass at a time in this process: a pass asked for (`drain`) while the
+        # background one runs waits for it, so it returns only once that one's deliveries
+        # are settled too. Workers elsewhere are kept apart by the claims.
+        self._passing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -70,6 +74,10 @@ class AlertOutbox:
         """One pass: deliver what is due here; return how many were delivered."""
         if not self._destinations:
             return 0
+        async with self._passing:
+            return await self._deliver_due()
+
+    async def _deliver_due(self) -> int:
         now = self._clock.now()
         async with self._engine.connect() as conn:
             due = (

@@ -5,6 +5,7 @@
     await alerts.start()
     alerts.submit(Event(...))                     # request path: no I/O
     alerts.restrictions.is_restricted(account)    # request path: a set lookup
+    await alerts.drain()                          # tests, simulations: written and delivered now
     await alerts.close()
 """
 
@@ -60,6 +61,7 @@ class GroomingAlerts:
         policy_version: str = "",
         unknown_is_minor: bool = True,
         prefix: str = DEFAULT_PREFIX,
+        channel_prefix: str | None = None,
         pseudonym_key: bytes | None = None,
         callbacks: Sequence[AlertCallback] = (),
         webhook: Webhook | None = None,
@@ -82,8 +84,10 @@ class GroomingAlerts:
         outbox = AlertOutbox(
             engine, destinations, clock=clock, poll_interval=outbox_poll_interval, backoff=outbox_backoff
         )
+        # The restrictions' channel: `channel_prefix` (the middleware's carries the Redis
+        # database number), else the key prefix.
         restrictions = Restrictions(
-            engine, redis_url=redis_url, prefix=prefix, clock=clock,
+            engine, redis_url=redis_url, prefix=channel_prefix or prefix, clock=clock,
             refresh_interval=restrictions_refresh_interval,
         )
         service = AlertService(
@@ -104,6 +108,12 @@ class GroomingAlerts:
         await self.restrictions.start()
         await self.outbox.start()
         await self.recorder.start()
+
+    async def drain(self) -> None:
+        """Write the events submitted so far, raise the alerts they cross, and deliver what
+        is due now (a delivery backing off after a failure waits for its time)."""
+        await self.recorder.flush()
+        await self.outbox.deliver_due()
 
     async def close(self) -> None:
         await self.recorder.close()  # flushes: its last crossings still become alerts
