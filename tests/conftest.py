@@ -163,6 +163,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
 
     monkeypatch.delenv("SAFE_ACCOUNTS_DATABASE_URL", raising=False)
     monkeypatch.delenv("SAFE_ACCOUNTS_REDIS_URL", raising=False)
+    monkeypatch.delenv("SAFE_ACCOUNTS_REDIS_PREFIX", raising=False)
 
     def run(*args: str) -> Ran:
         monkeypatch.setattr(sys, "argv", ["safe-accounts", *args])

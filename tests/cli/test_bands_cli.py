@@ -189,12 +189,14 @@ def test_a_missing_file_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
 
 @pytest.mark.redis
 async def test_a_change_from_the_cli_reaches_a_running_process(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
-    """The CLI is another process: with --redis-url its change drops our cached band."""
+    """The CLI is another process: with --redis-url (and the app's --redis-prefix) its
+    change drops our cached band."""
     import redis.asyncio as aioredis
 
     from safe_accounts.bands import BandDirectory, OwnBandStore
+    from safe_accounts.config import channel_prefix
     from safe_accounts.db import migrate
     from safe_accounts.db.engine import make_engine
     from safe_accounts.policy.model import BandCacheSettings
@@ -202,9 +204,11 @@ async def test_a_change_from_the_cli_reaches_a_running_process(
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     engine = make_engine(url)
     client = aioredis.Redis.from_url(redis_url)
-    # The CLI publishes on the default channel prefix; an id of our own keeps runs apart.
     account = f"cli-{uuid.uuid4().hex[:8]}"
-    directory = BandDirectory(OwnBandStore(engine), cache=BandCacheSettings(), redis=client)
+    directory = BandDirectory(
+        OwnBandStore(engine), cache=BandCacheSettings(), redis=client,
+        channel_prefix=channel_prefix(redis_prefix, redis_url),
+    )
     try:
         await migrate.upgrade(engine)
         await directory.start()
@@ -222,6 +226,8 @@ async def test_a_change_from_the_cli_reaches_a_running_process(
             url,
             "--redis-url",
             redis_url,
+            "--redis-prefix",
+            redis_prefix,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

@@ -78,3 +78,31 @@ async def test_bad_moderation_commands_exit_non_zero_with_a_message(
     ran = await asyncio.to_thread(cli, *args, "--database-url", database_url)
     assert ran.code == code
     assert message in ran.err
+
+
+@pytest.mark.redis
+async def test_a_restriction_from_the_cli_reaches_a_running_worker_of_the_same_app(
+    cli, engine: AsyncEngine, database_url: str, redis_url: str, redis_prefix: str
+) -> None:  # type: ignore[no-untyped-def]
+    from safe_accounts.alerts.restrictions import Restrictions
+    from safe_accounts.config import channel_prefix
+
+    await raise_alert(engine, "a1", "adult-x", T0)
+    # A worker of the app whose `redis_prefix=` is `redis_prefix`; no reload from SQL.
+    worker = Restrictions(
+        engine, redis_url=redis_url, prefix=channel_prefix(redis_prefix, redis_url), refresh_interval=3600
+    )
+    await worker.start()
+    try:
+        ran = await asyncio.to_thread(
+            cli, "alerts", "resolve", "a1", "--action", "restrict", "--by", "mod-1",
+            "--database-url", database_url, "--redis-url", redis_url, "--redis-prefix", redis_prefix,
+        )
+        assert ran.code == 0, ran.err
+        for _ in range(1500):
+            if worker.is_restricted("adult-x"):
+                break
+            await asyncio.sleep(0.01)
+        assert worker.is_restricted("adult-x")
+    finally:
+        await worker.close()

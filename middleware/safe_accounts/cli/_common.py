@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..config import DATABASE_URL_ENV, REDIS_URL_ENV
+from ..config import DATABASE_URL_ENV, DEFAULT_REDIS_PREFIX, REDIS_PREFIX_ENV, REDIS_URL_ENV
 from ..errors import SafeAccountsError
 
 T = TypeVar("T")
@@ -27,6 +27,13 @@ redis_option = click.option(
     envvar=REDIS_URL_ENV,
     default=None,
     help=f"Redis URL (env {REDIS_URL_ENV}; default: none, single process).",
+)
+redis_prefix_option = click.option(
+    "--redis-prefix",
+    envvar=REDIS_PREFIX_ENV,
+    default=None,
+    help=f"The middleware's `redis_prefix=` (env {REDIS_PREFIX_ENV}; default: {DEFAULT_REDIS_PREFIX}): "
+    "changes are announced on its channels.",
 )
 
 

@@ -25,12 +25,14 @@ from ..bands.importer import BATCH_SIZE, BatchOutcome, import_csv
 from ..bands.recording import account_id_checked, parse_birth_date
 from ..bands.store import OwnBandStore
 from ..config import database_url as resolve_database_url
+from ..config import channel_prefix
+from ..config import redis_prefix as resolve_redis_prefix
 from ..config import redis_url as resolve_redis_url
 from ..db import migrate
 from ..db.engine import make_engine
 from ..errors import InvalidBand, StorageError
 from ..policy.model import BandCacheSettings
-from ._common import database_option, redis_option, run
+from ._common import database_option, redis_option, redis_prefix_option, run
 
 _SETTABLE_BANDS = [b.value for b in AgeBand if b is not AgeBand.UNKNOWN]
 _ASSURANCES = [a.value for a in Assurance]
@@ -38,7 +40,7 @@ _ASSURANCES = [a.value for a in Assurance]
 
 @asynccontextmanager
 async def _directory(
-    database_url: str | None, redis_url: str | None
+    database_url: str | None, redis_url: str | None, redis_prefix: str | None = None
 ) -> AsyncIterator[BandDirectory]:
     """A directory on our table, after checking the schema; publishing when Redis is given."""
     _sqlite_folder_exists(database_url)
@@ -52,11 +54,14 @@ async def _directory(
                 f"cannot use the database: {getattr(exc, 'orig', None) or exc}"
             ) from exc
         url = resolve_redis_url(redis_url)
+        channels = channel_prefix(resolve_redis_prefix(redis_prefix), url)
         if url is not None:
             import redis.asyncio as aioredis
 
             redis = aioredis.Redis.from_url(url, socket_connect_timeout=2)
-        yield BandDirectory(OwnBandStore(engine), cache=BandCacheSettings(), redis=redis)
+        yield BandDirectory(
+            OwnBandStore(engine), cache=BandCacheSettings(), redis=redis, channel_prefix=channels
+        )
     finally:
         if redis is not None:
             await redis.aclose()
@@ -105,6 +110,7 @@ def command() -> None:
 @command.command("set")
 @database_option
 @redis_option
+@redis_prefix_option
 @click.argument("account")
 @click.option(
     "--birthdate", "birthdate", metavar="YYYY-MM-DD", help="The band follows the birth date."
@@ -116,6 +122,7 @@ def command() -> None:
 def set_(
     database_url: str | None,
     redis_url: str | None,
+    redis_prefix: str | None,
     account: str,
     birthdate: str | None,
     band: str | None,
@@ -128,7 +135,7 @@ def set_(
     born = parse_birth_date(birthdate) if birthdate is not None else None
 
     async def go() -> BandRecord:
-        async with _directory(database_url, redis_url) as directory:
+        async with _directory(database_url, redis_url, redis_prefix) as directory:
             return await directory.set(
                 account,
                 band=AgeBand(band) if band else None,
@@ -158,11 +165,14 @@ def get(database_url: str | None, account: str, as_json: bool) -> None:
 @command.command("import")
 @database_option
 @redis_option
+@redis_prefix_option
 @click.argument(
     "file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
 )
 @click.option("--batch-size", type=click.IntRange(1, 50_000), default=BATCH_SIZE, show_default=True)
-def import_(database_url: str | None, redis_url: str | None, file: Path, batch_size: int) -> None:
+def import_(
+    database_url: str | None, redis_url: str | None, redis_prefix: str | None, file: Path, batch_size: int
+) -> None:
     """Import FILE.csv (header account_id,birth_date,band,assurance; `-` reads stdin).
 
     Each row gives a birth date or a band. Rows are written in batches, each in one
@@ -182,7 +192,7 @@ def import_(database_url: str | None, redis_url: str | None, file: Path, batch_s
             click.echo(f"  {problem}", err=True)
 
     async def go() -> Any:
-        async with _directory(database_url, redis_url) as directory:
+        async with _directory(database_url, redis_url, redis_prefix) as directory:
             with _open(file) as lines:
                 return await import_csv(
                     lines,

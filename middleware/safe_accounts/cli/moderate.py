@@ -18,18 +18,24 @@ import click
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..alerts.restrictions import Restrictions
+from ..config import channel_prefix
+from ..config import redis_prefix as resolve_redis_prefix
 from ..config import redis_url as resolve_redis_url
 from ..moderation.actions import Moderation
 from ..moderation.model import RESOLVING, ActionRecord, ModerationAction
-from ._common import database_option, redis_option, run
+from ._common import database_option, redis_option, redis_prefix_option, run
 from .report import checked_engine
 
 _RESOLVING = sorted(a.value for a in RESOLVING)
 
 
 @asynccontextmanager
-async def _restrictions(engine: AsyncEngine, redis_url: str | None) -> AsyncIterator[Restrictions]:
-    restrictions = Restrictions(engine, redis_url=resolve_redis_url(redis_url))
+async def _restrictions(
+    engine: AsyncEngine, redis_url: str | None, redis_prefix: str | None
+) -> AsyncIterator[Restrictions]:
+    url = resolve_redis_url(redis_url)
+    channels = channel_prefix(resolve_redis_prefix(redis_prefix), url)
+    restrictions = Restrictions(engine, redis_url=url, prefix=channels)
     await restrictions.start()
     try:
         yield restrictions
@@ -40,6 +46,7 @@ async def _restrictions(engine: AsyncEngine, redis_url: str | None) -> AsyncIter
 def _take(
     database_url: str | None,
     redis_url: str | None,
+    redis_prefix: str | None,
     item_id: str,
     action: ModerationAction,
     by: str,
@@ -48,7 +55,7 @@ def _take(
     async def go() -> ActionRecord:
         async with (
             checked_engine(database_url) as engine,
-            _restrictions(engine, redis_url) as restrictions,
+            _restrictions(engine, redis_url, redis_prefix) as restrictions,
         ):
             return await Moderation(engine, restrictions=restrictions).take(
                 item_id, action, by=by, note=note
@@ -81,20 +88,30 @@ _json = click.option("--json", "as_json", is_flag=True, help="The recorded actio
 @click.command("ack")
 @database_option
 @redis_option
+@redis_prefix_option
 @click.argument("item_id")
 @_by
 @_note
 @_json
 def ack(
-    database_url: str | None, redis_url: str | None, item_id: str, by: str, note: str, as_json: bool
+    database_url: str | None,
+    redis_url: str | None,
+    redis_prefix: str | None,
+    item_id: str,
+    by: str,
+    note: str,
+    as_json: bool,
 ) -> None:
     """Acknowledge an alert or report: the first response, without a decision yet."""
-    _show(_take(database_url, redis_url, item_id, ModerationAction.ACK, by, note), as_json)
+    _show(
+        _take(database_url, redis_url, redis_prefix, item_id, ModerationAction.ACK, by, note), as_json
+    )
 
 
 @click.command("resolve")
 @database_option
 @redis_option
+@redis_prefix_option
 @click.argument("item_id")
 @click.option(
     "--action", "action", required=True, type=click.Choice(_RESOLVING), help="The decision."
@@ -105,6 +122,7 @@ def ack(
 def resolve(
     database_url: str | None,
     redis_url: str | None,
+    redis_prefix: str | None,
     item_id: str,
     action: str,
     by: str,
@@ -112,4 +130,7 @@ def resolve(
     as_json: bool,
 ) -> None:
     """Decide on an alert or report: dismiss, warn, restrict, suspend, refer to the police."""
-    _show(_take(database_url, redis_url, item_id, ModerationAction(action), by, note), as_json)
+    _show(
+        _take(database_url, redis_url, redis_prefix, item_id, ModerationAction(action), by, note),
+        as_json,
+    )
