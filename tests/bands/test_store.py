@@ -147,11 +147,17 @@ async def test_host_ids_are_compared_as_text(engine: AsyncEngine, host_table: st
     assert set(found) == {"1"}
 
 
-async def test_host_rows_without_a_usable_birth_date_are_unknown(
+async def test_host_rows_without_a_usable_birth_date_are_accounts_of_unknown_age(
     engine: AsyncEngine, host_table: str
 ) -> None:
     store = HostBandStore(engine, host_table, "id", "born", clock=CLOCK)
-    assert await store.fetch(["7", "8"]) == {}
+    found = await store.fetch(["7", "8", "999"])
+    source = f"host:{host_table}"
+    assert found == {
+        "7": BandRecord("7", AgeBand.UNKNOWN, Assurance.SELF_DECLARED, source),
+        "8": BandRecord("8", AgeBand.UNKNOWN, Assurance.SELF_DECLARED, source),
+    }
+    assert all(record.exists for record in found.values()), "a row is an account, whatever its age"
 
 
 async def test_a_host_table_with_text_ids_works_too(engine: AsyncEngine) -> None:

@@ -101,7 +101,9 @@ class BandRecord:
 
     `birth_date` is kept only while the account is a minor (the band must move on on
     their birthdays); an adult's record keeps the band alone. `band` is the band as
-    recorded, and is what counts when there is no birth date.
+    recorded, and is what counts when there is no birth date. `exists` is False only for
+    `unknown(...)`, the stand-in for an id the store has no record of: no account at all,
+    where an `unknown` band with a record is an account whose age nobody knows.
     """
 
     account_id: str
@@ -110,6 +112,7 @@ class BandRecord:
     source: str
     birth_date: date | None = None
     changed_at: float | None = None
+    exists: bool = True
 
     def band_on(self, today: date) -> AgeBand:
         if self.birth_date is None:
@@ -122,4 +125,5 @@ class BandRecord:
 
 
 def unknown(account_id: str) -> BandRecord:
-    return BandRecord(account_id, AgeBand.UNKNOWN, Assurance.SELF_DECLARED, "none")
+    """What an id with no record reads as: band `unknown`, and no account."""
+    return BandRecord(account_id, AgeBand.UNKNOWN, Assurance.SELF_DECLARED, "none", exists=False)

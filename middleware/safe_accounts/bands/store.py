@@ -225,9 +225,7 @@ class HostBandStore:
                         select(key, self._table.c[self._birth_name]).where(match)
                     )
                     for account_id, born in rows:
-                        record = self._record(account_id, born, today)
-                        if record is not None:
-                            found[account_id] = record
+                        found[account_id] = self._record(account_id, born, today)
         except SQLAlchemyError as exc:
             raise StorageError(f"reading birth dates from {self.source[5:]} failed: {exc}") from exc
         return found
@@ -270,23 +268,28 @@ class HostBandStore:
             return id_col.in_(chunk)
         return cast(id_col, String).in_(chunk)
 
-    def _record(self, account_id: str, born: Any, today: date) -> BandRecord | None:
+    def _record(self, account_id: str, born: Any, today: date) -> BandRecord:
+        """The row's band; a row without a usable birth date is an account of `unknown`
+        band (which policies treat as a minor), not the absence of one."""
         if isinstance(born, datetime):
             born = born.date()
         elif isinstance(born, str):
             try:
                 born = date.fromisoformat(born)
             except ValueError:
-                return None
+                return self._unknown_age(account_id)
         if not isinstance(born, date):
-            return None  # no birth date: unknown, which policies treat as a minor
+            return self._unknown_age(account_id)
         try:
             band = band_on(born, today)
         except InvalidBand:
-            return None  # a birth date in the future tells us nothing: unknown
+            return self._unknown_age(account_id)  # a birth date in the future tells us nothing
         return BandRecord(
             account_id, band, self._assurance, self.source, born if band.is_minor else None, None
         )
+
+    def _unknown_age(self, account_id: str) -> BandRecord:
+        return BandRecord(account_id, AgeBand.UNKNOWN, Assurance.SELF_DECLARED, self.source)
 
 
 def _is_canonical_uuid(value: str) -> bool:

@@ -314,15 +314,18 @@ class Enforcement:
             return
         if action is Action.BLOCK:
             rt.relationships.forget(actor.id)
+        # One report, one event per account, however many ways the request spelt it.
+        accounts = records.per_account(rt, pairs)
         if action is Action.REPORT:
-            self._record_reports(actor, pairs, decision_id)
+            self._record_reports(actor, accounts, decision_id)
         kind = _EVENT_OF_ACTION.get(action)
         if kind is None or rt.signals is None:
             return
-        for pair in pairs:
+        for pair in accounts:
             target = pair.target
-            if target.id is None:
+            if not records.counts_as_account(rt, target):
                 continue
+            assert target.id is not None
             if action is Action.CONTACT_REQUEST:
                 mutual = pair.relation.mutual
                 if mutual is None and is_minor(target, rt):
@@ -334,7 +337,8 @@ class Enforcement:
                 self._submit(kind, target.id, actor, None, decision_id)
 
     def _record_reports(self, reporter: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
-        """A report becomes a child-endangerment report in the moderation queue (never its text)."""
+        """A report becomes a child-endangerment report in the moderation queue (never its text):
+        one per account reported (`pairs` are `records.per_account`'s)."""
         reports = self.rt.extras.get("reports")
         if reports is None or reporter.id is None:
             return
@@ -359,12 +363,13 @@ class Enforcement:
         else:
             return
         for pair in pairs:
-            requester = pair.target.id
-            if requester is None:
-                continue
-            self.rt.relationships.forget(requester)
-            if self.rt.signals is not None:
-                self._submit(kind, requester, responder, None, None)
+            if pair.target.id is not None:
+                self.rt.relationships.forget(pair.target.id)  # every spelling the cache may hold
+        if self.rt.signals is None:
+            return
+        for pair in records.per_account(self.rt, pairs):
+            if pair.target.id is not None:
+                self._submit(kind, pair.target.id, responder, None, None)
 
     async def _mutual_quietly(self, actor: str, target: str) -> int | None:
         try:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..bands.age import AgeBand
 from ..decisions.log import DecisionRow
 from ..decisions.ids import new_decision_id
 from ..policy.engine import Party
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
 from ..signals.events import Event
-from .facts import PairVerdict
+from .facts import PairVerdict, strongest
+from .ids import PLAIN_FIRST, canonical
 
 # The HTTP status a refusal answers with; the decision log keeps it for every channel.
 STATUS = {Outcome.DENY: 403, Outcome.HIDE: 404}
@@ -26,6 +28,65 @@ _EVENT_OF_REFUSAL = {
     Action.DIRECT_MESSAGE: EventKind.DM_DENIED,
     Action.CONTACT_REQUEST: EventKind.CONTACT_REQUEST,
 }
+
+
+def per_account(rt: Runtime, pairs: Sequence[PairVerdict]) -> Sequence[PairVerdict]:
+    """`pairs` with every spelling of one account folded into one pair: what is recorded
+    and counted is recorded once per account, however many ways the request wrote it.
+
+    Spellings are one account when they share `ids.canonical`. The account is named as the
+    band store knows it: the spelling it has a record of (each, should it hold several);
+    when it knows none, the canonical form. Its verdict is the strongest any spelling had,
+    so the rule that decided is the rule recorded."""
+    if len(pairs) < 2:
+        return pairs  # one spelling is its own canonical form
+    ids = [pair.target.id for pair in pairs]
+    keys = [
+        a if a is None or a[0] in PLAIN_FIRST and not a[-1].isspace() else canonical(a) for a in ids
+    ]
+    if keys == ids and len(set(keys)) == len(keys):
+        return pairs  # every target a different account, named canonically (the every-day case)
+    groups: dict[str | None, list[PairVerdict]] = {}
+    for key, pair in zip(keys, pairs):
+        groups.setdefault(key, []).append(pair)
+    out: list[PairVerdict] = []
+    for key, group in groups.items():
+        if key is None or len(group) == 1 and group[0].target.id == key:
+            out.extend(group)
+            continue
+        stored: dict[str, PairVerdict] = {}
+        others: list[PairVerdict] = []
+        for pair in group:
+            if is_account(rt, pair.target):
+                stored.setdefault(pair.target.id, pair)  # type: ignore[arg-type]
+            else:
+                others.append(pair)
+        for own in stored.values():
+            decisive = strongest([own, *others]) or own
+            out.append(PairVerdict(own.target, decisive.verdict, own.relation))
+        if not stored:
+            decisive = strongest(others) or others[0]
+            out.append(PairVerdict(decisive.target._replace(id=key), decisive.verdict, decisive.relation))
+    return out
+
+
+def is_account(rt: Runtime, party: Party) -> bool | None:
+    """Whether the band store holds `party`'s account: True, False (no record: no account
+    at all), or None when this process cannot tell (the lookup failed, or was not made)."""
+    if party.band is not AgeBand.UNKNOWN:
+        return True  # a band is a record
+    if party.id is None:
+        return False
+    record = rt.bands.cached(party.id)
+    return None if record is None else record.exists
+
+
+def counts_as_account(rt: Runtime, target: Party) -> bool:
+    """Whether an event about `target` may count towards a signal. An id the band store has
+    no record of is no account: the request was still refused (`unknown` is a minor by the
+    protective default), but an adult who mistypes ids must not look like one reaching
+    children. When this process cannot tell, it counts (protective)."""
+    return target.id is not None and is_account(rt, target) is not False
 
 
 def log_decision(
@@ -43,7 +104,7 @@ def log_decision(
     decision_id: str | None = None
     rows: dict[tuple[str, str | None], DecisionRow] = {}
     counts: dict[str, int] = {}
-    for pair in pairs:
+    for pair in per_account(rt, pairs):
         rule = pair.verdict.rule
         if rule is None:
             continue
@@ -84,12 +145,13 @@ def record_refusal(
     pairs: Sequence[PairVerdict],
     decision_id: str,
 ) -> None:
-    """Signal events for an enforced refusal: a denied DM or contact request per refused target."""
+    """Signal events for an enforced refusal: a denied DM or contact request per refused
+    account (not per spelling of it; none for an id that is no account)."""
     kind = _EVENT_OF_REFUSAL.get(action)
     if kind is None or actor.id is None or rt.signals is None:
         return
-    for pair in pairs:
-        if pair.verdict.rule is not None and pair.target.id is not None:
+    for pair in per_account(rt, pairs):
+        if pair.verdict.rule is not None and counts_as_account(rt, pair.target):
             submit(rt, kind, actor.id, pair.target, pair.relation.mutual, at, decision_id)
 
 
