@@ -28,6 +28,9 @@ class Body(NamedTuple):
     content_type: str  # lower-cased media type without parameters
     charset: str | None
     inspectable: bytes  # decompressed when the request was compressed
+    # The header is exactly `application/json`: every framework reads such a body as JSON,
+    # decoded as `json.loads` decodes bytes, and none reads it as a form.
+    plain_json: bool = False
 
 
 # A platform sends a handful of distinct Content-Type values: parse each once.
@@ -61,22 +64,50 @@ def _decompress(data: bytes, encoding: str, limit: int) -> bytes:
     return out
 
 
+class AmbiguousFraming(BodyUnreadable):
+    """Headers that let two readers see two different bodies: refused, never guessed."""
+
+
 def _entity_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
-    """Content-Length, Content-Type and Content-Encoding, raw, in one pass over the headers."""
+    """Content-Length, Content-Type and Content-Encoding, raw, in one pass over the headers.
+
+    A header written twice with two values is refused: Starlette reads the first
+    `Content-Type`, a framework joining them reads both, and we must not read a third way.
+    """
     length = media = encoding = None
+    chunked = False
     for key, value in scope.get("headers") or ():
         if key == b"content-length":
+            if length is not None and length != value:
+                raise AmbiguousFraming("two different Content-Length headers")
             length = value
         elif key == b"content-type":
+            if media is not None and media != value:
+                raise AmbiguousFraming("two different Content-Type headers")
             media = value
         elif key == b"content-encoding":
+            if encoding is not None:
+                # Even the same value twice: one reader undoes it once, another twice.
+                raise AmbiguousFraming("Content-Encoding given twice")
             encoding = value
+        elif key == b"transfer-encoding":
+            chunked = True
+    if length is not None:
+        if chunked:
+            # RFC 9112: a sender never sends both; a reader may frame by either.
+            raise AmbiguousFraming("both Content-Length and Transfer-Encoding")
+        if not length.isdigit():
+            # `5, 5` is one length written twice (RFC 9110); anything else is no length.
+            values = {v.strip() for v in length.split(b",")}
+            if len(values) != 1 or not next(iter(values)).isdigit():
+                raise AmbiguousFraming("a Content-Length that is not one number")
     return length, media, encoding
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> Body:
     declared, content_type, content_encoding = _entity_headers(scope)
-    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+    length = None if declared is None else int(declared if declared.isdigit() else declared.split(b",")[0])
+    if length is not None and length > limit:
         raise BodyTooLarge()
     message = await receive()
     if message["type"] == "http.disconnect":
@@ -99,6 +130,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> Body:
             chunks.append(chunk)
             more = message.get("more_body", False)
         raw = b"".join(chunks)
+    if length is not None and length != len(raw):
+        # The server frames the body; a length that disagrees with it is a second framing.
+        raise AmbiguousFraming("a Content-Length other than the body's length")
     media, charset = _media_type(content_type)
     inspectable = raw
     encoding = content_encoding.decode("latin-1").strip().lower() if content_encoding else ""
@@ -107,7 +141,8 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> Body:
         for coding in reversed([c.strip() for c in encoding.split(",") if c.strip()]):
             if coding != "identity":
                 inspectable = _decompress(inspectable, coding, limit)
-    return tuple.__new__(Body, (raw, media, charset, inspectable))  # Body(...) without its argument binding
+    # Body(...) without its argument binding
+    return tuple.__new__(Body, (raw, media, charset, inspectable, content_type == b"application/json"))
 
 
 def replay(body: bytes, receive: Receive) -> Receive:

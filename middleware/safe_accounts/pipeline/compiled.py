@@ -19,7 +19,7 @@ from ..policy.jsonpath import compile_path
 from .targets import Extractor, PathSource, QuerySource, Targets, compile_source
 from ..relations.lookup import Lookup, compile_lookups
 from ..policy.engine import RuleSet, compile_rule
-from ..policy.model import Action, FrameFilter, PolicyFile, ResponseFrom, ResponseShape, Route
+from ..policy.model import Action, FrameFilter, Mode, PolicyFile, ResponseFrom, ResponseShape, Route
 from ..policy.paths import RouteTable
 
 
@@ -164,7 +164,9 @@ class CompiledPolicy:
 
     def _route(self, index: int, route: Route) -> CompiledRoute:
         methods = (route.method,) if isinstance(route.method, str) else route.method
-        targets = Targets([compile_source(s, self.lookups) for s in route.targets])
+        # Refusing unreadable targets changes an answer: only where an enforced rule could.
+        required = route.requires_targets and any(r.mode is Mode.ENFORCE for r in self.rules[route.action].rules)
+        targets = Targets([compile_source(s, self.lookups) for s in route.targets], required=required)
         answer = _answer(route.response_from)
         return CompiledRoute(
             name=route.name or f"routes[{index}]",

@@ -36,20 +36,16 @@ from .ids import ids_at
 from .lists import filter_lists, is_minor
 from .jsondoc import walk
 from ..policy.jsonpath import compile_path
-from .request_view import (
-    BodyNotParsed,
-    RequestView,
-    is_json,
-    parse_json,
-    parse_urlencoded,
-)
-from .targets import TooManyCombinations
+from .readings import read_every_way
+from .request_view import BodyNotParsed, RequestView, parse_json
+from .targets import TargetsUnread, TooManyCombinations
 
 logger = logging.getLogger("safe_accounts.enforcement")
 
 LOOKUP_FAILED = "safety check for route %s failed (%s): %s"
 REWRITE_MISSED = "route %s: response not rewritten (%s)"
 TARGETS_MISSING = "route %s: no target account found in the request"
+TARGETS_UNREAD = "route %s: refused, no target account could be read from the request"
 
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _EVENT_OF_ACTION = {
@@ -108,6 +104,11 @@ class Enforcement:
         except TooManyCombinations:
             await self._refuse(problem.UNREADABLE, 400, "The request names too many accounts to check.")
             return
+        except TargetsUnread:
+            # Whatever the app reads as the target, we could not: refused, never let through.
+            logger.info(TARGETS_UNREAD, route.name)
+            await self._refuse(problem.TARGET_UNREADABLE, 400, problem.TARGET_UNREADABLE_DETAIL)
+            return
         except (StorageError, TimeoutError, OSError) as exc:
             await self._failed(exc, targets)
             return
@@ -151,29 +152,23 @@ class Enforcement:
         if not body.inspectable or body.inspectable.isspace():
             return True  # nothing to read targets from
         try:
+            self._parse(body)
             if body.content_type == "multipart/form-data":
-                self.view.form = await _multipart(self.scope, body)
-            else:
-                self._parse(body)
+                self.view.form = [*await _multipart(self.scope, body), *(self.view.form or ())]
         except BodyNotParsed as exc:
             await self._refuse(problem.UNREADABLE, 400, f"The request body could not be checked: {exc}.")
             return False
         return True
 
     def _parse(self, body: Body) -> None:
-        """Parse the body every way the app might: a lenient app may read JSON whatever the type."""
-        media = body.content_type
-        if is_json(media):
+        """Read the body every way a plausible app reads it (`readings.py`); the targets
+        are the union of the readings."""
+        if body.plain_json:
+            # Typed exactly `application/json`: every framework reads it one way.
             self.view.json = parse_json(body, self.route.json_keys)
             return
-        if media == "application/x-www-form-urlencoded":
-            self.view.form = parse_urlencoded(body)
-            return
-        # Untyped or mistyped: try both, and refuse only when neither reads.
-        try:
-            self.view.json = parse_json(body, self.route.json_keys)
-        except BodyNotParsed:
-            self.view.form = parse_urlencoded(body)
+        view = self.view
+        view.json, view.json_also, view.form = read_every_way(body, self.route.json_keys)
 
     # --- answers -------------------------------------------------------------------------
 

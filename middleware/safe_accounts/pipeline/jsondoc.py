@@ -2,6 +2,8 @@
 policy paths walked over them.
 
 Walking yields every value a path reaches, so a list of recipients gives every recipient.
+Nothing here recurses with the document's depth: the parser's own recursion is caught
+(`TooDeep`), and a walk recurses once per step of a policy's path.
 """
 
 from __future__ import annotations
@@ -12,9 +14,13 @@ from typing import Any
 
 import orjson
 
-from ..policy.jsonpath import WILDCARD
+from ..policy.jsonpath import KEYS, WILDCARD
 
 _ABSENT = object()
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than the parser's recursion allows: unreadable, never a crash."""
 
 
 class DuplicateKey(list):  # type: ignore[type-arg]
@@ -67,8 +73,13 @@ def read_json(text: str, keys: tuple[str, ...] | None) -> Any:
             try:
                 return orjson.loads(text)
             except orjson.JSONDecodeError:
-                pass  # NaN, huge integers...: what the standard parser accepts, it reads below
-    return _CAREFUL.decode(text)
+                pass  # NaN, huge integers, nesting past orjson's limit...: the standard parser decides
+    try:
+        return _CAREFUL.decode(text)
+    except RecursionError as exc:
+        # A body we cannot read is refused as unreadable (400), never a crash, and never a
+        # "try again" (503): it would fail the same way every time.
+        raise TooDeep("JSON nested too deeply") from exc
 
 
 def _expand(value: Any) -> Iterator[Any]:
@@ -96,6 +107,16 @@ def walk(document: Any, steps: tuple[object, ...]) -> Iterator[Any]:
             if isinstance(node, list):
                 for item in node:
                     yield from walk(item, rest)
+            elif isinstance(node, dict):
+                # An object where a list was expected: its keys may be what the app iterates
+                # (a key is a string: no further step reads into it), and its values too.
+                for key, value in node.items():
+                    if not rest:
+                        yield key
+                    yield from walk(value, rest)
+        elif step is KEYS:
+            if isinstance(node, dict):
+                yield from node
         elif isinstance(step, int):
             if isinstance(node, list) and -len(node) <= step < len(node):
                 yield from walk(node[step], rest)

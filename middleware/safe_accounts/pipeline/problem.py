@@ -59,3 +59,6 @@ HIDDEN = ("not-found", "Not Found")
 UNAVAILABLE = ("unavailable", "Safety check unavailable")
 TOO_LARGE = ("body-too-large", "Request body too large")
 UNREADABLE = ("unreadable-body", "Request body could not be checked")
+TARGET_UNREADABLE = ("unreadable-target", "Target account could not be checked")
+TARGET_UNREADABLE_DETAIL = "The account this request is for could not be read from it, so it could not be checked."
+UNREADABLE_RESPONSE = ("unreadable-response", "Response could not be checked")

@@ -1,4 +1,9 @@
-"""What target sources read: one request's path parameters, query, and parsed body."""
+"""What target sources read: one request's path parameters, query, and parsed body.
+
+The body may have several readings (`readings.py`): `json` is the first JSON reading,
+`json_also` the others (another charset gave another document), and `form` every field of
+every form reading.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from .._types import Scope
 from .body import Body
-from .jsondoc import read_json
+from .jsondoc import TooDeep, read_json
 
 NO_JSON = object()
 _OPENERS = (b"{", b"[")
@@ -28,6 +33,7 @@ class RequestView:
     actor: str | None
     json: Any = NO_JSON
     form: list[tuple[str, str]] | None = None
+    json_also: tuple[Any, ...] = ()
 
     @classmethod
     def of(cls, scope: Scope, params: dict[str, str], actor: str | None) -> RequestView:
@@ -49,14 +55,12 @@ def parse_query(query_string: bytes) -> list[tuple[str, str]]:
 
 
 def parse_json(body: Body, keys: tuple[str, ...] | None = None) -> Any:
-    """The body as JSON, read the way `json.loads(bytes)` (and so Starlette's `Request.json()`)
-    reads it: UTF-8 with or without BOM, UTF-16, UTF-32, told apart by the first bytes; a
-    declared charset other than UTF-8 is honoured. `keys`: see `jsonpath.read_json`."""
+    """A body typed exactly `application/json` (no charset), read the way `json.loads(bytes)`
+    (and so Starlette's `Request.json()`) reads it: UTF-8 with or without BOM, UTF-16,
+    UTF-32, told apart by the first bytes. Other bodies: `readings.read_every_way`.
+    `keys`: see `jsondoc.read_json`."""
     data = body.inspectable
-    charset = body.charset
-    if charset and charset not in ("utf-8", "utf8"):
-        encoding = charset
-    elif data[:1] in _OPENERS and (len(data) < 2 or data[1]):
+    if data[:1] in _OPENERS and (len(data) < 2 or data[1]):
         # What `json.detect_encoding` answers for a body opening with `{` or `[` and no
         # NUL after it (the every-day case), without asking it.
         encoding = "utf-8"
@@ -64,20 +68,12 @@ def parse_json(body: Body, keys: tuple[str, ...] | None = None) -> Any:
         encoding = json.detect_encoding(data)
     try:
         return read_json(data.decode(encoding), keys)
-    except LookupError as exc:
-        raise BodyNotParsed(f"body declares an unknown charset {encoding!r}") from exc
+    except TooDeep as exc:
+        raise BodyNotParsed("the JSON is nested too deeply to check") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BodyNotParsed("body is not valid JSON") from exc
 
 
-def parse_urlencoded(body: Body) -> list[tuple[str, str]]:
-    encoding = body.charset or "utf-8"
-    try:
-        text = body.inspectable.decode(encoding)
-    except (LookupError, UnicodeDecodeError) as exc:
-        raise BodyNotParsed(f"form body is not valid {encoding}") from exc
-    return parse_qsl(text, keep_blank_values=True)
-
-
 def is_json(media_type: str) -> bool:
+    """`media_type` lower-cased, as `body.Body` holds it."""
     return media_type == "application/json" or media_type.endswith("+json")

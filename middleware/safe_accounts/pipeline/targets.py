@@ -2,6 +2,11 @@
 
 A `TargetSource` from the policy becomes a `Extractor`: a small object that, given a
 `RequestView`, yields raw values; `ids.account_ids` turns them into account ids.
+
+A body may have several readings (`readings.py`): JSON sources read every JSON reading, form
+sources every form field, and a field the app may take from either (`to`, `participants[*]`)
+is read from both. A route whose action protects its target (`Targets.required`) refuses a
+request in which no target can be read, or a target is written in a shape we cannot read.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..policy import model
 from ..relations.lookup import Lookup, import_callable
-from .ids import account_ids, is_plain_id
+from .ids import account_ids, is_plain_id, spellings
 from .jsondoc import DuplicateKey, walk
-from ..policy.jsonpath import compile_path
+from ..policy.jsonpath import WILDCARD, compile_path
 from .request_view import NO_JSON, RequestView
 
 # A SQL-resolved target with several candidate parameter values runs once per value;
@@ -26,8 +31,17 @@ MAX_SQL_COMBINATIONS = 16
 _ABSENT = object()
 
 
+# What a lookup (SQL, callable) answers when it ran and named nobody: the targets were read,
+# and there are none (a conversation with no one else in it). No account id has this spelling.
+NOBODY = object()
+
+
 class TooManyCombinations(Exception):
     pass
+
+
+class TargetsUnread(Exception):
+    """A route whose targets are required found none it could read (answered with 400)."""
 
 
 class Extractor:
@@ -69,29 +83,66 @@ class JsonSource(Extractor):
         # The every-day shape, `{json: to}`: one key of the body's top-level object, read
         # with one `dict.get` instead of a walk.
         self.key = self.steps[0] if len(self.steps) == 1 and type(self.steps[0]) is str else None
+        # `to` or `participants[*]`: a field an app with a form fallback reads from a form.
+        simple = type(self.steps[0]) is str and self.steps[1:] in ((), (WILDCARD,)) if self.steps else False
+        self.form_names = _field_names(self.steps[0]) if simple else None
 
     def values(self, view: RequestView) -> list[Any]:
         document = view.json
-        if document is NO_JSON:
-            return []
-        if self.key is not None and type(document) is dict:
-            value = document.get(self.key, _ABSENT)
+        key = self.key
+        if key is not None and type(document) is dict and view.form is None and not view.json_also:
+            value = document.get(key, _ABSENT)
             if value is _ABSENT:
                 return []
-            if type(value) is not DuplicateKey:
+            kind = type(value)
+            if kind is not DuplicateKey and kind is not list:
                 return [value]
-        return list(walk(document, self.steps))
+        found: list[Any] = []
+        if document is not NO_JSON:
+            found.extend(walk(document, self.steps))
+            for other in view.json_also:
+                found.extend(walk(other, self.steps))
+        if self.form_names is not None and view.form:
+            found.extend(v for k, v in view.form if k in self.form_names)
+        return _flat(found)
 
 
 class FormSource(Extractor):
     needs_form = True
 
     def __init__(self, name: str) -> None:
-        # `participants[]` and `participants` are the same field to most frameworks.
-        self.names = {name, name + "[]"} if not name.endswith("[]") else {name, name[:-2]}
+        self.names = _field_names(name)
+        # An app with a JSON fallback reads the same field from a JSON body.
+        self.json_key = (name[:-2] if name.endswith("[]") else name,)
 
     def values(self, view: RequestView) -> list[Any]:
-        return [v for k, v in (view.form or ()) if k in self.names]
+        found: list[Any] = [v for k, v in (view.form or ()) if k in self.names]
+        if view.json is not NO_JSON:
+            for document in (view.json, *view.json_also):
+                found.extend(walk(document, self.json_key))
+            return _flat(found)
+        return found
+
+
+def _field_names(name: str) -> frozenset[str]:
+    """`participants[]` and `participants` are the same field to most frameworks."""
+    return frozenset({name, name + "[]"} if not name.endswith("[]") else {name, name[:-2]})
+
+
+def _flat(values: list[Any]) -> list[Any]:
+    """`values` with every list in it replaced by its items: `{"to": ["<id>"]}` names `<id>`
+    to an app that takes one recipient or a list."""
+    if not any(isinstance(v, list) for v in values):
+        return values
+    out: list[Any] = []
+    pending = values[::-1]
+    while pending:  # a loop, not recursion: a list may be nested as deep as the body is
+        value = pending.pop()
+        if isinstance(value, list):
+            pending.extend(value[::-1])
+        else:
+            out.append(value)
+    return out
 
 
 def _reference(spec: str) -> Callable[[RequestView], list[Any]]:
@@ -133,7 +184,7 @@ class SqlSource(Extractor):
         found: list[Any] = []
         for combo in combos:
             found.extend(await self.lookup.ids(**dict(zip(names, combo, strict=True))))
-        return found
+        return found or [NOBODY]
 
 
 class CallableSource(Extractor):
@@ -150,10 +201,10 @@ class CallableSource(Extractor):
         if inspect.isawaitable(result):
             result = await result
         if result is None:
-            return []
+            return [NOBODY]
         if isinstance(result, (str, int)):
             return [result]
-        return list(result)
+        return list(result) or [NOBODY]
 
 
 def compile_source(source: model.TargetSource, lookups: Mapping[str, Lookup]) -> Extractor:
@@ -173,12 +224,14 @@ def compile_source(source: model.TargetSource, lookups: Mapping[str, Lookup]) ->
 
 
 class Targets:
-    """All of a route's sources together."""
+    """All of a route's sources together. `required`: a request in which no target can be
+    read (or one is written in a shape we cannot read) raises TargetsUnread."""
 
-    __slots__ = ("sources", "needs_json", "needs_form", "needs_io")
+    __slots__ = ("sources", "needs_json", "needs_form", "needs_io", "required")
 
-    def __init__(self, sources: Sequence[Extractor]) -> None:
+    def __init__(self, sources: Sequence[Extractor], *, required: bool = False) -> None:
         self.sources = tuple(sources)
+        self.required = required
         self.needs_json = any(s.needs_json for s in self.sources)
         self.needs_form = any(s.needs_form for s in self.sources)
         self.needs_io = any(s.needs_io for s in self.sources)
@@ -203,7 +256,9 @@ class Targets:
         raw: list[Any] = []
         for source in self.sources:
             raw.extend(await source.avalues(view) if source.needs_io else source.values(view))
-        return [t for t in account_ids(raw) if t != view.actor]
+        if self.required and unread(raw):
+            raise TargetsUnread()
+        return [t for t in account_ids(v for v in raw if v is not NOBODY) if t != view.actor]
 
     def extract_now(self, view: RequestView) -> list[str]:
         """`extract` for routes whose sources need no I/O (check `needs_io` first)."""
@@ -217,4 +272,27 @@ class Targets:
         actor = view.actor
         if len(raw) == 1 and is_plain_id(raw[0]):  # one plain id (`user-42`): its only spelling
             return [] if raw[0] == actor else raw
+        # One number (`{"to": 42}`) is read: no need to look at it again.
+        if self.required and (len(raw) != 1 or type(raw[0]) is not int) and unread(raw):
+            raise TargetsUnread()
         return [t for t in account_ids(raw) if t != actor]
+
+
+def unread(values: Sequence[Any]) -> bool:
+    """Whether the values the sources found name no account, or name one in a shape no
+    spelling of an id reads (a boolean, an object without `id`, which an app may still
+    read as an account: `int(True)` is 1). `null` and an empty string name nobody."""
+    named = False
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            named = named or not value.isspace() and value != ""
+        elif kind is int or kind is float or value is NOBODY:
+            named = True
+        elif value is None:
+            continue
+        elif kind is dict and spellings(value):
+            named = True
+        else:
+            return True
+    return not named

@@ -42,7 +42,7 @@ from . import problem, records
 from .facts import assess, strongest
 from .ids import account_ids, ids_at, spellings
 from .request_view import RequestView
-from .targets import TooManyCombinations
+from .targets import TargetsUnread, TooManyCombinations
 
 logger = logging.getLogger("safe_accounts.websocket")
 
@@ -176,6 +176,8 @@ class SocketGuard:
             return Refusal(
                 problem.UNREADABLE, 400, "The connection names too many accounts to check."
             ), []
+        except TargetsUnread:
+            return Refusal(problem.TARGET_UNREADABLE, 400, problem.TARGET_UNREADABLE_DETAIL), []
         except (StorageError, TimeoutError, OSError) as exc:
             _log_failure(route.name, exc)
             if route.rules.fails_closed:

@@ -175,12 +175,29 @@ class FrameFilter(_Frozen):
         return value
 
 
+# Actions whose rules protect the account a request names: what cannot be read is refused.
+# Blocks and reports are recorded, never refused; a contact response is the child's own
+# answer; a discovery's accounts are in the app's answer.
+PROTECTS_TARGET = frozenset({Action.DIRECT_MESSAGE, Action.CONTACT_REQUEST, Action.PROFILE_VIEW})
+
+
 class Route(_Frozen):
     name: str | None = None
     method: str | tuple[str, ...] = Field(description="HTTP method(s), or `WEBSOCKET`.")
     path: str = Field(description="Starlette-style template: `/api/messages/{id}`, `{id:int}`.")
     action: Action
     targets: tuple[TargetSource, ...] = ()
+    targets_required: bool | None = Field(
+        default=None,
+        description=(
+            "Refuse (400) a request in which no target account can be read, or one is written in a "
+            "shape that cannot be read as an account: otherwise every way the app reads a request "
+            "that we do not is a way past the rules. Default: true for `direct_message`, "
+            "`contact_request` and `profile_view`; false for the rest. Set false on a route whose "
+            "target is really optional. Nothing is refused while every rule of the action is in "
+            "`monitor` mode."
+        ),
+    )
     response: ResponseShape | None = None
     response_from: ResponseFrom | None = None
     max_body_bytes: int | None = Field(default=None, gt=0)
@@ -192,6 +209,13 @@ class Route(_Frozen):
         description="WEBSOCKET routes: `path.X` or `query.X` naming the sender; it must equal the identity.",
         pattern=r"^(path|query)\.[A-Za-z_][A-Za-z0-9_-]*$",
     )
+
+    @property
+    def requires_targets(self) -> bool:
+        """`targets_required`, or the action's default."""
+        if self.targets_required is not None:
+            return self.targets_required
+        return self.action in PROTECTS_TARGET
 
     @model_validator(mode="after")
     def _websocket_fields(self) -> Route:
@@ -214,6 +238,18 @@ class Route(_Frozen):
                 return self  # the template's own problem is reported where it is
             if name not in params:
                 raise ValueError(f"`sender: {self.sender}`: the template {self.path!r} has no {{{name}}} parameter")
+        return self
+
+    @model_validator(mode="after")
+    def _required_targets(self) -> Route:
+        if self.targets_required and self.action is Action.DISCOVERY:
+            raise ValueError("`targets_required` does not apply to `discovery`: its accounts are in the answer")
+        methods = {self.method} if isinstance(self.method, str) else set(self.method)
+        if self.requires_targets and not self.targets and "WEBSOCKET" not in methods:
+            raise ValueError(
+                f"a `{self.action.value}` route must say where its target is (`targets`), "
+                "or set `targets_required: false` if it has none"
+            )
         return self
 
 

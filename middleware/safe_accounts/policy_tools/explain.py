@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from ..pipeline.facts import judge, parties, strongest
 from ..pipeline.request_view import RequestView, parse_query
+from ..pipeline.targets import TargetsUnread
 from ..runtime import Runtime
 
 
@@ -63,7 +64,14 @@ async def explain(runtime: Runtime, actor: str | None, request: str, *, json: An
         view.json = json
     if form is not None:
         view.form = list(form.items())
-    ids = [] if route.action.value == "discovery" else await route.targets.extract(view)
+    try:
+        ids = [] if route.action.value == "discovery" else await route.targets.extract(view)
+    except TargetsUnread:
+        actor_party, _ = await parties(runtime, actor, [])
+        result.actor, result.actor_band = actor, actor_party.band.value
+        result.outcome = "refused (400)"
+        result.reason = "No target account can be read from the request: the middleware refuses it unchecked."
+        return result
     actor_party, target_parties = await parties(runtime, actor, ids)
     result.actor, result.actor_band = actor, actor_party.band.value
     pairs = await judge(runtime, route.rules, actor_party, target_parties)

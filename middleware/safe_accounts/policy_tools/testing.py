@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..bands.age import AgeBand, Assurance
 from ..pipeline.ids import account_ids
 from ..pipeline.request_view import RequestView, parse_query
-from ..pipeline.targets import JsonSource, PathSource, QuerySource, FormSource
+from ..pipeline.targets import JsonSource, PathSource, QuerySource, FormSource, unread
 from ..pipeline.compiled import CompiledPolicy
 from ..policy.engine import ALLOW, Party, Relation, Verdict
 from ..policy.model import Action, PolicyTest
@@ -70,6 +70,8 @@ def _targets(policy: CompiledPolicy, case: PolicyTest) -> tuple[Action, list[str
         if not isinstance(source, (PathSource, QuerySource, JsonSource, FormSource)):
             raise LookupError(f"route {route.name!r} takes targets from SQL or a callable: test it with `action`")
         raw.extend(source.values(view))
+    if route.targets.required and unread(raw):
+        raise LookupError(f"route {route.name!r} refuses this request (400): no target account can be read from it")
     return route.action, [t for t in account_ids(raw) if t != case.actor], route.name
 
 

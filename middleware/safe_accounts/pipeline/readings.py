@@ -1,0 +1,98 @@
+"""Every way a plausible app reads a request body, for bodies that are not plain JSON.
+
+Apps disagree on what a body is. Starlette reads the media type case-insensitively, a
+hand-written app compares it case-sensitively and falls back to a form or to JSON; one app
+honours a declared charset, `json.loads(bytes)` (Starlette's `Request.json()`, FastAPI,
+Flask, Django) ignores it and tells UTF-8, -16 and -32 apart by the first bytes. Whatever
+reading the app picks, its targets must be among ours, so a body is read as JSON whatever
+its declared type and charset, and as a urlencoded form, and the targets are the union of
+the readings. A body typed exactly `application/json` is read once (`request_view.parse_json`):
+no framework reads it any other way.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl
+
+from .body import Body
+from .jsondoc import TooDeep, read_json
+from .request_view import NO_JSON, BodyNotParsed, is_json
+
+_UTF8 = frozenset({"utf-8", "utf8"})
+_PROBE = "to=a%20b&c=d"
+
+
+def read_every_way(
+    body: Body, keys: tuple[str, ...] | None
+) -> tuple[Any, tuple[Any, ...], list[tuple[str, str]]]:
+    """(the first JSON reading or NO_JSON, the other JSON readings, every form field of every
+    form reading). Raises BodyNotParsed when a body typed as JSON has no JSON reading, or
+    when any reading finds JSON too deep to read."""
+    documents = json_readings(body, keys)
+    if not documents and is_json(body.content_type):
+        raise BodyNotParsed("body is not valid JSON")
+    first = documents[0] if documents else NO_JSON
+    return first, tuple(documents[1:]), form_readings(body)
+
+
+def json_readings(body: Body, keys: tuple[str, ...] | None) -> list[Any]:
+    """The body as JSON in the declared charset and in the one `json.loads(bytes)` detects
+    (distinct texts only); those that parse."""
+    data = body.inspectable
+    encodings = [json.detect_encoding(data)]
+    if body.charset and body.charset not in encodings:
+        encodings.insert(0, body.charset)  # a charset-honouring app reads this first
+    texts: list[str] = []
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            continue  # an app reading it this way fails too
+        if text not in texts:
+            texts.append(text)
+    documents: list[Any] = []
+    for text in texts:
+        try:
+            documents.append(read_json(text, keys))
+        except TooDeep as exc:
+            # Valid JSON, perhaps, that we could not read: the app's parser might.
+            raise BodyNotParsed("the JSON is nested too deeply to check") from exc
+        except ValueError:
+            continue
+    return documents
+
+
+def form_readings(body: Body) -> list[tuple[str, str]]:
+    """Every field of the body read as `application/x-www-form-urlencoded`: the bytes as
+    Starlette reads them (Latin-1, `%`-escapes as UTF-8), as UTF-8, and in the declared
+    charset (escapes too); each distinct field once."""
+    data = body.inspectable
+    declared = body.charset
+    readings = [("latin-1", "utf-8")]
+    if not data.isascii():
+        readings.append(("utf-8", "utf-8"))
+    if declared and declared not in _UTF8 and (not data.isascii() or b"%" in data or not _ascii_compatible(declared)):
+        readings.append((declared, declared))
+    if len(readings) == 1:
+        return parse_qsl(data.decode("latin-1"), keep_blank_values=True)
+    fields: dict[tuple[str, str], None] = {}
+    for text_encoding, escape_encoding in readings:
+        try:
+            text = data.decode(text_encoding)
+            pairs = parse_qsl(text, keep_blank_values=True, encoding=escape_encoding, errors="replace")
+        except (LookupError, UnicodeDecodeError):
+            continue
+        fields.update(dict.fromkeys(pairs))
+    return list(fields)
+
+
+@lru_cache(maxsize=64)
+def _ascii_compatible(charset: str) -> bool:
+    """Whether a form in `charset` reads like ASCII (Latin-1, Windows-1252...: yes; UTF-16: no)."""
+    try:
+        return _PROBE.encode(charset) == _PROBE.encode("ascii")
+    except (LookupError, UnicodeError):
+        return False
