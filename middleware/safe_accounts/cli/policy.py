@@ -16,6 +16,8 @@ from ..db.engine import make_engine
 from ..errors import ConfigurationError, PolicyError
 from ..policy import load_policy, policy_json_schema
 from ..pipeline.compiled import CompiledPolicy
+from ..policy_tools.app_routes import Uninspectable, resolve_app
+from ..policy_tools.coverage import account_like
 from ..policy_tools.coverage import coverage as route_coverage
 from ..policy_tools.explain import explain as explain_request
 from ..policy_tools.testing import run_tests
@@ -145,10 +147,16 @@ async def _explain(loaded: Any, database_url: str | None, actor: str | None, req
 @command.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--app", "app_spec", required=True, help="The app to inspect, as module:attribute.")
-def coverage(file: Path, app_spec: str) -> None:
+@click.option(
+    "--factory/--no-factory",
+    default=None,
+    help="Whether module:attribute is a function that builds the app (default: told from how it is called).",
+)
+def coverage(file: Path, app_spec: str, factory: bool | None) -> None:
     """The app's routes that FILE does not classify; those that look like a way to reach
     an account (account-like parameters, contact-shaped paths) are flagged. Exits 1 if any
-    flagged route is left unclassified."""
+    flagged route is left unclassified, or if any part of the app cannot be inspected
+    (a route nobody can see is a route nobody checked)."""
     loaded = _loaded(file)
     policy = CompiledPolicy(loaded.policy, loaded.version, identity=False)
     if ":" not in app_spec:
@@ -157,14 +165,23 @@ def coverage(file: Path, app_spec: str) -> None:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        app = import_callable(app_spec)
+        found = import_callable(app_spec)
     except ConfigurationError as exc:
         raise click.BadParameter(str(exc), param_hint="--app") from None
     except Exception as exc:  # noqa: BLE001 - the app's own start-up code failed
         raise click.ClickException(f"importing {app_spec} failed: {exc.__class__.__name__}: {exc}") from None
-    result = route_coverage(policy, app)
-    if not result.classified and not result.unclassified:
-        raise click.ClickException(f"{app_spec} has no Starlette routes to inspect (a bare ASGI callable?)")
+    try:
+        app = resolve_app(found, app_spec, factory=factory)
+    except Uninspectable as exc:
+        raise click.ClickException(f"{app_spec}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the app factory's own code failed
+        raise click.ClickException(f"building {app_spec} failed: {exc.__class__.__name__}: {exc}") from None
+    try:
+        result = route_coverage(policy, app)
+    except Uninspectable as exc:
+        raise click.ClickException(f"{app_spec}: {exc}") from None
+    if not result.classified and not result.unclassified and not result.reviewed:
+        raise click.ClickException(f"{app_spec} has no routes to inspect")
     for route, names in result.classified:
         click.echo(f"  covered    {'|'.join(route.methods):<10} {route.path}  -> {names}")
     for route, reason in result.reviewed:
@@ -172,7 +189,8 @@ def coverage(file: Path, app_spec: str) -> None:
     risky = set(map(id, result.risky))
     for route in result.unclassified:
         flag = "UNCOVERED" if id(route) in risky else "unclassified"
-        why = f"  (account-like: {', '.join(route.account_like)})" if route.account_like else ""
+        params = account_like(route)
+        why = f"  (account-like: {', '.join(params)})" if params else ""
         click.echo(f"  {flag:<10} {'|'.join(route.methods):<10} {route.path}{why}")
     click.echo(
         f"{len(result.classified)} covered, {len(result.reviewed)} reviewed, {len(result.unclassified)} unclassified, "

@@ -1,19 +1,20 @@
 """Which of the app's routes the policy does not classify (`safe-accounts policy coverage`).
 
 A groomer blocked on `/api/v1/messages` tries `/api/v2/...`, the group-chat route, or the
-"add participant" route. Coverage walks the app's own router (Starlette, and so FastAPI)
-and lists every route no policy route matches, flagging those whose parameters look like
-accounts: the routes a groomer could use instead.
+"add participant" route. Coverage walks the app's own router (`app_routes.py`: Starlette,
+FastAPI, mounts, middleware; it refuses what it cannot read) and lists every route no policy
+route matches, flagging those whose parameters look like accounts: the routes a groomer
+could use instead.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ..pipeline.compiled import CompiledPolicy
+from .app_routes import AppRoute, app_routes
 
 ACCOUNT_LIKE = re.compile(
     r"(^|_)(account|user|member|participant|recipient|friend|follower|profile|handle|username|"
@@ -23,42 +24,8 @@ ACCOUNT_LIKE = re.compile(
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_]+)?}")
 
 
-@dataclass(frozen=True, slots=True)
-class AppRoute:
-    methods: tuple[str, ...]
-    path: str
-    params: tuple[str, ...]
-
-    @property
-    def account_like(self) -> tuple[str, ...]:
-        return tuple(p for p in self.params if ACCOUNT_LIKE.search(p))
-
-
-def app_routes(app: Any, prefix: str = "") -> Iterator[AppRoute]:
-    """Every endpoint route of a Starlette-style app, mounts and hosts included."""
-    from starlette.routing import Host, Mount, Route, WebSocketRoute
-
-    router = getattr(app, "router", None) or app
-    seen: set[int] = set()
-    while id(router) not in seen and not hasattr(router, "routes"):
-        seen.add(id(router))
-        inner = getattr(router, "app", None)
-        if inner is None:
-            break
-        router = getattr(inner, "router", None) or inner
-    for route in getattr(router, "routes", ()):
-        if isinstance(route, Route):
-            path = prefix + route.path
-            yield AppRoute(tuple(sorted(route.methods or ("GET",))), path, _params(path))
-        elif isinstance(route, WebSocketRoute):
-            path = prefix + route.path
-            yield AppRoute(("WEBSOCKET",), path, _params(path))
-        elif isinstance(route, (Mount, Host)):
-            yield from app_routes(route.app, prefix + getattr(route, "path", ""))
-
-
-def _params(path: str) -> tuple[str, ...]:
-    return tuple(m.group(1) for m in _PARAM.finditer(path))
+def account_like(route: AppRoute) -> tuple[str, ...]:
+    return tuple(p for p in route.params if ACCOUNT_LIKE.search(p))
 
 
 def _example(path: str) -> str:
@@ -78,7 +45,7 @@ class Coverage:
 
     @property
     def risky(self) -> list[AppRoute]:
-        return [r for r in self.unclassified if r.account_like or _writes(r)]
+        return [r for r in self.unclassified if account_like(r) or _writes(r)]
 
 
 # Contact-shaped words in a path: a write there reaches another person even when the
