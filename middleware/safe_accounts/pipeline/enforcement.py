@@ -32,6 +32,7 @@ from .app_call import AppError
 from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
 from .capture import ResponseCapture
 from .facts import PairVerdict, assess, assess_cached, strongest
+from .failing import refuses as refuses_on_failure
 from .ids import ids_at
 from .lists import filter_lists, is_minor
 from .jsondoc import walk
@@ -192,18 +193,29 @@ class Enforcement:
     async def _failed(self, exc: BaseException, targets: Sequence[str]) -> None:
         reason = "time budget exceeded" if isinstance(exc, TimeoutError) else str(exc) or exc.__class__.__name__
         logger.warning(LOOKUP_FAILED, self.route.name, exc.__class__.__name__, reason)
-        if self.route.rules.fails_closed:
+        route = self.route
+        # A discovery's targets are in its answer; a route that found none may have failed
+        # finding them: either way they are unknown, and could be anyone.
+        known = None if route.action is Action.DISCOVERY or (not targets and route.targets.sources) else targets
+        if refuses_on_failure(self.rt, route.rules, self.view.actor, known):
             await self._refuse(
                 problem.UNAVAILABLE, 503,
                 "A safety check could not be completed. Please try again shortly.",
             )
             return
-        # Failing open: the app answers, and what it accepted is still recorded (a block, a
-        # report, a rejection), with the bands it could not read as `unknown` - which the
-        # protective default counts as a minor's.
+        # Failing open (no enforced, fail-closed rule could apply: monitor rules never refuse):
+        # the app answers as if no rule applied, lists in its answer are still filtered, and
+        # what it accepted is still recorded (a block, a report, a rejection), with the bands
+        # that could not be read as `unknown` - which the protective default counts as a minor's.
         actor = Party(self.view.actor, AgeBand.UNKNOWN)
         pairs = [PairVerdict(Party(t, AgeBand.UNKNOWN), ALLOW, Relation()) for t in targets]
-        await self._call_app_then_record(actor, pairs, None)
+        shape = route.response
+        if route.action is Action.CONTACT_RESPONSE and shape is not None and not route.targets.sources:
+            await self._call_app_reading_requester(actor, shape)
+        elif shape is not None and (shape.lists or (route.action is Action.DISCOVERY and shape.items)):
+            await self._call_app_rewriting(actor, pairs, shape, False, None)
+        else:
+            await self._call_app_then_record(actor, pairs, None)
 
     # --- calling the app -----------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
 from . import problem, records
 from .facts import assess, strongest
+from .failing import refuses as refuses_on_failure
 from .ids import account_ids, ids_at, spellings
 from .request_view import RequestView
 from .targets import TargetsUnread, TooManyCombinations
@@ -165,6 +166,7 @@ class SocketGuard:
                 return Refusal(SENDER_MISMATCH, 403, NOT_SENDER_DETAIL), []
         if not route.targets.sources:
             return None, []
+        peers: list[str] = []
         try:
             if route.targets.needs_io:
                 async with asyncio.timeout(self.rt.policy.defaults.time_budget_ms / 1000):
@@ -180,9 +182,12 @@ class SocketGuard:
             return Refusal(problem.TARGET_UNREADABLE, 400, problem.TARGET_UNREADABLE_DETAIL), []
         except (StorageError, TimeoutError, OSError) as exc:
             _log_failure(route.name, exc)
-            if route.rules.fails_closed:
+            # Unknown peers when their lookup is what failed; monitor rules never refuse.
+            if refuses_on_failure(self.rt, route.rules, view.actor, peers or None):
                 return _unavailable(CLOSE_TRY_AGAIN), []
-            return None, []
+            # Open: the socket is accepted, and its frames are still judged against the
+            # peers it named, once the stores answer again.
+            return None, peers
         return refusal, peers
 
     async def _refuse_handshake(self, refusal: Refusal) -> None:
@@ -315,7 +320,8 @@ class FrameFilter:
                     return refusal, close
         except (StorageError, TimeoutError, OSError) as exc:
             _log_failure(self.guard.route.name, exc)
-            if any(rules.fails_closed for _, rules, _ in checks):
+            actor = self.guard.view.actor
+            if any(refuses_on_failure(self.guard.rt, rules, actor, targets) for _, rules, targets in checks):
                 return _unavailable(CLOSE_TRY_AGAIN), close
         return None
 

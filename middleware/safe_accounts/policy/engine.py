@@ -74,6 +74,11 @@ class CompiledRule:
     def __post_init__(self) -> None:
         object.__setattr__(self, "verdict", Verdict(self.outcome, self))
 
+    @property
+    def refuses_on_failure(self) -> bool:
+        """Whether a failed lookup this rule needed refuses the request (503): enforced and closed."""
+        return self.mode is Mode.ENFORCE and self.on_failure is Failure.CLOSED
+
 
 # Conditions are joined without a generator per call: a rule has one or two conditions of a
 # kind, and `all(check(...) for ...)` would cost more than the checks themselves.
@@ -177,6 +182,17 @@ class Stage(NamedTuple):
 NOTHING = Stage((), False, False)
 
 
+def _up_to_the_first_certain(rules: tuple[CompiledRule, ...]) -> tuple[CompiledRule, ...]:
+    """The candidates that can still be the verdict: those before the first one that asks
+    nothing of the relationship (it applies for sure, so none after it can win). No
+    relationship is looked up for a rule that cannot decide, so a lookup only a monitor
+    rule wanted can never fail an enforced decision made without it."""
+    for index, rule in enumerate(rules):
+        if not (rule.needs_connected or rule.needs_mutual):
+            return rules[: index + 1]
+    return rules
+
+
 class RuleSet:
     """The enabled rules of one action, strongest outcome first."""
 
@@ -192,7 +208,9 @@ class RuleSet:
         )
         self.needs_connected = any(r.needs_connected for r in self.rules)
         self.needs_mutual = any(r.needs_mutual for r in self.rules)
-        self.fails_closed = any(r.on_failure is Failure.CLOSED for r in self.rules)
+        # Only an enforced rule may refuse when a lookup fails: a monitor rule decides and
+        # logs, and never changes a response, not even by making a store failure a 503.
+        self.fails_closed = any(r.refuses_on_failure for r in self.rules)
         # Phase one depends only on a handful of small enums and flags, so its answer is
         # memoised per combination: at most a few thousand entries, each computed once.
         self._memo: dict[tuple[object, ...], Stage] = {}
@@ -207,7 +225,7 @@ class RuleSet:
         key = (actor[1:], actor_id is None, target[1:])
         found = self._memo.get(key)
         if found is None:
-            rules = tuple(r for r in self.rules if r.cheap(actor, target))
+            rules = _up_to_the_first_certain(tuple(r for r in self.rules if r.cheap(actor, target)))
             found = self._memo[key] = Stage(
                 rules, any(r.needs_connected for r in rules), any(r.needs_mutual for r in rules)
             )
