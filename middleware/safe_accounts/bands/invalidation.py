@@ -13,9 +13,9 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError
+from .._pubsub import FAILURES, PUBLISH_TIMEOUT, Subscription, describe
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -32,13 +32,6 @@ PUBLISH_FAILED = (
     "band change not published: Redis unreachable (%s); other processes see it when their "
     "cached entry expires (TTL %.0f s)"
 )
-
-SUBSCRIBE_TIMEOUT = 5.0
-PUBLISH_TIMEOUT = 2.0
-RETRY_FIRST = 0.5
-RETRY_MAX = 30.0
-
-_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 
 class BandInvalidations:
@@ -64,23 +57,19 @@ class BandInvalidations:
         self._on_reconnect = on_reconnect
         self._ttl = ttl_seconds
         self._origin = uuid.uuid4().hex
-        self._task: asyncio.Task[None] | None = None
-        self._degraded = False  # the subscription is down
+        self._subscription = Subscription(
+            redis, [channel], on_message=self._received, on_down=self._warn, on_up=self._back
+        )
         self._publish_failing = False
 
     @property
     def subscribed(self) -> bool:
         """Whether changes from other processes are arriving (False during an outage)."""
-        return self._task is not None and not self._degraded
+        return self._subscription.subscribed
 
     async def start(self) -> None:
         """Subscribe now if Redis answers; otherwise warn and keep trying in the background."""
-        if self._task is not None:
-            return
-        pubsub = await self._try_subscribe()
-        self._task = asyncio.create_task(
-            self._listen(pubsub), name=f"safe-accounts {self._channel}"
-        )
+        await self._subscription.start()
 
     async def publish(self, account_ids: Sequence[str]) -> None:
         if not account_ids:
@@ -88,77 +77,24 @@ class BandInvalidations:
         message = "\n".join((self._origin, *account_ids))
         try:
             await asyncio.wait_for(self._redis.publish(self._channel, message), PUBLISH_TIMEOUT)
-        except _FAILURES as exc:
+        except FAILURES as exc:
             if not self._publish_failing:
                 self._publish_failing = True
-                logger.warning(PUBLISH_FAILED, _describe(exc), self._ttl)
+                logger.warning(PUBLISH_FAILED, describe(exc), self._ttl)
         else:
             self._publish_failing = False
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await self._subscription.close()
 
-    async def _try_subscribe(self) -> Any:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        try:
-            await asyncio.wait_for(pubsub.subscribe(self._channel), SUBSCRIBE_TIMEOUT)
-        except _FAILURES as exc:
-            await _quietly_close(pubsub)
-            self._warn(exc)
-            return None
-        if self._degraded:
-            self._degraded = False
-            self._on_reconnect()
-            logger.info(REDIS_BACK)
-        return pubsub
-
-    async def _listen(self, pubsub: Any) -> None:
-        delay = RETRY_FIRST
-        try:
-            while True:
-                if pubsub is None:
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RETRY_MAX)
-                    pubsub = await self._try_subscribe()
-                    continue
-                delay = RETRY_FIRST
-                try:
-                    message = await pubsub.get_message(timeout=None)
-                except _FAILURES as exc:
-                    self._warn(exc)
-                    await _quietly_close(pubsub)
-                    pubsub = None
-                    continue
-                if message is not None and message.get("type") == "message":
-                    self._received(message["data"])
-        finally:
-            if pubsub is not None:
-                await _quietly_close(pubsub)
-
-    def _received(self, data: bytes | str) -> None:
-        text = data.decode() if isinstance(data, bytes) else data
+    def _received(self, channel: str, text: str) -> None:
         origin, _, ids = text.partition("\n")
         if origin != self._origin and ids:
             self._on_change(ids.split("\n"))
 
     def _warn(self, exc: BaseException) -> None:
-        if not self._degraded:
-            self._degraded = True
-            logger.warning(REDIS_UNREACHABLE, _describe(exc), self._ttl)
+        logger.warning(REDIS_UNREACHABLE, describe(exc), self._ttl)
 
-
-def _describe(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
-
-
-async def _quietly_close(pubsub: Any) -> None:
-    try:
-        await pubsub.aclose()
-    except _FAILURES:
-        pass  # the connection is already gone; nothing is left to release
+    def _back(self) -> None:
+        self._on_reconnect()
+        logger.info(REDIS_BACK)

@@ -231,11 +231,12 @@ class Enforcement:
             await self._call_app(self.send)  # nothing to record after: no need to watch
             return
         status: list[int] = []
+        send = self._client_send(actor, pairs)
 
         async def watch(message: Any) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
-            await self.send(message)
+            await send(message)
 
         await self._call_app(watch)
         if status and _succeeded(status[0]):
@@ -272,7 +273,7 @@ class Enforcement:
                 headers.append((problem.NOTICE_HEADER, b"unknown-contact"))
             return (document if changed else None), headers
 
-        capture = ResponseCapture(self.send, rewrite, fail_closed=self.rt.policy.rules[Action.DISCOVERY].fails_closed or redact)
+        capture = ResponseCapture(self._client_send(actor, pairs), rewrite, fail_closed=self.rt.policy.rules[Action.DISCOVERY].fails_closed or redact)
         await self._call_app(capture.send)
         self._note_miss(capture)
         if capture.status is not None and _succeeded(capture.status) and capture.error is None:
@@ -292,6 +293,22 @@ class Enforcement:
         if capture.status is not None and _succeeded(capture.status) and requesters:
             pairs = [PairVerdict(Party(r, AgeBand.UNKNOWN), ALLOW, Relation()) for r in requesters if r != responder.id]
             await self._contact_response(responder, pairs)
+
+    def _client_send(self, actor: Party, pairs: Sequence[PairVerdict]) -> Send:
+        """The client's `send`; on a block route, one that makes every worker forget the
+        pair before the app's successful answer starts, so that no DM decided after the
+        block was answered can use the relationship cached before it."""
+        if self.route.action is not Action.BLOCK or actor.id is None:
+            return self.send
+        accounts = [actor.id, *(p.target.id for p in pairs if p.target.id is not None)]
+        send, relationships = self.send, self.rt.relationships
+
+        async def forget_then_send(message: Any) -> None:
+            if message["type"] == "http.response.start" and _succeeded(message["status"]):
+                await relationships.forget_everywhere(accounts)
+            await send(message)
+
+        return forget_then_send
 
     def _note_miss(self, capture: ResponseCapture) -> None:
         if capture.miss is not None:
@@ -319,8 +336,6 @@ class Enforcement:
         if action is Action.CONTACT_RESPONSE:
             await self._contact_response(actor, pairs)
             return
-        if action is Action.BLOCK:
-            rt.relationships.forget(actor.id)
         # One report, one event per account, however many ways the request spelt it.
         accounts = records.per_account(rt, pairs)
         if action is Action.REPORT:
@@ -369,9 +384,9 @@ class Enforcement:
             kind = EventKind.CONTACT_ACCEPTED
         else:
             return
-        for pair in pairs:
-            if pair.target.id is not None:
-                self.rt.relationships.forget(pair.target.id)  # every spelling the cache may hold
+        # An acceptance connects the pair: every worker forgets it (every spelling the
+        # cache may hold).
+        await self.rt.relationships.forget_everywhere([p.target.id for p in pairs if p.target.id is not None])
         if self.rt.signals is None:
             return
         for pair in records.per_account(self.rt, pairs):

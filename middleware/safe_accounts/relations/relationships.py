@@ -3,23 +3,39 @@
 A discovery page asks "which of these 50 accounts are the viewer's connections?" in one
 query; a DM asks about one pair. Answers are cached per (actor, target) for
 `relationships.cache_seconds`, so a conversation's second message costs no SQL.
+
+A change the middleware sees (a block, an accepted or rejected request) is forgotten in
+every worker before it is answered (`forget_everywhere`, over Redis pub/sub; without
+Redis there is one worker and it forgets locally). While a worker's subscription is
+down it caches nothing, so no change it could miss is ever answered from its cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .._ttlcache import TTLCache
 from ..clock import SYSTEM_CLOCK, Clock
 from ..policy import model
+from .invalidation import RelationshipInvalidations
 from .lookup import Lookup, compile_lookup
+
+if TYPE_CHECKING:
+    import redis.asyncio
 
 
 class RelationshipDirectory:
     def __init__(
-        self, config: model.Relationships, engine: AsyncEngine | None, *, clock: Clock = SYSTEM_CLOCK
+        self,
+        config: model.Relationships,
+        engine: AsyncEngine | None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        redis: redis.asyncio.Redis | None = None,
+        channel_prefix: str = "safe_accounts:",
     ) -> None:
         self._connected: Lookup | None = (
             compile_lookup("relationships.connected", config.connected, engine)
@@ -34,6 +50,17 @@ class RelationshipDirectory:
         ttl = max(config.cache_seconds, 0.001)
         self._pairs: TTLCache[tuple[str, str], bool] = TTLCache(config.cache_size, ttl, clock.now)
         self._mutuals: TTLCache[tuple[str, str], int] = TTLCache(config.cache_size, ttl, clock.now)
+        # Bumped by every forget: a lookup that raced one must not cache what it read.
+        self._epoch = 0
+        self._caching = True
+        self._invalidations = (
+            None
+            if redis is None
+            else RelationshipInvalidations(
+                redis, channel_prefix, on_change=self._forget_all_of, on_down=self._stop_caching,
+                on_up=self._start_caching, ttl_seconds=config.cache_seconds,
+            )
+        )
 
     @property
     def knows_connections(self) -> bool:
@@ -58,12 +85,15 @@ class RelationshipDirectory:
             elif hit:
                 found.add(target)
         if misses:
+            epoch = self._epoch
             connected = set(await self._connected.ids(actor=actor, targets=misses))
+            keep = self._caching and epoch == self._epoch
             for target in misses:
                 is_connected = target in connected
-                self._pairs.put((actor, target), is_connected)
-                # Connections are symmetric (friends, mutual follows): cache both ways.
-                self._pairs.put((target, actor), is_connected)
+                if keep:
+                    self._pairs.put((actor, target), is_connected)
+                    # Connections are symmetric (friends, mutual follows): cache both ways.
+                    self._pairs.put((target, actor), is_connected)
                 if is_connected:
                     found.add(target)
         return frozenset(found)
@@ -75,12 +105,61 @@ class RelationshipDirectory:
         hit = self._mutuals.get((actor, target))
         if hit is not None:
             return hit
+        epoch = self._epoch
         value = int(await self._mutual.scalar(actor=actor, target=target) or 0)
-        self._mutuals.put((actor, target), value)
-        self._mutuals.put((target, actor), value)
+        if self._caching and epoch == self._epoch:
+            self._mutuals.put((actor, target), value)
+            self._mutuals.put((target, actor), value)
         return value
 
-    def forget(self, account: str) -> None:
-        """Drop what is cached about `account` (after the app changes its connections)."""
-        self._pairs.discard_where(lambda key: account in key)
-        self._mutuals.discard_where(lambda key: account in key)
+    def forget(self, *accounts: str) -> None:
+        """Drop what this worker caches about `accounts`, each way (one pass over the cache)."""
+        if not accounts:
+            return
+        self._epoch += 1
+        gone = frozenset(accounts)
+        self._pairs.discard_where(lambda key: key[0] in gone or key[1] in gone)
+        self._mutuals.discard_where(lambda key: key[0] in gone or key[1] in gone)
+
+    async def forget_everywhere(self, accounts: Collection[str]) -> bool:
+        """Drop what every worker caches about `accounts`, here first; returns once every
+        subscribed worker confirmed (True), or when they could not all be reached (False,
+        logged). Never raises: the change it follows is already made."""
+        accounts = list(dict.fromkeys(accounts))
+        if not accounts:
+            return True
+        self.forget(*accounts)
+        if self._invalidations is None:
+            return True  # one worker: forgetting here is forgetting everywhere
+        return await self._invalidations.publish(accounts)
+
+    async def start(self) -> None:
+        """Subscribe to other workers' changes. Never raises: while Redis is down, no caching."""
+        if self._invalidations is not None:
+            await self._invalidations.start()
+
+    async def close(self) -> None:
+        if self._invalidations is not None:
+            await self._invalidations.close()
+
+    @property
+    def subscribed(self) -> bool:
+        """Whether other workers' changes reach this cache right now (always, with one worker)."""
+        return self._invalidations is None or self._invalidations.subscribed
+
+    def _forget_all_of(self, accounts: Sequence[str]) -> None:
+        self.forget(*accounts)
+
+    def _stop_caching(self) -> None:
+        # Changes published while the subscription is down would be missed: cache nothing.
+        self._caching = False
+        self._clear()
+
+    def _start_caching(self) -> None:
+        self._clear()
+        self._caching = True
+
+    def _clear(self) -> None:
+        self._epoch += 1
+        self._pairs.clear()
+        self._mutuals.clear()

@@ -115,11 +115,13 @@ async def open_runtime(
         engine=engine,
         clock=clock,
         bands=bands,
-        relationships=RelationshipDirectory(policy.policy.relationships, engine, clock=clock),
+        relationships=RelationshipDirectory(policy.policy.relationships, engine, clock=clock, redis=redis_client),
         decisions=DecisionLog(engine),
     )
     await bands.start()
     runtime.closers.append(bands.close)
+    await runtime.relationships.start()
+    runtime.closers.append(runtime.relationships.close)
     if redis_client is not None:
         runtime.closers.insert(0, redis_client.aclose)
     await runtime.decisions.start()
