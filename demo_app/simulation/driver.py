@@ -2,9 +2,9 @@
 
 One event queue ordered by simulated time: each day's plans go in at midnight, answers
 and reactions go in as they are decided. The clock is set to each event's time before
-its HTTP request, and the signal recorder is flushed after it, so a crossing becomes an
-alert (and a restriction) at the moment of the event that caused it, whatever the
-machine's speed. Nothing here reads the wall clock.
+its HTTP request, and the middleware is drained after it (`SafeAccountsMiddleware.drain`),
+so a crossing becomes an alert (and a restriction) at the moment of the event that caused
+it, whatever the machine's speed. Nothing here reads the wall clock.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .behaviour import (
 )
 from .parameters import Parameters
 from .population import Population, Role, build_population
-from .stack import FrozenClock, migrate, recorder_flush, wrap
+from .stack import FrozenClock, drain, migrate, wrap
 from .world import write_population
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; fixed, so a seed gives one result
@@ -244,7 +244,7 @@ async def drive(params: Parameters, workdir: str) -> Run:
             async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
                 society = Society(population, params)
                 driver = Driver(
-                    client, society, recorder_flush(front), params.days, app.state.runtime.tokens
+                    client, society, drain(front), params.days, app.state.runtime.tokens
                 )
                 journal = await driver.run(clock, START.timestamp())
     finally:

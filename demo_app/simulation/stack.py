@@ -66,11 +66,9 @@ def wrap(
         )
 
 
-def recorder_flush(front: SafeAccountsMiddleware) -> Callable[[], Awaitable[None]]:
-    """The signal recorder's `flush`: writes what was submitted and raises its alerts now."""
-    assert front.runtime is not None
-    flush: Callable[[], Awaitable[None]] = front.runtime.extras["alerts"].recorder.flush
-    return flush
+def drain(front: SafeAccountsMiddleware) -> Callable[[], Awaitable[None]]:
+    """The middleware's `drain`: writes what was queued, and raises the alerts crossed, now."""
+    return front.drain
 
 
 async def read_logs(

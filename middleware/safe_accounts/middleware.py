@@ -68,10 +68,29 @@ class SafeAccountsMiddleware:
     # or: Starlette(middleware=[Middleware(SafeAccountsMiddleware, policy=...)])
     ```
 
-    `database_url` / `redis_url` default to `SAFE_ACCOUNTS_DATABASE_URL` /
-    `SAFE_ACCOUNTS_REDIS_URL`, then to the embedded SQLite file and no Redis.
-    `health_path` (default `/.well-known/safe-accounts/health`) answers the stores'
-    state as JSON; set it to None to turn it off.
+    Every parameter after `app` is a keyword:
+
+    - `policy`: the policy file (YAML). Loaded, checked and compiled here: a bad one
+      raises `PolicyError` naming file, line and reason.
+    - `database_url`, `redis_url`: default to `SAFE_ACCOUNTS_DATABASE_URL` /
+      `SAFE_ACCOUNTS_REDIS_URL`, then to the embedded SQLite file and no Redis (one worker).
+    - `redis_prefix`: starts every Redis key and pub/sub channel of ours; defaults to
+      `SAFE_ACCOUNTS_REDIS_PREFIX`, then `safe_accounts:`. Channels also carry the Redis
+      database number, so apps on one server never hear each other's invalidations when
+      their prefixes or their databases differ. The CLI takes the same `--redis-prefix`.
+    - `clock`: what "now" is (bands age with dates, signals slide with seconds); tests and
+      simulations pass a `FrozenClock` and move it themselves.
+    - `health_path`: answers the stores' state as JSON (default
+      `/.well-known/safe-accounts/health`); None turns it off.
+    - `on_alert`: called with each grooming `Alert` (sync or async), at least once per
+      alert, from the alert outbox; `webhook_url` + `webhook_secret`: an HMAC-signed POST
+      per alert, from the same outbox; `pseudonym_key`: the account ids in Redis keys
+      become keyed hashes, and pending crossings are sealed (16 bytes or more; without
+      it ids are stored as they are).
+    - `signals`: the grooming-signal pipeline (counts, alerts, restrictions, reports);
+      None turns it off. Advanced: a `SignalsFactory` of your own.
+
+    `await middleware.drain()` waits until what this worker queued is written.
     """
 
     def __init__(
@@ -81,6 +100,7 @@ class SafeAccountsMiddleware:
         policy: str | os.PathLike[str],
         database_url: str | None = None,
         redis_url: str | None = None,
+        redis_prefix: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
         health_path: str | None = "/.well-known/safe-accounts/health",
         signals: SignalsFactory | None | str = "default",
@@ -91,7 +111,7 @@ class SafeAccountsMiddleware:
     ) -> None:
         self.app = app
         loaded = load_policy(Path(policy))
-        self.settings = Settings.resolve(database_url, redis_url)
+        self.settings = Settings.resolve(database_url, redis_url, redis_prefix)
         self.engine = make_engine(self.settings.database_url)
         self.policy = CompiledPolicy(loaded.policy, loaded.version, self.engine, clock=clock)
         self.clock = clock
@@ -112,6 +132,9 @@ class SafeAccountsMiddleware:
         self._start_error: BaseException | None = None
         self._routes = self.policy.table
         self._route_memo: dict[tuple[Any, ...], Any] = {}
+        self._identity = self.policy.identity
+        # Read per protected request: only an `async def` identity source is awaited.
+        self._identity_awaits = self._identity.is_async
 
     # --- ASGI ----------------------------------------------------------------------------
 
@@ -174,7 +197,15 @@ class SafeAccountsMiddleware:
         enforcement: Enforcement | None = None
         try:
             runtime = self.runtime or await self.start()
-            enforcement = Enforcement(self.app, runtime, route, dict(params), scope, receive, send)
+            if self._identity_awaits:
+                actor = await self._identity.resolve_async(scope)
+            else:
+                actor = self._identity.resolve(scope)
+            if actor is None:
+                runtime.actors.saw_anonymous()
+            else:
+                runtime.actors.identified += 1
+            enforcement = Enforcement(self.app, runtime, route, dict(params), scope, receive, send, actor)
             await enforcement.run()
         except AppError as exc:
             raise exc.original from None
@@ -191,12 +222,20 @@ class SafeAccountsMiddleware:
         route, params = found
         try:
             runtime = self.runtime or await self.start()
+            if self._identity_awaits:
+                actor = await self._identity.resolve_async(scope)
+            else:
+                actor = self._identity.resolve(scope)
         except Exception:  # noqa: BLE001 - no exception of ours reaches the server
             logger.exception(INTERNAL_ERROR, route.name)
             await send({"type": "websocket.close", "code": CLOSE_INTERNAL, "reason": "Safety check unavailable"})
             return
+        if actor is None:
+            runtime.actors.saw_anonymous()
+        else:
+            runtime.actors.identified += 1
         try:
-            await SocketGuard(self._guarded_app, runtime, route, dict(params), scope, receive, send).run()
+            await SocketGuard(self._guarded_app, runtime, route, dict(params), scope, receive, send, actor).run()
         except AppError as exc:
             raise exc.original from None
 
@@ -248,6 +287,7 @@ class SafeAccountsMiddleware:
                         self.engine,
                         clock=self.clock,
                         redis_url=self.settings.redis_url,
+                        redis_prefix=self.settings.redis_prefix,
                         attach_signals=self._attach,
                     )
                 except SafeAccountsError as exc:
@@ -258,6 +298,16 @@ class SafeAccountsMiddleware:
                     len(self.policy.routes), sum(len(r.rules) for r in self.policy.rules.values()),
                 )
         return self.runtime
+
+    async def drain(self) -> None:
+        """Wait until what this worker has queued so far is written: decision-log rows,
+        grooming-signal events (and the alerts they raise), child-endangerment reports, and
+        the alert deliveries due now. For tests and simulations, which read the tables right
+        after a request; a server never needs it (the writers run in the background, and
+        `close` writes what is left). Returns early only when a store refuses: the rest
+        stays queued, as the health endpoint shows."""
+        if self.runtime is not None:
+            await self.runtime.drain()
 
     async def close(self) -> None:
         runtime, self.runtime = self.runtime, None

@@ -38,9 +38,7 @@ async def _run(w: Wrapped) -> None:
         assert (await w.post("/api/blocks", child, json={"account": "adult"})).status_code == 200
         assert (await w.post("/api/reports", child, json={"account": "other-adult"})).status_code == 200
     assert (await w.post("/api/friend-requests/7/reject", "kid")).status_code == 200
-    runtime = w.middleware.runtime
-    assert runtime is not None
-    await runtime.extras["alerts"].recorder.flush()
+    await w.middleware.drain()
 
 
 async def _everything_under(url: str, prefix: str) -> dict[str, tuple[int, str]]:
@@ -79,8 +77,8 @@ async def after_a_run(
     await seed(engine, clock)
     await engine.dispose()
     middleware = SafeAccountsMiddleware(
-        HostApp().build(), policy=policy_file, database_url=url, redis_url=redis_url, clock=clock,
-        signals=attach_grooming_alerts(prefix=redis_prefix, pseudonym_key=request.param, flush_interval=0.01),
+        HostApp().build(), policy=policy_file, database_url=url, redis_url=redis_url, redis_prefix=redis_prefix,
+        clock=clock, signals=attach_grooming_alerts(pseudonym_key=request.param, flush_interval=0.01),
     )
     await middleware.start()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://t") as client:

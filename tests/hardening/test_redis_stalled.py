@@ -49,8 +49,8 @@ async def behind_a_stalling_redis(
     await engine.dispose()
     host = HostApp()
     middleware = SafeAccountsMiddleware(
-        host.build(), policy=policy_file, database_url=url, redis_url=proxy.url, clock=clock,
-        signals=attach_grooming_alerts(flush_interval=0.01, prefix=redis_prefix),
+        host.build(), policy=policy_file, database_url=url, redis_url=proxy.url, redis_prefix=redis_prefix,
+        clock=clock, signals=attach_grooming_alerts(flush_interval=0.01),
     )
     await middleware.start()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://testserver") as client:

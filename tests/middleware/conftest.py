@@ -257,8 +257,7 @@ class Wrapped:
     async def decisions(self) -> list[dict[str, Any]]:
         from safe_accounts.decisions.table import decision_log
 
-        if self.middleware.runtime is not None:
-            await self.middleware.runtime.decisions.flush()
+        await self.middleware.drain()
         async with self.middleware.engine.connect() as conn:
             rows = (await conn.execute(decision_log.select().order_by(decision_log.c.at))).mappings().all()
         return [dict(r) for r in rows]

@@ -213,7 +213,7 @@ async def test_dropped_frames_to_three_children_raise_a_grooming_alert(chat: Cha
         for child in ("kid", "young", "teen"):
             await ws.send_json({"type": "message", "to": child})
             assert (await ws.next_json())["type"] == NOTICE
-    await chat.alerts.recorder.flush()
+    await chat.middleware.drain()
     assert [(a.subject, a.signal) for a in await chat.alerts.service.list()] == [
         ("adult", "denied-dms-to-minors")
     ]

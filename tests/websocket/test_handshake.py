@@ -181,7 +181,7 @@ async def test_refused_sockets_to_three_children_raise_a_grooming_alert(chat: Ch
     for child in ("kid", "young", "teen"):
         async with connect(chat.middleware, f"/ws/chat/{child}", cookie("adult")) as ws:
             assert (await ws.next())["code"] == 1008
-    await chat.alerts.recorder.flush()
+    await chat.middleware.drain()
     assert [(a.subject, a.signal) for a in await chat.alerts.service.list()] == [
         ("adult", "denied-dms-to-minors")
     ]

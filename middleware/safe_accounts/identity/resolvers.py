@@ -8,22 +8,30 @@
 - `jwt`: a signed token (Authorization bearer, a cookie, or a query parameter for
   WebSocket handshakes), verified with an algorithm allow-list, the key, expiry, and
   optional audience/issuer. `alg: none`, a wrong key or an expired token name nobody.
+- `callable`: the app's own function, `f(scope, headers) -> account id | None`, for an app
+  with its own token or session scheme; `async def` functions are awaited.
 
-Anything else is anonymous. Resolvers are built once; resolving does no I/O.
+Anything else is anonymous. Resolvers are built once; the built-in ones do no I/O. A
+callable source that is `async def` makes the whole chain awaited (`is_async`), and only
+then does the request path await it.
 """
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import logging
 import os
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl
 
 import jwt
+from starlette.datastructures import Headers
 
+from .._callables import import_callable
 from .._types import Scope
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigurationError
@@ -34,7 +42,20 @@ logger = logging.getLogger("safe_accounts.identity")
 UNTRUSTED_HEADER = "identity header %r ignored: connection from untrusted address %s"
 BAD_TOKEN = "identity token rejected (%s): treated as anonymous"
 
+# What an identity callable answered that is not an account id: a fault of the app's
+# function, which fails the request closed rather than guess who is acting.
+NOT_AN_ACCOUNT = (
+    "identity callable {spec} returned {kind}: expected an account id (str, int or UUID) or None"
+)
+NOT_AWAITED = (
+    "identity callable {spec} returned an awaitable from a plain function: declare it `async def`"
+)
+SYNC_ON_ASYNC = (
+    "the policy's identity has an `async def` callable source: use `await resolve_async(scope)`"
+)
+
 Resolver = Callable[[Scope], str | None]
+AsyncResolver = Callable[[Scope], Awaitable[str | None]]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -173,42 +194,111 @@ def _jwt(config: model.JwtIdentity, clock: Clock) -> Resolver:
     return resolve
 
 
+def _account(value: Any, spec: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | uuid.UUID) and not isinstance(value, bool):
+        return str(value)
+    raise TypeError(NOT_AN_ACCOUNT.format(spec=spec, kind=type(value).__name__))
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    # An object whose `__call__` is `async def` is awaited like an `async def` function.
+    call = getattr(fn, "__call__", None)  # noqa: B004 - the method, not callability
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
+
+
+def _callable(config: model.CallableIdentity) -> Resolver | AsyncResolver:
+    spec = config.callable
+    fn = import_callable(spec)
+
+    if _is_async(fn):
+
+        async def resolve_async(scope: Scope) -> str | None:
+            return _account(await fn(scope, Headers(scope=scope)), spec)
+
+        return resolve_async
+
+    def resolve(scope: Scope) -> str | None:
+        value = fn(scope, Headers(scope=scope))
+        if inspect.isawaitable(value):
+            if inspect.iscoroutine(value):
+                value.close()  # never awaited: no "coroutine was never awaited" warning
+            raise TypeError(NOT_AWAITED.format(spec=spec))
+        return _account(value, spec)
+
+    return resolve
+
+
 class IdentityResolver:
-    """Names the acting account of a request from the policy's identity sources."""
+    """Names the acting account of a request from the policy's identity sources.
 
-    __slots__ = ("_resolvers", "resolve")
+    With only synchronous sources (`is_async` False), `resolve(scope)` names the actor.
+    With an `async def` source, `await resolve_async(scope)` does, and `resolve` raises.
+    """
 
-    def __init__(self, resolvers: Sequence[Resolver]) -> None:
+    __slots__ = ("_resolvers", "_steps", "is_async", "resolve")
+
+    def __init__(self, resolvers: Sequence[Resolver | AsyncResolver]) -> None:
         self._resolvers = tuple(resolvers)
-        # `resolve(scope)` is the same as calling the resolver; with one source (the usual
-        # case) it is that source's function itself, one call fewer per request.
-        self.resolve: Resolver = self._resolvers[0] if len(self._resolvers) == 1 else self._first
+        self._steps = tuple((r, inspect.iscoroutinefunction(r)) for r in self._resolvers)
+        self.is_async = any(awaits for _, awaits in self._steps)
+        self.resolve: Resolver
+        if self.is_async:
+            self.resolve = _refuse_sync
+        elif len(self._resolvers) == 1:
+            # With one source (the usual case) `resolve` is that source's function itself,
+            # one call fewer per request.
+            self.resolve = self._resolvers[0]  # type: ignore[assignment]
+        else:
+            self.resolve = self._first
 
     def __call__(self, scope: Scope) -> str | None:
         return self.resolve(scope)
+
+    async def resolve_async(self, scope: Scope) -> str | None:
+        """The actor, awaiting the `async def` sources; works for any chain."""
+        for resolve, awaits in self._steps:
+            account = await resolve(scope) if awaits else resolve(scope)  # type: ignore[misc]
+            if account is not None:
+                return account  # type: ignore[return-value]
+        return None
 
     def _first(self, scope: Scope) -> str | None:
         for resolve in self._resolvers:
             account = resolve(scope)
             if account is not None:
-                return account
+                return account  # type: ignore[return-value]
         return None
 
 
+def _refuse_sync(scope: Scope) -> str | None:
+    raise TypeError(SYNC_ON_ASYNC)
+
+
 def build_resolver(
-    sources: Sequence[model.ScopeUserIdentity | model.HeaderIdentity | model.JwtIdentity],
+    sources: Sequence[
+        model.ScopeUserIdentity | model.HeaderIdentity | model.JwtIdentity | model.CallableIdentity
+    ],
     *,
     clock: Clock = SYSTEM_CLOCK,
 ) -> IdentityResolver:
     """Resolvers for the policy's `identity:` list; none configured means `scope_user`."""
     if not sources:
         sources = (model.ScopeUserIdentity(source="scope_user"),)
-    built: list[Resolver] = []
-    for source in sources:
+    built: list[Resolver | AsyncResolver] = []
+    for index, source in enumerate(sources):
         if isinstance(source, model.ScopeUserIdentity):
             built.append(_scope_user(source))
         elif isinstance(source, model.HeaderIdentity):
             built.append(_trusted_header(source))
+        elif isinstance(source, model.CallableIdentity):
+            try:
+                built.append(_callable(source))
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"identity[{index}]: {exc}") from exc
         else:
             built.append(_jwt(source, clock))
     return IdentityResolver(built)

@@ -69,7 +69,9 @@ class Enforcement:
         scope: Scope,
         receive: Receive,
         send: Send,
+        actor: str | None,
     ) -> None:
+        """`actor`: who is acting, as the policy's identity named them (None: anonymous)."""
         self.app = app
         self.rt = rt
         self.route = route
@@ -77,7 +79,7 @@ class Enforcement:
         self.receive = receive
         self.send = send
         self.now = rt.clock.now()
-        self.view = RequestView.of(scope, params, rt.policy.identity.resolve(scope))
+        self.view = RequestView.of(scope, params, actor)
         # Set once the app has the request or our own answer has begun: from then on a
         # failure of ours must not start a second answer.
         self.handed_over = False

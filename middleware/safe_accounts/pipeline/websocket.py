@@ -119,7 +119,9 @@ class SocketGuard:
         scope: Scope,
         receive: Receive,
         send: Send,
+        actor: str | None,
     ) -> None:
+        """`actor`: who is acting, as the policy's identity named them (None: anonymous)."""
         self.app = app
         self.rt = rt
         self.route = route
@@ -127,7 +129,7 @@ class SocketGuard:
         self.receive = receive
         self.send = send
         self.closed = False  # we closed the socket: the app's later messages go nowhere
-        self.view = RequestView.of(scope, params, rt.policy.identity(scope))
+        self.view = RequestView.of(scope, params, actor)
 
     # --- entry ---------------------------------------------------------------------------
 

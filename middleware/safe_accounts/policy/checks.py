@@ -238,6 +238,9 @@ def _range(at: Loc, holder: Any) -> Iterator[Finding]:
 
 def _identity(data: dict[str, Any]) -> Iterator[Finding]:
     for index, source in _entries(data, "identity"):
+        spec = source.get("callable")
+        if source.get("source") == "callable" and isinstance(spec, str) and not _CALLABLE.match(spec):
+            yield ("identity", index, "callable"), _bad_callable(spec)
         if source.get("source") != "header" or not isinstance(source.get("trusted_proxies"), list):
             continue
         for p_index, proxy in enumerate(source["trusted_proxies"]):

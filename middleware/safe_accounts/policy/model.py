@@ -352,8 +352,16 @@ class JwtIdentity(_Frozen):
     leeway_seconds: float = 0
 
 
+class CallableIdentity(_Frozen):
+    source: Literal["callable"]
+    callable: str = Field(
+        description="`module:function` called as `f(scope, headers)` (or awaited, if `async def`), "
+        "returning the account id, or None for anonymous."
+    )
+
+
 IdentitySource = Annotated[
-    ScopeUserIdentity | HeaderIdentity | JwtIdentity, Field(discriminator="source")
+    ScopeUserIdentity | HeaderIdentity | JwtIdentity | CallableIdentity, Field(discriminator="source")
 ]
 
 

@@ -44,7 +44,10 @@ def attach_grooming_alerts(
     **options: Any,
 ) -> SignalsFactory:
     """A factory the runtime calls at start-up: signals counted, alerts raised and delivered,
-    restrictions enforced. `options` go to `GroomingAlerts.create` (batching, intervals)."""
+    restrictions enforced. `options` go to `GroomingAlerts.create` (batching, intervals);
+    the Redis prefix is the runtime's (the middleware's `redis_prefix=`)."""
+    if "prefix" in options or "channel_prefix" in options:
+        raise ConfigurationError("the Redis key prefix is the middleware's `redis_prefix=`")
     if (webhook_url is None) != (webhook_secret is None):
         raise ConfigurationError("a webhook needs both webhook_url and webhook_secret")
     webhook = Webhook(webhook_url, webhook_secret.encode()) if webhook_url and webhook_secret else None
@@ -61,6 +64,8 @@ def attach_grooming_alerts(
             callbacks=callbacks,
             webhook=webhook,
             clock=runtime.clock,
+            prefix=runtime.redis_prefix,
+            channel_prefix=runtime.channel_prefix,
             **options,
         )
         await alerts.start()
@@ -69,6 +74,7 @@ def attach_grooming_alerts(
         runtime.closers.append(alerts.close)
         runtime.health_parts["alerts"] = alerts.health
         runtime.extras["alerts"] = alerts
+        runtime.drainers.append(alerts.drain)
         # Child-endangerment reports: the enforcement calls `record(...)` on a 2xx `report`
         # action (a list append); written in batches, off the response path.
         reports = ReportLog(runtime.engine)
@@ -76,5 +82,6 @@ def attach_grooming_alerts(
         runtime.closers.append(reports.close)
         runtime.health_parts["reports"] = reports.health
         runtime.extras["reports"] = reports
+        runtime.drainers.append(reports.flush)
 
     return attach

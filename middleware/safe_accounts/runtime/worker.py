@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..bands.directory import BandDirectory
 from ..bands.store import band_store_for
 from ..clock import Clock
-from ..config import without_password
+from ..config import DEFAULT_REDIS_PREFIX, channel_prefix, without_password
 from ..errors import StorageError
 from ..db import migrate
 from ..decisions.log import DecisionLog
+from ..identity.wiring import ActorTally
 from ..relations import RelationshipDirectory
 
 if TYPE_CHECKING:  # the runtime sits below the request path: it only names its policy type
@@ -61,16 +62,35 @@ class Runtime:
     misses: dict[str, int] = field(default_factory=dict)
     # Optional layers attached at start-up (e.g. "alerts": the GroomingAlerts pipeline).
     extras: dict[str, Any] = field(default_factory=dict)
+    # What `drain` writes after the decision log, in order (signals before the deliveries
+    # of the alerts they raise).
+    drainers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    # Protected requests by whether their actor was named (a wrong wiring names nobody).
+    actors: ActorTally = field(default_factory=ActorTally)
+    # Every Redis key of ours starts with `redis_prefix`, every pub/sub channel with
+    # `channel_prefix` (the prefix and the database number: see config.channel_prefix).
+    redis_prefix: str = DEFAULT_REDIS_PREFIX
+    channel_prefix: str = f"{DEFAULT_REDIS_PREFIX}db0:"
 
     def health(self) -> dict[str, Any]:
         report: dict[str, Any] = {
             "policy_version": self.policy.version,
             "decision_log": self.decisions.health(),
             "rewrite_misses": dict(self.misses),
+            "identity": self.actors.health(),
         }
         for name, part in self.health_parts.items():
             report[name] = part()
         return report
+
+    async def drain(self) -> None:
+        """Write now what this worker has queued so far: decision-log rows, then what the
+        attached layers queue (signal events and the alerts they raise, reports, alert
+        deliveries that are due). Returns early only when a store refuses: what could not
+        be written stays queued, as `health()` shows."""
+        await self.decisions.flush()
+        for drain in self.drainers:
+            await drain()
 
     async def close(self) -> None:
         for close in reversed(self.closers):
@@ -89,6 +109,7 @@ async def open_runtime(
     *,
     clock: Clock,
     redis_url: str | None,
+    redis_prefix: str = DEFAULT_REDIS_PREFIX,
     attach_signals: SignalsFactory | None = None,
     check_schema: bool = True,
 ) -> Runtime:
@@ -104,19 +125,25 @@ async def open_runtime(
         import redis.asyncio as aioredis
 
         redis_client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    channels = channel_prefix(redis_prefix, redis_url)
     bands = BandDirectory(
         band_store_for(engine, policy.policy.bands.store, clock=clock),
         cache=policy.policy.bands.cache,
         clock=clock,
         redis=redis_client,
+        channel_prefix=channels,
     )
     runtime = Runtime(
         policy=policy,
         engine=engine,
         clock=clock,
         bands=bands,
-        relationships=RelationshipDirectory(policy.policy.relationships, engine, clock=clock, redis=redis_client),
+        relationships=RelationshipDirectory(
+            policy.policy.relationships, engine, clock=clock, redis=redis_client, channel_prefix=channels
+        ),
         decisions=DecisionLog(engine),
+        redis_prefix=redis_prefix,
+        channel_prefix=channels,
     )
     await bands.start()
     runtime.closers.append(bands.close)
