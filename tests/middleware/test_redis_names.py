@@ -20,10 +20,11 @@ from safe_accounts import ConfigurationError, FrozenClock, SafeAccountsMiddlewar
 from safe_accounts.bands.age import AgeBand
 from safe_accounts.config import REDIS_PREFIX_ENV, Settings, channel_prefix
 from safe_accounts.db import migrate
+from safe_accounts.db.engine import make_engine
 from safe_accounts.runtime import Runtime
 from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 
-from .conftest import HostApp
+from .conftest import POLICY, HostApp, drop_host_tables, seed
 
 pytestmark = pytest.mark.redis
 
@@ -130,6 +131,37 @@ async def test_a_restriction_in_one_app_is_not_heard_by_another_on_the_same_serv
     await eventually(lambda: elsewhere.restrictions.is_restricted(barrier), "the other app hears its own")
 
     assert not elsewhere.restrictions.is_restricted(suspect)
+
+
+async def test_a_relationship_change_in_one_app_is_not_heard_by_another_on_the_same_server(
+    tmp_path: Path, clock: FrozenClock, redis_url: str, redis_prefix: str, other_app: tuple[str, str]
+) -> None:
+    # Relationships remembered far longer than the test: only a message makes a worker forget.
+    policy = tmp_path / "cached.yaml"
+    policy.write_text(POLICY.replace("cache_seconds: 0", "cache_seconds: 300"))
+    workers = Workers(tmp_path, policy, clock)
+    await migrate.upgrade_url(workers.database_url)
+    engine = make_engine(workers.database_url)
+    await seed(engine, clock)
+    try:
+        here = await workers.start(redis_url, redis_prefix)
+        here_too = await workers.start(redis_url, redis_prefix)
+        elsewhere = await workers.start(*other_app)
+        elsewhere_too = await workers.start(*other_app)
+        for worker in (here_too, elsewhere):
+            assert await worker.relationships.connected_among("parent", ["kid", "other-adult"])
+            assert worker.relationships.cached_connected("parent", "kid") is True
+
+        assert await here.relationships.forget_everywhere(["kid"])  # confirmed by this app's workers
+        assert here_too.relationships.cached_connected("parent", "kid") is None
+        assert await elsewhere_too.relationships.forget_everywhere(["other-adult"])  # the other app's
+        assert elsewhere.relationships.cached_connected("parent", "other-adult") is None
+
+        assert elsewhere.relationships.cached_connected("parent", "kid") is True
+    finally:
+        await workers.close()
+        await drop_host_tables(engine)
+        await engine.dispose()
 
 
 def test_channels_start_with_the_prefix_and_name_the_database() -> None:
