@@ -93,14 +93,21 @@ class Worker:
 
 
 async def start_workers(
-    count: int, engine: AsyncEngine, tmp_path: Path, database_url: str, redis_url: str | None, clock: FrozenClock
+    count: int,
+    engine: AsyncEngine,
+    tmp_path: Path,
+    database_url: str,
+    redis_url: str | None,
+    clock: FrozenClock,
+    redis_prefix: str | None = None,
 ) -> list[Worker]:
     policy = tmp_path / "policy.yaml"
     policy.write_text(CACHED)
     workers = []
     for _ in range(count):
         middleware = SafeAccountsMiddleware(
-            host_app(engine), policy=policy, database_url=database_url, redis_url=redis_url, clock=clock, signals=None
+            host_app(engine), policy=policy, database_url=database_url, redis_url=redis_url,
+            redis_prefix=redis_prefix, clock=clock, signals=None,
         )
         await middleware.start()
         workers.append(Worker(middleware))
@@ -116,9 +123,11 @@ async def tables(engine: AsyncEngine, clock: FrozenClock) -> AsyncIterator[Async
 
 @pytest.fixture
 async def two_workers(
-    tables: AsyncEngine, tmp_path: Path, database_url: str, redis_url: str, clock: FrozenClock
+    tables: AsyncEngine, tmp_path: Path, database_url: str, redis_url: str, redis_prefix: str, clock: FrozenClock
 ) -> AsyncIterator[list[Worker]]:
-    workers = await start_workers(2, tables, tmp_path, database_url, redis_url, clock)
+    # A prefix of the test's own: a run beside it on the same Redis is another app, whose
+    # blocks of the same account names must not reach these workers.
+    workers = await start_workers(2, tables, tmp_path, database_url, redis_url, clock, redis_prefix)
     yield workers
     for worker in workers:
         await worker.close()
