@@ -1,23 +1,42 @@
-"""Holding the app's JSON response so that it can be rewritten (filter, redact, notices).
+"""Holding the app's answer, on a route whose answer we rewrite or read, until it is judged.
 
-Only complete, uncompressed JSON bodies up to a limit are rewritten. Anything else
-(another media type, a compressed or oversized body) is passed on exactly as the app sent
-it, and reported as a *miss* so that the operator can see a protection that could not
-apply.
+Such an answer (a discovery list, a profile to redact, a list of people inside any answer,
+a contact response naming its requester) is passed on only once it has been read the way
+a client will read it:
+
+- the app is asked only for codings we can undo (`for_reading`: `Accept-Encoding` cut to
+  what `codings` decodes, `identity` when nothing is left) and cannot hand the server a
+  file by path instead of its bytes;
+- a 2xx body is collected whole, however many chunks it comes in, up to
+  `MAX_REWRITE_BYTES`; decoded (gzip, deflate; br and zstd where a decoder is installed);
+  and parsed as JSON whatever type it declares, as a client's `response.json()` would;
+- rewritten, it is sent as plain JSON with its own `Content-Length` and no
+  `Content-Encoding`; unchanged, exactly as the app sent it, still encoded.
+
+What cannot be read that way (a coding we cannot undo, a corrupt, truncated or trailing
+stream, a body over the limit, a body that is not JSON, a part of a body, a body not sent
+as bytes) is a *miss*, counted by route for the health report. On a route whose answer an
+enforced rule would change (`strict`) a miss is refused: a 502 `unreadable-response`
+problem instead of the app's bytes. Elsewhere (only monitor rules, an answer read for
+records) it passes as the app sent it: monitor mode never changes an answer.
+
+Answers outside 2xx pass as they are (the app's own 404 or 400 lists nobody), and so do
+empty bodies. A HEAD answer has no body to read; on a strict route it loses its
+`Content-Length` (the size of the unfiltered answer) and any body the app sends anyway.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import logging
-
 import orjson
 
-from .._types import Message, Send
-from .problem import UNAVAILABLE, send_problem
-from .request_view import is_json
+from .._types import Message, Scope, Send
+from .codings import TooLarge, Undecodable, acceptable, decode
+from .problem import UNAVAILABLE, UNREADABLE_RESPONSE, send_problem
 
 logger = logging.getLogger("safe_accounts.enforcement")
 
@@ -29,74 +48,149 @@ Rewrite = Callable[[Any, int], Awaitable[tuple[Any, list[tuple[bytes, bytes]]] |
 """Given the parsed JSON and the status: (the new document, or None for the body as it was;
 extra headers), or None to change nothing."""
 
+# Headers that describe the app's bytes: wrong once the body is rewritten.
+_OF_THE_BYTES = frozenset(
+    {
+        b"content-length", b"content-encoding", b"transfer-encoding",
+        b"content-md5", b"digest", b"content-digest", b"repr-digest",
+    }
+)
+# Server extensions through which an app sends a file by reference, not as body messages.
+_BY_REFERENCE = ("http.response.pathsend", "http.response.zerocopysend")
+
+_BUFFERING, _PASSING, _DONE, _BODYLESS = range(4)
+
+
+def for_reading(scope: Scope) -> Scope:
+    """The scope handed to the app when its answer must be read: a copy that asks only for
+    codings we can undo, and offers no way to send the body other than as bytes."""
+    headers = scope.get("headers") or ()
+    asked = b", ".join(v for k, v in headers if k == b"accept-encoding")
+    out = {**scope, "headers": [(k, v) for k, v in headers if k != b"accept-encoding"]}
+    out["headers"].append((b"accept-encoding", acceptable(asked)))
+    extensions = scope.get("extensions")
+    if extensions and any(name in extensions for name in _BY_REFERENCE):
+        out["extensions"] = {k: v for k, v in extensions.items() if k not in _BY_REFERENCE}
+    return out
+
+
+class _Unreadable(Exception):
+    """Why an answer could not be read as a client reads it."""
+
 
 class ResponseCapture:
-    """A `send` wrapper for one response. Call `send`; afterwards `miss` says why it was not rewritten."""
+    """A `send` wrapper for one answer. Call `send`; afterwards `miss` says why it could not
+    be read, and `status` is the status the client got."""
 
     __slots__ = (
-        "_send", "_rewrite", "_fail_closed", "_start", "_chunks", "_size", "_passing", "miss", "status", "error",
+        "_chunks",
+        "_fail_closed",
+        "_head",
+        "_rewrite",
+        "_send",
+        "_size",
+        "_start",
+        "_state",
+        "_strict",
+        "error",
+        "miss",
+        "status",
     )
 
-    def __init__(self, send: Send, rewrite: Rewrite, *, fail_closed: bool = True) -> None:
+    def __init__(
+        self, send: Send, rewrite: Rewrite, *, fail_closed: bool = True, strict: bool = False, head: bool = False
+    ) -> None:
+        """`fail_closed`: a failing rewrite (a store) answers 503; `strict`: an answer that
+        cannot be read answers 502; `head`: the request was HEAD (no body will come)."""
         self._send = send
         self._rewrite = rewrite
         self._fail_closed = fail_closed
+        self._strict = strict
+        self._head = head
         self.error: BaseException | None = None
         self._start: Message | None = None
         self._chunks: list[bytes] = []
         self._size = 0
-        self._passing = False
+        self._state = _BUFFERING
         self.miss: str | None = None
         self.status: int | None = None
 
     async def send(self, message: Message) -> None:
+        state = self._state
+        if state == _PASSING:
+            await self._send(message)
+            return
+        if state == _DONE:
+            return  # our own answer has been sent: the rest of the app's is dropped
+        if state == _BODYLESS:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await self._send(message)
+            return
         kind = message["type"]
         if kind == "http.response.start":
-            self.status = message["status"]
-            self._start = message
-            media, encoding = _content(message.get("headers") or ())
-            if not is_json(media):
-                self.miss = f"response is {media or 'untyped'}, not JSON"
-            elif encoding not in ("", "identity"):
-                self.miss = f"response is {encoding}-encoded"
-            if self.miss is not None:
-                self._passing = True
+            self.status = status = message["status"]
+            if not 200 <= status < 300:
+                self._state = _PASSING
                 await self._send(message)
+            elif self._head and self._strict:
+                # Some apps send a HEAD answer's body anyway; the server drops it, so do we.
+                self._state = _BODYLESS
+                await self._send(_without(message, (b"content-length",)))
+            elif self._head:
+                self._state = _PASSING
+                await self._send(message)
+            else:
+                self._start = message
             return
-        if kind != "http.response.body" or self._passing:
-            await self._send(message)
+        if self._start is None:
+            await self._send(message)  # nothing held yet: not ours to judge
+            return
+        if kind != "http.response.body":
+            await self._unreadable("the body was not sent as bytes", message)
             return
         chunk = message.get("body", b"")
         self._size += len(chunk)
         if self._size > MAX_REWRITE_BYTES:
-            self.miss = "response is larger than the rewrite limit"
-            await self._flush_as_is()
-            self._passing = True
-            await self._send(message)
+            await self._unreadable("response is larger than the rewrite limit", message)
             return
         self._chunks.append(chunk)
-        if message.get("more_body", False):
-            return
-        await self._finish()
+        if not message.get("more_body", False):
+            await self._finish()
 
-    async def _flush_as_is(self) -> None:
+    async def _unreadable(self, reason: str, pending: Message) -> None:
+        """A miss before the body is complete: refuse, or send what was held and pass the rest."""
         assert self._start is not None
+        self.miss = reason
+        held, self._chunks = self._chunks, []
+        if self._strict:
+            self._state = _DONE
+            await self._refuse()
+            return
+        self._state = _PASSING
         await self._send(self._start)
-        if self._chunks:
-            await self._send({"type": "http.response.body", "body": b"".join(self._chunks), "more_body": True})
-            self._chunks = []
+        if held:
+            await self._send({"type": "http.response.body", "body": b"".join(held), "more_body": True})
+        await self._send(pending)
 
     async def _finish(self) -> None:
         assert self._start is not None
-        body = b"".join(self._chunks)
+        self._state = _DONE
         start = self._start
+        raw = b"".join(self._chunks)
+        self._chunks = []
         try:
-            document = orjson.loads(body) if body else None
-        except orjson.JSONDecodeError:
-            self.miss = "response body is not valid JSON"
-            document = None
+            document, careful = _read(raw, start)
+        except _Unreadable as exc:
+            self.miss = str(exc)
+            if self._strict:
+                await self._refuse()
+            else:
+                await self._send(start)
+                await self._send({"type": "http.response.body", "body": raw, "more_body": False})
+            return
         result = None
-        if self.miss is None and document is not None:
+        if document is not None:
             try:
                 result = await self._rewrite(document, start["status"])
             except Exception as exc:  # noqa: BLE001 - a store failure or a bug of ours
@@ -110,24 +204,59 @@ class ResponseCapture:
                         "A safety check could not be completed. Please try again shortly.",
                     )
                     return
+        body = raw
         if result is not None:
             new_document, extra_headers = result
-            if new_document is not None:
-                body = orjson.dumps(new_document)
-            start = dict(start)
-            start["headers"] = [
-                (k, v) for k, v in start.get("headers") or () if k.lower() != b"content-length"
-            ] + [(b"content-length", str(len(body)).encode())] + extra_headers
+            if new_document is None:  # the app's bytes, as they were, with our headers added
+                start = {**start, "headers": [*(start.get("headers") or ()), *extra_headers]}
+            else:
+                body = _dumps(new_document, careful)
+                start = _without(start, _OF_THE_BYTES)
+                start["headers"] += [(b"content-length", str(len(body)).encode()), *extra_headers]
         await self._send(start)
         await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
+    async def _refuse(self) -> None:
+        self.status = 502
+        await send_problem(
+            self._send, UNREADABLE_RESPONSE[0], UNREADABLE_RESPONSE[1], 502,
+            "The answer could not be checked for accounts this viewer may not see.",
+        )
 
-def _content(headers: Any) -> tuple[str, str]:
-    media = encoding = ""
-    for key, value in headers:
-        name = key.lower()
-        if name == b"content-type":
-            media = value.decode("latin-1").partition(";")[0].strip().lower()
-        elif name == b"content-encoding":
-            encoding = value.decode("latin-1").strip().lower()
-    return media, encoding
+
+def _read(raw: bytes, start: Message) -> tuple[Any, bool]:
+    """The answer's JSON document (None: nothing to read) and whether the careful parser read
+    it; raises `_Unreadable`."""
+    if not raw:
+        return None, False
+    headers = start.get("headers") or ()
+    if start["status"] == 206 or any(k == b"content-range" for k, _ in headers):
+        raise _Unreadable("response is a part of a body")
+    coding = ", ".join(v.decode("latin-1") for k, v in headers if k == b"content-encoding")
+    try:
+        body = decode(raw, coding, MAX_REWRITE_BYTES) if coding else raw
+    except Undecodable as exc:
+        raise _Unreadable(str(exc)) from None
+    except TooLarge:
+        raise _Unreadable("response inflates past the rewrite limit") from None
+    if not body.strip():
+        return None, False
+    try:
+        return orjson.loads(body), False
+    except orjson.JSONDecodeError:
+        pass
+    # What a client's parser also takes: a byte order mark, NaN, integers past 64 bits.
+    try:
+        return json.loads(body), True
+    except (ValueError, RecursionError):
+        raise _Unreadable("response is not JSON") from None
+
+
+def _dumps(document: Any, careful: bool) -> bytes:
+    if careful:  # what orjson could not read, it may not write either
+        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps(document)
+
+
+def _without(message: Message, names: frozenset[bytes] | tuple[bytes, ...]) -> dict[str, Any]:
+    return {**message, "headers": [(k, v) for k, v in message.get("headers") or () if k.lower() not in names]}

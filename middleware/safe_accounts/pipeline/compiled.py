@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..identity import IdentityResolver, build_resolver
+from .caching import vary_of
 from .jsondoc import quoted_keys
 from ..policy.jsonpath import compile_path
 from .targets import Extractor, PathSource, QuerySource, Targets, compile_source
 from ..relations.lookup import Lookup, compile_lookups
 from ..policy.engine import RuleSet, compile_rule
-from ..policy.model import Action, FrameFilter, Mode, PolicyFile, ResponseFrom, ResponseShape, Route
+from ..policy.model import Action, FrameFilter, Mode, Outcome, PolicyFile, ResponseFrom, ResponseShape, Route
 from ..policy.paths import RouteTable
 
 
@@ -83,6 +84,13 @@ class CompiledRoute:
     # When no rule applies, the app answers untouched and nothing is recorded after it:
     # no response shape to rewrite, and an action whose success is not an event.
     passes_through_when_allowed: bool = False
+    # Lists in the answer lose accounts under an enforced discovery rule: an answer we
+    # cannot read is refused, never passed (see `capture.py`).
+    filters_lists: bool = False
+    # Readable with GET and answered per viewer (an enforced rule or a safety notice):
+    # the answer is made private to the viewer and the app is never asked to revalidate
+    # (see `caching.py`).
+    personal: bool = False
 
     @property
     def is_websocket(self) -> bool:
@@ -140,6 +148,8 @@ class CompiledPolicy:
         self.version = version
         self.defaults = policy.defaults
         self.unknown_is_minor = policy.defaults.unknown_age == "minor"
+        # The request headers that name a viewer: what a viewer-dependent answer varies on.
+        self.vary = vary_of(policy.identity)
         self.identity: IdentityResolver = (
             build_resolver(policy.identity, clock=clock) if identity else IdentityResolver(())
         )
@@ -168,9 +178,14 @@ class CompiledPolicy:
         required = route.requires_targets and any(r.mode is Mode.ENFORCE for r in self.rules[route.action].rules)
         targets = Targets([compile_source(s, self.lookups) for s in route.targets], required=required)
         answer = _answer(route.response_from)
+        upper = tuple(m.upper() for m in methods)
+        shape = route.response
+        lists = shape is not None and bool(shape.lists or (route.action is Action.DISCOVERY and shape.items))
+        filters_lists = lists and _enforces(self.rules[Action.DISCOVERY])
+        notices = route.action is Action.DISCOVERY and shape is not None and shape.notice_field is not None
         return CompiledRoute(
             name=route.name or f"routes[{index}]",
-            methods=tuple(m.upper() for m in methods),
+            methods=upper,
             template=route.path,
             action=route.action,
             rules=self.rules[route.action],
@@ -183,6 +198,10 @@ class CompiledPolicy:
             frames=self._frames(route.frames),
             reads_body=targets.needs_body or (answer is not None and answer.field.startswith(("json.", "form."))),
             passes_through_when_allowed=route.response is None and route.action not in RECORDED_ON_SUCCESS,
+            filters_lists=filters_lists,
+            personal=bool({"GET", "HEAD"} & set(upper)) and (
+                filters_lists or notices or _enforces(self.rules[route.action])
+            ),
         )
 
     def _frames(self, spec: FrameFilter | None) -> CompiledFrames | None:
@@ -210,6 +229,11 @@ def _sender(spec: str | None) -> Extractor | None:
         return None
     where, _, name = spec.partition(".")
     return PathSource(name) if where == "path" else QuerySource(name)
+
+
+def _enforces(rules: RuleSet) -> bool:
+    """Whether an enforced rule of `rules` changes something (filters, redacts, hides, denies)."""
+    return any(r.mode is Mode.ENFORCE and r.outcome.strength >= Outcome.FILTER.strength for r in rules.rules)
 
 
 def _covers(actions: Action | tuple[Action, ...], action: Action) -> bool:

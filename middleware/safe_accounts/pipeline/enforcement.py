@@ -30,7 +30,8 @@ from ..runtime import Runtime
 from . import problem, records
 from .app_call import AppError
 from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
-from .capture import ResponseCapture
+from .caching import personal, unconditional
+from .capture import ResponseCapture, for_reading
 from .facts import PairVerdict, assess, assess_cached, strongest
 from .failing import refuses as refuses_on_failure
 from .ids import ids_at
@@ -44,7 +45,7 @@ from .targets import TargetsUnread, TooManyCombinations
 logger = logging.getLogger("safe_accounts.enforcement")
 
 LOOKUP_FAILED = "safety check for route %s failed (%s): %s"
-REWRITE_MISSED = "route %s: response not rewritten (%s)"
+REWRITE_MISSED = "route %s: response could not be read (%s)"
 TARGETS_MISSING = "route %s: no target account found in the request"
 TARGETS_UNREAD = "route %s: refused, no target account could be read from the request"
 
@@ -80,6 +81,11 @@ class Enforcement:
         self.send = send
         self.now = rt.clock.now()
         self.view = RequestView.of(scope, params, actor)
+        if route.personal:
+            # The answer depends on who asks: private to the viewer, and the app is never
+            # asked to revalidate a body the viewer may not see (`caching.py`).
+            self.scope = unconditional(scope)
+            self.send = personal(send, rt.policy.vary)
         # Set once the app has the request or our own answer has begun: from then on a
         # failure of ours must not start a second answer.
         self.handed_over = False
@@ -221,10 +227,10 @@ class Enforcement:
 
     # --- calling the app -----------------------------------------------------------------
 
-    async def _call_app(self, send: Send) -> None:
+    async def _call_app(self, send: Send, scope: Scope | None = None) -> None:
         self.handed_over = True
         try:
-            await self.app(self.scope, self.receive, send)
+            await self.app(self.scope if scope is None else scope, self.receive, send)
         except Exception as exc:  # noqa: BLE001 - the app's own: re-raised as is by the middleware
             raise AppError(exc) from exc
 
@@ -275,8 +281,14 @@ class Enforcement:
                 headers.append((problem.NOTICE_HEADER, b"unknown-contact"))
             return (document if changed else None), headers
 
-        capture = ResponseCapture(self._client_send(actor, pairs), rewrite, fail_closed=self.rt.policy.rules[Action.DISCOVERY].fails_closed or redact)
-        await self._call_app(capture.send)
+        # Strict: an enforced rule would change this answer, so one we cannot read is refused.
+        strict = redact or self.route.filters_lists
+        capture = ResponseCapture(
+            self._client_send(actor, pairs), rewrite,
+            fail_closed=self.rt.policy.rules[Action.DISCOVERY].fails_closed or redact,
+            strict=strict, head=self.scope.get("method") == "HEAD",
+        )
+        await self._call_app(capture.send, for_reading(self.scope) if strict else None)
         self._note_miss(capture)
         if capture.status is not None and _succeeded(capture.status) and capture.error is None:
             await self._events_after_success(actor, pairs, decision_id)
@@ -290,8 +302,10 @@ class Enforcement:
             requesters.extend(ids_at(document, shape.id))
             return None
 
+        # Read, never refused: the app has already acted, and the answer hides nobody.
         capture = ResponseCapture(self.send, read, fail_closed=False)
-        await self._call_app(capture.send)
+        await self._call_app(capture.send, for_reading(self.scope))
+        self._note_miss(capture)
         if capture.status is not None and _succeeded(capture.status) and requesters:
             pairs = [PairVerdict(Party(r, AgeBand.UNKNOWN), ALLOW, Relation()) for r in requesters if r != responder.id]
             await self._contact_response(responder, pairs)
