@@ -38,6 +38,7 @@ from .pipeline.app_call import AppError
 from .pipeline.enforcement import Enforcement
 from .pipeline.websocket import CLOSE_INTERNAL, SocketGuard
 from .pipeline.compiled import CompiledPolicy
+from .pipeline.not_found import framework_of
 from .policy.loader import load_policy
 from .runtime import Runtime, SignalsFactory, open_runtime
 
@@ -113,7 +114,9 @@ class SafeAccountsMiddleware:
         loaded = load_policy(Path(policy))
         self.settings = Settings.resolve(database_url, redis_url, redis_prefix)
         self.engine = make_engine(self.settings.database_url)
-        self.policy = CompiledPolicy(loaded.policy, loaded.version, self.engine, clock=clock)
+        self.policy = CompiledPolicy(
+            loaded.policy, loaded.version, self.engine, clock=clock, framework_not_found=framework_of(app)
+        )
         self.clock = clock
         self.health_path = health_path
         if signals == "default":

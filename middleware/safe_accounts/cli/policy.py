@@ -1,5 +1,5 @@
-"""`safe-accounts policy check | test | explain | coverage | schema`: policy files, checked before
-they are deployed."""
+"""`safe-accounts policy check | test | explain | coverage | not-found | schema`: policy files,
+checked before they are deployed."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from ..policy_tools.app_routes import Uninspectable, resolve_app
 from ..policy_tools.coverage import account_like
 from ..policy_tools.coverage import coverage as route_coverage
 from ..policy_tools.explain import explain as explain_request
+from ..policy_tools.not_found import ProbeFailed, hidden_routes
+from ..policy_tools.not_found import probe as probe_not_found
 from ..policy_tools.testing import run_tests
 from ..relations.lookup import import_callable
 from ..runtime import open_runtime
@@ -28,7 +30,7 @@ from ._common import database_option, run
 
 @click.group(name="policy")
 def command() -> None:
-    """Policy files: check, test, explain, coverage, JSON Schema."""
+    """Policy files: check, test, explain, coverage, not-found, JSON Schema."""
 
 
 @command.command()
@@ -198,3 +200,79 @@ def coverage(file: Path, app_spec: str, factory: bool | None) -> None:
     )
     if result.risky:
         raise SystemExit(1)
+
+
+@command.command(name="not-found")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--app", "app_spec", required=True, help="The app to ask, as module:attribute.")
+@click.option(
+    "--factory/--no-factory",
+    default=None,
+    help="Whether module:attribute is a function that builds the app (default: told from how it is called).",
+)
+@click.option(
+    "--route", "names", multiple=True,
+    help="A route of FILE, by name (repeatable; default: every route a `hide` rule can answer).",
+)
+@click.option("--id", "account_id", default=None, help="The absent id to ask for (default: a random one).")
+@click.option("--header", "headers", multiple=True, help='A request header, "Name: value" (repeatable), e.g. a session.')
+def not_found(
+    file: Path, app_spec: str, factory: bool | None, names: tuple[str, ...], account_id: str | None, headers: tuple[str, ...]
+) -> None:
+    """What the app answers on a route for an account that does not exist, as the route's
+    `not_found:` block to paste into FILE: a hidden account then answers the same bytes.
+
+    The request goes through the bare app, in process (its lifespan started first). Exits 1
+    unless the middleware's answer from each block would be identical to the app's.
+    """
+    loaded = _loaded(file)
+    policy = CompiledPolicy(loaded.policy, loaded.version, identity=False)
+    by_name = {route.name: route for route in policy.routes}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}: no such route in {file}", param_hint="--route")
+    routes = [by_name[name] for name in names] if names else hidden_routes(policy)
+    if not routes:
+        raise click.ClickException(f"{file}: no route a `hide` rule answers (name one with --route)")
+    pairs: list[tuple[str, str]] = []
+    for header in headers:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{header!r} is not Name: value", param_hint="--header")
+        pairs.append((name.strip(), value.strip()))
+    app = _app(app_spec, factory)
+    try:
+        probes = run(probe_not_found, app, routes, account_id=account_id, headers=pairs)
+    except ProbeFailed as exc:
+        raise click.ClickException(str(exc)) from None
+    for found in probes:
+        click.echo(f"# route {found.route}: {found.method} {found.target} -> {found.status} in the app")
+        for note in found.notes:
+            click.echo(f"# note: {note}")
+        for difference in found.differences:
+            click.echo(f"# differs: {difference}")
+        if found.identical:
+            click.echo("# a hidden account answers these bytes, identical to the app's; paste under the route:")
+        click.echo(found.yaml())
+    if not all(found.identical for found in probes):
+        raise SystemExit(1)
+
+
+def _app(app_spec: str, factory: bool | None) -> Any:
+    """The app `app_spec` names (imported from the working directory, as uvicorn does)."""
+    if ":" not in app_spec:
+        raise click.BadParameter("write it as module:attribute", param_hint="--app")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        found = import_callable(app_spec)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--app") from None
+    except Exception as exc:  # noqa: BLE001 - the app's own start-up code failed
+        raise click.ClickException(f"importing {app_spec} failed: {exc.__class__.__name__}: {exc}") from None
+    try:
+        return resolve_app(found, app_spec, factory=factory)
+    except Uninspectable as exc:
+        raise click.ClickException(f"{app_spec}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the app factory's own code failed
+        raise click.ClickException(f"building {app_spec} failed: {exc.__class__.__name__}: {exc}") from None

@@ -20,7 +20,8 @@ from ..policy.jsonpath import compile_path
 from .targets import Extractor, PathSource, QuerySource, Targets, compile_source
 from ..relations.lookup import Lookup, compile_lookups
 from ..policy.engine import RuleSet, compile_rule
-from ..policy.model import Action, FrameFilter, Mode, Outcome, PolicyFile, ResponseFrom, ResponseShape, Route
+from ..policy.model import Action, FrameFilter, Mode, NotFound, Outcome, PolicyFile, ResponseFrom, ResponseShape, Route
+from .not_found import STARLETTE, STARLETTE_ANSWER, NotFoundAnswer, compile_not_found
 from ..policy.paths import RouteTable
 
 
@@ -91,6 +92,8 @@ class CompiledRoute:
     # the answer is made private to the viewer and the app is never asked to revalidate
     # (see `caching.py`).
     personal: bool = False
+    # What a `hide` answers: the app's own answer for an id that does not exist.
+    not_found: NotFoundAnswer = STARLETTE_ANSWER
 
     @property
     def is_websocket(self) -> bool:
@@ -141,9 +144,13 @@ class CompiledPolicy:
         *,
         identity: bool = True,
         clock: Clock = SYSTEM_CLOCK,
+        framework_not_found: NotFound = STARLETTE,
     ) -> None:
         """`identity=False` is for tools (`policy test`, `explain`): they name the actor
-        themselves and must not need the deployment's token keys."""
+        themselves and must not need the deployment's token keys. `framework_not_found` is
+        the app's framework's own 404 (`not_found.framework_of`), for routes and policies
+        that do not say what their "not found" looks like."""
+        self.not_found = policy.defaults.not_found or framework_not_found
         self.policy = policy
         self.version = version
         self.defaults = policy.defaults
@@ -202,6 +209,7 @@ class CompiledPolicy:
             personal=bool({"GET", "HEAD"} & set(upper)) and (
                 filters_lists or notices or _enforces(self.rules[route.action])
             ),
+            not_found=compile_not_found(route.not_found or self.not_found, route.path),
         )
 
     def _frames(self, spec: FrameFilter | None) -> CompiledFrames | None:

@@ -189,8 +189,10 @@ class Enforcement:
         rule = pair.verdict.rule
         assert rule is not None
         if outcome is Outcome.HIDE:
-            # Indistinguishable from "no such account": no rule name, no decision header.
-            await self._refuse(problem.HIDDEN, 404, "Not Found")
+            # The app's own answer for an id that does not exist, byte for byte: no rule
+            # name, no decision header (the decision log has both).
+            self.handed_over = True
+            await self.route.not_found.send(self.send, self.view)
             return
         self.handed_over = True
         await problem.send_problem(

@@ -34,6 +34,7 @@ import orjson
 from .._types import ASGIApp, Message, Receive, Scope, Send
 from ..errors import StorageError
 from .compiled import CompiledFrames, CompiledRoute
+from .not_found import NotFoundAnswer
 from ..policy.engine import RuleSet
 from .jsondoc import read_json, walk
 from ..policy.model import Action, Mode, Outcome
@@ -78,6 +79,9 @@ class Refusal:
     close_code: int = CLOSE_POLICY
     rule: str | None = None
     decision_id: str | None = None
+    # A hidden peer: the route's answer for an id that does not exist, where the server
+    # lets a handshake be answered with an HTTP response.
+    answer: NotFoundAnswer | None = None
 
     def notice(self) -> bytes:
         return orjson.dumps(
@@ -194,6 +198,9 @@ class SocketGuard:
 
     async def _refuse_handshake(self, refusal: Refusal) -> None:
         if EXTENSION in (self.scope.get("extensions") or {}):
+            if refusal.answer is not None:
+                await refusal.answer.send(_denial_response(self.send), self.view)
+                return
             await problem.send_problem(
                 _denial_response(self.send),
                 refusal.kind[0],
@@ -241,7 +248,7 @@ class SocketGuard:
         )
         if verdict.outcome is Outcome.HIDE:
             # As over HTTP: indistinguishable from "no such account", no rule, no decision id.
-            return Refusal(problem.HIDDEN, 404, "Not Found")
+            return Refusal(problem.HIDDEN, 404, "Not Found", answer=self.route.not_found)
         assert verdict.rule is not None
         return Refusal(
             problem.DENIED, 403, verdict.rule.reason, rule=verdict.rule.id, decision_id=decision_id

@@ -13,6 +13,7 @@ precise conditions, and relaxations as narrower conditions, never as allow-overr
 from __future__ import annotations
 
 import enum
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -181,6 +182,57 @@ class FrameFilter(_Frozen):
 PROTECTS_TARGET = frozenset({Action.DIRECT_MESSAGE, Action.CONTACT_REQUEST, Action.PROFILE_VIEW})
 
 
+class NotFound(_Frozen):
+    """What the app answers for an account that does not exist: a hidden account answers
+    exactly this, so a stranger cannot tell hidden from absent. Propose it from the app's
+    own answer with `safe-accounts policy not-found`. Sent as the bytes written here, with
+    `headers` first, then `content-length`, then `content-type` (the order Starlette and
+    FastAPI responses use); the server adds what it adds to every answer (`date`, `server`)."""
+
+    status: int = Field(default=404, ge=200, le=599, description="The app's status for an unknown id.")
+    content_type: str | None = Field(
+        default="text/plain; charset=utf-8", description="The app's `content-type` header, or null for none."
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Any other headers the app sends with it, in order (not `content-length`)."
+    )
+    body: str = Field(
+        default="Not Found",
+        description="The body, exactly (sent as UTF-8). `{path.NAME}` or `{query.NAME}` stands for the id the "
+        "request named, as the app's message would write it (JSON-escaped in a JSON body).",
+    )
+
+    @field_validator("headers")
+    @classmethod
+    def _no_length_or_type(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if name.lower() in ("content-length", "content-type"):
+                raise ValueError(f"`{name}` is not written here: the length is the body's, the type is `content_type`")
+            _header_text(name, text)
+        return value
+
+    @field_validator("content_type")
+    @classmethod
+    def _content_type(cls, value: str | None) -> str | None:
+        if value is not None:
+            _header_text("content-type", value)
+        return value
+
+
+# `{path.NAME}` or `{query.NAME}` in a `not_found` body: where the app's message names the id.
+_PLACEHOLDER = re.compile(r"\{(path|query)\.([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _header_text(name: str, value: str) -> None:
+    """A header as HTTP/1.1 can carry it: a token name, a latin-1 value on one line."""
+    if not name or any(c in name for c in " :\t\r\n") or any(c in value for c in "\r\n\x00"):
+        raise ValueError(f"header {name!r} is not a valid HTTP header")
+    try:
+        (name + value).encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"header {name!r} holds characters HTTP headers cannot carry") from None
+
+
 class Route(_Frozen):
     name: str | None = None
     method: str | tuple[str, ...] = Field(description="HTTP method(s), or `WEBSOCKET`.")
@@ -209,6 +261,12 @@ class Route(_Frozen):
         description="WEBSOCKET routes: `path.X` or `query.X` naming the sender; it must equal the identity.",
         pattern=r"^(path|query)\.[A-Za-z_][A-Za-z0-9_-]*$",
     )
+    not_found: NotFound | None = Field(
+        default=None,
+        description="What the app answers here for an id that does not exist; a `hide` decision answers the same. "
+        "Default: `defaults.not_found`.",
+    )
+
 
     @property
     def requires_targets(self) -> bool:
@@ -250,6 +308,19 @@ class Route(_Frozen):
                 f"a `{self.action.value}` route must say where its target is (`targets`), "
                 "or set `targets_required: false` if it has none"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _not_found_names_the_templates_parameters(self) -> Route:
+        if self.not_found is None:
+            return self
+        try:
+            params = template_params(self.path)
+        except ConfigurationError:
+            return self  # the template's own problem is reported where it is
+        for where, name in _PLACEHOLDER.findall(self.not_found.body):
+            if where == "path" and name not in params:
+                raise ValueError(f"`not_found.body` names {{path.{name}}}: the template {self.path!r} has no {{{name}}}")
         return self
 
 
@@ -446,6 +517,12 @@ class Defaults(_Frozen):
     on_failure: Failure = Failure.CLOSED
     time_budget_ms: float = Field(default=250, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    not_found: NotFound | None = Field(
+        default=None,
+        description="Every route's `not_found` unless it gives its own. Default: the framework's own 404 "
+        "(FastAPI's `{\"detail\":\"Not Found\"}` JSON when the app is FastAPI, else Starlette's plain `Not Found`).",
+    )
+
 
 
 class ReviewedRoute(_Frozen):

@@ -107,6 +107,12 @@ def _literal(template: str, text: str) -> str:
     return re.escape(text)
 
 
+def template_convertors(template: str) -> dict[str, str]:
+    """Each parameter of a template and its convertor (`str` when none is written)."""
+    compile_template(template)  # the same errors as everywhere else
+    return {found.group(1): (found.group(2) or ":str")[1:] for found in _PARAM.finditer(template)}
+
+
 def template_params(template: str) -> tuple[str, ...]:
     """The parameter names of a template (ConfigurationError if it does not compile)."""
     return compile_template(template).params
