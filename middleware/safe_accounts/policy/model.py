@@ -176,12 +176,6 @@ class FrameFilter(_Frozen):
         return value
 
 
-# Actions whose rules protect the account a request names: what cannot be read is refused.
-# Blocks and reports are recorded, never refused; a contact response is the child's own
-# answer; a discovery's accounts are in the app's answer.
-PROTECTS_TARGET = frozenset({Action.DIRECT_MESSAGE, Action.CONTACT_REQUEST, Action.PROFILE_VIEW})
-
-
 class NotFound(_Frozen):
     """What the app answers for an account that does not exist: a hidden account answers
     exactly this, so a stranger cannot tell hidden from absent. Propose it from the app's
@@ -233,6 +227,12 @@ def _header_text(name: str, value: str) -> None:
         raise ValueError(f"header {name!r} holds characters HTTP headers cannot carry") from None
 
 
+# Actions whose rules protect the account a request names: what cannot be read is refused.
+# Blocks and reports are recorded, never refused; a contact response is the child's own
+# answer; a discovery's accounts are in the app's answer.
+PROTECTS_TARGET = frozenset({Action.DIRECT_MESSAGE, Action.CONTACT_REQUEST, Action.PROFILE_VIEW})
+
+
 class Route(_Frozen):
     name: str | None = None
     method: str | tuple[str, ...] = Field(description="HTTP method(s), or `WEBSOCKET`.")
@@ -266,7 +266,6 @@ class Route(_Frozen):
         description="What the app answers here for an id that does not exist; a `hide` decision answers the same. "
         "Default: `defaults.not_found`.",
     )
-
 
     @property
     def requires_targets(self) -> bool:
@@ -522,7 +521,6 @@ class Defaults(_Frozen):
         description="Every route's `not_found` unless it gives its own. Default: the framework's own 404 "
         "(FastAPI's `{\"detail\":\"Not Found\"}` JSON when the app is FastAPI, else Starlette's plain `Not Found`).",
     )
-
 
 
 class ReviewedRoute(_Frozen):
