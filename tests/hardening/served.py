@@ -26,14 +26,12 @@ PSEUDONYM_ENV = "SA_SERVED_PSEUDONYM_KEY"
 
 
 def create_app() -> SafeAccountsMiddleware:
-    options: dict[str, object] = {}
-    if os.environ.get(PREFIX_ENV):
-        options["prefix"] = os.environ[PREFIX_ENV]
     key = os.environ.get(PSEUDONYM_ENV)
     return SafeAccountsMiddleware(
         HostApp().build(),
         policy=os.environ[POLICY_ENV],
         database_url=os.environ[DATABASE_ENV],
         redis_url=os.environ.get(REDIS_ENV) or None,
-        signals=attach_grooming_alerts(pseudonym_key=key.encode() if key else None, **options),
+        redis_prefix=os.environ.get(PREFIX_ENV) or None,
+        signals=attach_grooming_alerts(pseudonym_key=key.encode() if key else None),
     )

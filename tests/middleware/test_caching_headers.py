@@ -117,6 +117,17 @@ async def test_the_apps_validators_cannot_be_probed_on_a_profile(wrap: Wrap) -> 
     assert app.asked("if-match") == [] and app.asked("if-unmodified-since") == []
 
 
+async def test_a_write_on_a_personal_route_keeps_its_preconditions(wrap: Wrap) -> None:
+    # `If-Match` on a PUT guards a lost update and reveals nothing: it reaches the app.
+    both = WITH_CARD.replace("    method: GET\n    path: /api/accounts/{account}/card", "    method: [GET, PUT]\n    path: /api/accounts/{account}/card")
+    assert both != WITH_CARD
+    app = Revalidating(headers=CACHEABLE, chunks=(b'{"id": "parent"}',))
+    await call(wrap(app, both), "PUT", "/api/accounts/parent/card", "parent", [("if-match", '"v1"')])
+    assert app.asked("if-match") == ['"v1"']
+    await call(wrap(app, both), "GET", "/api/accounts/parent/card", "adult", [("if-match", '"v1"')])
+    assert app.asked("if-match") == []
+
+
 def test_vary_names_every_way_the_policy_identifies_a_viewer() -> None:
     from safe_accounts.pipeline.caching import vary_of
 

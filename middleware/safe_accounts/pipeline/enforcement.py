@@ -49,6 +49,7 @@ REWRITE_MISSED = "route %s: response could not be read (%s)"
 TARGETS_MISSING = "route %s: no target account found in the request"
 TARGETS_UNREAD = "route %s: refused, no target account could be read from the request"
 
+_READS = frozenset({"GET", "HEAD"})
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _EVENT_OF_ACTION = {
     Action.CONTACT_REQUEST: EventKind.CONTACT_REQUEST,
@@ -83,8 +84,10 @@ class Enforcement:
         self.view = RequestView.of(scope, params, actor)
         if route.personal:
             # The answer depends on who asks: private to the viewer, and the app is never
-            # asked to revalidate a body the viewer may not see (`caching.py`).
-            self.scope = unconditional(scope)
+            # asked to revalidate a body the viewer may not see (`caching.py`). A write on
+            # the same route keeps its preconditions (`If-Match` guards a PUT, reveals nothing).
+            if self.view.method.upper() in _READS:
+                self.scope = unconditional(scope)
             self.send = personal(send, rt.policy.vary)
         # Set once the app has the request or our own answer has begun: from then on a
         # failure of ours must not start a second answer.
