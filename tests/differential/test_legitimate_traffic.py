@@ -101,10 +101,12 @@ async def test_mesh_writes_between_adults_and_connected_families_are_untouched(
     await assert_same_effect(mesh_app, raw)
 
 
-@pytest.mark.parametrize("spelling", ["10", '"10"', "10.0"])
+@pytest.mark.parametrize("spelling", ["10", '"10"', "10.0", '"010"', '"+10"', '" 10"', '"10.0"', '"1_0"'])
 async def test_an_adults_id_as_clients_write_it_is_still_an_adult(mesh_app: Subject, spelling: str) -> None:
-    # A number, the number as a string (many clients send ids as strings), and Python's float
-    # (`json.dumps(10.0)`): the app's account 10, an adult.
+    # A number, the number as a string (many clients send ids as strings), Python's float
+    # (`json.dumps(10.0)`), and the odd spellings the app's `int` also reads as account 10,
+    # an adult: with the app's users table as the band store, `010` beside an existing `10`
+    # is no second account of unknown age (`facts.readings_of_accounts`).
     raw = Raw("POST", "/api/v1/messages", headers=(mesh.bearer(mesh.STRANGER), JSON),
               body=(b'{"text": "hi", "to": ' + spelling.encode() + b"}",))
     await assert_same_effect(mesh_app, raw)

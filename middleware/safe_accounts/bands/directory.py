@@ -36,6 +36,8 @@ class BandDirectory:
         channel_prefix: str = "safe_accounts:",
     ) -> None:
         self.store = store
+        # Read once: a store of the app's own making may not say (then: it does not).
+        self.knows_every_account: bool = getattr(store, "knows_every_account", False)
         self._clock = clock
         self._cache = BandCache(cache, clock)
         # Bumped by every invalidation: a fetch that raced one must not cache what it read.

@@ -44,6 +44,11 @@ FETCH_CHUNK = 500
 
 
 class BandStore(Protocol):
+    # True when the store holds a row for every account the app has (the app's own users
+    # table): an id it has no row of is no account. Our own table holds only the bands
+    # someone recorded, so an id missing there may still be an account of unknown age.
+    knows_every_account: bool
+
     async def fetch(self, ids: Sequence[str]) -> dict[str, BandRecord]:
         """The records of those of `ids` that have one, bands as of today."""
 
@@ -72,6 +77,8 @@ def _as_of(record: BandRecord, today: date) -> BandRecord:
 
 class OwnBandStore:
     """Our table, `safe_accounts_age_bands`: written by `BandDirectory.set` and the CLI."""
+
+    knows_every_account = False
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
@@ -177,6 +184,8 @@ class HostBandStore:
     the account id), so integer, UUID and string ids all fit; integer, UUID and string
     columns are compared in their own type, so that the column's index is used.
     """
+
+    knows_every_account = True
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from ..bands.age import AgeBand, Assurance, BandRecord
 from ..policy.engine import ALLOW, Party, Relation, RuleSet, Verdict
 from ..runtime import Runtime
+from .ids import canonical
 
 ANONYMOUS = Party(None, AgeBand.UNKNOWN, Assurance.SELF_DECLARED, False)
 
@@ -28,9 +29,25 @@ class PairVerdict(NamedTuple):
     relation: Relation
 
 
+def readings_of_accounts(target_ids: Sequence[str], records: Sequence[BandRecord]) -> list[str]:
+    """`target_ids` without the spellings that name no account where another spelling of the
+    same number does: `010` beside an existing `10` is how a typed handler writes account 10,
+    not a second account of unknown age. Only for a store that knows every account (the
+    app's own users table); spellings of which none exists all stay (unknown, protected)."""
+    present = {canonical(a) for a, record in zip(target_ids, records, strict=True) if record.exists}
+    if not present:
+        return list(target_ids)
+    return [
+        account for account, record in zip(target_ids, records, strict=True)
+        if record.exists or canonical(account) not in present
+    ]
+
+
 async def parties(rt: Runtime, actor_id: str | None, target_ids: Sequence[str]) -> tuple[Party, list[Party]]:
     ids = list(target_ids) if actor_id is None else [actor_id, *target_ids]
     records = await rt.bands.get_many(ids) if ids else {}
+    if len(target_ids) > 1 and rt.bands.knows_every_account:
+        target_ids = readings_of_accounts(target_ids, [records[t] for t in target_ids])
     restricted = rt.restrictions.is_restricted
     actor = ANONYMOUS if actor_id is None else party(records[actor_id], restricted(actor_id))
     return actor, [party(records[t], restricted(t)) for t in target_ids]
@@ -82,6 +99,11 @@ def assess_cached(
         if record is None:
             return None
         actor = _new(Party, (record.account_id, record.band, record.assurance, restricted(actor_id)))
+    if len(target_ids) > 1 and rt.bands.knows_every_account:
+        found = rt.bands.cached_all(target_ids)
+        if found is None:
+            return None
+        target_ids = readings_of_accounts(target_ids, found)
     stage = rules.stage
     pairs: list[PairVerdict] = []
     for account in target_ids:
