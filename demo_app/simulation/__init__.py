@@ -16,6 +16,7 @@ from .outcome import Outcome, measure
 from .parameters import DEFAULT_MIX, Parameters, SimulationError, Tactic, default_policy, parse_mix
 from .population import Population, Role, build_population
 from .report import render_table
+from .summary import render_summary, summarise
 
 
 async def run_simulation(params: Parameters) -> Outcome:
@@ -40,7 +41,9 @@ __all__ = [
     "build_population",
     "default_policy",
     "parse_mix",
+    "render_summary",
     "render_table",
     "run_simulation",
     "simulate",
+    "summarise",
 ]

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 
 from .parameters import Parameters, Tactic
-from .population import ORDINARY_ADULTS, Person, Population, Role
+from .population import HARD_BENIGN, ORDINARY_ADULTS, Person, Population, Role
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -31,19 +31,42 @@ VIEW_A_FRIEND = 0.01
 TEACHER_ONBOARDS_CLASS = 0.25  # share of teachers who, one day, send requests to their class
 ONBOARDING_REQUESTS = (8, 20)
 
+# Hard benign roles.
+TEAM_DAY_WITHIN = 7  # a coach befriends the whole team on one of the first days
+CLUB_DAYS = 5  # a youth worker reaches the club over five days in a row...
+CLUB_REQUESTS = (2, 5)  # ... this many a day
+TUTOR_REQUESTS_PUPIL = 0.1
+SIBLING_FRIEND_REQUESTS = 0.05
+
 # Groomers.
 AGGRESSIVE_REQUESTS = (8, 16)
 AGGRESSIVE_DM_ATTEMPTS = (1, 3)
 SLOW_REQUESTS = (1, 2)
 PATIENT_REQUEST = 0.35  # chance of one request a day: about 2.5 a week
 SPREAD_REQUESTS = (2, 4)  # per account
+VIA_PARENTS_FIRST_DAYS = 3  # befriending parents first...
+VIA_PARENTS_ADULT_REQUESTS = (2, 4)  # ... this many a day
+VIA_PARENTS_REQUESTS = (1, 3)  # then children: the parents' own, their classmates, others
+IMPERSONATOR_REQUESTS = (2, 4)  # to children of 13 and over, anywhere
+COACH_PACE_FIRST_DAY = (12, 20)  # a "team day" of requests to children who share nothing
+COACH_PACE_LATER = 0.5  # then one request a day with this chance
 # chance of one DM attempt (to a child not connected) a day, per account
-DM_ATTEMPT = {Tactic.SLOW: 0.2, Tactic.SPREAD: 0.3, Tactic.PATIENT: 0.1}
+DM_ATTEMPT = {
+    Tactic.SLOW: 0.2,
+    Tactic.SPREAD: 0.3,
+    Tactic.PATIENT: 0.1,
+    Tactic.VIA_PARENTS: 0.1,
+    Tactic.IMPERSONATOR: 0.2,
+    Tactic.COACH_PACE: 0.1,
+}
 GROOMER_SEARCH = {
     Tactic.AGGRESSIVE: 1.0,
     Tactic.SLOW: 0.2,
     Tactic.SPREAD: 0.2,
     Tactic.PATIENT: 0.1,
+    Tactic.VIA_PARENTS: 0.2,
+    Tactic.IMPERSONATOR: 0.3,
+    Tactic.COACH_PACE: 0.1,
 }
 VIEW_BEFORE_REQUEST = 0.3
 GROOMER_START_DAYS = 3  # each groomer starts on one of the first days
@@ -66,6 +89,10 @@ class Relation(enum.StrEnum):
     CLASSMATE = "classmate"
     ADULT = "adult"  # one adult to another
     STRANGER = "stranger"  # an adult the child does not know
+    COACHED = "coached"  # the child's coach or youth worker
+    ACQUAINTANCE = "acquaintance"  # a friend's older friend: met, not close
+    FAMILY_FRIEND = "family_friend"  # an adult their parent is connected with here
+    PEER = "peer"  # someone the child takes for a teen they have not met
 
 
 # accept, ignore; the rest rejects
@@ -73,7 +100,16 @@ _ANSWERS = {
     Relation.KNOWN: (0.90, 0.06),
     Relation.CLASSMATE: (0.85, 0.10),
     Relation.ADULT: (0.70, 0.20),
+    Relation.COACHED: (0.85, 0.10),
+    Relation.ACQUAINTANCE: (0.60, 0.25),
+    Relation.FAMILY_FRIEND: (0.50, 0.15),
+    Relation.PEER: (0.40, 0.20),
 }
+# Answers to these count as answers to someone the child does not really know: a
+# rejection may come with a block or a report.
+_UNKNOWN_TO_THE_CHILD = frozenset(
+    {Relation.STRANGER, Relation.FAMILY_FRIEND, Relation.PEER}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +161,10 @@ Task = SendRequest | Answer | Block | Report | Message | Search | ViewProfile
 Planned = tuple[float, Task]  # seconds after the start of the simulation
 
 
+def _age(person: Person, population: Population) -> int:
+    return (population.start - person.birth_date).days // 365
+
+
 class Society:
     def __init__(self, population: Population, params: Parameters) -> None:
         self.population = population
@@ -144,7 +184,24 @@ class Society:
         self.accepted: dict[int, set[int]] = {}  # groomer account -> children who accepted
         self.groomer_start: dict[int, int] = {}
         self.onboarding: dict[int, int] = {}  # teacher -> the day they reach out to their class
+        self.team_day: dict[int, int] = {}  # coach -> the day they befriend the team
+        self.club_start: dict[int, int] = {}  # youth worker -> the first of their club days
+        self.parents_of: dict[int, list[int]] = {}
+        self.children_of: dict[int, list[int]] = {}
         for person in population.people:
+            if person.role is Role.PARENT and person.family is not None:
+                kids = [
+                    k
+                    for k in sorted(self.friends[person.id])
+                    if self.people[k].role is Role.CHILD and self.people[k].family == person.family
+                ]
+                self.children_of[person.id] = kids
+        self.teens = [c for c in self.children if _age(self.people[c], population) >= 13]
+        for person in population.people:
+            if person.role is Role.COACH:
+                self.team_day[person.id] = self.rng.randrange(min(TEAM_DAY_WITHIN, params.days))
+            if person.role is Role.YOUTH_WORKER:
+                self.club_start[person.id] = self.rng.randrange(min(TEAM_DAY_WITHIN, params.days))
             if person.role is Role.GROOMER and person.groomer not in self.groomer_start:
                 self.groomer_start[person.groomer or 0] = self.rng.randrange(
                     min(GROOMER_START_DAYS, params.days)
@@ -173,6 +230,10 @@ class Society:
 
     def connected(self, a: int, b: int) -> bool:
         return b in self.friends[a]
+
+    def groomer_day_number(self, person: Person, day: int) -> int:
+        """Days since this groomer began (0 on the first)."""
+        return day - self.groomer_start[person.groomer or 0]
 
     # --- planning a day -------------------------------------------------------------------
 
@@ -213,7 +274,9 @@ class Society:
                     )
             return plan
         known = [k for k in self.population.known_children.get(me, ()) if not self.connected(me, k)]
-        if self.onboarding.get(me) == day:
+        if person.role in HARD_BENIGN:
+            plan += self._hard_benign_day(person, day, known)
+        elif self.onboarding.get(me) == day:
             for pupil in rng.sample(known, min(len(known), rng.randint(*ONBOARDING_REQUESTS))):
                 plan.append((self._at(day), SendRequest(me, pupil, Relation.KNOWN)))
         elif known and rng.random() < ADULT_REQUESTS_KNOWN_CHILD:
@@ -228,12 +291,67 @@ class Society:
                 plan.append((self._at(day), SendRequest(me, child, Relation.STRANGER)))
         return plan
 
-    def _new_children(self, person: Person, how_many: int) -> list[int]:
+    def _hard_benign_day(self, person: Person, day: int, known: list[int]) -> list[Planned]:
+        """Coaches, youth workers, tutors and friends of older children reaching the
+        children they know: many at once, or children who share nothing with each other."""
+        rng = self.rng
+        me = person.id
+        if not known:
+            return []
+        if person.role is Role.COACH:
+            if self.team_day.get(me) == day:
+                return [(self._at(day), SendRequest(me, k, Relation.COACHED)) for k in known]
+            if rng.random() < ADULT_REQUESTS_KNOWN_CHILD:
+                return [(self._at(day), SendRequest(me, rng.choice(known), Relation.COACHED))]
+        elif person.role is Role.YOUTH_WORKER:
+            first = self.club_start.get(me, 0)
+            if first <= day < first + CLUB_DAYS:
+                chosen = rng.sample(known, min(len(known), rng.randint(*CLUB_REQUESTS)))
+                return [(self._at(day), SendRequest(me, k, Relation.COACHED)) for k in chosen]
+        elif person.role is Role.TUTOR:
+            if rng.random() < TUTOR_REQUESTS_PUPIL:
+                return [(self._at(day), SendRequest(me, rng.choice(known), Relation.KNOWN))]
+        elif person.role is Role.SIBLING_FRIEND:
+            if rng.random() < SIBLING_FRIEND_REQUESTS:
+                return [(self._at(day), SendRequest(me, rng.choice(known), Relation.ACQUAINTANCE))]
+        return []
+
+    def _new_children(
+        self, person: Person, how_many: int, among: list[int] | None = None
+    ) -> list[int]:
         tried = self.tried.setdefault(person.groomer or 0, set())
-        fresh = [c for c in self.children if c not in tried and (c, person.id) not in self.blocked]
+        pool = self.children if among is None else among
+        fresh = [c for c in pool if c not in tried and (c, person.id) not in self.blocked]
         chosen = self.rng.sample(fresh, min(how_many, len(fresh)))
         tried.update(chosen)
         return chosen
+
+    def _via_parents(self, person: Person, day: int) -> list[Planned]:
+        """First parents (adult to adult), then the children of the parents who accepted,
+        then those children's classmates, then anyone."""
+        rng = self.rng
+        me = person.id
+        plan: list[Planned] = []
+        if self.groomer_day_number(person, day) < VIA_PARENTS_FIRST_DAYS:
+            parents = [p for p in self.children_of if not self.connected(me, p)]
+            for parent in rng.sample(parents, min(len(parents), rng.randint(*VIA_PARENTS_ADULT_REQUESTS))):
+                plan.append((self._at(day), SendRequest(me, parent, Relation.ADULT)))
+            return plan
+        friends_kids = sorted(
+            {k for p in self.friends[me] for k in self.children_of.get(p, ())}
+        )
+        mates = sorted(
+            {m for k in friends_kids for m in self.population.classmates.get(k, ())}
+        )
+        wanted = rng.randint(*VIA_PARENTS_REQUESTS)
+        for pool, relation in ((friends_kids, Relation.FAMILY_FRIEND), (mates, Relation.STRANGER),
+                               (None, Relation.STRANGER)):
+            for child in self._new_children(person, wanted, pool):
+                plan.append((self._at(day), SendRequest(me, child, relation)))
+                wanted -= 1
+            if wanted <= 0:
+                break
+        return plan
 
     def _groomer_day(self, person: Person, day: int) -> list[Planned]:
         rng = self.rng
@@ -242,7 +360,23 @@ class Society:
         plan: list[Planned] = []
         if rng.random() < GROOMER_SEARCH[tactic]:
             plan.append((self._at(day), Search(me, rng.choice(self.surnames))))
-        if tactic is Tactic.AGGRESSIVE:
+        pool: list[int] | None = None
+        relation = Relation.STRANGER
+        if tactic is Tactic.VIA_PARENTS:
+            plan += self._via_parents(person, day)
+            requests = 0
+            attempts = 1 if rng.random() < DM_ATTEMPT[tactic] else 0
+        elif tactic is Tactic.IMPERSONATOR:
+            requests = rng.randint(*IMPERSONATOR_REQUESTS)
+            attempts = 1 if rng.random() < DM_ATTEMPT[tactic] else 0
+            pool, relation = self.teens, Relation.PEER
+        elif tactic is Tactic.COACH_PACE:
+            if self.groomer_day_number(person, day) == 0:
+                requests = rng.randint(*COACH_PACE_FIRST_DAY)
+            else:
+                requests = 1 if rng.random() < COACH_PACE_LATER else 0
+            attempts = 1 if rng.random() < DM_ATTEMPT[tactic] else 0
+        elif tactic is Tactic.AGGRESSIVE:
             requests = rng.randint(*AGGRESSIVE_REQUESTS)
             attempts = rng.randint(*AGGRESSIVE_DM_ATTEMPTS)
         else:
@@ -253,12 +387,12 @@ class Society:
                     *(SLOW_REQUESTS if tactic is Tactic.SLOW else SPREAD_REQUESTS)
                 )
             attempts = 1 if rng.random() < DM_ATTEMPT[tactic] else 0
-        for child in self._new_children(person, requests):
+        for child in self._new_children(person, requests, pool):
             at = self._at(day)
             if rng.random() < VIEW_BEFORE_REQUEST:
                 plan.append((at, ViewProfile(me, child)))
-            plan.append((at + 60, SendRequest(me, child, Relation.STRANGER)))
-        for child in self._new_children(person, attempts):
+            plan.append((at + 60, SendRequest(me, child, relation)))
+        for child in self._new_children(person, attempts, pool):
             plan.append((self._at(day), Message(me, child)))
         for child in sorted(self.accepted.get(me, ())):
             if rng.random() < DM_ACCEPTED_CHILD:
@@ -282,7 +416,7 @@ class Society:
             accept = draw < accepts
         when = at + rng.uniform(*ANSWER_DELAY)
         plan: list[Planned] = [(when, Answer(request.target, request_id, request.actor, accept))]
-        if not accept and request.relation is Relation.STRANGER:
+        if not accept and request.relation in _UNKNOWN_TO_THE_CHILD:
             if rng.random() < BLOCK_AFTER_REJECT:
                 plan.append((when + 60, Block(request.target, request.actor)))
             if rng.random() < REPORT_AFTER_REJECT:

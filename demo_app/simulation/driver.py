@@ -71,6 +71,9 @@ class Journal:
     groomer_messages_delivered: int = 0
     children_reached_by_groomers: set[tuple[int, int]] = field(default_factory=set)
     messages_delivered: Counter[tuple[int, int]] = field(default_factory=Counter)  # (from, to)
+    # (at, groomer account, child): a child accepted the groomer (they are connected, and
+    # messages pass); one entry per pair, the first time.
+    reached: list[tuple[float, int, int]] = field(default_factory=list)
     retried: int = 0  # 503s retried: depends on the machine, so kept out of the outcome
 
 
@@ -174,6 +177,8 @@ class Driver:
                 society.became_friends(task.sender, task.actor)
                 if society.people[task.sender].role is Role.GROOMER:
                     self.journal.groomer_requests_accepted += 1
+                    if society.people[task.actor].role is Role.CHILD:
+                        self.journal.reached.append((at, task.sender, task.actor))
         elif isinstance(task, Message):
             response = await send("POST", "/api/messages", json={"to": task.target, "text": "hi"})
             self._contact(at, task.actor, task.target, "message", response.status_code)

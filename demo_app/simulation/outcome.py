@@ -62,13 +62,19 @@ async def measure(run: Run, params: Parameters) -> Outcome:
 
     first_alert: dict[int, float] = {}
     signals_of: dict[int, set[str]] = {}
+    alerts_of: Counter[int] = Counter()
     by_signal: Counter[str] = Counter()
+    # Each signal's share of the alerts: on groomers' accounts, on everyone else's.
+    signal_hits: dict[str, Counter[str]] = {}
     for subject, signal, created in raised:
         by_signal[signal] += 1
         if subject.isdigit() and int(subject) in people:
             account = int(subject)
             first_alert[account] = min(first_alert.get(account, created), created)
             signals_of.setdefault(account, set()).add(signal)
+            alerts_of[account] += 1
+            truth = "groomer" if people[account].role is Role.GROOMER else "benign"
+            signal_hits.setdefault(signal, Counter())[truth] += 1
 
     groomer_accounts = [p for p in run.population.people if p.role is Role.GROOMER]
     contacts_by: dict[int, list[tuple[float, int]]] = {}
@@ -77,11 +83,17 @@ async def measure(run: Run, params: Parameters) -> Outcome:
     active = [g for g in groomer_accounts if g.id in contacts_by]
     alerted = set(first_alert)
     true_positives = [g for g in groomer_accounts if g.id in alerted]
+    reached_by: dict[int, list[float]] = {}
+    for at, groomer, _child in journal.reached:
+        reached_by.setdefault(groomer, []).append(start + at)
     hours_to_alert: list[float] = []
     children_before: list[float] = []
     children_unalerted: list[float] = []
+    reached_before: list[float] = []  # per active account: children who accepted it before its alert
     for g in active:
         seen = sorted(contacts_by[g.id])
+        until = first_alert.get(g.id, math.inf)
+        reached_before.append(sum(1 for at in reached_by.get(g.id, ()) if at <= until))
         if g.id in first_alert:
             hours_to_alert.append((first_alert[g.id] - seen[0][0]) / HOUR)
             children_before.append(len({child for at, child in seen if at <= first_alert[g.id]}))
@@ -105,6 +117,17 @@ async def measure(run: Run, params: Parameters) -> Outcome:
     false_adults = [p for p in ordinary if p.id in alerted]
     false_children = [p for p in run.population.people if p.role is Role.CHILD and p.id in alerted]
     alerted_known = [a for a in alerted if a in people]
+    benign_roles = sorted({p.role for p in ordinary})
+    per_role = {
+        r.value: {
+            "alerted": sum(1 for p in false_adults if p.role is r),
+            "of": sum(1 for p in ordinary if p.role is r),
+        }
+        for r in benign_roles
+    }
+    for figures in per_role.values():
+        figures["per_1000"] = _per_1000(figures["alerted"], figures["of"])
+    groomer_alerts = [alerts_of[g.id] for g in true_positives]
 
     statuses: Counter[str] = Counter()
     by_task: dict[str, dict[str, int]] = {}
@@ -137,6 +160,13 @@ async def measure(run: Run, params: Parameters) -> Outcome:
             "total": len(raised),
             "by_signal": dict(sorted(by_signal.items())),
             "accounts_alerted": len(alerted_known),
+            "per_alerted_account": _ratio(sum(alerts_of.values()), len(alerted_known)),
+            "per_alerted_groomer_account": _summary(groomer_alerts),
+            # Per signal: alerts on groomers' accounts and on benign ones.
+            "contribution": {
+                signal: {"groomer": hits["groomer"], "benign": hits["benign"]}
+                for signal, hits in sorted(signal_hits.items())
+            },
             # Who was alerted, as the ground truth knows them: the run's full record.
             "accounts": [
                 {
@@ -158,15 +188,23 @@ async def measure(run: Run, params: Parameters) -> Outcome:
             "hours_from_first_contact_to_alert": _summary(hours_to_alert),
             "children_contacted_before_alert": _summary(children_before),
             "children_contacted_by_groomers_never_alerted": _summary(children_unalerted),
+            # Children who accepted a groomer account before its alert (all of them, for an
+            # account never alerted): the harm the alert came too late to prevent.
+            "children_reached_before_alert": {
+                "total": int(sum(reached_before)),
+                **_summary(reached_before),
+            },
         },
         "false_alerts": {
             "ordinary_adults": len(false_adults),
             "ordinary_adults_total": len(ordinary),
             "rate": _ratio(len(false_adults), len(ordinary)),
+            "per_1000": _per_1000(len(false_adults), len(ordinary)),
             "by_role": {
                 r.value: sum(1 for p in false_adults if p.role is r)
                 for r in sorted(ORDINARY_ADULTS)
             },
+            "per_role": per_role,
             "children": len(false_children),
         },
         "harm": {
@@ -178,6 +216,10 @@ async def measure(run: Run, params: Parameters) -> Outcome:
         },
     }
     return Outcome(data, retried=journal.retried)
+
+
+def _per_1000(part: int, whole: int) -> float | None:
+    return round(1000 * part / whole, 2) if whole else None
 
 
 def _tactic(tactic: Tactic | None) -> str | None:

@@ -31,13 +31,20 @@ class Tactic(enum.StrEnum):
     SLOW = "slow"  # one or two requests a day, to stay under the short windows
     SPREAD = "spread"  # several accounts, each under the daily counts
     PATIENT = "patient"  # a request every few days: under the weekly counts too
+    # Adversarial: each copies something a benign adult does.
+    VIA_PARENTS = "via_parents"  # befriends parents first, then their children and classmates
+    IMPERSONATOR = "impersonator"  # signs up with a teen's birth date; requests go to teens
+    COACH_PACE = "coach_pace"  # one day of a dozen-plus requests, as a coach's team day, then slow
 
 
 DEFAULT_MIX: Mapping[Tactic, float] = {
-    Tactic.AGGRESSIVE: 0.3,
-    Tactic.SLOW: 0.3,
-    Tactic.SPREAD: 0.2,
-    Tactic.PATIENT: 0.2,
+    Tactic.AGGRESSIVE: 0.15,
+    Tactic.SLOW: 0.15,
+    Tactic.SPREAD: 0.1,
+    Tactic.PATIENT: 0.15,
+    Tactic.VIA_PARENTS: 0.15,
+    Tactic.IMPERSONATOR: 0.15,
+    Tactic.COACH_PACE: 0.15,
 }
 
 

@@ -30,6 +30,19 @@ TEACHER_PUPIL_FRIENDS = 0.05  # pupils of 13 and over only
 ADULT_FRIENDS = (3, 8)
 GROOMER_ADULT_FRIENDS = (2, 5)
 SPREAD_ACCOUNTS = 3
+IMPERSONATOR_AGES = (14, 16)  # the age an impersonating groomer claims at sign-up
+
+# Hard benign roles: adults who reach many children, or children outside their family.
+COACH_PER_SCHOOL = 3  # club coaches (three sports) whose teams are drawn from one school
+TEAM_SIZE = (12, 20)  # children of 2-3 neighbouring years
+TUTOR_PER_CHILDREN = 60  # one private tutor per this many children
+TUTOR_PUPILS = (3, 6)  # from different schools: a tutor's pupils share nothing
+YOUTH_WORKER_PER_SCHOOLS = 1  # one youth club per school, children from it and the next
+YOUTH_GROUP = (15, 25)
+COACH_PARENT_FRIENDS = 0.3  # the coach or youth worker already knows some of the parents
+TUTOR_PARENT_FRIENDS = 0.8  # parents hire tutors: usually connected first
+SIBLING_FRIEND_SHARE = 0.15  # of 16-17 year olds: a friend of 18-20 outside school
+SIBLING_FRIEND_KNOWS = 0.5  # ... who knows each of that child's friends' friends in class
 
 _FIRST = (
     "Amir",
@@ -112,9 +125,15 @@ class Role(enum.StrEnum):
     TEACHER = "teacher"
     ADULT = "adult"  # an ordinary adult with no child in their life here
     GROOMER = "groomer"
+    # Hard benign roles: they reach many children, or children beyond their family.
+    COACH = "coach"  # a club coach who befriends a whole team
+    TUTOR = "tutor"  # a private tutor of a few children from different schools
+    YOUTH_WORKER = "youth_worker"  # a youth club's leader: children of two schools
+    SIBLING_FRIEND = "sibling_friend"  # an 18-20 year old friend of a 16-17 year old
 
 
-ORDINARY_ADULTS = frozenset({Role.PARENT, Role.RELATIVE, Role.TEACHER, Role.ADULT})
+HARD_BENIGN = frozenset({Role.COACH, Role.TUTOR, Role.YOUTH_WORKER, Role.SIBLING_FRIEND})
+ORDINARY_ADULTS = frozenset({Role.PARENT, Role.RELATIVE, Role.TEACHER, Role.ADULT}) | HARD_BENIGN
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +148,7 @@ class Person:
     family: int | None = None
     tactic: Tactic | None = None
     groomer: int | None = None  # the person behind a groomer account (several for `spread`)
+    group: str | None = None  # a coach's team, a youth worker's club
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +224,22 @@ class _Builder:
                 self.befriend(a, b)
 
 
+def _knows(
+    b: _Builder,
+    adult: Person,
+    children: Iterable[Person],
+    parents_of: Mapping[int, list[int]],
+    parent_chance: float,
+) -> None:
+    """`adult` knows these children in life (their requests go to them) and, with
+    `parent_chance` each, is already connected with a parent of theirs."""
+    for kid in children:
+        b.known.setdefault(adult.id, []).append(kid.id)
+        for parent_id in parents_of.get(kid.id, []):
+            if b.rng.random() < parent_chance:
+                b.befriend(adult.id, parent_id)
+
+
 def build_population(params: Parameters, start: date) -> Population:
     b = _Builder(params, start)
     rng = b.rng
@@ -218,7 +254,11 @@ def build_population(params: Parameters, start: date) -> Population:
         )
     children_wanted = max(4, round(ordinary * CHILD_SHARE))
     schools = max(1, round(children_wanted / (CLASS_SIZE * len(CHILD_AGES))))
-    teachers_needed = schools * len(CHILD_AGES)
+    clubs = max(1, round(schools / YOUTH_WORKER_PER_SCHOOLS))
+    tutors = max(1, round(children_wanted / TUTOR_PER_CHILDREN))
+    # Teachers, and the hard benign roles (sibling friends are counted as they are drawn).
+    teachers_needed = schools * len(CHILD_AGES) + schools * COACH_PER_SCHOOL + clubs + tutors
+    teachers_needed += round(children_wanted * SIBLING_FRIEND_SHARE / len(CHILD_AGES) * 2)
 
     # Families, until the children are there or the adults would crowd everyone else out.
     families: list[tuple[list[Person], list[Person], list[Person]]] = []
@@ -270,12 +310,33 @@ def build_population(params: Parameters, start: date) -> Population:
             teachers[key] = b.add(
                 Role.TEACHER, rng.randint(25, 62), school=f"School {s}", class_key=key
             )
+    coaches = [
+        b.add(Role.COACH, rng.randint(22, 60), school=f"School {s}", group=f"Team {s}.{c}")
+        for s in range(1, schools + 1)
+        for c in range(1, COACH_PER_SCHOOL + 1)
+    ]
+    workers = [
+        b.add(Role.YOUTH_WORKER, rng.randint(22, 60), group=f"Club {c}")
+        for c in range(1, clubs + 1)
+    ]
+    tutor_people = [b.add(Role.TUTOR, rng.randint(21, 65)) for _ in range(tutors)]
+    older = [k for k in children if (start - k.birth_date).days // 365 >= 16]
+    sibling_friends = [
+        (b.add(Role.SIBLING_FRIEND, rng.randint(18, 20)), kid)
+        for kid in older
+        if rng.random() < SIBLING_FRIEND_SHARE and len(b.people) < ordinary
+    ]
     adults = [b.add(Role.ADULT, rng.randint(19, 80)) for _ in range(ordinary - len(b.people))]
 
     groomers: list[Person] = []
     for number, tactic in enumerate(tactics, start=1):
+        age = (
+            rng.randint(*IMPERSONATOR_AGES)
+            if tactic is Tactic.IMPERSONATOR
+            else rng.randint(22, 60)
+        )
         for _ in range(SPREAD_ACCOUNTS if tactic is Tactic.SPREAD else 1):
-            groomers.append(b.add(Role.GROOMER, rng.randint(22, 60), tactic=tactic, groomer=number))
+            groomers.append(b.add(Role.GROOMER, age, tactic=tactic, groomer=number))
 
     # Families: parents, children and siblings; relatives with the parents and some children.
     for kids, parents, relatives in families:
@@ -328,6 +389,36 @@ def build_population(params: Parameters, start: date) -> Population:
             else:
                 b.known.setdefault(teacher.id, []).append(kid.id)
 
+    # Coaches and youth workers: their team or club they know; some parents they know too.
+    by_school: dict[str, list[Person]] = {}
+    for kid in children:
+        by_school.setdefault(kid.school or "", []).append(kid)
+    for coach in coaches:
+        pupils = by_school.get(coach.school or "", [])
+        if not pupils:
+            continue
+        low = rng.choice(CHILD_AGES)
+        years = [k for k in pupils if low <= (start - k.birth_date).days // 365 <= low + 2]
+        team = rng.sample(years, min(len(years), rng.randint(*TEAM_SIZE)))
+        _knows(b, coach, team, parents_of, COACH_PARENT_FRIENDS)
+    school_names = sorted(by_school)
+    for n, worker in enumerate(workers):
+        near = {school_names[n % len(school_names)], school_names[(n + 1) % len(school_names)]}
+        pool = [k for name in sorted(near) for k in by_school[name]]
+        group = rng.sample(pool, min(len(pool), rng.randint(*YOUTH_GROUP)))
+        _knows(b, worker, group, parents_of, COACH_PARENT_FRIENDS)
+    for tutor in tutor_people:
+        pupils = []
+        for name in rng.sample(school_names, min(len(school_names), rng.randint(*TUTOR_PUPILS))):
+            pupils.append(rng.choice(by_school[name]))
+        _knows(b, tutor, pupils, parents_of, TUTOR_PARENT_FRIENDS)
+    # A friend of a 16-17 year old: connected with them, knows some of their classmates.
+    for friend, kid in sibling_friends:
+        b.befriend(friend.id, kid.id)
+        for mate in classmates.get(kid.id, ()):
+            if rng.random() < SIBLING_FRIEND_KNOWS:
+                b.known.setdefault(friend.id, []).append(mate)
+
     # Adults: a handful of adult friends each (ordinary adults, parents, relatives, teachers).
     grown_ups = [p.id for p in b.people if p.role in ORDINARY_ADULTS]
     for adult in adults:
@@ -342,7 +433,7 @@ def build_population(params: Parameters, start: date) -> Population:
 
     # Known children already befriended (a teacher friends with a pupil) are not "known" any more.
     known = {
-        adult: tuple(sorted(k for k in kids if (min(adult, k), max(adult, k)) not in b.friends))
+        adult: tuple(sorted({k for k in kids if (min(adult, k), max(adult, k)) not in b.friends}))
         for adult, kids in sorted(b.known.items())
     }
     return Population(

@@ -63,7 +63,12 @@ def _protections(d: dict[str, Any]) -> list[str]:
 def _alerts(d: dict[str, Any]) -> list[str]:
     alerts = d["alerts"]
     lines = [f"Alerts raised: {alerts['total']} on {alerts['accounts_alerted']} accounts"]
-    lines += [f"  {signal:<42} {n:>5}" for signal, n in alerts["by_signal"].items()]
+    lines.append(f"  {'signal':<42} {'alerts':>6} {'groomer':>8} {'benign':>7}")
+    for signal, n in alerts["by_signal"].items():
+        hits = alerts["contribution"].get(signal, {"groomer": 0, "benign": 0})
+        lines.append(f"  {signal:<42} {n:>6} {hits['groomer']:>8} {hits['benign']:>7}")
+    per = alerts["per_alerted_account"]
+    lines.append(_row("alerts per alerted account", "n/a" if per is None else f"{per:.2f}"))
     return lines
 
 
@@ -81,8 +86,10 @@ def _detection(d: dict[str, Any]) -> list[str]:
             detail = f"{_pct(t['recall'])} ({t['alerted']} of {t['accounts']} accounts;"
             detail += f" {t['groomers_with_an_account_alerted']} of {t['groomers']} groomers)"
             lines.append(_row(f"  {tactic}", detail))
-    false_adults = f"{fa['ordinary_adults']} of {fa['ordinary_adults_total']} ({_pct(fa['rate'])}"
+    false_adults = f"{fa['ordinary_adults']} of {fa['ordinary_adults_total']}"
+    false_adults += f" ({fa['per_1000']} per 1,000"
     false_adults += f"; {_counts(fa['by_role'])})" if fa["ordinary_adults"] else ")"
+    reached = det["children_reached_before_alert"]
     lines += [
         _row("first contact -> alert", _spread(det["hours_from_first_contact_to_alert"], " h")),
         _row("children contacted before alert", _spread(det["children_contacted_before_alert"])),
@@ -90,9 +97,15 @@ def _detection(d: dict[str, Any]) -> list[str]:
             "children contacted, never alerted",
             _spread(det["children_contacted_by_groomers_never_alerted"]),
         ),
-        _row("false alerts, ordinary adults", false_adults),
+        _row("children reached before alert", f"{reached['total']} in all; {_spread(reached)}"),
+        _row("false alerts, benign adults", false_adults),
         _row("alerts on children", str(fa["children"])),
     ]
+    for role, figures in fa["per_role"].items():
+        label = f"  {role}"
+        lines.append(
+            _row(label, f"{figures['alerted']} of {figures['of']} ({figures['per_1000']} per 1,000)")
+        )
     return lines
 
 

@@ -35,9 +35,31 @@ def test_a_small_run_prints_its_table_and_writes_its_json(simulate: Cli, tmp_pat
     assert set(data["detection"]) >= {"precision", "recall", "hours_from_first_contact_to_alert"}
 
 
+@pytest.mark.slow
+def test_several_seeds_print_each_seeds_figures_and_their_spread(
+    simulate: Cli, tmp_path: Path
+) -> None:
+    out = tmp_path / "seeds.json"
+    ran = simulate(
+        "--accounts", "120", "--days", "2", "--groomers", "3", "--seeds", "4-5", "--out", str(out)
+    )
+    assert ran.code == 0, ran.err
+    assert "Across 2 seeds" in ran.out and "false alerts per role" in ran.out
+    data = json.loads(out.read_text())
+    assert [row["seed"] for row in data["summary"]["seeds"]] == [4, 5]
+    assert [run["parameters"]["seed"] for run in data["runs"]] == [4, 5]
+    recall = data["summary"]["spread"]["recall"]
+    values = [row["recall"] for row in data["summary"]["seeds"] if row["recall"] is not None]
+    if values:
+        assert recall["min"] == min(values) and recall["max"] == max(values)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--seed", "1", "--seeds", "1-3"], "give --seed or --seeds, not both"),
+        (["--seeds", "one-two"], "is not a seed or a FIRST-LAST range"),
+        (["--seeds", "5-2"], "names no seed"),
         (["--accounts", "-5"], "accounts must be positive"),
         (["--days", "0"], "days must be positive"),
         (["--groomers", "-1"], "groomers must be zero or more"),

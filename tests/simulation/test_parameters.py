@@ -16,6 +16,9 @@ def test_a_mix_is_weights_per_tactic_normalised_to_shares() -> None:
         Tactic.SLOW: 0.75,
         Tactic.SPREAD: 0.0,
         Tactic.PATIENT: 0.0,
+        Tactic.VIA_PARENTS: 0.0,
+        Tactic.IMPERSONATOR: 0.0,
+        Tactic.COACH_PACE: 0.0,
     }
 
 

@@ -37,14 +37,34 @@ def test_a_seed_gives_one_population_and_another_seed_another() -> None:
     assert _population(accounts=300, seed=7) != _population(accounts=300, seed=8)
 
 
-def test_children_are_10_to_17_and_adults_are_adults() -> None:
-    population = _population(accounts=400)
+def test_children_are_10_to_17_and_adults_are_adults_except_groomers_who_claim_a_teens_age() -> None:
+    population = _population(accounts=400, mix=parse_mix("slow=1,impersonator=1"))
     for person in population.people:
         age = (START - person.birth_date).days // 365.25
         if person.role is Role.CHILD:
             assert 10 <= age <= 17, person
+        elif person.tactic is Tactic.IMPERSONATOR:
+            assert 14 <= age <= 16, person
         else:
             assert age >= 18, person
+
+
+def test_coaches_tutors_and_youth_workers_know_children_and_a_few_of_their_parents() -> None:
+    population = _population(accounts=1500)
+    by_id = population.by_id
+    for role in (Role.COACH, Role.TUTOR, Role.YOUTH_WORKER, Role.SIBLING_FRIEND):
+        people = population.of_role(role)
+        assert people, role
+        for person in people:
+            known = population.known_children.get(person.id, ())
+            assert known and all(by_id[k].role is Role.CHILD for k in known), person
+    for coach in population.of_role(Role.COACH):
+        schools = {by_id[k].school for k in population.known_children[coach.id]}
+        assert schools == {coach.school}, "a coach's team comes from one school"
+    tutors = population.of_role(Role.TUTOR)
+    assert any(
+        len({by_id[k].school for k in population.known_children[t.id]}) > 1 for t in tutors
+    ), "a tutor's pupils come from several schools"
 
 
 def test_parents_are_connected_to_their_children_and_siblings_to_each_other() -> None:
@@ -87,8 +107,8 @@ def test_teachers_know_their_pupils_and_their_requests_go_to_them() -> None:
 
 
 def test_groomers_know_no_child_and_spread_groomers_run_several_accounts() -> None:
-    mix = parse_mix("aggressive=1,slow=1,spread=1,patient=1")
-    population = _population(accounts=500, groomers=8, mix=mix)
+    mix = parse_mix(",".join(f"{t.value}=1" for t in Tactic))
+    population = _population(accounts=500, groomers=2 * len(Tactic), mix=mix)
     groomers = population.of_role(Role.GROOMER)
     by_id = population.by_id
     assert {g.tactic for g in groomers} == set(Tactic)
@@ -102,16 +122,19 @@ def test_groomers_know_no_child_and_spread_groomers_run_several_accounts() -> No
 
 
 def test_tactics_are_shared_out_exactly_in_proportion() -> None:
-    population = _population(accounts=500, groomers=10)  # default mix: 0.3, 0.3, 0.2, 0.2
+    population = _population(accounts=500, groomers=20)  # default mix: 0.15 each, spread 0.1
     people = {(g.groomer, g.tactic) for g in population.of_role(Role.GROOMER)}
     assert {t: sum(1 for _, x in people if x is t) for t in Tactic} == {
         Tactic.AGGRESSIVE: 3,
         Tactic.SLOW: 3,
         Tactic.SPREAD: 2,
-        Tactic.PATIENT: 2,
+        Tactic.PATIENT: 3,
+        Tactic.VIA_PARENTS: 3,
+        Tactic.IMPERSONATOR: 3,
+        Tactic.COACH_PACE: 3,
     }
 
 
 def test_too_few_accounts_for_the_groomers_asked_for_is_refused() -> None:
     with pytest.raises(SimulationError, match="raise --accounts or lower --groomers"):
-        _population(accounts=100, groomers=30)
+        _population(accounts=100, groomers=40)

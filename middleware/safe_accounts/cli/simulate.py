@@ -7,6 +7,7 @@ command runs from a checkout and says so when it cannot find one.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
@@ -55,6 +56,12 @@ def _simulation() -> ModuleType:
     help="Random seed: the same seed gives the same result (default 1).",
 )
 @click.option(
+    "--seeds",
+    default=None,
+    metavar="FIRST-LAST|S,S,...",
+    help="Run several seeds (e.g. 1-5) and print each one's headline figures and their spread.",
+)
+@click.option(
     "--groomers",
     type=int,
     default=None,
@@ -65,8 +72,9 @@ def _simulation() -> ModuleType:
     default=None,
     metavar="TACTIC=WEIGHT,...",
     help=(
-        "Groomer tactics (aggressive, slow, spread, patient) and their weights, e.g. "
-        "aggressive=1,slow=2 (default aggressive=0.3,slow=0.3,spread=0.2,patient=0.2)."
+        "Groomer tactics (aggressive, slow, spread, patient, via_parents, impersonator, "
+        "coach_pace) and their weights, e.g. aggressive=1,slow=2 (default: 0.15 each, "
+        "spread 0.1)."
     ),
 )
 @click.option(
@@ -85,6 +93,7 @@ def command(
     accounts: int | None,
     days: int | None,
     seed: int | None,
+    seeds: str | None,
     groomers: int | None,
     mix: str | None,
     policy: Path | None,
@@ -113,15 +122,42 @@ def command(
             raise click.BadParameter(
                 f"folder {str(out.parent)!r} does not exist", param_hint="--out"
             )
+        if seeds is not None and seed is not None:
+            raise click.UsageError("give --seed or --seeds, not both")
+        chosen = [params.seed] if seeds is None else _parse_seeds(seeds)
         began = time.perf_counter()
-        outcome = sim.simulate(params)
+        outcomes = [sim.simulate(dataclasses.replace(params, seed=one)) for one in chosen]
     except sim.SimulationError as exc:
         raise click.UsageError(str(exc)) from None
-    click.echo(sim.render_table(outcome))
+    if seeds is None:
+        result: Any = outcomes[0].to_json()
+        click.echo(sim.render_table(outcomes[0]))
+    else:
+        summary = sim.summarise(outcomes)
+        result = {"summary": summary, "runs": [o.to_json() for o in outcomes]}
+        click.echo(sim.render_summary(summary))
     if out is not None:
-        out.write_text(json.dumps(outcome.to_json(), indent=2, sort_keys=True) + "\n")
+        out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
         click.echo(f"\noutcome written to {out}")
     took = f"ran in {time.perf_counter() - began:.1f} s"
-    if outcome.retried:
-        took += f"; {outcome.retried} requests answered 503 by a busy machine were retried"
+    retried = sum(o.retried for o in outcomes)
+    if retried:
+        took += f"; {retried} requests answered 503 by a busy machine were retried"
     click.echo(f"({took})", err=True)
+
+
+def _parse_seeds(text: str) -> list[int]:
+    """`1-5` or `1,4,9`: the seeds to run, each once, in the order given."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        first, sep, last = part.partition("-")
+        try:
+            span = range(int(first), int(last) + 1) if sep else range(int(first), int(first) + 1)
+        except ValueError:
+            raise click.UsageError(
+                f"--seeds {text!r}: {part!r} is not a seed or a FIRST-LAST range"
+            ) from None
+        if not span or span.start < 0:
+            raise click.UsageError(f"--seeds {text!r}: {part!r} names no seed of 0 or more")
+        seeds += [s for s in span if s not in seeds]
+    return seeds
