@@ -8,6 +8,7 @@ import asyncio
 import os
 import secrets
 import sys
+from pathlib import Path
 
 from .database import DEFAULT_DATABASE_URL, async_url
 from .personas import PERSONAS
@@ -15,6 +16,27 @@ from .problems import ConfigurationProblem
 from .seed import DATABASE_URL_ENV, seed_url
 
 SECRET_ENV = "DEMO_APP_SECRET"
+# Read by every `safe-accounts` command run in this folder (and by the middleware's
+# constructor from the environment): the demo's database, not an empty safe_accounts.db.
+DOTENV_NAMES = ("SAFE_ACCOUNTS_DATABASE_URL", "SAFE_ACCOUNTS_REDIS_URL")
+
+
+def write_dotenv(url: str, folder: Path) -> Path:
+    """Set our names in `folder/.env` (other lines are kept): a relative SQLite path becomes
+    absolute, so the file means the same from anywhere."""
+    from dotenv import set_key
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).is_absolute():
+        url = parsed.set(database=str(Path(parsed.database).resolve())).render_as_string(hide_password=False)
+    path = folder / ".env"
+    path.touch(mode=0o600, exist_ok=True)
+    set_key(path, DOTENV_NAMES[0], url, quote_mode="never")
+    redis = os.environ.get(DOTENV_NAMES[1])
+    if redis:
+        set_key(path, DOTENV_NAMES[1], redis, quote_mode="never")
+    return path
 
 
 def _band(age: int) -> str:
@@ -73,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             from safe_accounts.db.migrate import upgrade_url
 
             asyncio.run(upgrade_url(url))
+            written = write_dotenv(url, Path.cwd())
+            print(f"{written}: the demo's database for `safe-accounts` commands run here", flush=True)
         asyncio.run(seed_url(url))
         if args.bare:
             from .app import app as served

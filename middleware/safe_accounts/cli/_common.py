@@ -13,27 +13,39 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import DATABASE_URL_ENV, DEFAULT_REDIS_PREFIX, REDIS_PREFIX_ENV, REDIS_URL_ENV
 from ..errors import SafeAccountsError
+from ._settings import resolve_database, resolve_new_database, resolve_redis, resolve_redis_prefix
 
 T = TypeVar("T")
 
+_DATABASE_HELP = (
+    f"SQLAlchemy URL (env {DATABASE_URL_ENV}, or that line in ./.env; default: the sqlite file "
+    "safe_accounts.db here)."
+)
+# Every command but `db upgrade` expects the database to exist (see _settings.py).
 database_option = click.option(
+    "--database-url", envvar=DATABASE_URL_ENV, default=None, callback=resolve_database, help=_DATABASE_HELP
+)
+new_database_option = click.option(
     "--database-url",
     envvar=DATABASE_URL_ENV,
     default=None,
-    help=f"SQLAlchemy URL (env {DATABASE_URL_ENV}; default: sqlite file safe_accounts.db here).",
+    callback=resolve_new_database,
+    help=_DATABASE_HELP + " Created if it does not exist.",
 )
 redis_option = click.option(
     "--redis-url",
     envvar=REDIS_URL_ENV,
     default=None,
-    help=f"Redis URL (env {REDIS_URL_ENV}; default: none, single process).",
+    callback=resolve_redis,
+    help=f"Redis URL (env {REDIS_URL_ENV}, or that line in ./.env; default: none, single process).",
 )
 redis_prefix_option = click.option(
     "--redis-prefix",
     envvar=REDIS_PREFIX_ENV,
     default=None,
-    help=f"The middleware's `redis_prefix=` (env {REDIS_PREFIX_ENV}; default: {DEFAULT_REDIS_PREFIX}): "
-    "changes are announced on its channels.",
+    callback=resolve_redis_prefix,
+    help=f"The middleware's `redis_prefix=` (env {REDIS_PREFIX_ENV}, or that line in ./.env; "
+    f"default: {DEFAULT_REDIS_PREFIX}): changes are announced on its channels.",
 )
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..bands.age import AgeBand, Assurance, BandRecord
@@ -24,7 +23,6 @@ from ..bands.directory import BandDirectory
 from ..bands.importer import BATCH_SIZE, BatchOutcome, import_csv
 from ..bands.recording import account_id_checked, parse_birth_date
 from ..bands.store import OwnBandStore
-from ..config import database_url as resolve_database_url
 from ..config import channel_prefix
 from ..config import redis_prefix as resolve_redis_prefix
 from ..config import redis_url as resolve_redis_url
@@ -43,7 +41,6 @@ async def _directory(
     database_url: str | None, redis_url: str | None, redis_prefix: str | None = None
 ) -> AsyncIterator[BandDirectory]:
     """A directory on our table, after checking the schema; publishing when Redis is given."""
-    _sqlite_folder_exists(database_url)
     engine = make_engine(database_url)
     redis = None
     try:
@@ -66,17 +63,6 @@ async def _directory(
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
-
-
-def _sqlite_folder_exists(given: str | None) -> None:
-    """SQLite cannot create a file in a folder that does not exist. Said before connecting,
-    which also spares aiosqlite's worker thread a failed connect (it then reports to an
-    event loop that may already be closed)."""
-    url = make_url(resolve_database_url(given))
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        folder = Path(url.database).parent
-        if not folder.is_dir():
-            raise StorageError(f"cannot use the database: the folder {folder} does not exist")
 
 
 def _changed(record: BandRecord) -> str:

@@ -6,7 +6,7 @@ import click
 
 from ..db import migrate
 from ..db.engine import make_engine
-from ._common import database_option, run
+from ._common import database_option, new_database_option, run
 
 
 async def _with_engine(url: str | None, fn, *args):  # type: ignore[no-untyped-def]
@@ -23,7 +23,7 @@ def db() -> None:
 
 
 @db.command()
-@database_option
+@new_database_option
 @click.argument("revision", default="head")
 def upgrade(database_url: str | None, revision: str) -> None:
     """Upgrade Safe Accounts' tables to REVISION (default: head)."""
