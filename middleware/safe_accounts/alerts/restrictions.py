@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import StorageError
+from ..errors import storage_errors
 from .tables import restrictions
 
 logger = logging.getLogger(__name__)
@@ -86,26 +86,22 @@ class Restrictions:
     async def restrict(
         self, account_id: str, *, reason: str, alert_id: str | None = None, by: str = "system"
     ) -> None:
-        try:
+        with storage_errors(f"recording the restriction of {account_id!r}"):
             async with self._engine.begin() as conn:
                 await insert_restriction(
                     conn, account_id, reason=reason, alert_id=alert_id, by=by, at=self._clock.now()
                 )
-        except Exception as exc:
-            raise StorageError(f"could not record the restriction of {account_id!r}: {exc}") from exc
         logger.warning(RESTRICTED, account_id, reason)
         await self.announce(account_id, restricted=True)
 
     async def lift(self, account_id: str, *, by: str, note: str = "") -> None:
-        try:
+        with storage_errors(f"lifting the restriction of {account_id!r}"):
             async with self._engine.begin() as conn:
                 await conn.execute(
                     update(restrictions)
                     .where(restrictions.c.account_id == account_id, restrictions.c.lifted_at.is_(None))
                     .values(lifted_at=self._clock.now(), lifted_by=by, lift_note=note)
                 )
-        except Exception as exc:
-            raise StorageError(f"could not lift the restriction of {account_id!r}: {exc}") from exc
         logger.warning(LIFTED, account_id, by)
         await self.announce(account_id, restricted=False)
 

@@ -4,6 +4,12 @@ deliveries, in one transaction.
 The Redis marker already lets one crossing through per (account, signal, window); the
 unique (subject, signal, window_key) constraint refuses any duplicate that gets past it
 (two in-process stores, a replay), so a crossing raises at most one alert row.
+
+No alert storms: while an account has an alert a moderator has not resolved (open or
+acknowledged - an automatic restriction always has one), a further crossing by that
+account, of any signal, is folded into that alert - its events join the evidence, its
+count joins the counts, `crossings` counts them - instead of raising another alert. A
+folded crossing that escalates to a restriction still restricts the account.
 """
 
 from __future__ import annotations
@@ -17,17 +23,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import StorageError
+from ..errors import storage_errors
 from ..signals.crossing import Crossing
 from .model import Alert, AlertStatus, UnknownAlert
 from .outbox import AlertOutbox
 from .restrictions import Restrictions, insert_restriction
-from .tables import alert_outbox, alerts
+from .tables import alert_outbox, alerts, restrictions
 
 logger = logging.getLogger(__name__)
 
 ALERT_RAISED = "grooming alert %s: %s crossed %s (%s)"
 ALERT_DUPLICATE = "grooming alert for %s on %s in window %s already exists: not raised again"
+ALERT_FOLDED = "grooming alert %s: %s crossed %s again (%s); added to the open alert"
 
 
 class AlertService:
@@ -68,34 +75,89 @@ class AlertService:
         )
         row = alert.to_json()
         row["evidence"] = list(alert.evidence)
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(alerts.insert().values(**row))
-                destinations = self._outbox.destinations if self._outbox else ()
-                if destinations:
-                    await conn.execute(
-                        alert_outbox.insert(),
-                        [
-                            {"alert_id": alert.id, "destination": d, "attempts": 0, "next_attempt_at": now}
-                            for d in destinations
-                        ],
-                    )
-                if crossing.restrict:
-                    await insert_restriction(
-                        conn, crossing.subject, reason=crossing.reason, alert_id=alert.id,
-                        by="system", at=now,
-                    )
-        except IntegrityError:
-            logger.info(ALERT_DUPLICATE, crossing.subject, crossing.signal, crossing.window_key)
+        folded = await self._fold_into_live_alert(crossing, now)
+        if folded is not None:
             return None
-        except Exception as exc:
-            raise StorageError(f"could not store the alert for {crossing.signal!r}: {exc}") from exc
+        with storage_errors(f"storing the alert for {crossing.signal!r}"):
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(alerts.insert().values(**row))
+                    destinations = self._outbox.destinations if self._outbox else ()
+                    if destinations:
+                        await conn.execute(
+                            alert_outbox.insert(),
+                            [
+                                {"alert_id": alert.id, "destination": d, "attempts": 0, "next_attempt_at": now}
+                                for d in destinations
+                            ],
+                        )
+                    if crossing.restrict:
+                        await insert_restriction(
+                            conn, crossing.subject, reason=crossing.reason, alert_id=alert.id,
+                            by="system", at=now,
+                        )
+            except IntegrityError:
+                logger.info(ALERT_DUPLICATE, crossing.subject, crossing.signal, crossing.window_key)
+                return None
         logger.warning(ALERT_RAISED, alert.id, crossing.subject, crossing.signal, crossing.reason)
         if crossing.restrict and self._restrictions is not None:
             await self._restrictions.announce(crossing.subject, restricted=True)
         if self._outbox is not None:
             self._outbox.wake()
         return alert
+
+    async def _fold_into_live_alert(self, crossing: Crossing, now: float) -> str | None:
+        """Add `crossing` to the subject's latest alert not yet resolved, if it has one;
+        its id, or None when the crossing is to raise an alert of its own."""
+        async with self._engine.begin() as conn:
+            live = (
+                await conn.execute(
+                    select(alerts.c.id, alerts.c.signal, alerts.c.counts, alerts.c.evidence)
+                    .where(
+                        alerts.c.subject == crossing.subject,
+                        alerts.c.status != AlertStatus.RESOLVED.value,
+                    )
+                    .order_by(alerts.c.created_at.desc(), alerts.c.id)
+                    .limit(1)
+                )
+            ).first()
+            if live is None:
+                return None
+            alert_id, signal, counts, evidence = live
+            merged = dict(counts)
+            merged["crossings"] = int(merged.get("crossings", 1)) + 1
+            if crossing.signal != signal:
+                value = crossing.counts.get("count", crossing.counts.get("rate"))
+                if value is not None:
+                    merged[crossing.signal] = value
+            seen = {(e.get("kind"), e.get("other"), e.get("at")) for e in evidence}
+            added = [
+                e
+                for e in crossing.evidence_json()
+                if (e["kind"], e["other"], e["at"]) not in seen
+            ]
+            await conn.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id)
+                .values(counts=merged, evidence=list(evidence) + added)
+            )
+            restrict = crossing.restrict and not (
+                await conn.execute(
+                    select(restrictions.c.id).where(
+                        restrictions.c.account_id == crossing.subject,
+                        restrictions.c.lifted_at.is_(None),
+                    )
+                )
+            ).first()
+            if restrict:
+                await insert_restriction(
+                    conn, crossing.subject, reason=crossing.reason, alert_id=alert_id,
+                    by="system", at=now,
+                )
+        logger.info(ALERT_FOLDED, alert_id, crossing.subject, crossing.signal, crossing.reason)
+        if restrict and self._restrictions is not None:
+            await self._restrictions.announce(crossing.subject, restricted=True)
+        return str(alert_id)
 
     # --- reading and moderating -----------------------------------------------------
 

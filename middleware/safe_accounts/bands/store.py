@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import ConfigurationError, InvalidBand, StorageError
+from ..errors import ConfigurationError, InvalidBand, storage_errors
 from ..policy.model import HostBands, OwnBands
 from .age import AgeBand, Assurance, BandRecord, band_on
 from .table import age_bands
@@ -92,7 +92,7 @@ class OwnBandStore:
     async def fetch(self, ids: Sequence[str]) -> dict[str, BandRecord]:
         today = self._clock.today()
         found: dict[str, BandRecord] = {}
-        try:
+        with storage_errors("reading age bands"):
             async with self._reader.connect() as conn:
                 for chunk in _chunks(ids):
                     rows = await conn.execute(self._select, {"ids": chunk})
@@ -108,8 +108,6 @@ class OwnBandStore:
                             row.changed_at,
                         )
                         found[row.account_id] = _as_of(record, today)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"reading age bands failed: {exc}") from exc
         return found
 
     async def put(self, records: Sequence[BandRecord]) -> None:
@@ -130,11 +128,9 @@ class OwnBandStore:
             }
             for r in latest.values()
         ]
-        try:
+        with storage_errors("writing age bands"):
             async with self._engine.begin() as conn:
                 await conn.execute(self._upsert, rows)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"writing age bands failed: {exc}") from exc
 
 
 def _select_statement(dialect: str) -> Any:
@@ -220,7 +216,7 @@ class HostBandStore:
     async def fetch(self, ids: Sequence[str]) -> dict[str, BandRecord]:
         today = self._clock.today()
         found: dict[str, BandRecord] = {}
-        try:
+        with storage_errors(f"reading birth dates from {self.source[5:]}"):
             async with self._engine.connect() as conn:
                 if self._id_kind is None:
                     self._id_kind = await conn.run_sync(self._inspect)
@@ -235,8 +231,6 @@ class HostBandStore:
                     )
                     for account_id, born in rows:
                         found[account_id] = self._record(account_id, born, today)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"reading birth dates from {self.source[5:]} failed: {exc}") from exc
         return found
 
     def _inspect(self, sync_conn: Any) -> bool:

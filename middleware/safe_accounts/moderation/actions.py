@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..alerts.restrictions import Restrictions
 from ..alerts.tables import restrictions as restriction_rows
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import StorageError
+from ..errors import storage_errors
 from .items import ItemRef, find_item, status_table
 from .model import ActionRecord, InvalidAction, ItemKind, ItemStatus, ModerationAction
 from .tables import moderation_actions
@@ -105,7 +105,7 @@ class Moderation:
             effect=effect,
         )
         status = _status_after(item.status, action)
-        try:
+        with storage_errors(f"recording the {action.value} on {item.id}"):
             async with self._engine.begin() as conn:
                 row = record.to_json()
                 row["item_created_at"] = item.created_at
@@ -115,8 +115,6 @@ class Moderation:
                     await conn.execute(
                         update(table).where(table.c.id == item.id).values(status=status.value)
                     )
-        except Exception as exc:
-            raise StorageError(f"could not record the {action.value} on {item.id}: {exc}") from exc
         logger.info(ACTION_TAKEN, action.value, item.kind.value, item.id, item.account_id, by)
         return record
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..alerts.tables import alerts
 from ..clock import SYSTEM_CLOCK, Clock
 from ..decisions.table import decision_log
-from ..errors import SafeAccountsError, StorageError
+from ..errors import SafeAccountsError, storage_errors
 from .model import ItemStatus
 from .tables import purges, reports, weekly_figures
 from .transparency import CONTACTS_BLOCKED
@@ -59,7 +59,8 @@ async def purge(
         raise InvalidRetention(f"--older-than is at most {MAX_DAYS} days")
     now = clock.now()
     cutoff = floor_to_week(now - older_than_days * DAY)
-    try:
+    # One transaction: a purge that fails changes nothing.
+    with storage_errors("the purge"):
         async with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
@@ -93,10 +94,6 @@ async def purge(
                     evidence_cleared=cleared,
                 )
             )
-    except SafeAccountsError:
-        raise
-    except Exception as exc:
-        raise StorageError(f"the purge failed and changed nothing: {exc}") from exc
     return PurgeResult(folded_before, deleted, weeks, erased, cleared)
 
 

@@ -13,11 +13,10 @@ from typing import Any
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .._callables import import_callable
-from ..errors import StorageError
+from ..errors import storage_errors
 from ..policy import model
 
 # Parameters that carry lists of ids and must be expanded into `IN (...)`.
@@ -53,21 +52,18 @@ class Lookup:
         return self._params
 
     async def rows(self, **params: Any) -> list[tuple[Any, ...]]:
-        if self._fn is not None:
-            result = self._fn(**params)
-            if inspect.isawaitable(result):
-                result = await result
-            return [row if isinstance(row, tuple) else (row,) for row in (result or ())]
-        assert self._clause is not None and self._engine is not None
-        bound = {k: v for k, v in params.items() if k in self._params}
-        try:
+        # A callable's backend fails the way our SQL does: both are the host's store.
+        with storage_errors(f"lookup {self.name!r}"):
+            if self._fn is not None:
+                result = self._fn(**params)
+                if inspect.isawaitable(result):
+                    result = await result
+                return [row if isinstance(row, tuple) else (row,) for row in (result or ())]
+            assert self._clause is not None and self._engine is not None
+            bound = {k: v for k, v in params.items() if k in self._params}
             async with self._engine.connect() as conn:
-                result = await conn.execute(self._clause, bound)
-                return [tuple(r) for r in result.all()]
-        except SQLAlchemyError as exc:
-            raise StorageError(f"lookup {self.name!r} failed: {exc.__class__.__name__}") from exc
-        except OSError as exc:
-            raise StorageError(f"lookup {self.name!r} failed: {exc}") from exc
+                rows = await conn.execute(self._clause, bound)
+                return [tuple(r) for r in rows.all()]
 
     async def ids(self, **params: Any) -> list[str]:
         return [str(row[0]) for row in await self.rows(**params) if row and row[0] is not None]

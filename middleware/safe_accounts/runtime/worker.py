@@ -12,14 +12,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..bands.directory import BandDirectory
 from ..bands.store import band_store_for
 from ..clock import Clock
 from ..config import DEFAULT_REDIS_PREFIX, channel_prefix, without_password
-from ..errors import StorageError
+from ..errors import storage_errors
 from ..db import migrate
 from ..decisions.log import DecisionLog
 from ..identity.wiring import ActorTally
@@ -115,11 +114,9 @@ async def open_runtime(
 ) -> Runtime:
     """Check the schema, open the stores, start the background writers."""
     if check_schema:
-        try:
+        where = without_password(engine.url.render_as_string(hide_password=True))
+        with storage_errors(f"reaching the database at {where}"):
             await migrate.check_schema(engine)
-        except (OSError, SQLAlchemyError) as exc:
-            where = without_password(engine.url.render_as_string(hide_password=True))
-            raise StorageError(f"cannot reach the database at {where}: {exc.__class__.__name__}") from exc
     redis_client = None
     if redis_url is not None:
         import redis.asyncio as aioredis

@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
-from ..errors import ConfigurationError, StorageError
+from ..errors import ConfigurationError, storage_errors
 from .crossing import Crossing
 from .evidence import EvidenceItem, encode_evidence
 from .plan import CountSpec, Observation, RateSpec, SignalPlan
@@ -43,8 +43,6 @@ MEMO_SIZE = 65_536  # account ids whose pseudonym (and seal) are kept at hand
 SCRIPT_RELOADED = "signal script was not on the Redis server (restarted or failed over): loaded it again"
 PENDING_UNREADABLE = "a pending crossing in %s cannot be read (another pseudonym key?): left to expire"
 SCAN_PAGE = 1000  # keys asked for per SCAN call at start-up
-
-_FAILURES = (redis_errors.RedisError, OSError, asyncio.TimeoutError)
 
 
 class RedisSignalStore:
@@ -90,7 +88,7 @@ class RedisSignalStore:
             "socket_timeout": self._timeout,
             "socket_connect_timeout": self._timeout,
         }
-        try:
+        with storage_errors(f"reaching Redis at {self._url}"):
             if self._cluster is None:
                 probe = Redis.from_url(self._url, **options)
                 try:
@@ -110,8 +108,6 @@ class RedisSignalStore:
             except BaseException:
                 await client.aclose()
                 raise
-        except _FAILURES as exc:
-            raise StorageError(f"Redis at {self._url} is unreachable: {exc}") from exc
         return client
 
     async def close(self) -> None:
@@ -176,13 +172,11 @@ class RedisSignalStore:
             return []
         client = await self.client()
         calls = self._calls(batch_id, observations)
-        try:
+        with storage_errors("writing signals to Redis"):
             if len(calls) == 1:  # a single server: no task to spawn
                 answers = [await self._record_group(client, calls[0])]
             else:
                 answers = await asyncio.gather(*(self._record_group(client, call) for call in calls))
-        except _FAILURES as exc:
-            raise StorageError(f"Redis signal write failed: {exc}") from exc
         return sorted((c for found in answers for c in found), key=lambda c: c.at)
 
     async def _record_group(self, client: Redis | RedisCluster, call: _ScriptCall) -> list[Crossing]:
@@ -215,7 +209,7 @@ class RedisSignalStore:
 
     async def pending(self, plan: SignalPlan, before: float, *, scan: bool = False) -> list[Crossing]:
         client = await self.client()
-        try:
+        with storage_errors("reading pending crossings from Redis"):
             keys = set(await client.zrangebyscore(self.index_key, "-inf", before))
             if scan:
                 found = {k async for k in client.scan_iter(match=self._pending_pattern(), count=SCAN_PAGE)}
@@ -233,22 +227,18 @@ class RedisSignalStore:
                     crossing = self._pending_crossing(plan, key, field, value)
                     if crossing is not None and crossing.at <= before:
                         crossings.append(crossing)
-        except _FAILURES as exc:
-            raise StorageError(f"Redis pending-crossing read failed: {exc}") from exc
         return sorted(crossings, key=lambda c: c.at)
 
     async def acknowledge(self, crossings: Sequence[Crossing]) -> None:
         if not crossings:
             return
         client = await self.client()
-        try:
+        with storage_errors("acknowledging pending crossings in Redis"):
             # A pipeline: one round trip (per node on a Cluster, which groups it by slot).
             async with client.pipeline(transaction=False) as pipe:
                 for crossing in crossings:
                     pipe.hdel(self.pending_key(self.name_of(crossing.subject)), pending_field(crossing))
                 await pipe.execute()
-        except _FAILURES as exc:
-            raise StorageError(f"Redis pending-crossing acknowledgement failed: {exc}") from exc
 
     def _pending_pattern(self) -> str:
         escaped = "".join(f"\\{c}" if c in "*?[]\\" else c for c in self._prefix)
