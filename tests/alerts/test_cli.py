@@ -54,5 +54,5 @@ async def test_an_unknown_id_is_a_message_not_a_traceback(engine: AsyncEngine, d
     command = [sys.executable, "-m", "safe_accounts.cli", "alerts", "show", "nope", "--database-url", database_url]
     done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert "error: there is no alert 'nope'" in done.stderr
+    assert "error: there is no alert or report 'nope'" in done.stderr
     assert "Traceback" not in done.stderr
