@@ -38,13 +38,64 @@ async def test_the_same_crossing_twice_is_one_alert(engine: AsyncEngine) -> None
     assert await service.count() == 1
 
 
-async def test_the_next_window_is_a_new_alert(engine: AsyncEngine) -> None:
+async def test_another_account_is_another_alert(engine: AsyncEngine) -> None:
     service = AlertService(engine)
     assert await service.raise_alert(crossing()) is not None
-    assert await service.raise_alert(crossing(at=AT + WEEK)) is not None
     assert await service.raise_alert(crossing(subject="adult-2")) is not None
-    assert await service.raise_alert(crossing(signal="blocked-by-minors")) is not None
-    assert await service.count() == 4
+    assert await service.count() == 2
+
+
+@pytest.mark.parametrize("status", [AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED])
+async def test_while_an_alert_is_not_resolved_further_crossings_join_it_instead_of_raising_more(
+    engine: AsyncEngine, status: AlertStatus
+) -> None:
+    service = AlertService(engine)
+    first = await service.raise_alert(crossing())
+    assert first is not None
+    await service.set_status(first.id, status)
+    later = crossing(signal="blocked-by-minors", at=AT + WEEK)
+    assert await service.raise_alert(later) is None
+    assert await service.raise_alert(crossing(at=AT + 2 * WEEK)) is None
+    assert await service.count() == 1
+    stored = await service.get(first.id)
+    assert stored is not None and stored.status is status
+    assert stored.counts == {"count": 5, "threshold": 5, "crossings": 3, "blocked-by-minors": 5}
+    # The later crossings' events join the evidence, each event once.
+    times = sorted(e["at"] for e in stored.evidence)
+    assert times == sorted({e.at for e in crossing().evidence} | {e.at for e in later.evidence} | {
+        e.at for e in crossing(at=AT + 2 * WEEK).evidence
+    })
+
+
+async def test_once_the_alert_is_resolved_the_next_crossing_is_a_new_alert(engine: AsyncEngine) -> None:
+    service = AlertService(engine)
+    first = await service.raise_alert(crossing())
+    assert first is not None
+    await service.set_status(first.id, AlertStatus.RESOLVED)
+    assert await service.raise_alert(crossing(at=AT + WEEK)) is not None
+    assert await service.count() == 2
+
+
+async def test_a_crossing_that_escalates_restricts_the_account_on_the_open_alert(engine: AsyncEngine) -> None:
+    held = Restrictions(engine)
+    await held.start()
+    try:
+        service = AlertService(engine, restrictions=held)
+        first = await service.raise_alert(crossing(signal="requests-to-minors", restrict=False))
+        assert first is not None and not held.is_restricted("adult-1")
+        assert await service.raise_alert(crossing(restrict=True, at=AT + 60)) is None
+        assert held.is_restricted("adult-1")
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(restrictions))).mappings().all()
+        assert [(r["account_id"], r["alert_id"], r["created_by"]) for r in rows] == [
+            ("adult-1", first.id, "system")
+        ]
+        # Restricted already: a further escalating crossing adds no second restriction.
+        assert await service.raise_alert(crossing(signal="blocked-by-minors", restrict=True)) is None
+        async with engine.connect() as conn:
+            assert len((await conn.execute(select(restrictions))).all()) == 1
+    finally:
+        await held.close()
 
 
 async def test_escalation_restricts_the_subject_in_the_same_transaction(engine: AsyncEngine) -> None:

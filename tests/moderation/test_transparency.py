@@ -19,7 +19,9 @@ from safe_accounts.moderation.transparency import (
 
 from safe_accounts.moderation.weeks import week_start
 
-from .records import EXPECTED, FIRST, LAST, T0, build
+from safe_accounts.alerts.tables import alerts
+
+from .records import EXPECTED, FIRST, LAST, T0, alert, build
 
 
 @pytest.fixture
@@ -40,6 +42,22 @@ async def test_child_endangerment_reports_received_in_the_period(
 async def test_grooming_alerts_raised_by_signal(report: TransparencyReport) -> None:
     assert report.alerts_by_signal == EXPECTED["alerts_by_signal"]
     assert report.alerts_raised == 3
+
+
+async def test_accounts_alerted_are_counted_apart_from_alerts(engine: AsyncEngine) -> None:
+    await build(engine)
+    async with engine.begin() as conn:
+        # A second alert on an account already alerted in the period: one more alert, no
+        # more accounts.
+        await conn.execute(
+            alerts.insert(), [alert("a1-again", "adult-x", "blocked-by-minors", T0 + 4 * 3600.0)]
+        )
+    report = await transparency_report(
+        engine, Period.of(FIRST, LAST), clock=FrozenClock(T0 + 30 * 86_400)
+    )
+    assert report.alerts_raised == 4
+    assert report.accounts_alerted == 3
+    assert report.to_json()["grooming_alerts"]["accounts_alerted"] == 3
 
 
 async def test_stranger_contacts_blocked_are_enforced_denials_by_kind_and_band(

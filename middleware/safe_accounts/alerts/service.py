@@ -109,6 +109,10 @@ class AlertService:
     async def _fold_into_live_alert(self, crossing: Crossing, now: float) -> str | None:
         """Add `crossing` to the subject's latest alert not yet resolved, if it has one;
         its id, or None when the crossing is to raise an alert of its own."""
+        with storage_errors(f"adding the crossing of {crossing.signal!r} to an open alert"):
+            return await self._fold(crossing, now)
+
+    async def _fold(self, crossing: Crossing, now: float) -> str | None:
         async with self._engine.begin() as conn:
             live = (
                 await conn.execute(

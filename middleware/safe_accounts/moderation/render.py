@@ -31,6 +31,7 @@ def to_csv(report: TransparencyReport) -> str:
     for band, count in report.reports_by_reporter_band.items():
         writer.writerow(["child_endangerment_reports", f"reporter_band={band}", count])
     writer.writerow(["grooming_alerts", "", report.alerts_raised])
+    writer.writerow(["accounts_alerted", "", report.accounts_alerted])
     for signal, count in report.alerts_by_signal.items():
         writer.writerow(["grooming_alerts", f"signal={signal}", count])
     writer.writerow(["stranger_contacts_blocked", "", report.contacts_blocked_total])

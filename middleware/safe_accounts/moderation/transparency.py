@@ -135,6 +135,9 @@ class TransparencyReport:
     reports_received: int
     reports_by_reporter_band: dict[str, int]
     alerts_by_signal: dict[str, int]
+    # Distinct accounts the alerts were about: one account's alerts are one person's, however
+    # many signals they crossed.
+    accounts_alerted: int
     contacts_blocked: dict[tuple[str, str], int]  # (action, target band) -> count
     accounts_restricted: int
     accounts_restricted_automatically: int
@@ -174,6 +177,7 @@ class TransparencyReport:
             },
             "grooming_alerts": {
                 "raised": self.alerts_raised,
+                "accounts_alerted": self.accounts_alerted,
                 "by_signal": dict(self.alerts_by_signal),
             },
             "stranger_contacts_blocked": {
@@ -231,6 +235,9 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
         conn, select(alerts.c.signal, func.count()).where(alerts_in).group_by(alerts.c.signal)
     )
     alerts_weekly = await _weekly(conn, alerts.c.created_at, alerts_in)
+    accounts_alerted = (
+        await conn.execute(select(func.count(distinct(alerts.c.subject))).where(alerts_in))
+    ).scalar_one()
 
     # --- stranger contacts blocked: the decision log, and the weeks purges folded ----------
     folded_before = (
@@ -326,6 +333,7 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
         reports_received=sum(by_band.values()),
         reports_by_reporter_band=by_band,
         alerts_by_signal=by_signal,
+        accounts_alerted=int(accounts_alerted),
         contacts_blocked=dict(blocked),
         accounts_restricted=int(total),
         accounts_restricted_automatically=int(automatic),
