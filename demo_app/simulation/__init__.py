@@ -10,6 +10,7 @@ See docs/simulation.md for the model, its assumptions and its parameters.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from .driver import drive, scratch
 from .outcome import Outcome, measure
@@ -19,15 +20,16 @@ from .report import render_table
 from .summary import render_summary, summarise
 
 
-async def run_simulation(params: Parameters) -> Outcome:
-    """Build, drive and measure one run in a scratch database that is removed afterwards."""
+async def run_simulation(params: Parameters, on_day: Callable[[int], None] | None = None) -> Outcome:
+    """Build, drive and measure one run in a scratch database that is removed afterwards;
+    `on_day(n)` hears each simulated day as it ends."""
     with scratch() as workdir:
-        run = await drive(params, workdir)
+        run = await drive(params, workdir, on_day)
         return await measure(run, params)
 
 
-def simulate(params: Parameters) -> Outcome:
-    return asyncio.run(run_simulation(params))
+def simulate(params: Parameters, on_day: Callable[[int], None] | None = None) -> Outcome:
+    return asyncio.run(run_simulation(params, on_day))
 
 
 __all__ = [

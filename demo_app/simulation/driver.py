@@ -108,7 +108,10 @@ class Driver:
             if at < self.end:
                 heapq.heappush(self._queue, (at, next(self._order), task))
 
-    async def run(self, clock: FrozenClock, start: float) -> Journal:
+    async def run(
+        self, clock: FrozenClock, start: float, on_day: Callable[[int], None] | None = None
+    ) -> Journal:
+        """Every simulated day in turn; `on_day(n)` hears each one done (a progress bar)."""
         for day in range(self.days):
             self._push(self.society.plan_day(day))
             day_end = (day + 1) * DAY
@@ -117,6 +120,8 @@ class Driver:
                 clock.set(start + at)
                 await self._do(task, at)
                 await self.flush()
+            if on_day is not None:
+                on_day(day + 1)
         return self.journal
 
     async def _headers(self, account: int) -> dict[str, str]:
@@ -230,7 +235,9 @@ class Run:
     policy_version: str
 
 
-async def drive(params: Parameters, workdir: str) -> Run:
+async def drive(
+    params: Parameters, workdir: str, on_day: Callable[[int], None] | None = None
+) -> Run:
     """Build the population in a fresh SQLite database under `workdir` and drive it."""
     population = build_population(params, START.date())
     url = f"sqlite+aiosqlite:///{Path(workdir) / 'simulation.db'}"
@@ -251,7 +258,7 @@ async def drive(params: Parameters, workdir: str) -> Run:
                 driver = Driver(
                     client, society, drain(front), params.days, app.state.runtime.tokens
                 )
-                journal = await driver.run(clock, START.timestamp())
+                journal = await driver.run(clock, START.timestamp(), on_day)
     finally:
         await front.close()  # writes the decision log's last rows, closes the stores
     return Run(

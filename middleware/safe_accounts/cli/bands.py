@@ -31,6 +31,7 @@ from ..db.engine import make_engine
 from ..errors import InvalidBand, StorageError
 from ..policy.model import BandCacheSettings
 from ._common import database_option, redis_option, redis_prefix_option, run
+from ._progress import progress
 
 _SETTABLE_BANDS = [b.value for b in AgeBand if b is not AgeBand.UNKNOWN]
 _ASSURANCES = [a.value for a in Assurance]
@@ -167,9 +168,11 @@ def import_(
     """
 
     async def report(batch: BatchOutcome) -> None:
+        bar.advance(batch.rows)
         where = f"batch {batch.number} (lines {batch.first_line}-{batch.last_line})"
         if batch.written:
-            click.echo(f"{where}: written, {batch.rows} rows")
+            if not bar.shown:  # on a terminal the bar says it
+                click.echo(f"{where}: written, {batch.rows} rows")
             return
         click.echo(
             f"{where}: NOT written, {len(batch.problems)} bad of {batch.rows} rows", err=True
@@ -188,13 +191,23 @@ def import_(
                     on_written=directory.forget,
                 )
 
-    summary = run(go)
+    with progress("importing", _rows_in(file)) as bar:
+        summary = run(go)
     click.echo(
         f"{summary.rows_written} rows written in {summary.batches_written} batches; "
         f"{summary.batches_refused} batches not written ({summary.bad_rows} bad rows)"
     )
     if not summary.ok:
         sys.exit(1)
+
+
+def _rows_in(path: Path) -> int:
+    """About how many rows FILE holds (its lines less the header), for the progress bar;
+    0 (no bar) for standard input, which cannot be read twice."""
+    if str(path) == "-":
+        return 0
+    with open(path, "rb") as handle:
+        return max(sum(1 for _ in handle) - 1, 0)
 
 
 class _open:

@@ -11,9 +11,10 @@ import json
 
 import click
 
-from ..moderation.retention import PurgeResult, purge
+from ..moderation.retention import PURGE_STEPS, PurgeResult, purge
 from ..moderation.weeks import as_date
 from ._common import database_option, run
+from ._progress import progress
 from .report import checked_engine
 
 
@@ -35,9 +36,19 @@ def command(database_url: str | None, days: int, as_json: bool) -> None:
 
     async def go() -> PurgeResult:
         async with checked_engine(database_url) as engine:
-            return await purge(engine, older_than_days=days)
+            return await purge(engine, older_than_days=days, on_step=step)
 
-    done = run(go)
+    with progress("purging", len(PURGE_STEPS)) as bar:
+        seen: list[str] = []
+
+        def step(name: str) -> None:
+            if seen:
+                bar.advance()
+            seen.append(name)
+            bar.step(name)
+
+        done = run(go)
+        bar.advance()
     before = as_date(done.folded_before).isoformat()
     if as_json:
         click.echo(

@@ -19,6 +19,8 @@ from typing import Any
 
 import click
 
+from ._progress import progress
+
 NEEDS_CHECKOUT = (
     "the simulation drives the demo app (demo_app/), which is not part of the installed "
     "package: run `safe-accounts simulate` from a checkout of the Safe Accounts repository"
@@ -126,7 +128,11 @@ def command(
             raise click.UsageError("give --seed or --seeds, not both")
         chosen = [params.seed] if seeds is None else _parse_seeds(seeds)
         began = time.perf_counter()
-        outcomes = [sim.simulate(dataclasses.replace(params, seed=one)) for one in chosen]
+        with progress("simulating days", params.days * len(chosen)) as bar:
+            outcomes = [
+                sim.simulate(dataclasses.replace(params, seed=one), lambda _day: bar.advance())
+                for one in chosen
+            ]
     except sim.SimulationError as exc:
         raise click.UsageError(str(exc)) from None
     if seeds is None:
