@@ -8,7 +8,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from safe_accounts.pipeline.ids import MAX_ID_LENGTH, account_ids, canonical, ids_at, is_plain_id, spellings
+from safe_accounts.decide.ids import MAX_ID_LENGTH, canonical, is_plain_id
+from safe_accounts.pipeline.ids import account_ids, ids_at, spellings
 from safe_accounts.pipeline.jsondoc import read_json
 from safe_accounts.policy.jsonpath import compile_path
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from ..bands.age import AgeBand, Assurance, BandRecord
 from ..policy.engine import ALLOW, Party, Relation, RuleSet, Verdict
 from ..runtime import Runtime
-from .ids import canonical
+from ..decide.ids import canonical
 
 ANONYMOUS = Party(None, AgeBand.UNKNOWN, Assurance.SELF_DECLARED, False)
 

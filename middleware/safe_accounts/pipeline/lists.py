@@ -23,7 +23,8 @@ from ..runtime import Runtime
 from . import records
 from .batch import Page, cached_actor, cached_page
 from .facts import PairVerdict, assess, strongest
-from .ids import PLAIN_FIRST, account_ids, ids_at
+from ..decide.ids import PLAIN_FIRST
+from .ids import account_ids, ids_at
 
 NOTICE_STRANGER = "You have no friends in common with this account. Only accept people you know."
 NOTICE_RESTRICTED = "This account has been restricted while our safety team reviews it."

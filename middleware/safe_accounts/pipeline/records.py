@@ -18,7 +18,7 @@ from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
 from ..signals.events import Event
 from .facts import PairVerdict, strongest
-from .ids import PLAIN_FIRST, canonical
+from ..decide.ids import PLAIN_FIRST, canonical
 
 # The HTTP status a refusal answers with; the decision log keeps it for every channel.
 STATUS = {Outcome.DENY: 403, Outcome.HIDE: 404}

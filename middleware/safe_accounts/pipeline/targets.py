@@ -19,7 +19,8 @@ from typing import Any
 from ..errors import ConfigurationError
 from ..policy import model
 from ..relations.lookup import Lookup, import_callable
-from .ids import account_ids, is_plain_id, spellings
+from ..decide.ids import is_plain_id
+from .ids import account_ids, spellings
 from .jsondoc import DuplicateKey, walk
 from ..policy.jsonpath import WILDCARD, compile_path
 from .request_view import NO_JSON, RequestView
