@@ -9,7 +9,8 @@ environment is never changed.
 An SQLite URL names a file that SQLite would create, empty, on the first connection: a
 mistyped path or a command run from the wrong folder would then report "no tables" in a
 database that was never there, and leave the empty file behind. A command that expects a
-database (every one but `db upgrade`) refuses a missing file before connecting.
+database (every one but `db upgrade`) refuses a missing file when it opens it
+(`open_engine`), after checking its own input.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import click
 from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..config import (
     DATABASE_URL_ENV,
@@ -29,6 +31,7 @@ from ..config import (
     database_url,
     redis_url,
 )
+from ..db.engine import make_engine
 from ..errors import StorageError
 
 DOTENV = ".env"
@@ -56,11 +59,28 @@ def _origin(ctx: click.Context, param: click.Parameter, env: str) -> str:
     return f"${env}"
 
 
-def resolve_database(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
-    """The option's callback: the async URL of a database that exists."""
-    url, origin = _database(ctx, param, value)
-    must_exist(url, origin)
-    return url
+class DatabaseUrl(str):
+    """The URL of a database a command expects to exist, and where it was given: checked
+    by `open_engine`, once the command has checked its own input."""
+
+    origin: str
+
+    def __new__(cls, url: str, origin: str) -> DatabaseUrl:
+        made = super().__new__(cls, url)
+        made.origin = origin
+        return made
+
+
+def resolve_database(ctx: click.Context, param: click.Parameter, value: str | None) -> DatabaseUrl:
+    """The option's callback: the async URL, from wherever it was given."""
+    return DatabaseUrl(*_database(ctx, param, value))
+
+
+def open_engine(url: str | None) -> AsyncEngine:
+    """An engine on `url`; a `DatabaseUrl` naming an SQLite file that is not there is refused."""
+    if isinstance(url, DatabaseUrl):
+        must_exist(url, url.origin)
+    return make_engine(url)
 
 
 def resolve_new_database(ctx: click.Context, param: click.Parameter, value: str | None) -> str:

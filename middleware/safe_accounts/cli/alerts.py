@@ -14,16 +14,16 @@ import click
 
 from ..alerts.model import Alert, AlertStatus
 from ..alerts.service import AlertService
-from ..db.engine import make_engine
 from ..db.migrate import check_schema
 from ..moderation.model import ItemKind, UnknownItem
 from ..moderation.queue import ItemDetail, ModerationQueue
 from ._common import database_option, run
+from ._settings import open_engine
 from .report import checked_engine
 
 
 async def _with_service(url: str | None, fn, *args):  # type: ignore[no-untyped-def]
-    engine = make_engine(url)
+    engine = open_engine(url)
     try:
         await check_schema(engine)
         return await fn(AlertService(engine), *args)

@@ -27,11 +27,11 @@ from ..config import channel_prefix
 from ..config import redis_prefix as resolve_redis_prefix
 from ..config import redis_url as resolve_redis_url
 from ..db import migrate
-from ..db.engine import make_engine
 from ..errors import InvalidBand, StorageError
 from ..policy.model import BandCacheSettings
 from ._common import database_option, redis_option, redis_prefix_option, run
 from ._progress import progress
+from ._settings import open_engine
 
 _SETTABLE_BANDS = [b.value for b in AgeBand if b is not AgeBand.UNKNOWN]
 _ASSURANCES = [a.value for a in Assurance]
@@ -42,7 +42,7 @@ async def _directory(
     database_url: str | None, redis_url: str | None, redis_prefix: str | None = None
 ) -> AsyncIterator[BandDirectory]:
     """A directory on our table, after checking the schema; publishing when Redis is given."""
-    engine = make_engine(database_url)
+    engine = open_engine(database_url)
     redis = None
     try:
         try:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from ..db import migrate
-from ..db.engine import make_engine
 from ._common import database_option, new_database_option, run
+from ._settings import open_engine
 
 
 async def _with_engine(url: str | None, fn, *args):  # type: ignore[no-untyped-def]
-    engine = make_engine(url)
+    engine = open_engine(url)
     try:
         return await fn(engine, *args)
     finally:

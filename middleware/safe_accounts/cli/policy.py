@@ -12,10 +12,9 @@ from typing import Any
 import click
 
 from ..clock import SYSTEM_CLOCK
-from ..db.engine import make_engine
 from ..errors import ConfigurationError, PolicyError
-from ..policy import load_policy, policy_json_schema
 from ..pipeline.compiled import CompiledPolicy
+from ..policy import load_policy, policy_json_schema
 from ..policy_tools.app_routes import Uninspectable, resolve_app
 from ..policy_tools.coverage import account_like
 from ..policy_tools.coverage import coverage as route_coverage
@@ -26,6 +25,7 @@ from ..policy_tools.testing import run_tests
 from ..relations.lookup import import_callable
 from ..runtime import open_runtime
 from ._common import database_option, run
+from ._settings import open_engine
 
 
 @click.group(name="policy")
@@ -134,7 +134,7 @@ def explain(file: Path, actor: str | None, request: str, body: str | None, form:
 
 
 async def _explain(loaded: Any, database_url: str | None, actor: str | None, request: str, document: Any, form: Any) -> list[str]:
-    engine = make_engine(database_url)
+    engine = open_engine(database_url)
     try:
         policy = CompiledPolicy(loaded.policy, loaded.version, engine, identity=False)
         runtime = await open_runtime(policy, engine, clock=SYSTEM_CLOCK, redis_url=None)

@@ -14,18 +14,18 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..db.engine import make_engine
 from ..db.migrate import check_schema
 from ..errors import StorageError
 from ..moderation.render import FORMATS, render_report
 from ..moderation.transparency import Period, transparency_report
 from ._common import database_option, run
+from ._settings import open_engine
 
 
 @asynccontextmanager
 async def checked_engine(url: str | None) -> AsyncIterator[AsyncEngine]:
     """An engine on a schema at our head; database errors become one line, not a traceback."""
-    engine = make_engine(url)
+    engine = open_engine(url)
     try:
         try:
             await check_schema(engine)
