@@ -52,11 +52,14 @@ class RedisServer:
     """One `redis-server` on a loopback port, with its data in `directory`. With `durable`
     it keeps an fsync-always append-only file, so a stop and start loses no write."""
 
-    def __init__(self, port: int, directory: Path, *, cluster: bool = False, durable: bool = False) -> None:
+    def __init__(
+        self, port: int, directory: Path, *, cluster: bool = False, durable: bool = False, extra: tuple[str, ...] = ()
+    ) -> None:
         self.port = port
         self.directory = directory
         self.cluster = cluster
         self.durable = durable
+        self.extra = extra  # more redis-server arguments (e.g. a renamed command)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -79,6 +82,7 @@ class RedisServer:
         if self.cluster:
             args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
             args += ["--cluster-node-timeout", "2000"]
+        args += self.extra
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + _START_TIMEOUT
         while True:

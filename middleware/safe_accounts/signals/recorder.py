@@ -202,6 +202,7 @@ class SignalRecorder:
 
     def health(self) -> dict[str, Any]:
         waiting = self._waiting()
+        persistence = getattr(self._store, "persistence", None)
         return {
             "backend": self._store.backend,
             "queued": waiting,
@@ -215,6 +216,8 @@ class SignalRecorder:
             "store_reachable": not self._failing,
             "last_error": self._last_error,
             "last_error_at": self._last_error_at,
+            # Whether the store outlives its server's restart (Redis: AOF or snapshots).
+            "persistence": None if persistence is None else persistence.health(),
         }
 
     def _waiting(self) -> int:

@@ -28,9 +28,12 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
+from ..config import without_password
 from ..errors import ConfigurationError, storage_errors
 from .crossing import Crossing
 from .evidence import EvidenceItem, encode_evidence
+from .persistence import Persistence, persistence_of
+from .persistence import report as report_persistence
 from .plan import CountSpec, Observation, RateSpec, SignalPlan
 from .pseudonyms import Pseudonyms, UnreadableSeal
 from .store import DEFAULT_PREFIX, EVIDENCE_KEPT, crossing_of, pending_field, spec_named
@@ -74,6 +77,8 @@ class RedisSignalStore:
         self._sha: str | None = None
         self._starting = asyncio.Lock()  # concurrent first writes must not each connect
         self.backend = "redis"
+        # Whether the server keeps our windows across its restarts: asked on connecting.
+        self.persistence: Persistence | None = None
 
     # --- connection -----------------------------------------------------------------
 
@@ -108,6 +113,9 @@ class RedisSignalStore:
             except BaseException:
                 await client.aclose()
                 raise
+            # Every primary of a Cluster holds a share of the keys: each must keep it.
+            self.persistence = await persistence_of(client, every_primary=bool(self._cluster))
+        report_persistence(self.persistence, without_password(self._url))
         return client
 
     async def close(self) -> None:
