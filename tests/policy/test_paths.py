@@ -213,24 +213,40 @@ def test_paths_that_only_look_alike_do_not_match() -> None:
         assert TABLE.match(method, path) is None, path
 
 
-def test_the_first_declared_route_wins_as_in_starlette() -> None:
-    literal_first = RouteTable([("GET", "/users/me", "me"), ("GET", "/users/{id}", "by-id")])
-    param_first = RouteTable([("GET", "/users/{id}", "by-id"), ("GET", "/users/me", "me")])
+@pytest.mark.parametrize("order", ["literal first", "template first"])
+def test_a_static_path_beats_a_template_in_whatever_order_they_are_written(order: str) -> None:
+    routes = [("GET", "/users/me", "me"), ("GET", "/users/{id}", "by-id")]
+    table = RouteTable(routes if order == "literal first" else routes[::-1])
 
-    assert literal_first.match("GET", "/users/me").payload == "me"  # type: ignore[union-attr]
-    assert param_first.match("GET", "/users/me").payload == "by-id"  # type: ignore[union-attr]
-    assert param_first.match("GET", "/USERS/me").payload == "by-id"  # type: ignore[union-attr]
+    assert table.match("GET", "/users/me") == ("me", {})
+    assert table.match("GET", "/USERS/me/") == ("me", {})
+    assert table.match("GET", "/users/42") == ("by-id", {"id": "42"})
 
 
-def test_a_route_whose_first_segment_is_a_parameter_keeps_its_declared_place() -> None:
+def test_a_literal_segment_beats_a_parameter_segment_by_segment() -> None:
     table = RouteTable(
-        [("GET", "/static/{f:path}", "static"), ("GET", "/{user}/posts", "posts"), ("GET", "/me/posts", "mine")]
+        [
+            ("GET", "/{user}/posts", "posts"),
+            ("GET", "/static/{f:path}", "static"),
+            ("GET", "/users/{id}/friends", "friends"),
+            ("GET", "/users/me/friends", "my-friends"),
+            ("GET", "/me/posts", "mine"),
+        ]
     )
 
-    assert table.match("GET", "/me/posts") == ("posts", {"user": "me"})
-    assert table.match("GET", "/ME/posts/") == ("posts", {"user": "ME"})
-    assert table.match("GET", "/static/a.js") == ("static", {"f": "a.js"})
+    assert table.match("GET", "/me/posts") == ("mine", {})
+    assert table.match("GET", "/ME/posts/") == ("mine", {})
+    assert table.match("GET", "/ann/posts") == ("posts", {"user": "ann"})
     assert table.match("GET", "/static/posts") == ("static", {"f": "posts"})
+    assert table.match("GET", "/users/me/friends") == ("my-friends", {})
+    assert table.match("GET", "/users/7/friends") == ("friends", {"id": "7"})
+
+
+def test_among_equally_specific_routes_the_first_declared_wins_as_in_starlette() -> None:
+    table = RouteTable([("GET", "/users/{id:int}", "number"), ("GET", "/users/{name}", "name")])
+
+    assert table.match("GET", "/users/42") == ("number", {"id": "42"})
+    assert table.match("GET", "/users/ann") == ("name", {"name": "ann"})
 
 
 def test_a_path_starlette_serves_exactly_wins_over_a_case_folded_one() -> None:

@@ -12,7 +12,9 @@ must recognise every one of them too. The table therefore matches in two passes:
    protected route are caught even when Starlette itself would not serve them.
 
 Our matching is therefore never *less* inclusive than Starlette's, and often more.
-Within one pass the first declared route wins, as in Starlette.
+Within one pass a literal segment beats a parameter (`/users/me` before `/users/{id}`,
+whatever the order written: `specificity`); otherwise the first declared route wins, as
+in Starlette.
 
 Templates use Starlette's syntax and semantics (`{id}`, `{id:int}`, `{id:str}`,
 `{p:path}`, `{x:uuid}`, `{x:float}`), compiled here once at start-up. Captured values
@@ -199,6 +201,16 @@ def _without_root(canonical: str, canonical_root: str) -> str:
     return canonical
 
 
+def specificity(template: Template) -> tuple[int, ...]:
+    """A sort key that puts `/users/me` before `/users/{id}`: per segment, literal text (0)
+    before a segment holding a parameter (1), compared from the first segment on.
+
+    An app that serves both has `/users/me` reach its own endpoint (FastAPI's documentation
+    has it declared first; Litestar's router and Django's most-specific patterns do the
+    same), so a policy that names both means the same, in whatever order it lists them."""
+    return tuple(int("{" in segment) for segment in template.template[1:].split("/"))
+
+
 class RouteMatch(NamedTuple, Generic[P]):
     payload: P
     params: dict[str, str]
@@ -301,8 +313,9 @@ class RouteTable(Generic[P]):
 
     Built once from `(methods, template, payload)` triples. `methods` is one method or
     several (`WEBSOCKET` for websocket routes); a GET route also answers HEAD, as in
-    Starlette. Order matters as it does in Starlette: the first declared route that
-    matches wins. See the module docstring for the two matching passes.
+    Starlette. A static path beats a template (`specificity`); among equally specific
+    routes the first declared that matches wins, as in Starlette. See the module docstring
+    for the two matching passes.
     """
 
     def __init__(self, routes: Iterable[tuple[str | Iterable[str], str, P]]) -> None:
@@ -315,7 +328,11 @@ class RouteTable(Generic[P]):
             compiled = compile_template(template)
             for name in sorted(names):
                 by_method.setdefault(name, []).append((compiled, payload))
-        self._buckets = {method: _Bucket(entries) for method, entries in by_method.items()}
+        # Literal segments before parameters, whatever the order written (stable otherwise).
+        self._buckets = {
+            method: _Bucket(sorted(entries, key=lambda entry: specificity(entry[0])))
+            for method, entries in by_method.items()
+        }
 
 
     @property
