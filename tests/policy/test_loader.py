@@ -333,3 +333,50 @@ def test_mutated_valid_policies_are_accepted_or_a_policy_error(tmp_path: Path, s
     except PolicyError as exc:
         assert exc.problems
         assert {Path(p.file).name for p in exc.problems} <= {"app.yaml", "base.yaml"}
+
+
+# --- tests from a base -------------------------------------------------------------------------
+
+
+def test_a_base_policys_tests_run_beside_the_extending_files_own(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+version: 1
+name: app
+extends: baseline
+tests:
+  - name: a teacher can message her pupil
+    accounts: {teacher: adult, pupil: "13_15"}
+    connections: [[teacher, pupil]]
+    actor: teacher
+    action: direct_message
+    target: pupil
+    expect: allow
+""")
+    names = [case.name for case in load_policy(path).policy.tests]
+
+    assert names[-1] == "a teacher can message her pupil"
+    assert "an adult stranger cannot message a 14-year-old" in names[:-1]
+
+
+def test_a_test_named_like_one_of_the_bases_is_an_error_at_both_places(tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+version: 1
+name: app
+extends: baseline
+tests:
+  - name: adults message adults freely
+    accounts: {a: adult, b: "13_15"}
+    actor: a
+    action: direct_message
+    target: b
+    expect: allow
+""")
+    [problem] = problems_of(path)
+
+    assert (problem.file, problem.line) == (str(path), 5)
+    baseline = ROOT / "policies" / "baseline.yaml"
+    line = next(n for n, text in enumerate(baseline.read_text().splitlines(), 1) if "name: adults message adults freely" in text)
+    assert problem.reason == (
+        f"duplicate test name `adults message adults freely` (also at {baseline}:{line}): "
+        "the base's tests run too, so give this one a name of its own"
+    )

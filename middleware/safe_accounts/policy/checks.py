@@ -76,9 +76,14 @@ def _duplicates(data: dict[str, Any], where: Callable[[Loc], str]) -> Iterator[F
                     continue
                 here: Loc = (*place, index, key)
                 if value in seen:
-                    yield here, f"duplicate {what} `{value}` (also at {where(seen[value])})"
+                    hint = _DUPLICATE_HINTS.get(what, "")
+                    yield here, f"duplicate {what} `{value}` (also at {where(seen[value])}){hint}"
                 else:
                     seen[value] = here
+
+
+# Tests are not merged by name (merge.py): a case named like one of the base's is a mistake.
+_DUPLICATE_HINTS = {"test name": ": the base's tests run too, so give this one a name of its own"}
 
 
 def _routes(data: dict[str, Any], queries: dict[str, Any]) -> Iterator[Finding]:

@@ -1,11 +1,14 @@
 """`extends`: an app's policy merged over its base, before validation.
 
 - Lists of named things merge by their key: `rules`, `signals.counts` and `signals.rates`
-  by `id`, `tests` by `name`, `routes` by `name` (a route without a name is appended).
+  by `id`, `routes` by `name` (a route without a name is appended).
   An entry whose key is already in the base replaces the fields it gives and keeps the
   others, so `rules: [{id: stranger-dm-to-minor, mode: monitor}]` changes only the mode.
   Fields are replaced whole: a new `when:` replaces the base's `when:`, it is not merged.
   New entries come after the base's, in the order written.
+- `tests` are appended: the base's cases still run against the merged policy, and a case
+  of the same name as one of the base's is an error (half of one case merged with half of
+  another would test what nobody wrote), reported at both places.
 - The top level, `defaults`, `bands`, `bands.cache`, `relationships`, `queries` and
   `signals` merge key by key.
 - Everything else (`identity`, `bands.store`, each query or relationship lookup, scalars)
@@ -29,8 +32,8 @@ _LISTS_BY_ID: dict[tuple[str, ...], str] = {
     ("rules",): "id",
     ("signals", "counts"): "id",
     ("signals", "rates"): "id",
-    ("tests",): "name",
 }
+_LISTS_APPENDED: frozenset[tuple[str, ...]] = frozenset({("tests",)})
 
 
 def merge(base: Node, child: Node, at: tuple[str, ...] = ()) -> Node:
@@ -44,6 +47,8 @@ def merge(base: Node, child: Node, at: tuple[str, ...] = ()) -> Node:
             else:
                 entries[key] = entry
         return Mapping(entries, child.mark)
+    if at in _LISTS_APPENDED and isinstance(base, Sequence) and isinstance(child, Sequence):
+        return Sequence((*base.items, *child.items), child.mark)
     key_field = _LISTS_BY_ID.get(at)
     if key_field is not None and isinstance(base, Sequence) and isinstance(child, Sequence):
         return _merge_list(base, child, key_field)
