@@ -90,10 +90,12 @@ async def measure(run: Run, params: Parameters) -> Outcome:
     children_before: list[float] = []
     children_unalerted: list[float] = []
     reached_before: list[float] = []  # per active account: children who accepted it before its alert
+    reached_by_tactic: Counter[str] = Counter()
     for g in active:
         seen = sorted(contacts_by[g.id])
         until = first_alert.get(g.id, math.inf)
         reached_before.append(sum(1 for at in reached_by.get(g.id, ()) if at <= until))
+        reached_by_tactic[_tactic(g.tactic) or ""] += int(reached_before[-1])
         if g.id in first_alert:
             hours_to_alert.append((first_alert[g.id] - seen[0][0]) / HOUR)
             children_before.append(len({child for at, child in seen if at <= first_alert[g.id]}))
@@ -108,6 +110,7 @@ async def measure(run: Run, params: Parameters) -> Outcome:
         recall_by_tactic[tactic.value] = {
             "accounts": len(mine),
             "alerted": sum(1 for g in mine if g.id in alerted),
+            "children_reached_before_alert": reached_by_tactic[tactic.value],
             "recall": _ratio(sum(1 for g in mine if g.id in alerted), len(mine)),
             "groomers": len(people_behind),
             "groomers_with_an_account_alerted": len(caught_people),

@@ -84,7 +84,8 @@ def _detection(d: dict[str, Any]) -> list[str]:
     for tactic, t in det["by_tactic"].items():
         if t["accounts"]:
             detail = f"{_pct(t['recall'])} ({t['alerted']} of {t['accounts']} accounts;"
-            detail += f" {t['groomers_with_an_account_alerted']} of {t['groomers']} groomers)"
+            detail += f" {t['groomers_with_an_account_alerted']} of {t['groomers']} groomers;"
+            detail += f" {t['children_reached_before_alert']} children reached before an alert)"
             lines.append(_row(f"  {tactic}", detail))
     false_adults = f"{fa['ordinary_adults']} of {fa['ordinary_adults_total']}"
     false_adults += f" ({fa['per_1000']} per 1,000"

@@ -1,10 +1,12 @@
 """One "worker process" for the two-process exactly-once test.
 
-    python crossing_worker.py REDIS_URL|none PREFIX DATABASE_URL START_AT NAME
+    python crossing_worker.py REDIS_URL|none PREFIX DATABASE_URL START_AT NAME [baseline]
 
 Waits until START_AT (wall clock) so that both processes fire together, then records
 reports against one account, one event per batch (one script call each), and prints what
 it saw as JSON: the crossings its store handed it and the alerts it managed to store.
+With `baseline`, the signals are the shipped baseline's (policies/baseline.yaml) and each
+step is a contact request to a child followed by that child's rejection.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ import asyncio
 import json
 import sys
 import time
+from pathlib import Path
 
 from safe_accounts.alerts import AlertService
 from safe_accounts.bands.age import AgeBand
 from safe_accounts.db.engine import make_engine
 from safe_accounts.policy.model import EventKind, Signals
+from safe_accounts.policy.loader import load_policy
 from safe_accounts.signals import Event, SignalRecorder, signal_store_for
+
+BASELINE_FILE = Path(__file__).resolve().parents[2] / "policies" / "baseline.yaml"
 
 SIGNALS = Signals.model_validate(
     {
@@ -38,30 +44,41 @@ EVENTS = 20
 AT = 1_800_000_000.0
 
 
-async def main(redis_url: str, prefix: str, database_url: str, start_at: float, name: str) -> None:
+async def main(
+    redis_url: str, prefix: str, database_url: str, start_at: float, name: str, baseline: bool = False
+) -> None:
     engine = make_engine(database_url)
     service = AlertService(engine, policy_version="test")
     crossings: list[str] = []
+    signals: list[str] = []
     alerts: list[str] = []
 
     async def on_crossing(crossing) -> None:  # type: ignore[no-untyped-def]
         crossings.append(crossing.window_key)
+        signals.append(crossing.signal)
         alert = await service.raise_alert(crossing)
         if alert is not None:
             alerts.append(alert.id)
 
     store = signal_store_for(None if redis_url == "none" else redis_url, prefix=prefix)
-    recorder = SignalRecorder(store, SIGNALS, on_crossing=on_crossing, batch_size=1)
+    policy_signals = load_policy(BASELINE_FILE).policy.signals if baseline else SIGNALS
+    recorder = SignalRecorder(store, policy_signals, on_crossing=on_crossing, batch_size=1)
     await store.start()
     await asyncio.sleep(max(0.0, start_at - time.time()))
     for i in range(EVENTS):
-        recorder.submit(Event(EventKind.REPORTED, "adult-1", f"{name}-child-{i}", AgeBand.B13_15, 0, AT + i))
+        child = f"{name}-child-{i}"
+        if baseline:
+            recorder.submit(Event(EventKind.CONTACT_REQUEST, "adult-1", child, AgeBand.B13_15, 3, AT + i))
+            await recorder.flush()
+            recorder.submit(Event(EventKind.CONTACT_REJECTED, "adult-1", child, AgeBand.B13_15, 3, AT + i))
+        else:
+            recorder.submit(Event(EventKind.REPORTED, "adult-1", child, AgeBand.B13_15, 0, AT + i))
         await recorder.flush()
     await recorder.close()
     await engine.dispose()
-    print(json.dumps({"crossings": crossings, "alerts": alerts, "health": recorder.health()}))
+    print(json.dumps({"crossings": crossings, "signals": signals, "alerts": alerts, "health": recorder.health()}))
 
 
 if __name__ == "__main__":
     url, prefix, database, start, name = sys.argv[1:6]
-    asyncio.run(main(url, prefix, database, float(start), name))
+    asyncio.run(main(url, prefix, database, float(start), name, sys.argv[6:7] == ["baseline"]))
