@@ -28,7 +28,7 @@ from ..decisions.table import decision_log
 from ..errors import SafeAccountsError, storage_errors
 from .model import ItemStatus
 from .tables import purges, reports, weekly_figures
-from .transparency import CONTACTS_BLOCKED
+from .transparency import CONTACTS_BLOCKED, blocked_contact
 from .weeks import DAY, floor_to_week, week_of, week_start
 
 # pg_advisory_xact_lock key for purges (the migrations use another): one purge at a time.
@@ -130,8 +130,7 @@ async def _fold_decisions(conn: AsyncConnection, cutoff: int) -> int:
         for w, action, target_band, count in await conn.execute(
             select(week, decision_log.c.action, band, func.count())
             .where(
-                decision_log.c.mode == "enforce",
-                decision_log.c.outcome == "deny",
+                blocked_contact(),
                 decision_log.c.at < cutoff,
             )
             .group_by(week, decision_log.c.action, band)

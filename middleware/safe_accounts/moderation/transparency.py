@@ -28,6 +28,17 @@ from .tables import moderation_actions, purges, reports, weekly_figures
 from .weeks import as_date, day_start, floor_to_week, week_index, week_of, week_start
 
 CONTACTS_BLOCKED = "contacts_blocked"
+
+
+def blocked_contact() -> Any:
+    """The decision-log rows that count as a stranger contact blocked: enforced denials by a
+    rule of the policy. A route whose outcome is fixed (rule `route:NAME`) refuses everyone
+    alike, whoever they reach: its rows stay in the log and are not counted here."""
+    return and_(
+        decision_log.c.mode == "enforce",
+        decision_log.c.outcome == "deny",
+        decision_log.c.rule.not_like("route:%"),
+    )
 SYSTEM = "system"  # `created_by` of restrictions an alert made
 _RESOLVING = sorted(a.value for a in RESOLVING)
 MAX_DAYS = 3660
@@ -251,8 +262,7 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
     for action, target_band, week_no, count in await conn.execute(
         select(decision_log.c.action, band, week, func.count())
         .where(
-            decision_log.c.mode == "enforce",
-            decision_log.c.outcome == "deny",
+            blocked_contact(),
             decision_log.c.at >= raw_from,
             decision_log.c.at < end,
         )

@@ -19,8 +19,9 @@ from .jsondoc import quoted_keys
 from ..policy.jsonpath import compile_path
 from .targets import Extractor, PathSource, QuerySource, Targets, compile_source
 from ..relations.lookup import Lookup, compile_lookups
-from ..policy.engine import RuleSet, compile_rule
+from ..policy.engine import CompiledRule, RuleSet, compile_rule
 from ..policy.model import Action, FrameFilter, Mode, NotFound, Outcome, PolicyFile, ResponseFrom, ResponseShape, Route
+from .fixed import fixed_rule
 from .not_found import STARLETTE, STARLETTE_ANSWER, NotFoundAnswer, compile_not_found
 from ..policy.paths import RouteTable
 
@@ -94,6 +95,8 @@ class CompiledRoute:
     personal: bool = False
     # What a `hide` answers: the app's own answer for an id that does not exist.
     not_found: NotFoundAnswer = STARLETTE_ANSWER
+    # A fixed outcome (`outcome: deny|hide`): the one rule every request gets (`fixed.py`).
+    fixed: CompiledRule | None = None
 
     @property
     def is_websocket(self) -> bool:
@@ -210,6 +213,9 @@ class CompiledPolicy:
                 filters_lists or notices or _enforces(self.rules[route.action])
             ),
             not_found=compile_not_found(route.not_found or self.not_found, route.path),
+            fixed=None if route.outcome is None else fixed_rule(
+                route.name or f"routes[{index}]", route.outcome, route.reason, self.policy.mode
+            ),
         )
 
     def _frames(self, spec: FrameFilter | None) -> CompiledFrames | None:

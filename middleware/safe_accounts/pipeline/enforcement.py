@@ -24,10 +24,10 @@ from .._types import ASGIApp, Receive, Scope, Send
 from ..bands.age import AgeBand
 from ..errors import StorageError
 from .compiled import RECORDED_ON_SUCCESS, CompiledResponse, CompiledRoute
-from ..policy.engine import ALLOW, Party, Relation
+from ..policy.engine import ALLOW, CompiledRule, Party, Relation
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
-from . import problem, records
+from . import fixed, problem, records
 from .app_call import AppError
 from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
 from .caching import personal, unconditional
@@ -97,6 +97,9 @@ class Enforcement:
 
     async def run(self) -> None:
         route = self.route
+        if route.fixed is not None:  # an endpoint that only ever refuses: nothing to read
+            await self._fixed(route.fixed)
+            return
         if route.reads_body and self.view.method.upper() not in _BODYLESS:
             if not await self._read_body():
                 return
@@ -202,6 +205,15 @@ class Enforcement:
             self.send, problem.DENIED[0], problem.DENIED[1], 403, rule.reason,
             decision_id=decision_id, rule=rule.id,
         )
+
+    async def _fixed(self, rule: CompiledRule) -> None:
+        pair, decision_id = await fixed.decide(
+            self.rt, rule, action=self.route.action, route=self.route.name, actor_id=self.view.actor, at=self.now
+        )
+        if rule.mode is Mode.ENFORCE:
+            await self._answer(rule.outcome, pair, decision_id)
+        else:
+            await self._call_app(self.send)
 
     async def _failed(self, exc: BaseException, targets: Sequence[str]) -> None:
         reason = "time budget exceeded" if isinstance(exc, TimeoutError) else str(exc) or exc.__class__.__name__

@@ -39,7 +39,7 @@ from ..policy.engine import RuleSet
 from .jsondoc import read_json, walk
 from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
-from . import problem, records
+from . import fixed, problem, records
 from .facts import assess, strongest
 from .failing import refuses as refuses_on_failure
 from .ids import account_ids, ids_at, spellings
@@ -165,6 +165,15 @@ class SocketGuard:
     async def _handshake(self) -> tuple[Refusal | None, list[str]]:
         """The refusal (if any) and the peers the path/query/lookup named."""
         route, view = self.route, self.view
+        rule = route.fixed
+        if rule is not None:  # an endpoint that only ever refuses (`fixed.py`)
+            _, decision_id = await fixed.decide(
+                self.rt, rule, action=route.action, route=route.name, actor_id=view.actor, at=self.rt.clock.now()
+            )
+            if rule.mode is Mode.ENFORCE:
+                if rule.outcome is Outcome.HIDE:
+                    return Refusal(problem.HIDDEN, 404, "Not Found", answer=route.not_found), []
+                return Refusal(problem.DENIED, 403, rule.reason, rule=rule.id, decision_id=decision_id), []
         if route.sender is not None:
             claimed = route.sender.values(view)
             if claimed and not _is_actor(view.actor, claimed):

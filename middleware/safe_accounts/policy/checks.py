@@ -266,7 +266,11 @@ def _rules(data: dict[str, Any]) -> Iterator[Finding]:
 
 
 def _tests(data: dict[str, Any]) -> Iterator[Finding]:
-    rules = _ids(data, "rules")
+    # A route with a fixed outcome decides as the rule `route:NAME` (pipeline/fixed.py).
+    rules = _ids(data, "rules") | {
+        f"route:{route['name']}" for _, route in _entries(data, "routes")
+        if route.get("outcome") is not None and isinstance(route.get("name"), str)
+    }
     for index, test in _entries(data, "tests"):
         at = ("tests", index)
         rule = test.get("rule")

@@ -266,6 +266,16 @@ class Route(_Frozen):
         description="What the app answers here for an id that does not exist; a `hide` decision answers the same. "
         "Default: `defaults.not_found`.",
     )
+    outcome: Literal["deny", "hide"] | None = Field(
+        default=None,
+        description="A fixed outcome: every request on this route is refused, whoever sends it and whoever it "
+        "names (`deny`: 403 problem details with `reason`; `hide`: the route's `not_found`), without reading "
+        "the body or looking anything up. Recorded as a decision under the rule `route:NAME`; never a grooming "
+        "signal. Follows the policy's `mode` (monitor: recorded, the app answers).",
+    )
+    reason: str | None = Field(
+        default=None, description="With `outcome`: what the problem details tell the client (and moderators)."
+    )
 
     @property
     def requires_targets(self) -> bool:
@@ -302,11 +312,19 @@ class Route(_Frozen):
         if self.targets_required and self.action is Action.DISCOVERY:
             raise ValueError("`targets_required` does not apply to `discovery`: its accounts are in the answer")
         methods = {self.method} if isinstance(self.method, str) else set(self.method)
-        if self.requires_targets and not self.targets and "WEBSOCKET" not in methods:
+        if self.requires_targets and not self.targets and "WEBSOCKET" not in methods and self.outcome is None:
             raise ValueError(
                 f"a `{self.action.value}` route must say where its target is (`targets`), "
                 "or set `targets_required: false` if it has none"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _fixed_outcome(self) -> Route:
+        if self.reason is not None and self.outcome is None:
+            raise ValueError("`reason` goes with a fixed `outcome` (a rule's reason is the rule's)")
+        if self.outcome is not None and self.name is None:
+            raise ValueError("a route with a fixed `outcome` needs a `name`: decisions are recorded under `route:NAME`")
         return self
 
     @model_validator(mode="after")

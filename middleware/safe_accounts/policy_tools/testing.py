@@ -75,7 +75,21 @@ def _targets(policy: CompiledPolicy, case: PolicyTest) -> tuple[Action, list[str
     return route.action, [t for t in account_ids(raw) if t != case.actor], route.name
 
 
+def _fixed(policy: CompiledPolicy, case: PolicyTest) -> Verdict | None:
+    """The verdict of a request on a route whose outcome is fixed (no target is read there)."""
+    if case.request is None:
+        return None
+    method, _, target = case.request.partition(" ")
+    found = policy.table.match(method.strip().upper(), target.strip().partition("?")[0])
+    if found is None or found.payload.fixed is None:
+        return None
+    return found.payload.fixed.verdict
+
+
 def run_case(policy: CompiledPolicy, case: PolicyTest) -> CaseResult:
+    fixed = _fixed(policy, case)
+    if fixed is not None:
+        return _result(case, fixed, "the route's fixed outcome")
     try:
         if case.action is not None:
             action, targets, where = case.action, [case.target] if case.target else [], case.action.value
@@ -90,6 +104,10 @@ def run_case(policy: CompiledPolicy, case: PolicyTest) -> CaseResult:
         candidate = rules.decide(actor, _party(case, target), _relation(case, case.actor, target))
         if candidate.rule is not None and (verdict.rule is None or candidate.rank > verdict.rank):
             verdict = candidate
+    return _result(case, verdict, f"via {where}")
+
+
+def _result(case: PolicyTest, verdict: Verdict, note: str) -> CaseResult:
     rule_id = verdict.rule.id if verdict.rule else None
     passed = verdict.outcome == case.expect
     if case.rule is not None and rule_id != case.rule:
@@ -97,7 +115,7 @@ def run_case(policy: CompiledPolicy, case: PolicyTest) -> CaseResult:
     if case.mode is not None and verdict.mode != case.mode:
         passed = False
     got = verdict.outcome.value + (f" ({verdict.mode.value})" if verdict.rule else "")
-    return CaseResult(case.name, passed, case.expect.value, got, rule_id, f"via {where}")
+    return CaseResult(case.name, passed, case.expect.value, got, rule_id, note)
 
 
 def run_tests(policy: CompiledPolicy) -> list[CaseResult]:
