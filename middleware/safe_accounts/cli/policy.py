@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..alerts.restrictions import Restrictions
 from ..clock import SYSTEM_CLOCK
 from ..errors import ConfigurationError, PolicyError
 from ..pipeline.compiled import CompiledPolicy
@@ -138,6 +139,10 @@ async def _explain(loaded: Any, database_url: str | None, actor: str | None, req
     try:
         policy = CompiledPolicy(loaded.policy, loaded.version, engine, identity=False)
         runtime = await open_runtime(policy, engine, clock=SYSTEM_CLOCK, redis_url=None)
+        # Restrictions in force, read once: a restricted actor or target changes the verdict.
+        restrictions = Restrictions(engine)
+        await restrictions.refresh()
+        runtime.restrictions = restrictions
         try:
             return (await explain_request(runtime, actor, request, json=document, form=form)).lines()
         finally:

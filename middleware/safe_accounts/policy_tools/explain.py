@@ -1,8 +1,9 @@
 """Why a request would be allowed or refused (`safe-accounts policy explain`).
 
 Runs the real pipeline's pieces against the real database: the route table, the target
-extraction, the band and relationship lookups and the rule sets, and says at each step
-what it found. Nothing is written.
+extraction, the band, restriction and relationship lookups and the rule sets, and says at
+each step what it found, then what will happen to the app's answer (filtered, redacted)
+and what is recorded after it (counted). Nothing is written.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..pipeline.facts import judge, parties, strongest
+from ..pipeline.compiled import CompiledRoute
+from ..pipeline.facts import PairVerdict, judge, parties, strongest
+from ..pipeline.fixed import PREFIX as FIXED_PREFIX
 from ..pipeline.request_view import RequestView, parse_query
 from ..pipeline.targets import TargetsUnread
+from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
 
 
@@ -24,19 +28,27 @@ class Explanation:
     action: str | None = None
     actor: str | None = None
     actor_band: str | None = None
+    actor_restricted: bool = False
     targets: list[dict[str, Any]] = field(default_factory=list)
     outcome: str = "allow"
     rule: str | None = None
     mode: str | None = None
     reason: str = ""
+    # What will happen to the app's answer and after it: filtered, redacted, counted.
+    afterwards: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         if self.route is None:
             return [f"{self.request}: no policy route matches; passed to the app untouched (no checks)."]
         out = [
             f"{self.request}: route {self.route!r} ({self.action})",
-            f"  actor: {self.actor or 'anonymous'} ({self.actor_band})",
+            f"  actor: {self.actor or 'anonymous'} ({self.actor_band}"
+            + (", restricted by a moderator or an alert)" if self.actor_restricted else ")"),
         ]
+        if self.rule is not None and self.rule.startswith(FIXED_PREFIX):
+            out.append(f"  decision: {self.outcome} by {self.rule!r} ({self.mode}): the route refuses every request")
+            out.append(f"  reason: {self.reason}")
+            return out
         if not self.targets:
             out.append("  targets: none found in the request")
         for t in self.targets:
@@ -46,6 +58,7 @@ class Explanation:
         out.append(f"  decision: {decided}")
         if self.reason:
             out.append(f"  reason: {self.reason}")
+        out.extend(f"  {line}" for line in self.afterwards)
         return out
 
 
@@ -59,6 +72,14 @@ async def explain(runtime: Runtime, actor: str | None, request: str, *, json: An
         return result
     route, params = found
     result.route, result.action = route.name, route.action.value
+    if route.fixed is not None:  # decided before anything is read (pipeline/fixed.py)
+        actor_party, _ = await parties(runtime, actor, [])
+        rule = route.fixed
+        result.actor, result.actor_band = actor, actor_party.band.value
+        result.outcome, result.rule, result.mode, result.reason = (
+            rule.outcome.value, rule.id, rule.mode.value, rule.reason,
+        )
+        return result
     view = RequestView(method.upper(), parts.path, dict(params), parse_query(parts.query.encode()), actor)
     if json is not None:
         view.json = json
@@ -74,6 +95,7 @@ async def explain(runtime: Runtime, actor: str | None, request: str, *, json: An
         return result
     actor_party, target_parties = await parties(runtime, actor, ids)
     result.actor, result.actor_band = actor, actor_party.band.value
+    result.actor_restricted = actor_party.restricted
     pairs = await judge(runtime, route.rules, actor_party, target_parties)
     for pair in pairs:
         rule = pair.verdict.rule
@@ -89,4 +111,50 @@ async def explain(runtime: Runtime, actor: str | None, request: str, *, json: An
         result.outcome, result.rule, result.mode, result.reason = (
             rule.outcome.value, rule.id, rule.mode.value, rule.reason,
         )
+    refused = decisive is not None and decisive.verdict.mode is Mode.ENFORCE and decisive.verdict.outcome.strength >= Outcome.HIDE.strength
+    if not refused:
+        result.afterwards = afterwards(runtime, route, decisive)
     return result
+
+
+def afterwards(runtime: Runtime, route: CompiledRoute, decisive: PairVerdict | None) -> list[str]:
+    """What happens to the app's answer, and what is recorded after it, when it is not refused."""
+    lines: list[str] = []
+    policy = runtime.policy
+    # The shape as written (the compiled one holds parsed paths).
+    shape = policy.policy.routes[policy.routes.index(route)].response
+    if decisive is not None and decisive.verdict.outcome is Outcome.REDACT and shape is not None:
+        change = "removed from" if decisive.verdict.mode is Mode.ENFORCE else "logged, not removed (monitor), from"
+        lines.append(f"response: redacted: {', '.join(shape.redact) or 'no field'} {change} the answer")
+    lists = list(shape.lists) if shape is not None else []
+    listed = shape is not None and route.action is Action.DISCOVERY and shape.items is not None
+    if listed or lists:
+        discovery = policy.rules[Action.DISCOVERY]
+        rules = ", ".join(r.id for r in discovery.rules if r.outcome is Outcome.FILTER) or "none"
+        where = ([f"the accounts listed at {shape.items}"] if listed and shape is not None else []) + [
+            f"the list at {path}" for path in lists
+        ]
+        effect = "filtered" if route.filters_lists else "judged and logged, not changed (monitor)"
+        lines.append(
+            f"response: {' and '.join(where)} {effect} for this viewer, account by account, by the "
+            f"discovery rules (filter rules: {rules}); an answer that is not JSON is refused"
+            + ("" if route.filters_lists else " only under an enforced rule")
+        )
+    kind = _COUNTED.get(route.action)
+    if kind is not None:
+        plan = [s.id for s in policy.policy.signals.counts if s.enabled and s.event.value == kind]
+        counted = f" (counted by {', '.join(plan)})" if plan else " (no signal counts it)"
+        lines.append(f"after a 2xx answer: a `{kind}` event is recorded{counted}")
+    if route.action is Action.REPORT:
+        lines.append("after a 2xx answer: a child-endangerment report per account reported, in the moderation queue")
+    if route.action is Action.CONTACT_RESPONSE and route.answer is not None:
+        lines.append(
+            f"after a 2xx answer: {route.answer.field} tells acceptance from rejection; a rejection by an "
+            "under-18 is counted as `contact_rejected`"
+        )
+    return lines
+
+
+# Actions whose success becomes a grooming-signal event (pipeline/enforcement.py).
+_COUNTED = {Action.CONTACT_REQUEST: "contact_request", Action.BLOCK: "blocked", Action.REPORT: "reported"}
+
