@@ -1,4 +1,4 @@
-"""`safe-accounts policy check | test | explain | coverage | not-found | schema`: policy files,
+"""`safe-accounts policy check | test | explain | coverage | not-found | doctor | schema`: policy files,
 checked before they are deployed."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from ._settings import open_engine
 
 @click.group(name="policy")
 def command() -> None:
-    """Policy files: check, test, explain, coverage, not-found, JSON Schema."""
+    """Policy files: check, test, explain, coverage, not-found, doctor, JSON Schema."""
 
 
 @command.command()
@@ -281,3 +281,85 @@ def _app(app_spec: str, factory: bool | None) -> Any:
         raise click.ClickException(f"{app_spec}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - the app factory's own code failed
         raise click.ClickException(f"building {app_spec} failed: {exc.__class__.__name__}: {exc}") from None
+
+
+@command.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--app", "app_spec", required=True, help="The app as it is served (with its own wiring), as module:attribute.")
+@click.option(
+    "--factory/--no-factory",
+    default=None,
+    help="Whether module:attribute is a function that builds the app (default: told from how it is called).",
+)
+@click.option(
+    "--as", "signed_in", multiple=True, required=True, metavar='"ID=Header: value"',
+    help='An account to probe as, and a header that signs a request in as it (repeatable; give the same '
+    'ID again for a second header), e.g. --as "42=Authorization: Bearer eyJ...".',
+)
+@click.option("--target", "targets", multiple=True, metavar="ID",
+              help="An account the probes name as their target (repeatable; default: the other --as accounts).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A value for a path parameter that is not a target, e.g. --param conversation=c-1.")
+@database_option
+def doctor(
+    file: Path, app_spec: str, factory: bool | None, signed_in: tuple[str, ...], targets: tuple[str, ...],
+    params: tuple[str, ...], database_url: str,
+) -> None:
+    """Send probe requests through the app as served, signed in as each --as account, and say
+    whom the middleware saw (identity), what the band store holds (bands), what the
+    relationship lookups answer, which targets each route read, what came back, and what
+    "not found" looks like. Writes nothing: writing probes never reach the app, signals are
+    off, decisions are kept in memory. Exits 1 with each problem named.
+
+    The app's own SafeAccountsMiddleware is probed when it has one (FILE should be its
+    policy); otherwise the app is wrapped as SafeAccountsMiddleware(app, policy=FILE)."""
+    from ..middleware import SafeAccountsMiddleware
+    from ..policy_tools.doctor import diagnose, find_middleware
+
+    loaded = _loaded(file)
+    accounts = _accounts(signed_in)
+    values: dict[str, str] = {}
+    for item in params:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
+        values[name] = value
+    app = _app(app_spec, factory)
+    middleware = find_middleware(app)
+    served = app
+    notes: list[str] = []
+    if middleware is None:
+        served = middleware = SafeAccountsMiddleware(app, policy=file, database_url=database_url, signals=None)
+        notes.append(f"{app_spec} has no SafeAccountsMiddleware: probed as SafeAccountsMiddleware(app, policy={file})")
+    elif middleware.policy.version != loaded.version:
+        notes.append(
+            f"the app's middleware enforces policy {middleware.policy.policy.name!r} version "
+            f"{middleware.policy.version}; {file} is version {loaded.version}: the app's is probed"
+        )
+
+    async def go() -> Any:
+        try:
+            return await diagnose(served, middleware, accounts, targets=targets, params=values)
+        finally:
+            await middleware.close()
+
+    report = run(go)
+    report.notes[:0] = notes
+    for line in report.lines():
+        click.echo(line)
+    if report.problems:
+        raise SystemExit(1)
+    click.echo("no problem found")
+
+
+def _accounts(signed_in: tuple[str, ...]) -> list[Any]:
+    from ..policy_tools.doctor import Account
+
+    headers: dict[str, list[tuple[str, str]]] = {}
+    for item in signed_in:
+        account, sep, header = item.partition("=")
+        name, colon, value = header.partition(":")
+        if not sep or not account or not colon or not name.strip():
+            raise click.BadParameter(f"{item!r} is not ID=Header: value", param_hint="--as")
+        headers.setdefault(account, []).append((name.strip(), value.strip()))
+    return [Account(account, tuple(pairs)) for account, pairs in headers.items()]

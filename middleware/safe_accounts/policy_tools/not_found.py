@@ -132,7 +132,7 @@ async def _probe(
 ) -> Probe:
     method, path, params, query = request_for(route, account_id)
     found = Probe(route.name, method, path + (f"?{query}" if query else ""))
-    start, found.body = await _call(app, state, method, path, query, headers)
+    start, found.body = await call(app, state, method, path, query, headers)
     found.status = start["status"]
     found.headers = [(bytes(k), bytes(v)) for k, v in start.get("headers") or ()]
     _note(found)
@@ -148,7 +148,7 @@ async def _probe(
     if first is not None and not found.differences:
         second = ("0" if first.isdigit() else "") + _another(first)
         method, path, params, query = request_for(route, second)
-        start, body = await _call(app, state, method, path, query, headers)
+        start, body = await call(app, state, method, path, query, headers)
         view = RequestView(method, path, params, parse_query(query.encode()), None)
         headers_sent = [(bytes(k), bytes(v)) for k, v in start.get("headers") or ()]
         for difference in await _differences(start["status"], headers_sent, body, answer, view):
@@ -233,9 +233,17 @@ async def _differences(
     return differences
 
 
-async def _call(
-    app: ASGIApp, state: dict[str, Any], method: str, path: str, query: str, headers: Sequence[tuple[str, str]]
+async def call(
+    app: ASGIApp,
+    state: dict[str, Any],
+    method: str,
+    path: str,
+    query: str,
+    headers: Sequence[tuple[str, str]],
+    *,
+    body: bytes = b"",
 ) -> tuple[Message, bytes]:
+    """One request through `app`, in process: (the response start message, the body)."""
     scope = {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
         "method": method, "scheme": "http", "path": path, "raw_path": quote(path).encode(),
@@ -243,7 +251,7 @@ async def _call(
         "server": ("localhost", 80), "state": dict(state),
         "headers": [(b"host", b"localhost"), *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)],
     }
-    requests: list[Message] = [{"type": "http.request", "body": b"", "more_body": False}]
+    requests: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
     done = asyncio.Event()
     start: list[Message] = []
     chunks: list[bytes] = []
