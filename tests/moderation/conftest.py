@@ -1,7 +1,10 @@
-"""Moderation fixtures: a frozen clock, restrictions on the test's engine, items to act on."""
+"""Moderation fixtures: a frozen clock, restrictions on the test's engine, items to act on,
+and the host's people for the display lookup."""
 
 from __future__ import annotations
 
+import contextlib
+import textwrap
 from collections.abc import AsyncIterator
 
 import pytest
@@ -37,13 +40,51 @@ async def raise_alert(
 
 
 async def file_report(
-    engine: AsyncEngine, reporter: str, band: str, reported: str, at: float
+    engine: AsyncEngine, reporter: str, band: str, reported: str, at: float, text: str | None = None
 ) -> str:
     log = ReportLog(engine)
     report_id = log.record(
-        reporter_id=reporter, reporter_band=band, reported_id=reported, reported_band="adult", at=at
+        reporter_id=reporter,
+        reporter_band=band,
+        reported_id=reported,
+        reported_band="adult",
+        at=at,
+        text=text,
     )
     await log.close()
     return report_id
 
 
+# A policy whose display lookup reads the host's own people table (host_people).
+DISPLAY_POLICY = textwrap.dedent(
+    """
+    version: 1
+    name: moderation-test
+    extends: baseline
+    moderation:
+      display:
+        sql: SELECT id, name, handle FROM host_people WHERE id IN :accounts
+    """
+)
+PEOPLE = [("adult-x", "Alex Turner", "alex"), ("kid", "Kim Lee", "kim"), ("mod-1", "Mo Reyes", "mo")]
+
+
+@contextlib.asynccontextmanager
+async def host_people(engine: AsyncEngine) -> AsyncIterator[None]:
+    """The host app's people, for `DISPLAY_POLICY`; dropped afterwards."""
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "CREATE TABLE host_people (id VARCHAR(64), name VARCHAR(80), handle VARCHAR(40))"
+        )
+        for row in PEOPLE:
+            await conn.exec_driver_sql(
+                "INSERT INTO host_people VALUES ($1, $2, $3)"
+                if conn.dialect.name == "postgresql"
+                else "INSERT INTO host_people VALUES (?, ?, ?)",
+                row,
+            )
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("DROP TABLE host_people")

@@ -11,6 +11,7 @@ from safe_accounts.alerts.tables import alerts
 from safe_accounts.alerts.tables import restrictions as restriction_rows
 from safe_accounts.clock import FrozenClock
 from safe_accounts.moderation import InvalidAction, Moderation, ModerationAction, UnknownItem
+from safe_accounts.moderation.hooks import HostAction
 from safe_accounts.moderation.tables import reports
 
 from .conftest import file_report, raise_alert
@@ -75,30 +76,35 @@ async def test_restrict_may_take_the_running_middlewares_restrictions_later(
     assert restrictions.is_restricted("adult-x")
 
 
-async def test_suspend_calls_the_hosts_hook_and_is_recorded_either_way(
+async def test_suspend_hands_the_host_the_action_and_is_recorded_either_way(
     engine: AsyncEngine, clock: FrozenClock
 ) -> None:
     await raise_alert(engine, "a1", "adult-x", T0)
-    suspended: list[str] = []
+    told: list[HostAction] = []
 
-    async def suspend(account: str) -> None:
-        suspended.append(account)
+    async def carry_out(action: HostAction) -> None:
+        told.append(action)
 
-    record = await Moderation(engine, on_suspend=suspend, clock=clock).take(
+    record = await Moderation(engine, on_action=carry_out, clock=clock).take(
         "a1", "suspend", by="mod-1"
     )
-    assert suspended == ["adult-x"] and record.effect == "suspended by the host"
+    assert [(a.action, a.account_id, a.by, a.id) for a in told] == [
+        (ModerationAction.SUSPEND, "adult-x", "mod-1", record.id)
+    ]
+    assert record.effect == "suspended by the host; handed to the host's callback"
 
     unhooked = await Moderation(engine, clock=clock).take("a1", "suspend", by="mod-1")
-    assert unhooked.effect == "recorded only: no suspend hook is configured"
+    assert unhooked.effect == "recorded only: no host hook is configured"
 
-    async def broken(account: str) -> None:
+    def broken(action: HostAction) -> None:  # a plain function works too
         raise ConnectionError("accounts service down")
 
-    failed = await Moderation(engine, on_suspend=broken, clock=clock).take(
+    failed = await Moderation(engine, on_action=broken, clock=clock).take(
         "a1", "suspend", by="mod-1"
     )
-    assert failed.effect == "suspend hook failed: ConnectionError: accounts service down"
+    assert failed.effect == (
+        "not suspended; the host's callback failed: ConnectionError: accounts service down"
+    )
     assert len(await Moderation(engine).actions_on("a1")) == 3
 
 

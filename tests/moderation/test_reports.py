@@ -49,6 +49,7 @@ async def test_record_only_queues_and_flush_writes(engine: AsyncEngine) -> None:
             "reported_band": "adult",
             "decision_id": "d1",
             "status": "open",
+            "text": None,
         }
     ]
     await log.close()

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from safe_accounts.policy.model import DEFAULT_RESTRICTED_NOTICE
+
 from .conftest import Chat, cookie
 from .inprocess import Session, connect
 
@@ -187,7 +189,7 @@ async def test_a_restriction_raised_mid_connection_stops_the_next_frame_to_a_min
         notice = await ws.next_json()
         await ws.send_json({"type": "message", "to": "other-adult", "text": "adults still"})
         assert (await ws.next_json())["type"] == "ack"
-    assert notice["rule"] == "restricted-contact-to-minor"
+    assert (notice["rule"], notice["detail"]) == (None, DEFAULT_RESTRICTED_NOTICE)
     assert [t for t in chat.host.texts("inbox") if "kid" in str(t)] == [
         '{"type":"message","to":"kid","text":"before"}'
     ]

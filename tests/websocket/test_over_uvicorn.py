@@ -14,6 +14,8 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
+from safe_accounts.policy.model import DEFAULT_RESTRICTED_NOTICE
+
 from .conftest import Chat, free_socket, token
 
 Serve = Callable[..., contextlib.AbstractAsyncContextManager[str]]
@@ -150,7 +152,8 @@ async def test_a_restriction_raised_mid_connection_takes_effect_on_the_next_fram
             )
             # The shared socket drops the frame to the child and says why ...
             await inbox.send(json.dumps({"type": "message", "to": "kid", "text": "after"}))
-            assert (await _receive_json(inbox))["rule"] == "restricted-contact-to-minor"
+            notice = await _receive_json(inbox)
+            assert (notice["rule"], notice["detail"]) == (None, DEFAULT_RESTRICTED_NOTICE)
             # ... and the socket to that one child is closed with 1008 on its next frame.
             await direct.send("after")
             with pytest.raises(ConnectionClosedError) as closed:

@@ -1,41 +1,38 @@
-"""Moderators' actions: recorded with who and when, and made to take effect.
+"""Moderators' actions on one item (an alert or a report): recorded with who and when, and
+made to take effect (effects.py). Most work is on cases (casework.py), which record an
+action on every item they hold; this is the same for a single item, as the command line's
+`alerts ack|resolve ID` takes it.
 
-`restrict` and `lift` go through `alerts.Restrictions`, so the enforcement sees them at
-once (in this worker directly, in the others by pub/sub or their next refresh). `suspend`
-calls the host's hook, since only the host can suspend an account; the action is recorded
-whether or not a hook is configured and whether or not it succeeds, with what happened
-in `effect`. The first action on an item is its first response; the first resolving
-action (dismiss, warn, restrict, suspend, refer) is its resolution.
+The first action on an item is its first response; the first resolving action (dismiss,
+warn, restrict, suspend, refer) is its resolution. Once every item of a case is resolved,
+the case is too.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..alerts.restrictions import Restrictions
-from ..alerts.tables import restrictions as restriction_rows
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import storage_errors
-from .items import ItemRef, find_item, status_table
+from .cases import file_new_items
+from .casework import MAX_MODERATOR_ID, MAX_NOTE, settle_case_of
+from .due import DueTimes
+from .effects import Effects, RestrictionsSource
+from .hooks import HostAction, HostCallback, HostHooks
+from .items import find_item, status_table
 from .model import ActionRecord, InvalidAction, ItemKind, ItemStatus, ModerationAction
 from .tables import moderation_actions
 
 logger = logging.getLogger("safe_accounts.moderation")
 
 ACTION_TAKEN = "moderation: %s on %s %s (account %s) by %s"
-SUSPEND_FAILED = "moderation: the suspend hook failed for %s: %s"
 
-SuspendHook = Callable[[str], Awaitable[Any]]
-RestrictionsSource = Restrictions | Callable[[], Restrictions]
+__all__ = ["MAX_MODERATOR_ID", "MAX_NOTE", "Moderation", "RestrictionsSource"]
 
-MAX_NOTE = 2000
-MAX_MODERATOR_ID = 255
 _NEEDS_ACCOUNT = frozenset(
     {ModerationAction.RESTRICT, ModerationAction.LIFT, ModerationAction.SUSPEND}
 )
@@ -47,6 +44,7 @@ class Moderation:
     `restrictions` is the running middleware's `Restrictions` (or a callable returning it,
     for an app built before the middleware has started). Without one, restrictions are
     written to SQL only and the middleware's workers pick them up on their next refresh.
+    `on_action` (or `hooks`) hands the host what only it can do (hooks.py).
     """
 
     def __init__(
@@ -54,23 +52,20 @@ class Moderation:
         engine: AsyncEngine,
         *,
         restrictions: RestrictionsSource | None = None,
-        on_suspend: SuspendHook | None = None,
+        on_action: HostCallback | None = None,
+        hooks: HostHooks | None = None,
+        due: DueTimes | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._engine = engine
-        self._restrictions = restrictions
-        self._sql_only: Restrictions | None = None
-        self._on_suspend = on_suspend
+        self._effects = Effects(
+            engine,
+            restrictions=restrictions,
+            hooks=hooks or HostHooks(callback=on_action, clock=clock),
+            clock=clock,
+        )
+        self._due = due or DueTimes()
         self._clock = clock
-
-    def _restrictions_now(self) -> Restrictions:
-        if isinstance(self._restrictions, Restrictions):
-            return self._restrictions
-        if self._restrictions is not None:
-            return self._restrictions()
-        if self._sql_only is None:
-            self._sql_only = Restrictions(self._engine, clock=self._clock)
-        return self._sql_only
 
     async def take(
         self, item_id: str, action: ModerationAction | str, *, by: str, note: str = ""
@@ -85,22 +80,34 @@ class Moderation:
         note = note.strip()
         if len(note) > MAX_NOTE:
             raise InvalidAction(f"a note is at most {MAX_NOTE} characters")
-        async with self._engine.connect() as conn:
-            item = await find_item(conn, item_id)
+        # Into its case first: the case is settled below when this decides its last item.
+        await file_new_items(self._engine, self._due, now=self._clock.now())
+        with storage_errors("reading the item"):
+            async with self._engine.connect() as conn:
+                item = await find_item(conn, item_id)
         if action in _NEEDS_ACCOUNT and item.account_id is None:
             raise InvalidAction(
                 f"{item.kind.value} {item.id} no longer names an account (erased by retention): "
                 f"{action.value} cannot apply"
             )
-        effect = await self._apply(item, action, by=by, note=note)
+        record_id = uuid.uuid4().hex
+        now = self._clock.now()
+        effect = None
+        if item.account_id is not None:
+            effect = await self._effects.apply(
+                HostAction(record_id, action, item.account_id, None, by, now),
+                note=note,
+                reason=f"restricted by moderator {by} on {item.kind.value} {item.id}",
+                alert_id=item.id if item.kind is ItemKind.ALERT else None,
+            )
         record = ActionRecord(
-            id=uuid.uuid4().hex,
+            id=record_id,
             item_kind=item.kind,
             item_id=item.id,
             account_id=item.account_id,
             action=action,
             by=by,
-            at=self._clock.now(),
+            at=now,
             note=note or None,
             effect=effect,
         )
@@ -115,68 +122,28 @@ class Moderation:
                     await conn.execute(
                         update(table).where(table.c.id == item.id).values(status=status.value)
                     )
+                if status is ItemStatus.RESOLVED:
+                    await settle_case_of(conn, item.id, by, now, action.value)
         logger.info(ACTION_TAKEN, action.value, item.kind.value, item.id, item.account_id, by)
         return record
 
-    async def _apply(
-        self, item: ItemRef, action: ModerationAction, *, by: str, note: str
-    ) -> str | None:
-        account = item.account_id
-        if action is ModerationAction.RESTRICT:
-            assert account is not None
-            if await self._is_restricted(account):
-                return "already restricted"
-            reason = note or f"restricted by moderator {by} on {item.kind.value} {item.id}"
-            await self._restrictions_now().restrict(
-                account,
-                reason=reason,
-                alert_id=item.id if item.kind is ItemKind.ALERT else None,
-                by=by,
-            )
-            return "restricted"
-        if action is ModerationAction.LIFT:
-            assert account is not None
-            if not await self._is_restricted(account):
-                return "no active restriction"
-            await self._restrictions_now().lift(account, by=by, note=note)
-            return "restriction lifted"
-        if action is ModerationAction.SUSPEND:
-            assert account is not None
-            if self._on_suspend is None:
-                return "recorded only: no suspend hook is configured"
-            try:
-                await self._on_suspend(account)
-            except Exception as exc:  # noqa: BLE001 - the host's hook: record what happened
-                logger.error(SUSPEND_FAILED, account, exc)
-                return f"suspend hook failed: {exc.__class__.__name__}: {exc}"[:500]
-            return "suspended by the host"
-        return None
-
-    async def _is_restricted(self, account_id: str) -> bool:
-        async with self._engine.connect() as conn:
-            found = await conn.execute(
-                select(restriction_rows.c.id)
-                .where(
-                    restriction_rows.c.account_id == account_id,
-                    restriction_rows.c.lifted_at.is_(None),
-                )
-                .limit(1)
-            )
-            return found.first() is not None
+    async def is_restricted(self, account_id: str) -> bool:
+        return await self._effects.is_restricted(account_id)
 
     async def actions_on(self, item_id: str) -> list[ActionRecord]:
-        async with self._engine.connect() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(moderation_actions)
-                        .where(moderation_actions.c.item_id == item_id)
-                        .order_by(moderation_actions.c.at, moderation_actions.c.id)
+        with storage_errors("reading the item's actions"):
+            async with self._engine.connect() as conn:
+                rows = (
+                    (
+                        await conn.execute(
+                            select(moderation_actions)
+                            .where(moderation_actions.c.item_id == item_id)
+                            .order_by(moderation_actions.c.at, moderation_actions.c.id)
+                        )
                     )
+                    .mappings()
+                    .all()
                 )
-                .mappings()
-                .all()
-            )
         return [ActionRecord.from_row(r) for r in rows]
 
 
@@ -186,3 +153,4 @@ def _status_after(status: ItemStatus, action: ModerationAction) -> ItemStatus:
     if action is ModerationAction.ACK and status is ItemStatus.OPEN:
         return ItemStatus.ACKNOWLEDGED
     return status
+

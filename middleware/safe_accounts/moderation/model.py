@@ -78,6 +78,7 @@ class ActionRecord:
     at: float
     note: str | None
     effect: str | None
+    case_id: str | None = None  # taken on the case holding the item (one row per item)
 
     @classmethod
     def from_row(cls, row: Any) -> ActionRecord:
@@ -91,6 +92,7 @@ class ActionRecord:
             at=row["at"],
             note=row["note"],
             effect=row["effect"],
+            case_id=row["case_id"],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -104,4 +106,5 @@ class ActionRecord:
             "at": self.at,
             "note": self.note,
             "effect": self.effect,
+            "case_id": self.case_id,
         }

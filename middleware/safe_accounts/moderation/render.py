@@ -49,6 +49,10 @@ def to_csv(report: TransparencyReport) -> str:
         writer.writerow([name, "count", durations.count])
         writer.writerow([name, "median", _blank(durations.median)])
         writer.writerow([name, "p90", _blank(durations.p90)])
+    writer.writerow(["due_times", "decided", report.due.decided])
+    writer.writerow(["due_times", "within_due", report.due.within_due])
+    writer.writerow(["due_times", "share_within_due", _blank(report.due.share_within_due)])
+    writer.writerow(["due_times", "overdue_at_end", report.due.overdue_at_end])
     writer.writerow(["actions_taken", "", report.actions_taken])
     for action, count in report.actions_by_type.items():
         writer.writerow(["actions_taken", f"type={action}", count])
@@ -69,19 +73,29 @@ def _blank(value: Any) -> Any:
 
 
 def charts(report: TransparencyReport) -> list[Markup]:
-    labels = [w.start.isoformat() for w in report.weeks]
+    labels = [w.start for w in report.weeks]
     return [
-        bar_chart("Child-endangerment reports per week", labels, [w.reports for w in report.weeks]),
-        bar_chart("Grooming alerts per week", labels, [w.alerts for w in report.weeks]),
         bar_chart(
-            "Stranger contacts blocked per week", labels, [w.contacts_blocked for w in report.weeks]
+            "Child-endangerment reports per week", labels, [w.reports for w in report.weeks],
+            y_label="reports",
         ),
-        bar_chart("Moderation actions per week", labels, [w.actions for w in report.weeks]),
+        bar_chart(
+            "Grooming alerts per week", labels, [w.alerts for w in report.weeks], y_label="alerts"
+        ),
+        bar_chart(
+            "Stranger contacts blocked per week", labels, [w.contacts_blocked for w in report.weeks],
+            y_label="contacts blocked",
+        ),
+        bar_chart(
+            "Moderation actions per week", labels, [w.actions for w in report.weeks],
+            y_label="actions",
+        ),
         bar_chart(
             "Median time to first response, by week",
             labels,
             [w.median_first_response for w in report.weeks],
             unit="duration",
+            y_label="median time",
         ),
     ]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, distinct, exists, func, select
+from sqlalchemy import and_, case, distinct, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..alerts.tables import alerts
@@ -24,8 +24,8 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..decisions.table import decision_log
 from ..errors import SafeAccountsError
 from .model import RESOLVING, ItemKind
-from .tables import moderation_actions, purges, reports, weekly_figures
-from .weeks import as_date, day_start, floor_to_week, week_index, week_of, week_start
+from .tables import case_items, moderation_actions, purges, reports, weekly_figures
+from .weeks import as_date, day_start, floor_to_week, monday_of, week_index, week_of, week_start
 
 CONTACTS_BLOCKED = "contacts_blocked"
 
@@ -42,6 +42,7 @@ def blocked_contact() -> Any:
 SYSTEM = "system"  # `created_by` of restrictions an alert made
 _RESOLVING = sorted(a.value for a in RESOLVING)
 MAX_DAYS = 3660
+DEFAULT_WEEKS = 12  # the period shown when none is asked for
 
 
 class InvalidPeriod(SafeAccountsError, ValueError):
@@ -56,8 +57,26 @@ class Period:
     last: date
 
     @classmethod
-    def parse(cls, first: str, last: str) -> Period:
-        return cls.of(_date(first, "--from"), _date(last, "--to"))
+    def parse(cls, first: str, last: str, *, labels: tuple[str, str] = ("--from", "--to")) -> Period:
+        """`labels` name the two dates in a message (the command line's options, a page's fields)."""
+        return cls.of(_date(first, labels[0]), _date(last, labels[1]))
+
+    @classmethod
+    def around(
+        cls,
+        first: str | None,
+        last: str | None,
+        *,
+        today: float | date,
+        weeks: int = DEFAULT_WEEKS,
+        labels: tuple[str, str] = ("--from", "--to"),
+    ) -> Period:
+        """The period asked for, the missing end filled in: without `last`, today; without
+        `first`, the Monday `weeks - 1` weeks before `last`'s. Neither: the last `weeks`
+        weeks up to today - what the moderation app and `report transparency` both show."""
+        end = _date(last, labels[1]) if last else (today if isinstance(today, date) else as_date(today))
+        start = _date(first, labels[0]) if first else monday_of(end) - timedelta(weeks=weeks - 1)
+        return cls.of(start, end)
 
     @classmethod
     def of(cls, first: date, last: date) -> Period:
@@ -120,6 +139,27 @@ def _ms(seconds: float | None) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
+class DueFigures:
+    """Decisions measured against the policy's due times (`moderation.due`)."""
+
+    decided: int  # items with a due time whose first resolving action is in the period
+    within_due: int  # ... of which that action came by the due time
+    overdue_at_end: int  # items with a due time, undecided at the end of the period and past it
+
+    @property
+    def share_within_due(self) -> float | None:
+        return None if not self.decided else round(self.within_due / self.decided, 4)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "decided": self.decided,
+            "within_due": self.within_due,
+            "share_within_due": self.share_within_due,
+            "overdue_at_end": self.overdue_at_end,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Week:
     start: date  # its Monday
     reports: int
@@ -161,6 +201,7 @@ class TransparencyReport:
     weeks: tuple[Week, ...]
     folded_before: int | None  # blocked contacts before this instant come from weekly figures
     notes: tuple[str, ...]
+    due: DueFigures = DueFigures(0, 0, 0)
 
     @property
     def alerts_raised(self) -> int:
@@ -205,6 +246,7 @@ class TransparencyReport:
             },
             "time_to_first_response": self.first_response.to_json(),
             "time_to_resolution": self.resolution.to_json(),
+            "due_times": self.due.to_json(),
             "actions_taken": {"total": self.actions_taken, "by_type": dict(self.actions_by_type)},
             "items_open_at_end": {
                 "total": self.items_open,
@@ -311,14 +353,20 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
         first_weekly[week_index(at)].append(seconds)
 
     # --- actions taken -------------------------------------------------------------------
-    actions_in = and_(moderation_actions.c.at >= start, moderation_actions.c.at < end)
-    by_type = await _pairs(
-        conn,
-        select(moderation_actions.c.action, func.count())
-        .where(actions_in)
-        .group_by(moderation_actions.c.action),
+    # An action on a case is stored once per item it covers: it counts once.
+    decided = moderation_actions.c
+    taken = (
+        select(decided.action.label("action"), decided.at.label("at"))
+        .where(decided.at >= start, decided.at < end)
+        .group_by(func.coalesce(decided.case_id, decided.id), decided.action, decided.at, decided.by)
+        .subquery("taken")
     )
-    actions_weekly = await _weekly(conn, moderation_actions.c.at, actions_in)
+    by_type = await _pairs(
+        conn, select(taken.c.action, func.count()).group_by(taken.c.action)
+    )
+    actions_weekly = await _weekly(conn, taken.c.at, true())
+
+    due = await _due_figures(conn, start, end)
 
     # --- items still open at the end of the period ----------------------------------------
     open_alerts = await _open_at(conn, alerts, alerts.c.created_at, ItemKind.ALERT, end)
@@ -356,6 +404,7 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
         weeks=week_rows,
         folded_before=folded_before,
         notes=_notes(period, folded_before),
+        due=due,
     )
 
 
@@ -387,6 +436,34 @@ async def _first_actions(
         and_(first_at >= start, first_at < end)
     )
     return [(float(at), float(seconds)) for at, seconds in await conn.execute(query)]
+
+
+async def _due_figures(conn: AsyncConnection, start: int, end: int) -> DueFigures:
+    """Each item's first resolving action against its due time (from its case)."""
+    first_at = func.min(moderation_actions.c.at)
+    decided = (
+        select(moderation_actions.c.item_id.label("item_id"), first_at.label("at"))
+        .where(moderation_actions.c.action.in_(_RESOLVING))
+        .group_by(moderation_actions.c.item_id)
+        .subquery("decided")
+    )
+    in_period = and_(decided.c.at >= start, decided.c.at < end, case_items.c.due_at.is_not(None))
+    measured = select(
+        func.count(),
+        func.coalesce(func.sum(case((decided.c.at <= case_items.c.due_at, 1), else_=0)), 0),
+    ).select_from(decided.join(case_items, case_items.c.item_id == decided.c.item_id))
+    count, within = (await conn.execute(measured.where(in_period))).one()
+    # Past due at the end and not decided before it.
+    late = select(func.count()).select_from(
+        case_items.outerjoin(decided, decided.c.item_id == case_items.c.item_id)
+    ).where(
+        case_items.c.due_at.is_not(None),
+        case_items.c.due_at < end,
+        case_items.c.item_created_at < end,
+        or_(decided.c.at.is_(None), decided.c.at >= end),
+    )
+    overdue = int((await conn.execute(late)).scalar_one())
+    return DueFigures(int(count), int(within), overdue)
 
 
 async def _open_at(

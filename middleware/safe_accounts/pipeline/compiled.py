@@ -95,6 +95,8 @@ class CompiledRoute:
     personal: bool = False
     # What a `hide` answers: the app's own answer for an id that does not exist.
     not_found: NotFoundAnswer = STARLETTE_ANSWER
+    # `report` routes: where the reporter's words are (`json.X`, `form.X`, `query.X`).
+    report_text: str | None = None
     # A fixed outcome (`outcome: deny|hide`): the one rule every request gets (`fixed.py`).
     fixed: CompiledRule | None = None
 
@@ -104,13 +106,14 @@ class CompiledRoute:
 
 
 
-def _json_keys(targets: Targets, answer: CompiledAnswer | None) -> tuple[str, ...] | None:
+def _json_keys(targets: Targets, answer: CompiledAnswer | None, report_text: str | None) -> tuple[str, ...] | None:
     """The quoted keys a route reads from a JSON body (see `jsonpath.read_json`)."""
     paths = targets.json_paths()
     if paths is None:
         return None
-    if answer is not None and answer.field.startswith("json."):
-        paths.append(compile_path(answer.field[5:]))
+    for field in (answer.field if answer is not None else None, report_text):
+        if field is not None and field.startswith("json."):
+            paths.append(compile_path(field[5:]))
     return quoted_keys(paths)
 
 
@@ -172,6 +175,7 @@ class CompiledPolicy:
                     policy_mode=policy.mode,
                     on_failure=policy.defaults.on_failure,
                     unknown_is_minor=self.unknown_is_minor,
+                    restricted_notice=policy.moderation.restricted_notice,
                 )
                 for rule in policy.rules
                 if rule.enabled and _covers(rule.action, action)
@@ -203,16 +207,18 @@ class CompiledPolicy:
             response=_response(route.response),
             answer=answer,
             max_body_bytes=route.max_body_bytes or self.defaults.max_body_bytes,
-            json_keys=_json_keys(targets, answer),
+            json_keys=_json_keys(targets, answer, route.report_text),
             sender=_sender(route.sender),
             frames=self._frames(route.frames),
-            reads_body=targets.needs_body or (answer is not None and answer.field.startswith(("json.", "form."))),
+            reads_body=targets.needs_body
+            or any(f is not None and f.startswith(("json.", "form.")) for f in (answer and answer.field, route.report_text)),
             passes_through_when_allowed=route.response is None and route.action not in RECORDED_ON_SUCCESS,
             filters_lists=filters_lists,
             personal=bool({"GET", "HEAD"} & set(upper)) and (
                 filters_lists or notices or _enforces(self.rules[route.action])
             ),
             not_found=compile_not_found(route.not_found or self.not_found, route.path),
+            report_text=route.report_text,
             fixed=None if route.outcome is None else fixed_rule(
                 route.name or f"routes[{index}]", route.outcome, route.reason, self.policy.mode
             ),

@@ -202,8 +202,8 @@ class Enforcement:
             return
         self.handed_over = True
         await problem.send_problem(
-            self.send, problem.DENIED[0], problem.DENIED[1], 403, rule.reason,
-            decision_id=decision_id, rule=rule.id,
+            self.send, problem.DENIED[0], problem.DENIED[1], 403, rule.detail,
+            decision_id=decision_id, rule=rule.public_id,
         )
 
     async def _fixed(self, rule: CompiledRule) -> None:
@@ -392,17 +392,20 @@ class Enforcement:
                 self._submit(kind, target.id, actor, None, decision_id)
 
     def _record_reports(self, reporter: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
-        """A report becomes a child-endangerment report in the moderation queue (never its text):
-        one per account reported (`pairs` are `records.per_account`'s)."""
+        """A report becomes a child-endangerment report in the moderation queue: one per
+        account reported (`pairs` are `records.per_account`'s), with the reporter's words
+        when the route names them (`report_text`)."""
         reports = self.rt.extras.get("reports")
         if reports is None or reporter.id is None:
             return
+        spec = self.route.report_text
+        words = [v for v in _reference_values(self.view, spec) if isinstance(v, str)] if spec else []
         for pair in pairs:
             if pair.target.id is not None:
                 reports.record(
                     reporter_id=reporter.id, reporter_band=reporter.band.value,
                     reported_id=pair.target.id, reported_band=pair.target.band.value,
-                    at=self.now, decision_id=decision_id,
+                    at=self.now, decision_id=decision_id, text=words[0] if words else None,
                 )
 
     async def _contact_response(self, responder: Party, pairs: Sequence[PairVerdict]) -> None:

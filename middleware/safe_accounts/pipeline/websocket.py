@@ -260,7 +260,7 @@ class SocketGuard:
             return Refusal(problem.HIDDEN, 404, "Not Found", answer=self.route.not_found)
         assert verdict.rule is not None
         return Refusal(
-            problem.DENIED, 403, verdict.rule.reason, rule=verdict.rule.id, decision_id=decision_id
+            problem.DENIED, 403, verdict.rule.detail, rule=verdict.rule.public_id, decision_id=decision_id
         )
 
 

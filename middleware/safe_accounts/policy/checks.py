@@ -29,6 +29,8 @@ _BANDS = ("under_13", "13_15", "16_17", "adult", "unknown")
 _ASSURANCES = ("self_declared", "estimated", "verified")
 # What the relationship lookups are called with (see Relationships in model.py).
 _LOOKUP_PARAMS: dict[str, tuple[str, ...]] = {"connected": ("actor", "targets"), "mutual_count": ("actor", "target")}
+# ... and the moderators' display lookup (see Moderation in model.py).
+_DISPLAY_PARAMS = ("accounts",)
 
 
 def find(data: Any, where: Callable[[Loc], str]) -> Iterator[Finding]:
@@ -106,6 +108,8 @@ def _routes(data: dict[str, Any], queries: dict[str, Any]) -> Iterator[Finding]:
         answer = route.get("response_from")
         if isinstance(answer, dict) and isinstance(answer.get("field"), str):
             yield from _source((*at, "response_from", "field"), answer["field"], params, template)
+        if isinstance(route.get("report_text"), str):
+            yield from _source((*at, "report_text"), route["report_text"], params, template)
         shape = route.get("response")
         if isinstance(shape, dict):
             for key in ("items", "id"):
@@ -195,6 +199,9 @@ def _lookups(data: dict[str, Any], queries: dict[str, Any]) -> Iterator[Finding]
     if isinstance(relationships, dict):
         for name, names in _LOOKUP_PARAMS.items():
             lookups.append((("relationships", name), relationships.get(name), names))
+    moderation = data.get("moderation")
+    if isinstance(moderation, dict):
+        lookups.append((("moderation", "display"), moderation.get("display"), _DISPLAY_PARAMS))
     for at, lookup, allowed in lookups:
         if not isinstance(lookup, dict):
             continue
@@ -212,7 +219,10 @@ def _lookups(data: dict[str, Any], queries: dict[str, Any]) -> Iterator[Finding]
                     f"query uses :{unknown}, but `{at[-1]}` is called with "
                     + " and ".join(f":{name}" for name in allowed)
                 )
-            if "actor" not in used:
+            if allowed == _DISPLAY_PARAMS:
+                if "accounts" not in used:
+                    yield (*at, "sql"), "query must use :accounts (the ids to show, as `IN :accounts`)"
+            elif "actor" not in used:
                 yield (*at, "sql"), f"query must use :actor (whose `{at[-1]}` this is)"
 
 

@@ -68,11 +68,25 @@ class CompiledRule:
     cheap: Callable[[Party, Party], bool]
     # Phase two: the relationship.
     relational: Callable[[Relation], bool]
+    # What the actor is told when this rule refuses them, if not `reason`: a rule on
+    # restricted accounts tells the policy's neutral `moderation.restricted_notice`.
+    told: str | None = None
     # The verdict this rule gives when it applies: built once, not per decision.
     verdict: Verdict = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "verdict", Verdict(self.outcome, self))
+
+    @property
+    def detail(self) -> str:
+        """The problem's `detail` when this rule refuses the actor."""
+        return self.reason if self.told is None else self.told
+
+    @property
+    def public_id(self) -> str | None:
+        """The rule id the actor may see: none for a rule on restricted accounts, whose id
+        would say what its reason does not (the decision id still finds the row)."""
+        return self.id if self.told is None else None
 
     @property
     def refuses_on_failure(self) -> bool:
@@ -138,8 +152,18 @@ def _compile_relational(when: Conditions) -> Callable[[Relation], bool]:
     return _all_of1(checks)
 
 
-def compile_rule(rule: Rule, *, policy_mode: Mode, on_failure: Failure, unknown_is_minor: bool) -> CompiledRule:
+def compile_rule(
+    rule: Rule,
+    *,
+    policy_mode: Mode,
+    on_failure: Failure,
+    unknown_is_minor: bool,
+    restricted_notice: str | None = None,
+) -> CompiledRule:
+    """`restricted_notice`: what a rule on restricted actors (`actor_restricted: true`) tells
+    them instead of its reason (None: its reason)."""
     return CompiledRule(
+        told=restricted_notice if rule.when.actor_restricted else None,
         id=rule.id,
         outcome=rule.then,
         mode=rule.mode or policy_mode,

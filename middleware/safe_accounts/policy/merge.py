@@ -9,8 +9,8 @@
 - `tests` are appended: the base's cases still run against the merged policy, and a case
   of the same name as one of the base's is an error (half of one case merged with half of
   another would test what nobody wrote), reported at both places.
-- The top level, `defaults`, `bands`, `bands.cache`, `relationships`, `queries` and
-  `signals` merge key by key.
+- The top level, `defaults`, `bands`, `bands.cache`, `relationships`, `queries`,
+  `signals` and `moderation` merge key by key.
 - Everything else (`identity`, `bands.store`, each query or relationship lookup, scalars)
   is replaced as a whole by the extending file: half of one identity source or lookup
   merged with half of another would be a value nobody wrote.
@@ -25,7 +25,16 @@ from typing import Any
 from .yamlnodes import Entry, Mapping, Node, Scalar, Sequence
 
 _KEY_BY_KEY: frozenset[tuple[str, ...]] = frozenset(
-    {(), ("defaults",), ("bands",), ("bands", "cache"), ("relationships",), ("queries",), ("signals",)}
+    {
+        (),
+        ("defaults",),
+        ("bands",),
+        ("bands", "cache"),
+        ("relationships",),
+        ("queries",),
+        ("signals",),
+        ("moderation",),
+    }
 )
 _LISTS_BY_ID: dict[tuple[str, ...], str] = {
     ("routes",): "name",

@@ -276,6 +276,13 @@ class Route(_Frozen):
     reason: str | None = Field(
         default=None, description="With `outcome`: what the problem details tell the client (and moderators)."
     )
+    report_text: str | None = Field(
+        default=None,
+        description="`report` routes: `json.PATH`, `form.NAME` or `query.NAME` holding what the reporter wrote. "
+        "Kept with the child-endangerment report for moderators (at most 2,000 characters), and erased by "
+        "`safe-accounts purge` with the report's account ids.",
+        pattern=r"^(json|form|query)\..+$",
+    )
 
     @property
     def requires_targets(self) -> bool:
@@ -325,6 +332,12 @@ class Route(_Frozen):
             raise ValueError("`reason` goes with a fixed `outcome` (a rule's reason is the rule's)")
         if self.outcome is not None and self.name is None:
             raise ValueError("a route with a fixed `outcome` needs a `name`: decisions are recorded under `route:NAME`")
+        return self
+
+    @model_validator(mode="after")
+    def _report_text_on_reports(self) -> Route:
+        if self.report_text is not None and self.action is not Action.REPORT:
+            raise ValueError("`report_text` applies only to `action: report` routes")
         return self
 
     @model_validator(mode="after")
@@ -579,6 +592,83 @@ class PolicyTest(_Frozen):
         return self
 
 
+# --- moderation -----------------------------------------------------------------------------
+
+
+ItemKindName = Literal["alert", "report"]
+HostActionName = Literal["warn", "restrict", "lift", "suspend", "refer_law_enforcement"]
+
+
+class DueTime(_Frozen):
+    """How soon a moderator must decide on an item: the first entry that matches it sets its
+    due time (the item's creation + `within`); an item no entry matches has none."""
+
+    item: ItemKindName = Field(description="`alert` (a grooming alert) or `report` (a child-endangerment report).")
+    reporter_band: tuple[BandName, ...] | None = Field(
+        default=None, description="Reports only: the reporter's band (`minor` for every under-18)."
+    )
+    signal: tuple[str, ...] | None = Field(default=None, description="Alerts only: the signal ids it applies to.")
+    within: str = Field(description="`30m`, `24h`, `7d`.", pattern=r"^\d+[smhd]$")
+
+    @model_validator(mode="after")
+    def _fits_the_item(self) -> DueTime:
+        if self.item == "alert" and self.reporter_band is not None:
+            raise ValueError("`reporter_band` applies only to `item: report`")
+        if self.item == "report" and self.signal is not None:
+            raise ValueError("`signal` applies only to `item: alert`")
+        return self
+
+
+# Children's reports first (a day, as Ofcom's codes expect "swift" action on reports from
+# children), alerts within a day too (the account is usually restricted meanwhile, which
+# is unfair if it is wrong), other reports within three days.
+DEFAULT_DUE = (
+    DueTime(item="report", reporter_band=("minor",), within="24h"),
+    DueTime(item="alert", within="24h"),
+    DueTime(item="report", within="72h"),
+)
+
+
+class ActionWebhook(_Frozen):
+    """A signed POST to the host app for each moderator's action it must carry out (a
+    suspension, a warning), so that the action takes effect in the app itself."""
+
+    url_env: str = Field(description="Environment variable holding the URL (http:// or https://).")
+    secret_env: str = Field(description="Environment variable holding the signing secret (16 bytes or more).")
+    actions: tuple[HostActionName, ...] = Field(
+        default=("warn", "restrict", "lift", "suspend", "refer_law_enforcement"),
+        min_length=1,
+        description="The actions sent.",
+    )
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
+DEFAULT_RESTRICTED_NOTICE = "This is not available to your account at the moment."
+
+
+class Moderation(_Frozen):
+    """What the moderation app, its command line and the refusals of restricted accounts need."""
+
+    display: Lookup | None = Field(
+        default=None,
+        description="How accounts appear to moderators: rows of (account id, display name, handle) for the ids "
+        "in `:accounts`. Without it moderators see bare ids.",
+    )
+    due: tuple[DueTime, ...] = Field(
+        default=DEFAULT_DUE, description="Due times by item; the first that matches applies."
+    )
+    restricted_notice: str = Field(
+        default=DEFAULT_RESTRICTED_NOTICE,
+        min_length=1,
+        description="What a restricted account is told when a rule on `actor_restricted: true` refuses it. It "
+        "must not say that the accounts it tried to reach are children, nor that a moderator is looking; the "
+        "rule's id is not sent either (the decision id finds the row).",
+    )
+    webhook: ActionWebhook | None = Field(
+        default=None, description="A signed webhook to the host for the actions it carries out."
+    )
+
+
 class PolicyFile(_Frozen):
     """One policy file as written. `extends` merges a base (by rule/signal/route id)."""
 
@@ -594,6 +684,7 @@ class PolicyFile(_Frozen):
     routes: tuple[Route, ...] = ()
     rules: tuple[Rule, ...] = ()
     signals: Signals = Signals()
+    moderation: Moderation = Moderation()
     reviewed: tuple[ReviewedRoute, ...] = Field(
         default=(), description="App routes reviewed and deliberately not classified."
     )

@@ -15,6 +15,8 @@ from ..alerts.model import Alert
 from ..alerts.pipeline import GroomingAlerts
 from ..alerts.webhook import Webhook
 from ..errors import ConfigurationError
+from ..moderation.due import DueTimes
+from ..moderation.filer import CaseFiler
 from ..moderation.reports import ReportLog
 from .worker import Runtime, SignalsFactory
 
@@ -83,5 +85,11 @@ def attach_grooming_alerts(
         runtime.health_parts["reports"] = reports.health
         runtime.extras["reports"] = reports
         runtime.drainers.append(reports.flush)
+        # Alerts and reports into cases, with their due times, as soon as they exist.
+        filer = CaseFiler(runtime.engine, DueTimes.of(runtime.policy.policy), clock=runtime.clock)
+        await filer.start()
+        runtime.closers.append(filer.close)
+        runtime.health_parts["cases"] = filer.health
+        runtime.drainers.append(filer.drain)
 
     return attach
