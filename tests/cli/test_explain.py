@@ -95,7 +95,7 @@ def test_a_profile_says_what_is_redacted_and_which_lists_are_filtered(setup: tup
 def test_a_contact_request_says_what_it_counts_towards(setup: tuple[Path, str]) -> None:
     said = explain(*setup, "--as", "stranger", "--request", "POST /api/friend-requests", "--json", '{"to": "kid"}')
     assert "after a 2xx answer: a `contact_request` event is recorded (counted by " in said
-    assert "requests-to-unconnected-minors" in said
+    assert "requests-to-minors-30d" in said
 
 
 def test_a_route_with_a_fixed_outcome_refuses_every_request(setup: tuple[Path, str]) -> None:

@@ -230,12 +230,14 @@ async def _check(options: Options, population: Population, tally: Tally, url: st
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
-            alert_rows = (await conn.execute(select(alerts.c.subject, alerts.c.signal))).all()
+            alert_rows = (await conn.execute(select(alerts.c.subject, alerts.c.signal, alerts.c.counts))).all()
             logged = set((await conn.execute(select(decision_log.c.id))).scalars())
             rows = int((await conn.execute(select(func.count()).select_from(decision_log))).scalar_one())
     finally:
         await engine.dispose()
-    per_key = Counter((r.subject, r.signal) for r in alert_rows)
+    # One alert per account; the signals crossed after it are keys of its counts.
+    per_key = Counter(r.subject for r in alert_rows)
+    crossed = {(r.subject, s) for r in alert_rows for s in (r.signal, *r.counts)}
     expected = {(g, s) for g in population.groomers for s in GROOMER_SIGNALS}
     problems: list[str] = []
     if tally.unexpected:
@@ -245,7 +247,7 @@ async def _check(options: Options, population: Population, tally: Tally, url: st
     if done < scripted:
         problems.append(f"only {done} of {scripted} scripted groomer requests were sent: run longer")
     else:
-        missing = expected - set(per_key)
+        missing = expected - crossed
         if missing:
             fail_open = sum(failures[r] for r in FAIL_OPEN_ROUTES)
             why = f" ({fail_open} lookups failed on fail-open routes: their events are not recorded)" if fail_open else ""
@@ -253,7 +255,7 @@ async def _check(options: Options, population: Population, tally: Tally, url: st
     twice = {k: n for k, n in per_key.items() if n > 1}
     if twice:
         problems.append(f"alerts raised more than once: {twice}")
-    strangers = {s for s, _ in per_key} - set(population.groomers)
+    strangers = set(per_key) - set(population.groomers)
     if strangers:
         problems.append(f"alerts against ordinary accounts: {sorted(strangers)[:5]}")
     lost = len(set(tally.refusal_ids) - logged)
