@@ -39,7 +39,7 @@ from .behaviour import (
 )
 from .parameters import Parameters
 from .population import Population, Role, build_population
-from .stack import FrozenClock, drain, migrate, wrap
+from .stack import FrozenClock, drain, migrate, restricted_notice, wrap
 from .world import write_population
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; fixed, so a seed gives one result
@@ -91,6 +91,7 @@ class Driver:
         flush: Callable[[], Awaitable[None]],
         days: int,
         tokens: Tokens,
+        restricted_notice: str | None = None,
     ) -> None:
         self.client = client
         self.issuer = tokens
@@ -99,6 +100,9 @@ class Driver:
         self.days = days
         self.end = days * DAY
         self.tokens: dict[int, str] = {}
+        # What a restricted account is told (the policy's neutral notice): how a person
+        # finds out, since the refusal names no rule.
+        self.restricted_notice = restricted_notice
         self.journal = Journal()
         self._queue: list[tuple[float, int, Task]] = []
         self._order = itertools.count()
@@ -173,7 +177,7 @@ class Driver:
             if response.status_code == 201:
                 society_plan = society.answer(task, response.json()["id"], at)
                 self._push(society_plan)
-            elif _refused_by(response, RESTRICTED_RULE):
+            elif _refused_as_restricted(response, self.restricted_notice):
                 society.found_restricted(task.actor)
         elif isinstance(task, Answer):
             verb = "accept" if task.accept else "reject"
@@ -196,7 +200,7 @@ class Driver:
                     self.journal.groomer_messages_delivered += 1
                     self.journal.children_reached_by_groomers.add((task.actor, task.target))
                 self._push(society.after_message(task, at))
-            elif _refused_by(response, RESTRICTED_RULE):
+            elif _refused_as_restricted(response, self.restricted_notice):
                 society.found_restricted(task.actor)
         elif isinstance(task, Block):
             response = await send("POST", "/api/blocks", json={"account": task.target})
@@ -214,13 +218,15 @@ class Driver:
         self._count(task, response)
 
 
-def _refused_by(response: httpx.Response, rule: str) -> bool:
+def _refused_as_restricted(response: httpx.Response, notice: str | None) -> bool:
+    """A 403 naming the restriction rule, or telling the policy's restricted notice."""
     if response.status_code != 403:
         return False
     try:
-        return bool(response.json().get("rule") == rule)
+        body = response.json()
     except ValueError:
         return False
+    return bool(body.get("rule") == RESTRICTED_RULE or (notice and body.get("detail") == notice))
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +262,12 @@ async def drive(
             async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
                 society = Society(population, params)
                 driver = Driver(
-                    client, society, drain(front), params.days, app.state.runtime.tokens
+                    client,
+                    society,
+                    drain(front),
+                    params.days,
+                    app.state.runtime.tokens,
+                    restricted_notice=restricted_notice(front),
                 )
                 journal = await driver.run(clock, START.timestamp(), on_day)
     finally:

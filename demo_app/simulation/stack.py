@@ -23,7 +23,14 @@ from starlette.types import ASGIApp
 SECRET_ENV = "DEMO_APP_SECRET"
 RELOAD_NEVER = 7 * 24 * 3600.0  # seconds of real time
 
-__all__ = ["FrozenClock", "SafeAccountsMiddleware", "migrate", "read_logs", "wrap"]
+__all__ = [
+    "FrozenClock",
+    "SafeAccountsMiddleware",
+    "migrate",
+    "read_logs",
+    "restricted_notice",
+    "wrap",
+]
 
 
 async def migrate(url: str) -> None:
@@ -64,6 +71,11 @@ def wrap(
             clock=clock,
             health_path=None,
         )
+
+
+def restricted_notice(front: SafeAccountsMiddleware) -> str:
+    """What the policy tells a restricted account when it refuses it (no rule is named)."""
+    return front.policy.policy.moderation.restricted_notice
 
 
 def drain(front: SafeAccountsMiddleware) -> Callable[[], Awaitable[None]]:
