@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-POLICY = re.search(r"```yaml\n# policies/myapp\.yaml\n(.*?)```", README, re.S)
+POLICY = re.search(r"```yaml\n# policies/myapp\.yaml\n(.*?)```", README, re.DOTALL)
 COMMANDS = [line.split("#", 1)[0].strip() for line in README.splitlines() if line.startswith("safe-accounts policy ")]
 
 

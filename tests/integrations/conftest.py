@@ -4,17 +4,16 @@ on a database of its own holding the app's tables and ours."""
 from __future__ import annotations
 
 import importlib
-from concurrent.futures import ThreadPoolExecutor
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
 from safe_accounts.policy_tools.doctor import find_middleware
 
 from .world import build_database

@@ -10,13 +10,13 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.integrations.django_site")
 
-from django.conf import settings  # noqa: E402 - after the settings module is named
-from django.contrib.auth import SESSION_KEY  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
-from starlette.datastructures import Headers  # noqa: E402
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.core.asgi import get_asgi_application
+from safe_accounts import SafeAccountsMiddleware
+from starlette.datastructures import Headers
 
-from safe_accounts import SafeAccountsMiddleware  # noqa: E402
-from tests.integrations.django_site import delivered  # noqa: E402, F401 - what reached the app (tests)
+from tests.integrations.django_site import delivered  # noqa: F401 - what reached the app (tests)
 
 POLICY = Path(__file__).parent / "policies" / "django.yaml"
 
@@ -42,8 +42,9 @@ app = SafeAccountsMiddleware(django_app, policy=POLICY)
 
 async def sign_in(name: str) -> dict[str, str]:
     """A Django session for `name`, as django.contrib.auth.login writes one (tests)."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, get_user_model
     from importlib import import_module
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, get_user_model
 
     from tests.integrations.world import IDS
 

@@ -13,7 +13,6 @@ import jwt
 from litestar import Litestar, Request, get, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, JSONBody
-
 from safe_accounts import SafeAccountsMiddleware
 
 from .world import IDS, profile_of, search_results
@@ -25,6 +24,8 @@ delivered: list[dict[str, Any]] = []
 def signed_in(request: Request[Any, Any, Any]) -> int:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:
+        if scheme != "Bearer":
+            raise jwt.InvalidTokenError("not a bearer token")
         return int(jwt.decode(token, os.environ["RECIPE_JWT_KEY"], algorithms=["HS256"])["sub"])
     except (jwt.InvalidTokenError, KeyError):
         raise NotAuthorizedException() from None
