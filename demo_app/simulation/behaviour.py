@@ -308,12 +308,10 @@ class Society:
             if first <= day < first + CLUB_DAYS:
                 chosen = rng.sample(known, min(len(known), rng.randint(*CLUB_REQUESTS)))
                 return [(self._at(day), SendRequest(me, k, Relation.COACHED)) for k in chosen]
-        elif person.role is Role.TUTOR:
-            if rng.random() < TUTOR_REQUESTS_PUPIL:
-                return [(self._at(day), SendRequest(me, rng.choice(known), Relation.KNOWN))]
-        elif person.role is Role.SIBLING_FRIEND:
-            if rng.random() < SIBLING_FRIEND_REQUESTS:
-                return [(self._at(day), SendRequest(me, rng.choice(known), Relation.ACQUAINTANCE))]
+        elif person.role is Role.TUTOR and rng.random() < TUTOR_REQUESTS_PUPIL:
+            return [(self._at(day), SendRequest(me, rng.choice(known), Relation.KNOWN))]
+        elif person.role is Role.SIBLING_FRIEND and rng.random() < SIBLING_FRIEND_REQUESTS:
+            return [(self._at(day), SendRequest(me, rng.choice(known), Relation.ACQUAINTANCE))]
         return []
 
     def _new_children(

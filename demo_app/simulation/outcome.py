@@ -121,7 +121,7 @@ async def measure(run: Run, params: Parameters) -> Outcome:
     false_children = [p for p in run.population.people if p.role is Role.CHILD and p.id in alerted]
     alerted_known = [a for a in alerted if a in people]
     benign_roles = sorted({p.role for p in ordinary})
-    per_role = {
+    per_role: dict[str, dict[str, float | None]] = {
         r.value: {
             "alerted": sum(1 for p in false_adults if p.role is r),
             "of": sum(1 for p in ordinary if p.role is r),
@@ -129,7 +129,7 @@ async def measure(run: Run, params: Parameters) -> Outcome:
         for r in benign_roles
     }
     for figures in per_role.values():
-        figures["per_1000"] = _per_1000(figures["alerted"], figures["of"])
+        figures["per_1000"] = _per_1000(int(figures["alerted"] or 0), int(figures["of"] or 0))
     groomer_alerts = [alerts_of[g.id] for g in true_positives]
 
     statuses: Counter[str] = Counter()

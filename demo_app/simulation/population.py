@@ -405,19 +405,19 @@ def build_population(params: Parameters, start: date) -> Population:
     for n, worker in enumerate(workers):
         near = {school_names[n % len(school_names)], school_names[(n + 1) % len(school_names)]}
         pool = [k for name in sorted(near) for k in by_school[name]]
-        group = rng.sample(pool, min(len(pool), rng.randint(*YOUTH_GROUP)))
-        _knows(b, worker, group, parents_of, COACH_PARENT_FRIENDS)
+        club = rng.sample(pool, min(len(pool), rng.randint(*YOUTH_GROUP)))
+        _knows(b, worker, club, parents_of, COACH_PARENT_FRIENDS)
     for tutor in tutor_people:
         pupils = []
         for name in rng.sample(school_names, min(len(school_names), rng.randint(*TUTOR_PUPILS))):
             pupils.append(rng.choice(by_school[name]))
         _knows(b, tutor, pupils, parents_of, TUTOR_PARENT_FRIENDS)
     # A friend of a 16-17 year old: connected with them, knows some of their classmates.
-    for friend, kid in sibling_friends:
-        b.befriend(friend.id, kid.id)
+    for older_friend, kid in sibling_friends:
+        b.befriend(older_friend.id, kid.id)
         for mate in classmates.get(kid.id, ()):
             if rng.random() < SIBLING_FRIEND_KNOWS:
-                b.known.setdefault(friend.id, []).append(mate)
+                b.known.setdefault(older_friend.id, []).append(mate)
 
     # Adults: a handful of adult friends each (ordinary adults, parents, relatives, teachers).
     grown_ups = [p.id for p in b.people if p.role in ORDINARY_ADULTS]

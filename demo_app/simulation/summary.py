@@ -20,9 +20,18 @@ FIGURES: tuple[tuple[str, Callable[[dict[str, Any]], float | None]], ...] = (
     ("precision", lambda d: d["detection"]["precision"]),
     ("false_alerts_per_1000_benign_adults", lambda d: d["false_alerts"]["per_1000"]),
     ("false_alerts", lambda d: d["false_alerts"]["ordinary_adults"]),
-    ("hours_first_contact_to_alert_median", lambda d: d["detection"]["hours_from_first_contact_to_alert"]["median"]),
-    ("children_contacted_before_alert_median", lambda d: d["detection"]["children_contacted_before_alert"]["median"]),
-    ("children_reached_before_alert", lambda d: d["detection"]["children_reached_before_alert"]["total"]),
+    (
+        "hours_first_contact_to_alert_median",
+        lambda d: d["detection"]["hours_from_first_contact_to_alert"]["median"],
+    ),
+    (
+        "children_contacted_before_alert_median",
+        lambda d: d["detection"]["children_contacted_before_alert"]["median"],
+    ),
+    (
+        "children_reached_before_alert",
+        lambda d: d["detection"]["children_reached_before_alert"]["total"],
+    ),
     ("alerts_per_alerted_account", lambda d: d["alerts"]["per_alerted_account"]),
 )
 
@@ -52,7 +61,9 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             role: figures["of"] for role, figures in d["false_alerts"]["per_role"].items()
         }
         row["recall_by_tactic"] = {
-            tactic: t["recall"] for tactic, t in d["detection"]["by_tactic"].items() if t["accounts"]
+            tactic: t["recall"]
+            for tactic, t in d["detection"]["by_tactic"].items()
+            if t["accounts"]
         }
         rows.append(row)
     roles = sorted({r for row in rows for r in row["false_alerts_by_role"]})
@@ -100,14 +111,14 @@ def render_summary(summary: dict[str, Any]) -> str:
     names = [name for name, _ in FIGURES]
     policy = summary["policy"] or {}
     lines = [
-        f"Across {len(summary['seeds'])} seeds, policy {policy.get('name')}"
-        f" ({summary['parameters'].get('policy')})",
+        (
+            f"Across {len(summary['seeds'])} seeds, policy {policy.get('name')}"
+            f" ({summary['parameters'].get('policy')})"
+        ),
         "  " + f"{'seed':<6}" + "".join(f"{_SHORT[n]:>12}" for n in names),
     ]
     for row in summary["seeds"]:
-        lines.append(
-            "  " + f"{row['seed']:<6}" + "".join(f"{_cell(row[n], n):>12}" for n in names)
-        )
+        lines.append("  " + f"{row['seed']:<6}" + "".join(f"{_cell(row[n], n):>12}" for n in names))
     for stat in ("mean", "min", "max"):
         lines.append(
             "  "

@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from safe_accounts.policy.loader import load_policy
 from safe_accounts.policy.model import EventKind
 from safe_accounts.signals import Crossing, Event, SignalPlan
@@ -34,7 +33,9 @@ def test_the_baseline_declares_signals_to_test() -> None:
 
 
 @pytest.mark.parametrize("spec", COUNTS, ids=[c.id for c in COUNTS])
-async def test_each_baseline_count_crosses_exactly_once_at_its_threshold(make_store: MakeStore, spec) -> None:  # type: ignore[no-untyped-def]
+async def test_each_baseline_count_crosses_exactly_once_at_its_threshold(
+    make_store: MakeStore, spec
+) -> None:  # type: ignore[no-untyped-def]
     store = make_store()
     at = 1_800_000_000.0
     crossed_at: list[int] = []
@@ -48,13 +49,16 @@ async def test_each_baseline_count_crosses_exactly_once_at_its_threshold(make_st
 
 
 @pytest.mark.parametrize("rate", RATES, ids=[r.id for r in RATES])
-async def test_each_baseline_rate_waits_for_its_minimum_then_crosses_once(make_store: MakeStore, rate) -> None:  # type: ignore[no-untyped-def]
+async def test_each_baseline_rate_waits_for_its_minimum_then_crosses_once(
+    make_store: MakeStore, rate
+) -> None:  # type: ignore[no-untyped-def]
     store = make_store()
     at = 1_800_000_000.0
     needed = rate.min_denominator
     # Requests with a friend in common: only the rate's own counts see them.
     requests = [
-        event(rate.denominator.event, at + i, other=f"child-{i}", mutual=3) for i in range(needed - 1)
+        event(rate.denominator.event, at + i, other=f"child-{i}", mutual=3)
+        for i in range(needed - 1)
     ]
     rejections = [
         event(rate.numerator.event, at + 100 + i, other=f"child-{i}", mutual=3)
@@ -69,9 +73,7 @@ async def test_each_baseline_rate_waits_for_its_minimum_then_crosses_once(make_s
     assert len(crossings) == 1 and crossings[0].kind == "rate"
     assert crossings[0].counts["denominator"] == needed
     assert crossings[0].counts["numerator"] == needed - 1
-    again = await record(
-        store, [event(rate.numerator.event, at + 300, other=last, mutual=3)]
-    )
+    again = await record(store, [event(rate.numerator.event, at + 300, other=last, mutual=3)])
     assert rate.id not in [c.signal for c in again]
 
 
