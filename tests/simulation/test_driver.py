@@ -41,3 +41,18 @@ async def test_a_machine_that_stays_busy_gives_up_with_the_503() -> None:
         driver = Driver(client, society=None, flush=_nothing, days=1, tokens=None)  # type: ignore[arg-type]
         response = await driver._send("GET", "/api/search", {})
     assert response.status_code == 503
+
+
+def test_a_restricted_account_finds_out_from_the_policys_neutral_notice() -> None:
+    from demo_app.simulation.driver import _refused_as_restricted
+
+    notice = "This is not available to your account at the moment."
+
+    def answer(status: int, body: dict[str, Any]) -> httpx.Response:
+        return httpx.Response(status, json=body)
+
+    assert _refused_as_restricted(answer(403, {"detail": notice}), notice)
+    # Another refusal (a stranger's DM to a child) is not a restriction; nor is a 404.
+    assert not _refused_as_restricted(answer(403, {"detail": "Only connections."}), notice)
+    assert not _refused_as_restricted(answer(404, {"detail": notice}), notice)
+    assert not _refused_as_restricted(httpx.Response(403, text="not json"), notice)
