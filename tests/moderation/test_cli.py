@@ -112,6 +112,7 @@ async def test_purge_keeps_the_reports_figures(  # type: ignore[no-untyped-def]
         "weeks_folded": 3,
         "reports_erased": 1,
         "evidence_cleared": 3,
+        "decisions_held": 0,
     }
     after = await asyncio.to_thread(
         cli, "report", "transparency", *PERIOD, "--database-url", database_url

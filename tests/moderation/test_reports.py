@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from safe_accounts import AgeBand, SafeAccountsMiddleware
 from safe_accounts.clock import FrozenClock
 from safe_accounts.moderation import ModerationQueue, Period, ReportLog, transparency_report
+from safe_accounts.moderation.cases import open_cases
 from safe_accounts.moderation.tables import reports
 from safe_accounts.moderation.weeks import as_date
 from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
@@ -177,3 +178,43 @@ async def test_a_childs_report_over_the_middleware_reaches_the_queue_and_the_rep
     report = await transparency_report(engine, period)
     assert report.reports_received == 1
     assert report.reports_by_reporter_band == {"13_15": 1}
+
+
+async def test_a_route_that_names_the_report_text_keeps_the_childs_words_in_a_case_due_in_a_day(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    clock = FrozenClock(T0)
+    await seed(engine, clock)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        POLICY.replace(
+            "    action: report\n    targets: [{json: account}]",
+            "    action: report\n    targets: [{json: account}]\n    report_text: json.text",
+        )
+    )
+    assert "report_text" in policy.read_text()
+    middleware = SafeAccountsMiddleware(
+        HostApp().build(),
+        policy=policy,
+        database_url=database_url,
+        clock=clock,
+        signals=attach_grooming_alerts(),
+    )
+    await middleware.start()
+    try:
+        transport = httpx.ASGITransport(app=middleware)
+        async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
+            reported = await client.post(
+                "/api/reports",
+                json={"account": "adult", "text": "  he keeps asking where I live  "},
+                headers={"x-account-id": "kid"},
+            )
+        assert reported.status_code == 200
+        await middleware.drain()  # written, and filed into its case by the middleware
+        [case] = await open_cases(engine, now=T0)
+    finally:
+        await middleware.close()
+        await drop_host_tables(engine)
+    [row] = await _rows(engine)
+    assert row["text"] == "he keeps asking where I live"
+    assert (case.account_id, case.reports, case.due_at) == ("adult", 1, T0 + 86_400)

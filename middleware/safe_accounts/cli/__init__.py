@@ -17,7 +17,9 @@ def cli() -> None:
 cli.add_command(db)
 
 # Command groups that arrive with later layers register themselves here.
-for _module in ("bands", "policy", "alerts", "reports", "restrictions", "report", "simulate", "purge"):
+for _module in (
+    "bands", "policy", "alerts", "reports", "restrictions", "report", "moderate", "simulate", "purge"
+):
     try:
         _group = __import__(f"{__name__}.{_module}", fromlist=["command"]).command
     except ModuleNotFoundError as exc:

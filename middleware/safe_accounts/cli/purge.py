@@ -59,6 +59,7 @@ def command(database_url: str | None, days: int, as_json: bool) -> None:
                     "weeks_folded": done.weeks_folded,
                     "reports_erased": done.reports_erased,
                     "evidence_cleared": done.evidence_cleared,
+                    "decisions_held": done.decisions_held,
                 }
             )
         )
@@ -66,5 +67,10 @@ def command(database_url: str | None, days: int, as_json: bool) -> None:
     click.echo(
         f"purged before {before}: {done.decisions_deleted} decision-log rows deleted "
         f"(folded into {done.weeks_folded} weekly totals), {done.reports_erased} resolved reports' "
-        f"account ids erased, {done.evidence_cleared} resolved alerts' evidence cleared"
+        f"account ids and words erased, {done.evidence_cleared} resolved alerts' evidence cleared"
+        + (
+            f"; {done.decisions_held} decision-log rows kept for cases under legal hold"
+            if done.decisions_held
+            else ""
+        )
     )

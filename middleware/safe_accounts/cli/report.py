@@ -1,4 +1,4 @@
-"""`safe-accounts report transparency --from DATE --to DATE --format json|csv|html`.
+"""`safe-accounts report transparency [--from DATE] [--to DATE] --format json|csv|html`.
 
 The figures are computed by SQL from the stored records (docs/transparency.md defines
 each one); `--output` writes to a file instead of standard output.
@@ -6,6 +6,7 @@ each one); `--output` writes to a file instead of standard output.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..db.migrate import check_schema
 from ..errors import StorageError
 from ..moderation.render import FORMATS, render_report
-from ..moderation.transparency import Period, transparency_report
+from ..moderation.transparency import DEFAULT_WEEKS, Period, transparency_report
 from ._common import database_option, run
 from ._settings import open_engine
 
@@ -50,12 +51,13 @@ def command() -> None:
 @click.option(
     "--from",
     "first",
-    required=True,
+    default=None,
     metavar="DATE",
-    help="First day of the period (YYYY-MM-DD, UTC).",
+    help=f"First day of the period (YYYY-MM-DD, UTC); default: the Monday {DEFAULT_WEEKS - 1} weeks "
+    "before --to's, as the moderation app's page.",
 )
 @click.option(
-    "--to", "last", required=True, metavar="DATE", help="Last day of the period, included."
+    "--to", "last", default=None, metavar="DATE", help="Last day of the period, included; default: today."
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
 @click.option(
@@ -65,10 +67,12 @@ def command() -> None:
     help="Write to this file instead of standard output.",
 )
 def transparency(
-    database_url: str | None, first: str, last: str, fmt: str, output: Path | None
+    database_url: str | None, first: str | None, last: str | None, fmt: str, output: Path | None
 ) -> None:
-    """Reports, alerts, blocked contacts, restrictions, response times, actions, open items."""
-    period = Period.parse(first, last)  # bad dates stop here, before any connection
+    """Reports, alerts, blocked contacts, restrictions, response times, actions, open items.
+    Without dates: the last 12 weeks, the period the moderation app shows."""
+    # Bad dates stop here, before any connection.
+    period = Period.around(first, last, today=time.time())
 
     async def go() -> str:
         async with checked_engine(database_url) as engine:

@@ -1,6 +1,7 @@
 """`safe-accounts reports list [--status S] [--account ID] [--json]`: child-endangerment reports.
 
-Ids, bands and times, newest first (what the report log keeps; never the report's text).
+Ids, bands and times, newest first (a reporter's words, where the policy keeps them, are
+shown on the report's case: `safe-accounts moderate show CASE`).
 `safe-accounts alerts show ID` shows one report as it shows an alert; `alerts ack` and
 `alerts resolve` act on either.
 """

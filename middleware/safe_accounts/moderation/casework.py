@@ -7,7 +7,8 @@
   and is recorded on every item of the case, with the case's id: each item's first
   response and resolution stay what the transparency report measures. A resolving action
   settles the case and all its items; ack acknowledges them; a note or a lift leaves
-  them as they are. Items that arrived for the account are filed first, so a decision
+  them as they are. A decided case takes its own decision again (a suspension the host
+  did not get is retried so), never another one. Items that arrived for the account are filed first, so a decision
   covers everything known about the account when it is taken.
 - **Legal hold**: while held, `purge` keeps the case's evidence (reports' ids and words,
   alerts' evidence, the account's decision-log rows) whatever their age.
@@ -136,7 +137,9 @@ class Casework:
             raise InvalidAction(
                 f"case {case_id} is claimed by {row.claimed_by}: take it over to act on it"
             )
-        if row.status != "open" and action.resolves:
+        # A decided case takes notes, a lift, and its own decision again (to retry what did
+        # not reach the host); another decision would contradict the first.
+        if row.status != "open" and action.resolves and action.value != row.outcome:
             raise InvalidAction(f"case {case_id} is already decided ({row.outcome})")
         first_alert = next((i for i, k, _ in items if k == ItemKind.ALERT.value), None)
         record_id = uuid.uuid4().hex

@@ -5,8 +5,13 @@ What goes, once older than DAYS:
 - decision-log rows: deleted, after their enforced denials are folded into weekly totals
   (`safe_accounts_weekly_figures`) that the transparency report reads instead;
 - evidence on resolved alerts: cleared (the alert, its signal and counts stay);
-- account ids on resolved reports: erased (the report stays as an anonymous record of its
-  time, bands and outcome).
+- account ids and the reporter's words on resolved reports: erased (the report stays as an
+  anonymous record of its time, bands and outcome).
+
+A case under legal hold keeps everything: its reports and its alerts' evidence are left as
+they are, and the account's decision-log rows are copied to `safe_accounts_held_decisions`
+(for its evidence bundle) before the log's rows go - the log itself is folded and purged as
+always, so the report's figures do not depend on holds.
 
 So every figure of the transparency report is the same before and after a purge. Only
 whole weeks (Monday 00:00 UTC) are purged: the cut-off is rounded down to a Monday, so
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,7 +33,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..decisions.table import decision_log
 from ..errors import SafeAccountsError, storage_errors
 from .model import ItemStatus
-from .tables import purges, reports, weekly_figures
+from .tables import case_items, cases, held_decisions, purges, reports, weekly_figures
 from .transparency import CONTACTS_BLOCKED, blocked_contact
 from .weeks import DAY, floor_to_week, week_of, week_start
 
@@ -47,10 +53,12 @@ class PurgeResult:
     weeks_folded: int
     reports_erased: int
     evidence_cleared: int
+    decisions_held: int = 0  # decision-log rows copied for cases under legal hold
 
 
-# What `on_step` hears, in order: one transaction, four steps.
+# What `on_step` hears, in order: one transaction, five steps.
 PURGE_STEPS = (
+    "keeping what legal holds need",
     "folding weekly totals",
     "deleting decision-log rows",
     "erasing resolved reports' ids",
@@ -82,25 +90,35 @@ async def purge(
             if conn.dialect.name == "postgresql":
                 await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
             step(PURGE_STEPS[0])
-            weeks = await _fold_decisions(conn, cutoff)
+            held = await _keep_held_decisions(conn, cutoff)
+            held_items = select(case_items.c.item_id).join(
+                cases, cases.c.id == case_items.c.case_id
+            ).where(cases.c.held_at.is_not(None))
             step(PURGE_STEPS[1])
+            weeks = await _fold_decisions(conn, cutoff)
+            step(PURGE_STEPS[2])
             deleted = (
                 await conn.execute(decision_log.delete().where(decision_log.c.at < cutoff))
             ).rowcount
-            step(PURGE_STEPS[2])
+            step(PURGE_STEPS[3])
             erased = (
                 await conn.execute(
                     update(reports)
                     .where(
                         reports.c.at < cutoff,
                         reports.c.status == ItemStatus.RESOLVED.value,
-                        or_(reports.c.reporter_id.is_not(None), reports.c.reported_id.is_not(None)),
+                        or_(
+                            reports.c.reporter_id.is_not(None),
+                            reports.c.reported_id.is_not(None),
+                            reports.c.text.is_not(None),
+                        ),
+                        reports.c.id.not_in(held_items),
                     )
-                    .values(reporter_id=None, reported_id=None)
+                    .values(reporter_id=None, reported_id=None, text=None)
                 )
             ).rowcount
-            step(PURGE_STEPS[3])
-            cleared = await _clear_evidence(conn, cutoff)
+            step(PURGE_STEPS[4])
+            cleared = await _clear_evidence(conn, cutoff, held_items)
             previous = (
                 await conn.execute(select(func.max(purges.c.folded_before)))
             ).scalar_one_or_none()
@@ -115,7 +133,37 @@ async def purge(
                     evidence_cleared=cleared,
                 )
             )
-    return PurgeResult(folded_before, deleted, weeks, erased, cleared)
+    return PurgeResult(folded_before, deleted, weeks, erased, cleared, held)
+
+
+async def _keep_held_decisions(conn: AsyncConnection, cutoff: int) -> int:
+    """Copy the decision-log rows about each held case's account that this purge deletes
+    (the account's own decisions) into `held_decisions`; returns how many were copied."""
+    copied = 0
+    held = (
+        await conn.execute(
+            select(cases.c.id, cases.c.account_id)
+            .where(cases.c.held_at.is_not(None))
+            .order_by(cases.c.held_at, cases.c.id)
+        )
+    ).all()
+    for case_id, account in held:
+        already = select(held_decisions.c.id)
+        rows = (
+            await conn.execute(
+                select(decision_log).where(
+                    decision_log.c.at < cutoff,
+                    decision_log.c.actor_id == account,
+                    decision_log.c.id.not_in(already),
+                )
+            )
+        ).mappings().all()
+        if rows:
+            await conn.execute(
+                held_decisions.insert(), [{**dict(r), "case_id": case_id} for r in rows]
+            )
+            copied += len(rows)
+    return copied
 
 
 async def _fold_decisions(conn: AsyncConnection, cutoff: int) -> int:
@@ -159,11 +207,13 @@ async def _fold_decisions(conn: AsyncConnection, cutoff: int) -> int:
     return len({starts for starts, *_ in folded})
 
 
-async def _clear_evidence(conn: AsyncConnection, cutoff: int) -> int:
+async def _clear_evidence(conn: AsyncConnection, cutoff: int, held_items: Any) -> int:
     # JSON has no portable equality: find the non-empty ones here.
     rows = await conn.execute(
         select(alerts.c.id, alerts.c.evidence).where(
-            alerts.c.created_at < cutoff, alerts.c.status == ItemStatus.RESOLVED.value
+            alerts.c.created_at < cutoff,
+            alerts.c.status == ItemStatus.RESOLVED.value,
+            alerts.c.id.not_in(held_items),
         )
     )
     ids = [alert_id for alert_id, evidence in rows if evidence]
