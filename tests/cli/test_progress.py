@@ -54,7 +54,7 @@ def database(tmp_path: Path) -> str:
 
 def test_bands_import_draws_a_bar_on_a_terminal(bands_csv: Path, database: str, tmp_path: Path) -> None:
     seen = on_a_terminal("bands", "import", str(bands_csv), "--database-url", database, "--batch-size", "500", cwd=tmp_path)
-    assert "importing" in seen and "1200/1200" in seen
+    assert "importing" in seen and "1200/1200" in seen, seen
     assert "1200 rows written in 3 batches" in seen
     assert "batch 1 (lines 2-501): written" not in seen  # the bar says it
 
