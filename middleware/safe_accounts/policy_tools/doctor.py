@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from .._types import ASGIApp, Receive, Scope, Send
-from ..pipeline.compiled import CompiledRoute
+from ..pipeline.compiled import CompiledPolicy, CompiledRoute
 from ..pipeline.request_view import RequestView, parse_query
 from ..pipeline.targets import TargetsUnread
 from ..policy.model import Action, FormTarget, JsonTarget, PathTarget, QueryTarget, Route
@@ -161,13 +161,13 @@ def _write_guard(app: ASGIApp) -> ASGIApp:
 
 
 def find_middleware(app: Any) -> Any:
-    """The SafeAccountsMiddleware in the app as served (behind any middleware), or None."""
-    from ..middleware import SafeAccountsMiddleware
-
+    """The SafeAccountsMiddleware in the app as served (behind any middleware), or None:
+    the layer that holds a compiled policy and a runtime (known by what it holds, since the
+    tools sit below the entry point)."""
     current, seen = app, set()
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, SafeAccountsMiddleware):
+        if isinstance(getattr(current, "policy", None), CompiledPolicy) and hasattr(current, "runtime"):
             return current
         if getattr(current, "middleware_stack", 0) is None and hasattr(current, "build_middleware_stack"):
             current.middleware_stack = current.build_middleware_stack()  # Starlette builds it lazily
