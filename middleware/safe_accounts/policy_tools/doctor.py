@@ -334,10 +334,10 @@ async def _facts(report: Report, runtime: Any, accounts: Sequence[Account], targ
     except Exception as exc:  # noqa: BLE001
         report.problems.append(f"bands: the band store could not be read: {exc}")
         records = {}
-    for account in ids:
-        record = records.get(account)
+    for account_id in ids:
+        record = records.get(account_id)
         if record is not None:
-            report.bands[account] = (record.band.value, record.exists)
+            report.bands[account_id] = (record.band.value, record.exists)
     relationships = runtime.relationships
     if not relationships.knows_connections:
         report.relationships.append("no `relationships.connected` lookup: every pair is strangers")
@@ -363,10 +363,10 @@ def _judge(report: Report, accounts: Sequence[Account]) -> None:
             if seen and seen != {account.id}:
                 shown = ", ".join(sorted("anonymous" if s is None else s for s in seen))
                 report.problems.append(f"identity: requests signed in as {account.id} were seen as {shown}")
-    for account, (band, exists) in report.bands.items():
+    for account_id, (band, exists) in report.bands.items():
         if not exists:
             report.problems.append(
-                f"bands: the band store has no record of {account}: it is `{band}` to every rule "
+                f"bands: the band store has no record of {account_id}: it is `{band}` to every rule "
                 "(check `bands:` in the policy, or record it: `safe-accounts bands set`)"
             )
     for probe in report.probes:

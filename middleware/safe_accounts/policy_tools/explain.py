@@ -74,10 +74,10 @@ async def explain(runtime: Runtime, actor: str | None, request: str, *, json: An
     result.route, result.action = route.name, route.action.value
     if route.fixed is not None:  # decided before anything is read (pipeline/fixed.py)
         actor_party, _ = await parties(runtime, actor, [])
-        rule = route.fixed
+        fixed = route.fixed
         result.actor, result.actor_band = actor, actor_party.band.value
         result.outcome, result.rule, result.mode, result.reason = (
-            rule.outcome.value, rule.id, rule.mode.value, rule.reason,
+            fixed.outcome.value, fixed.id, fixed.mode.value, fixed.reason,
         )
         return result
     view = RequestView(method.upper(), parts.path, dict(params), parse_query(parts.query.encode()), actor)

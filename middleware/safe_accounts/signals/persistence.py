@@ -81,8 +81,8 @@ async def _from_info(client: Any, nodes: dict[str, Any], why: str) -> Persistenc
         info = await client.info("persistence", **nodes)
     except redis_errors.ResponseError:
         return Persistence(None, None, why)
-    nodes = [info] if "aof_enabled" in info else [v for v in info.values() if isinstance(v, dict)]
-    if nodes and all(int(node.get("aof_enabled", 0)) == 1 for node in nodes):
+    answers = [info] if "aof_enabled" in info else [v for v in info.values() if isinstance(v, dict)]
+    if answers and all(int(answer.get("aof_enabled", 0)) == 1 for answer in answers):
         return Persistence("yes", None, why)
     return Persistence(None, None, why)
 
