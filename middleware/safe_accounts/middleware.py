@@ -32,6 +32,7 @@ from ._types import ASGIApp, Receive, Scope, Send
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .db.engine import make_engine
+from .decide.refusal import UNAVAILABLE
 from .errors import SafeAccountsError
 from .pipeline import problem
 from .pipeline.app_call import AppError
@@ -216,10 +217,7 @@ class SafeAccountsMiddleware:
             logger.exception(INTERNAL_ERROR, route.name)
             # Once the app has the request (or our answer has begun), the answer is theirs.
             if enforcement is None or not enforcement.handed_over:
-                await problem.send_problem(
-                    send, problem.UNAVAILABLE[0], problem.UNAVAILABLE[1], 503,
-                    "A safety check could not be completed. Please try again shortly.",
-                )
+                await problem.send_problem(send, UNAVAILABLE)
 
     async def _guard_socket(self, found: Any, scope: Scope, receive: Receive, send: Send) -> None:
         route, params = found

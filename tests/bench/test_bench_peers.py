@@ -11,7 +11,7 @@ import pytest
 from bench import bench_peers
 from safe_accounts.bands.age import AgeBand
 from safe_accounts.pipeline.compiled import CompiledPolicy
-from safe_accounts.policy.engine import RuleSet
+from safe_accounts.decide.rules import RuleSet
 from safe_accounts.policy.loader import load_policy
 from safe_accounts.policy.model import Action
 
@@ -58,9 +58,9 @@ def test_an_engine_that_decides_a_case_wrongly_is_not_measured() -> None:
         bench_peers.check("permissive", allows_everything)
 
 
-async def test_the_cached_path_answers_from_the_caches(tmp_path: Path) -> None:
+async def test_the_middlewares_decide_answers_from_the_caches(tmp_path: Path) -> None:
     middleware, deciders = await bench_peers.cached_path(tmp_path)
     try:
-        assert [decide() for decide in deciders] == [True, False, True]
+        assert [await decided() for decided in deciders] == [True, False, True]
     finally:
         await middleware.close()

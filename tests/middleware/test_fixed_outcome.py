@@ -137,9 +137,9 @@ async def test_in_monitor_mode_a_fixed_outcome_is_recorded_and_the_app_answers(
         await drop_host_tables(engine)
 
 
-def test_the_policys_own_tests_know_the_fixed_rule(tmp_path: Path) -> None:
+async def test_the_policys_own_tests_know_the_fixed_rule(tmp_path: Path) -> None:
     loaded = load_policy(fixed_policy(tmp_path))
-    results = run_tests(CompiledPolicy(loaded.policy, loaded.version, identity=False))
+    results = await run_tests(CompiledPolicy(loaded.policy, loaded.version, identity=False))
     [mine] = [r for r in results if r.name == "even a parent cannot start a group chat here"]
     assert (mine.passed, mine.rule, mine.got) == (True, "route:group-create", "deny (enforce)")
 

@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket
 from safe_accounts import FrozenClock, SafeAccountsMiddleware
 from safe_accounts.decisions.table import decision_log
 from safe_accounts.identity.wiring import ONLY_ANONYMOUS, SAMPLE
+from safe_accounts.decide.refusal import UNAVAILABLE
 from safe_accounts.pipeline import problem
 
 from tests.websocket.inprocess import connect
@@ -151,7 +152,7 @@ async def test_an_identity_callable_that_fails_refuses_the_request_and_never_gue
     await middleware.close()
 
     assert refused.status_code == 503
-    assert refused.json()["type"] == problem.PROBLEM_BASE + problem.UNAVAILABLE[0]
+    assert refused.json()["type"] == problem.PROBLEM_BASE + UNAVAILABLE.kind
     assert [kind for kind, _ in host.received] == ["unknown"]  # only the route no rule protects
     assert unprotected.status_code == 200
 

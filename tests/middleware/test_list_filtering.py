@@ -1,9 +1,9 @@
 """Filtering the lists of people in an app's answer, item by item.
 
-`filter_lists` judges a page the caches hold in one pass (`pipeline/batch.py`) and any
-other page through `facts.assess`, which fetches what is missing. Either way every
-listed item gets the verdict that judging that item on its own would give: these tests
-hold both paths to that, on real SQL, with warm and cold caches.
+`filter_lists` judges a page with `decide_page`, from the caches when they hold the page,
+else fetching what is missing. Either way every listed item gets the verdict that judging
+that item on its own would give: these tests hold both ways to that, on real SQL, with warm
+and cold caches.
 """
 
 from __future__ import annotations
@@ -25,13 +25,16 @@ from safe_accounts.alerts.restrictions import Restrictions
 from safe_accounts.bands.age import AgeBand, Assurance
 from safe_accounts.clock import FrozenClock
 from safe_accounts.decisions.table import decision_log
-from safe_accounts.pipeline.batch import cached_actor, cached_page
-from safe_accounts.pipeline.facts import PairVerdict, assess, strongest
+from safe_accounts.decide.page import decide_page
+from safe_accounts.decide.request import decide
+from safe_accounts.decide.rules import PairVerdict
+from safe_accounts.errors import StorageError
 from safe_accounts.pipeline.ids import ids_at
 from safe_accounts.pipeline.lists import NOTICE_RESTRICTED, NOTICE_STRANGER, _notices, filter_lists
 from safe_accounts.policy.jsonpath import compile_path
 from safe_accounts.policy.model import Action, Mode, Outcome
 from safe_accounts.runtime import Runtime
+from tests.decide.cold import Cold
 
 POLICY = textwrap.dedent(
     """
@@ -132,7 +135,7 @@ async def _filter(
     id_path: tuple[object, ...] = ID,
     notice_field: str | None = "safety_notice",
 ) -> tuple[bool, str | None, dict[str, dict[str, str]]]:
-    actor, _ = await assess(rt, _rules(rt), actor_id, ())
+    actor = (await decide(rt.facts, _rules(rt), actor_id, ())).actor
     return await filter_lists(
         rt, route="search", at=rt.clock.now(), actor=actor, document=document,
         lists=lists, id_path=id_path, notice_field=notice_field,
@@ -156,7 +159,7 @@ def _ids(document: dict[str, Any]) -> list[Any]:
 
 async def _warm(rt: Runtime, actor_id: str | None, ids: list[str]) -> None:
     """Fill every cache the page needs, the way a first request does."""
-    await assess(rt, _rules(rt), actor_id, ids)
+    await decide(rt.facts, _rules(rt), actor_id, ids)
     pairs = [(actor_id, i) for i in ids if actor_id is not None]
     for actor, target in pairs:
         if rt.relationships.cached_mutual(actor, target) is None:
@@ -171,42 +174,36 @@ def _enforced_filter(pair: PairVerdict | None) -> bool:
     )
 
 
-# --- the one-pass verdicts agree with `facts.assess` ------------------------------------
+# --- a warm page is judged as a cold one ----------------------------------------------
 
 ACTORS = [None, "adult", "parent", "kid", "young", "teen", "flagged", NO_RECORD, "5"]
 LISTED = [*BANDS, NO_RECORD]
 
 
 @pytest.mark.parametrize("actor_id", ACTORS)
-async def test_the_cached_page_gives_every_listed_account_the_verdict_assess_gives(
+async def test_a_page_from_the_caches_gives_every_listed_account_the_verdict_fetching_gives(
     rt: Runtime, actor_id: str | None
 ) -> None:
     await _warm(rt, actor_id, LISTED)
-    _, pairs = await assess(rt, _rules(rt), actor_id, LISTED)
-    actor = cached_actor(rt, actor_id)
-    assert actor is not None
-    page = cached_page(rt, _rules(rt), actor, LISTED, with_targets=True)
-    assert page is not None
-    assert page.targets == [p.target for p in pairs]
-    assert page.ruled == {p.target.id: p for p in pairs if p.verdict.rule is not None}
+    warm = await decide_page(rt.facts, _rules(rt), actor_id, LISTED, with_targets=True)
+    cold = await decide_page(Cold(rt.facts), _rules(rt), actor_id, LISTED, with_targets=True)
+    assert warm == cold
+    assert cold.targets is not None and [p.id for p in cold.targets] == LISTED
 
 
-async def test_the_cached_page_answers_nothing_when_a_band_is_not_cached(rt: Runtime) -> None:
+async def test_a_page_with_an_account_never_seen_fetches_its_band(rt: Runtime) -> None:
     await _warm(rt, "adult", ["kid", "coach"])
-    actor = cached_actor(rt, "adult")
-    assert actor is not None
-    assert cached_page(rt, _rules(rt), actor, ["kid", "never-seen", "coach"]) is None
-    assert cached_actor(rt, "never-seen-actor") is None
+    page = await decide_page(rt.facts, _rules(rt), "adult", ["kid", "never-seen", "coach"])
+    assert set(page.ruled) == {"kid", "never-seen"}  # unknown is a minor by the protective default
+    assert rt.bands.cached("never-seen") is not None
 
 
-async def test_the_cached_page_answers_nothing_when_a_needed_relationship_is_not_cached(rt: Runtime) -> None:
+async def test_a_page_that_needs_a_relationship_not_cached_looks_it_up(rt: Runtime) -> None:
     # Bands cached, but whether "adult" knows "kid" was never asked.
-    await assess(rt, _rules(rt), None, ["adult", "kid"])
-    actor = cached_actor(rt, "adult")
-    assert actor is not None
-    assert cached_page(rt, _rules(rt), actor, ["kid"]) is None
-    # An adult listed to an adult needs no relationship: answered from the bands alone.
-    assert cached_page(rt, _rules(rt), actor, ["parent"]) is not None
+    await decide(rt.facts, _rules(rt), None, ["adult", "kid"])
+    assert rt.relationships.cached_connected("adult", "kid") is None
+    await decide_page(rt.facts, _rules(rt), "adult", ["kid"])
+    assert rt.relationships.cached_connected("adult", "kid") is False
 
 
 # --- filter_lists: what is removed, kept, noticed and logged ----------------------------
@@ -242,7 +239,7 @@ async def test_a_cold_page_whose_lookup_fails_raises_so_the_response_fails_close
             raise ConnectionRefusedError("band store down")
 
     rt.bands.store = Down()  # type: ignore[assignment]
-    with pytest.raises(ConnectionRefusedError):
+    with pytest.raises(StorageError, match="band store down"):
         await _filter(rt, "adult", _page("kid", "never-seen"))
 
 
@@ -388,15 +385,14 @@ async def test_a_cached_band_moves_on_at_a_birthday(rt: Runtime, clock: FrozenCl
 async def _judged_alone(
     rt: Runtime, actor_id: str | None, document: dict[str, Any], notice_field: str | None
 ) -> dict[str, Any]:
-    """`document` as judging each listed item by itself leaves it (`assess` + `strongest`),
+    """`document` as judging each listed item by itself leaves it (`decide`),
     with the notices `_notices` gives for every listed account."""
     groups = [ids_at(item, ID) for item in document["results"]]
-    actor, pairs = await assess(rt, _rules(rt), actor_id, [i for g in groups for i in g])
-    notices = await _notices(rt, actor, [p.target for p in pairs]) if notice_field else {}
+    everyone = await decide(rt.facts, _rules(rt), actor_id, [i for g in groups for i in g])
+    notices = await _notices(rt, everyone.actor, [p.target for p in everyone.pairs]) if notice_field else {}
     kept = []
     for item, ids in zip(document["results"], groups, strict=True):
-        _, pairs = await assess(rt, _rules(rt), actor_id, ids)
-        decisive = strongest(pairs)
+        decisive = (await decide(rt.facts, _rules(rt), actor_id, ids)).decisive
         if _enforced_filter(decisive):
             continue
         notice = next((notices[i] for i in ids if i in notices), None)

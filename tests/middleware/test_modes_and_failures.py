@@ -154,10 +154,10 @@ async def test_the_app_exceptions_are_the_apps(database_url: str, policy_file: P
 async def test_a_failure_of_ours_before_the_app_is_called_is_a_503(wrapped: Wrapped, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from safe_accounts.pipeline import enforcement
 
-    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("a bug of ours")
 
-    monkeypatch.setattr(enforcement, "strongest", broken)
+    monkeypatch.setattr(enforcement, "decide", broken)
     response = await wrapped.post("/api/v1/messages", "adult", json={"to": "other-adult"})
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"

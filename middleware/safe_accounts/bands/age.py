@@ -7,6 +7,7 @@ adult on their 18th birthday with no write anywhere.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,7 +35,20 @@ class AgeBand(enum.StrEnum):
             raise InvalidBand(f"unknown age band {value!r} (expected one of {names})") from None
 
 
-_MINORS = frozenset({AgeBand.UNDER_13, AgeBand.B13_15, AgeBand.B16_17})
+_MINORS = MINOR_BANDS = frozenset({AgeBand.UNDER_13, AgeBand.B13_15, AgeBand.B16_17})
+
+
+def expand_bands(names: Iterable[str], *, unknown_is_minor: bool) -> frozenset[AgeBand]:
+    """Band names as a policy writes them (with `minor`) to the set of bands they mean."""
+    bands: set[AgeBand] = set()
+    for name in names:
+        if name == "minor":
+            bands |= MINOR_BANDS
+            if unknown_is_minor:
+                bands.add(AgeBand.UNKNOWN)
+        else:
+            bands.add(AgeBand(name))
+    return frozenset(bands)
 
 
 class Assurance(enum.StrEnum):

@@ -12,6 +12,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import storage_errors
 from ..policy.model import BandCacheSettings
 from .age import AgeBand, Assurance, BandRecord, unknown
 from .cache import BandCache
@@ -84,7 +85,9 @@ class BandDirectory:
             return found
         missing = list(dict.fromkeys(missing))
         epoch = self._epoch
-        fetched = await self.store.fetch(missing)
+        # A store of the app's own making fails like ours: as a StorageError.
+        with storage_errors("reading age bands"):
+            fetched = await self.store.fetch(missing)
         keep = epoch == self._epoch
         for account_id in missing:
             record = fetched.get(account_id)
@@ -116,7 +119,8 @@ class BandDirectory:
             source=source,
             clock=self._clock,
         )
-        await self.store.put([record])
+        with storage_errors("writing age bands"):
+            await self.store.put([record])
         self._epoch += 1
         self._cache.put(record)
         if self._invalidations is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from .._callables import import_callable
 from ..alerts.restrictions import Restrictions
 from ..clock import SYSTEM_CLOCK
 from ..errors import ConfigurationError, PolicyError
@@ -23,7 +24,6 @@ from ..policy_tools.explain import explain as explain_request
 from ..policy_tools.not_found import ProbeFailed, hidden_routes
 from ..policy_tools.not_found import probe as probe_not_found
 from ..policy_tools.testing import run_tests
-from ..relations.lookup import import_callable
 from ..runtime import open_runtime
 from ._common import database_option, run
 from ._settings import open_engine
@@ -93,7 +93,7 @@ def test_(files: tuple[Path, ...], verbose: bool) -> None:
     failures = 0
     for file in files:
         loaded = _loaded(file)
-        results = run_tests(CompiledPolicy(loaded.policy, loaded.version, identity=False))
+        results = run(run_tests, CompiledPolicy(loaded.policy, loaded.version, identity=False))
         for result in results:
             if not result.passed:
                 failures += 1

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..bands.age import AgeBand
-from ..policy.engine import expand_bands
+from ..bands.age import AgeBand, expand_bands
 from ..policy.model import DEFAULT_DUE, DueTime, PolicyFile
 from ..signals.plan import window_seconds
 from .model import ItemKind

@@ -36,7 +36,8 @@ import orjson
 
 from .._types import Message, Scope, Send
 from .codings import TooLarge, Undecodable, acceptable, decode
-from .problem import UNAVAILABLE, UNREADABLE_RESPONSE, send_problem
+from ..decide.refusal import UNAVAILABLE
+from .problem import UNREADABLE_RESPONSE, send_problem
 
 logger = logging.getLogger("safe_accounts.enforcement")
 
@@ -199,10 +200,7 @@ class ResponseCapture:
                 self.error = exc
                 logger.warning(REWRITE_FAILED, exc.__class__.__name__)
                 if self._fail_closed:
-                    await send_problem(
-                        self._send, UNAVAILABLE[0], UNAVAILABLE[1], 503,
-                        "A safety check could not be completed. Please try again shortly.",
-                    )
+                    await send_problem(self._send, UNAVAILABLE)
                     return
         body = raw
         if result is not None:
@@ -218,10 +216,7 @@ class ResponseCapture:
 
     async def _refuse(self) -> None:
         self.status = 502
-        await send_problem(
-            self._send, UNREADABLE_RESPONSE[0], UNREADABLE_RESPONSE[1], 502,
-            "The answer could not be checked for accounts this viewer may not see.",
-        )
+        await send_problem(self._send, UNREADABLE_RESPONSE)
 
 
 def _read(raw: bytes, start: Message) -> tuple[Any, bool]:

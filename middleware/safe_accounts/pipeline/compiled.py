@@ -19,15 +19,13 @@ from .jsondoc import quoted_keys
 from ..policy.jsonpath import compile_path
 from .targets import Extractor, PathSource, QuerySource, Targets, compile_source
 from ..relations.lookup import Lookup, compile_lookups
-from ..policy.engine import CompiledRule, RuleSet, compile_rule
+from ..decide.actions import ACTIONS, ActionSpec
+from ..decide.fixed import fixed_rule
+from ..decide.rules import CompiledRule, RuleSet, compile_rules
 from ..policy.model import Action, FrameFilter, Mode, NotFound, Outcome, PolicyFile, ResponseFrom, ResponseShape, Route
-from .fixed import fixed_rule
 from .not_found import STARLETTE, STARLETTE_ANSWER, NotFoundAnswer, compile_not_found
 from ..policy.paths import RouteTable
 
-
-# Actions whose success (a 2xx from the app) becomes an event, a report or a cache refresh.
-RECORDED_ON_SUCCESS = frozenset({Action.CONTACT_REQUEST, Action.CONTACT_RESPONSE, Action.BLOCK, Action.REPORT})
 
 @dataclass(frozen=True, slots=True)
 class CompiledResponse:
@@ -71,6 +69,8 @@ class CompiledRoute:
     methods: tuple[str, ...]  # upper case; `("WEBSOCKET",)` for a socket route
     template: str
     action: Action
+    # What the action means besides its rules: what it refuses, records and counts.
+    spec: ActionSpec
     rules: RuleSet
     targets: Targets
     response: CompiledResponse | None
@@ -167,20 +167,7 @@ class CompiledPolicy:
             build_resolver(policy.identity, clock=clock) if identity else IdentityResolver(())
         )
         self.lookups: Mapping[str, Lookup] = compile_lookups(policy.queries, engine)
-        self.rules: dict[Action, RuleSet] = {}
-        for action in Action:
-            compiled = [
-                compile_rule(
-                    rule,
-                    policy_mode=policy.mode,
-                    on_failure=policy.defaults.on_failure,
-                    unknown_is_minor=self.unknown_is_minor,
-                    restricted_notice=policy.moderation.restricted_notice,
-                )
-                for rule in policy.rules
-                if rule.enabled and _covers(rule.action, action)
-            ]
-            self.rules[action] = RuleSet(action, compiled)
+        self.rules: Mapping[Action, RuleSet] = compile_rules(policy)
         self.routes: list[CompiledRoute] = [self._route(i, r) for i, r in enumerate(policy.routes)]
         self.table: RouteTable[CompiledRoute] = RouteTable(
             (r.method, r.path, compiled) for r, compiled in zip(policy.routes, self.routes, strict=True)
@@ -202,6 +189,7 @@ class CompiledPolicy:
             methods=upper,
             template=route.path,
             action=route.action,
+            spec=ACTIONS[route.action],
             rules=self.rules[route.action],
             targets=targets,
             response=_response(route.response),
@@ -212,7 +200,7 @@ class CompiledPolicy:
             frames=self._frames(route.frames),
             reads_body=targets.needs_body
             or any(f is not None and f.startswith(("json.", "form.")) for f in (answer and answer.field, route.report_text)),
-            passes_through_when_allowed=route.response is None and route.action not in RECORDED_ON_SUCCESS,
+            passes_through_when_allowed=route.response is None and not ACTIONS[route.action].acts_on_success,
             filters_lists=filters_lists,
             personal=bool({"GET", "HEAD"} & set(upper)) and (
                 filters_lists or notices or _enforces(self.rules[route.action])
@@ -255,6 +243,3 @@ def _enforces(rules: RuleSet) -> bool:
     """Whether an enforced rule of `rules` changes something (filters, redacts, hides, denies)."""
     return any(r.mode is Mode.ENFORCE and r.outcome.strength >= Outcome.FILTER.strength for r in rules.rules)
 
-
-def _covers(actions: Action | tuple[Action, ...], action: Action) -> bool:
-    return action == actions if isinstance(actions, Action) else action in actions

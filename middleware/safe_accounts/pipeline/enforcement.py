@@ -12,7 +12,6 @@ awaited.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -21,25 +20,27 @@ from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .._types import ASGIApp, Receive, Scope, Send
-from ..bands.age import AgeBand
+from ..decide.budget import within
+from ..decide.failing import refuses as refuses_on_failure
+from ..decide.refusal import UNAVAILABLE, Refusal
+from ..decide.request import decide, undecided
+from ..decide.rules import PairVerdict, Party
 from ..errors import StorageError
-from .compiled import RECORDED_ON_SUCCESS, CompiledResponse, CompiledRoute
-from ..policy.engine import ALLOW, CompiledRule, Party, Relation
+from ..policy.jsonpath import compile_path
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
-from . import fixed, problem, records
+from ..decide.fixed import decide_fixed
+from . import problem, records
 from .app_call import AppError
 from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
 from .caching import personal, unconditional
 from .capture import ResponseCapture, for_reading
-from .facts import PairVerdict, assess, assess_cached, strongest
-from .failing import refuses as refuses_on_failure
+from .compiled import CompiledResponse, CompiledRoute
 from .ids import ids_at
-from .lists import filter_lists, is_minor
 from .jsondoc import walk
-from ..policy.jsonpath import compile_path
+from .lists import filter_lists
 from .readings import read_every_way
-from .request_view import BodyNotParsed, RequestView, parse_json
+from .request_view import NO_JSON, BodyNotParsed, RequestView, parse_json
 from .targets import TargetsUnread, TooManyCombinations
 
 logger = logging.getLogger("safe_accounts.enforcement")
@@ -51,12 +52,6 @@ TARGETS_UNREAD = "route %s: refused, no target account could be read from the re
 
 _READS = frozenset({"GET", "HEAD"})
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
-_EVENT_OF_ACTION = {
-    Action.CONTACT_REQUEST: EventKind.CONTACT_REQUEST,
-    Action.BLOCK: EventKind.BLOCKED,
-    Action.REPORT: EventKind.REPORTED,
-}
-_STATUS = records.STATUS
 
 
 class Enforcement:
@@ -98,59 +93,72 @@ class Enforcement:
     async def run(self) -> None:
         route = self.route
         if route.fixed is not None:  # an endpoint that only ever refuses: nothing to read
-            await self._fixed(route.fixed)
+            await self._fixed()
             return
         if route.reads_body and self.view.method.upper() not in _BODYLESS:
             if not await self._read_body():
                 return
         targets: list[str] = []
         try:
-            if route.action is not Action.DISCOVERY:  # a search's targets are in its answer
+            if not route.spec.targets_in_answer:  # a search's targets are in its answer
                 if route.targets.needs_io:
-                    async with asyncio.timeout(self.rt.policy.defaults.time_budget_ms / 1000):
+                    async with within(self.rt.facts.time_budget):
                         targets = await route.targets.extract(self.view)
                 else:
                     targets = route.targets.extract_now(self.view)
                 if not targets and route.targets.sources:
                     logger.info(TARGETS_MISSING, route.name)
-            # Warm caches answer without a coroutine or a timer; a miss goes to the stores.
-            known = assess_cached(self.rt, route.rules, self.view.actor, targets)
-            actor, pairs = known if known is not None else await assess(self.rt, route.rules, self.view.actor, targets)
+            decision = await decide(self.rt.facts, route.rules, self.view.actor, targets)
         except TooManyCombinations:
-            await self._refuse(problem.UNREADABLE, 400, "The request names too many accounts to check.")
+            await self._refuse(problem.TOO_MANY_ACCOUNTS)
             return
         except TargetsUnread:
             # Whatever the app reads as the target, we could not: refused, never let through.
             logger.info(TARGETS_UNREAD, route.name)
-            await self._refuse(problem.TARGET_UNREADABLE, 400, problem.TARGET_UNREADABLE_DETAIL)
+            await self._refuse(problem.TARGET_UNREADABLE)
             return
-        except (StorageError, TimeoutError, OSError) as exc:
+        except StorageError as exc:
             await self._failed(exc, targets)
             return
-
-        decisive = strongest(pairs)
+        decisive = decision.decisive
         if decisive is None and route.passes_through_when_allowed:
             # The every-day answer (no rule applies; nothing to rewrite or record after):
             # the app with the client's own `send`.
             await self._call_app(self.send)
             return
-        decision_id = self._log(actor, pairs) if decisive is not None else None
-        redact = False
-        if decisive is not None and decisive.verdict.mode is Mode.ENFORCE:
-            outcome = decisive.verdict.outcome
-            if outcome in _STATUS:
-                self._events_for_refusal(actor, pairs, decision_id)
-                await self._answer(outcome, decisive, decision_id)
-                return
-            redact = outcome is Outcome.REDACT
+        decision_id, refusal = records.judged(
+            self.rt, spec=route.spec, route=route.name, at=self.now, decision=decision
+        )
+        if refusal is not None:
+            await self._refuse(refusal)
+            return
+        redact = (
+            decisive is not None and decisive.verdict.mode is Mode.ENFORCE
+            and decisive.verdict.outcome is Outcome.REDACT
+        )
+        await self._go_on(decision.actor, decision.pairs, redact, decision_id)
+
+    async def _fixed(self) -> None:
+        assert self.route.fixed is not None
+        decision = await decide_fixed(self.rt.facts, self.route.fixed, self.view.actor)
+        _, refusal = records.judged(
+            self.rt, spec=self.route.spec, route=self.route.name, at=self.now, decision=decision
+        )
+        if refusal is not None:
+            await self._refuse(refusal)
+        else:  # monitor mode: logged, and the app answers
+            await self._call_app(self.send)
+
+    async def _go_on(self, actor: Party, pairs: Sequence[PairVerdict], redact: bool, decision_id: str | None) -> None:
+        """The app answers: its answer read, rewritten or watched as the route needs."""
+        route = self.route
         shape = route.response
-        if route.action is Action.CONTACT_RESPONSE and shape is not None and not route.targets.sources:
+        if route.spec.answers_request and shape is not None and not route.targets.sources:
             await self._call_app_reading_requester(actor, shape)
-            return
-        if shape is not None and (redact or shape.lists or (route.action is Action.DISCOVERY and shape.items)):
+        elif shape is not None and (redact or shape.lists or (route.spec.targets_in_answer and shape.items)):
             await self._call_app_rewriting(actor, pairs, shape, redact, decision_id)
-            return
-        await self._call_app_then_record(actor, pairs, decision_id)
+        else:
+            await self._call_app_then_record(actor, pairs, decision_id)
 
     # --- the body ----------------------------------------------------------------------
 
@@ -158,10 +166,10 @@ class Enforcement:
         try:
             body = await read_body(self.scope, self.receive, self.route.max_body_bytes)
         except BodyTooLarge:
-            await self._refuse(problem.TOO_LARGE, 413, "The request body is over the size this route accepts.")
+            await self._refuse(problem.TOO_LARGE)
             return False
         except BodyUnreadable as exc:
-            await self._refuse(problem.UNREADABLE, 400, f"The request body could not be checked: {exc}.")
+            await self._refuse(problem.unreadable_body(str(exc)))
             return False
         self.receive = replay(body.raw, self.receive)
         if not body.inspectable or body.inspectable.isspace():
@@ -171,7 +179,7 @@ class Enforcement:
             if body.content_type == "multipart/form-data":
                 self.view.form = [*await _multipart(self.scope, body), *(self.view.form or ())]
         except BodyNotParsed as exc:
-            await self._refuse(problem.UNREADABLE, 400, f"The request body could not be checked: {exc}.")
+            await self._refuse(problem.unreadable_body(str(exc)))
             return False
         return True
 
@@ -187,60 +195,30 @@ class Enforcement:
 
     # --- answers -------------------------------------------------------------------------
 
-    async def _refuse(self, kind: tuple[str, str], status: int, detail: str, **extra: Any) -> None:
+    async def _refuse(self, refusal: Refusal) -> None:
         self.handed_over = True
-        await problem.send_problem(self.send, kind[0], kind[1], status, detail, **extra)
-
-    async def _answer(self, outcome: Outcome, pair: PairVerdict, decision_id: str) -> None:
-        rule = pair.verdict.rule
-        assert rule is not None
-        if outcome is Outcome.HIDE:
+        if refusal.hidden:
             # The app's own answer for an id that does not exist, byte for byte: no rule
             # name, no decision header (the decision log has both).
-            self.handed_over = True
             await self.route.not_found.send(self.send, self.view)
             return
-        self.handed_over = True
-        await problem.send_problem(
-            self.send, problem.DENIED[0], problem.DENIED[1], 403, rule.detail,
-            decision_id=decision_id, rule=rule.public_id,
-        )
+        await problem.send_problem(self.send, refusal)
 
-    async def _fixed(self, rule: CompiledRule) -> None:
-        pair, decision_id = await fixed.decide(
-            self.rt, rule, action=self.route.action, route=self.route.name, actor_id=self.view.actor, at=self.now
-        )
-        if rule.mode is Mode.ENFORCE:
-            await self._answer(rule.outcome, pair, decision_id)
-        else:
-            await self._call_app(self.send)
-
-    async def _failed(self, exc: BaseException, targets: Sequence[str]) -> None:
-        reason = "time budget exceeded" if isinstance(exc, TimeoutError) else str(exc) or exc.__class__.__name__
-        logger.warning(LOOKUP_FAILED, self.route.name, exc.__class__.__name__, reason)
+    async def _failed(self, exc: StorageError, targets: Sequence[str]) -> None:
+        logger.warning(LOOKUP_FAILED, self.route.name, exc.__class__.__name__, str(exc) or exc.__class__.__name__)
         route = self.route
         # A discovery's targets are in its answer; a route that found none may have failed
         # finding them: either way they are unknown, and could be anyone.
-        known = None if route.action is Action.DISCOVERY or (not targets and route.targets.sources) else targets
-        if refuses_on_failure(self.rt, route.rules, self.view.actor, known):
-            await self._refuse(
-                problem.UNAVAILABLE, 503,
-                "A safety check could not be completed. Please try again shortly.",
-            )
+        known = None if route.spec.targets_in_answer or (not targets and route.targets.sources) else targets
+        if refuses_on_failure(self.rt.facts, route.rules, self.view.actor, known):
+            await self._refuse(UNAVAILABLE)
             return
         # Failing open (no enforced, fail-closed rule could apply: monitor rules never refuse):
         # the app answers as if no rule applied, lists in its answer are still filtered, and
         # what it accepted is still recorded (a block, a report, a rejection), with the bands
         # that could not be read as `unknown` - which the protective default counts as a minor's.
-        actor = Party(self.view.actor, AgeBand.UNKNOWN)
-        pairs = [PairVerdict(Party(t, AgeBand.UNKNOWN), ALLOW, Relation()) for t in targets]
-        shape = route.response
-        if route.action is Action.CONTACT_RESPONSE and shape is not None and not route.targets.sources:
-            await self._call_app_reading_requester(actor, shape)
-        elif shape is not None and (shape.lists or (route.action is Action.DISCOVERY and shape.items)):
-            await self._call_app_rewriting(actor, pairs, shape, False, None)
-        else:
-            await self._call_app_then_record(actor, pairs, None)
+        decision = undecided(self.view.actor, targets)
+        await self._go_on(decision.actor, decision.pairs, False, None)
 
     # --- calling the app -----------------------------------------------------------------
 
@@ -252,7 +230,7 @@ class Enforcement:
             raise AppError(exc) from exc
 
     async def _call_app_then_record(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
-        if self.route.action not in RECORDED_ON_SUCCESS or actor.id is None:
+        if not self.route.spec.acts_on_success or actor.id is None:
             await self._call_app(self.send)  # nothing to record after: no need to watch
             return
         status: list[int] = []
@@ -272,9 +250,10 @@ class Enforcement:
     ) -> None:
         """Call the app and rewrite its JSON: redact the profile, filter every list of people."""
         lists = list(shape.lists)
-        if self.route.action is Action.DISCOVERY and shape.items is not None:
+        in_answer = self.route.spec.targets_in_answer
+        if in_answer and shape.items is not None:
             lists.insert(0, shape.items)
-        notice_field = shape.notice_field if self.route.action is Action.DISCOVERY else None
+        notice_field = shape.notice_field if in_answer else None
 
         async def rewrite(document: Any, status: int) -> tuple[Any, list[tuple[bytes, bytes]]] | None:
             if not 200 <= status < 300:
@@ -324,14 +303,15 @@ class Enforcement:
         await self._call_app(capture.send, for_reading(self.scope))
         self._note_miss(capture)
         if capture.status is not None and _succeeded(capture.status) and requesters:
-            pairs = [PairVerdict(Party(r, AgeBand.UNKNOWN), ALLOW, Relation()) for r in requesters if r != responder.id]
-            await self._contact_response(responder, pairs)
+            # The requesters' bands are not read: the answer records an event about them.
+            named = undecided(responder.id, [r for r in requesters if r != responder.id])
+            await self._contact_response(responder, named.pairs)
 
     def _client_send(self, actor: Party, pairs: Sequence[PairVerdict]) -> Send:
         """The client's `send`; on a block route, one that makes every worker forget the
         pair before the app's successful answer starts, so that no DM decided after the
         block was answered can use the relationship cached before it."""
-        if self.route.action is not Action.BLOCK or actor.id is None:
+        if not self.route.spec.forgets_pair_first or actor.id is None:
             return self.send
         accounts = [actor.id, *(p.target.id for p in pairs if p.target.id is not None)]
         send, relationships = self.send, self.rt.relationships
@@ -350,94 +330,32 @@ class Enforcement:
 
     # --- records -------------------------------------------------------------------------
 
-    def _log(self, actor: Party, pairs: Sequence[PairVerdict], *, affected_by_rule: bool = False) -> str | None:
-        return records.log_decision(
-            self.rt, action=self.route.action, route=self.route.name, at=self.now,
-            actor=actor, pairs=pairs, affected_by_rule=affected_by_rule,
-        )
-
-    def _events_for_refusal(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str) -> None:
-        records.record_refusal(
-            self.rt, action=self.route.action, at=self.now, actor=actor, pairs=pairs, decision_id=decision_id
-        )
-
     async def _events_after_success(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
-        rt = self.rt
-        action = self.route.action
-        if actor.id is None:
-            return
-        if action is Action.CONTACT_RESPONSE:
+        if self.route.spec.answers_request:
             await self._contact_response(actor, pairs)
-            return
-        # One report, one event per account, however many ways the request spelt it.
-        accounts = records.per_account(rt, pairs)
-        if action is Action.REPORT:
-            self._record_reports(actor, accounts, decision_id)
-        kind = _EVENT_OF_ACTION.get(action)
-        if kind is None or rt.signals is None:
-            return
-        for pair in accounts:
-            target = pair.target
-            if not records.counts_as_account(rt, target):
-                continue
-            assert target.id is not None
-            if action is Action.CONTACT_REQUEST:
-                mutual = pair.relation.mutual
-                if mutual is None and is_minor(target, rt):
-                    mutual = await self._mutual_quietly(actor.id, target.id)
-                self._submit(kind, actor.id, target, mutual, decision_id)
-            else:
-                # Blocks and reports count against the account blocked or reported: the
-                # target is the subject, the actor (often the child) is the other.
-                self._submit(kind, target.id, actor, None, decision_id)
-
-    def _record_reports(self, reporter: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
-        """A report becomes a child-endangerment report in the moderation queue: one per
-        account reported (`pairs` are `records.per_account`'s), with the reporter's words
-        when the route names them (`report_text`)."""
-        reports = self.rt.extras.get("reports")
-        if reports is None or reporter.id is None:
             return
         spec = self.route.report_text
         words = [v for v in _reference_values(self.view, spec) if isinstance(v, str)] if spec else []
-        for pair in pairs:
-            if pair.target.id is not None:
-                reports.record(
-                    reporter_id=reporter.id, reporter_band=reporter.band.value,
-                    reported_id=pair.target.id, reported_band=pair.target.band.value,
-                    at=self.now, decision_id=decision_id, text=words[0] if words else None,
-                )
+        await records.record_success(
+            self.rt, spec=self.route.spec, at=self.now, actor=actor, pairs=pairs, decision_id=decision_id,
+            report_text=words[0] if words else None,
+        )
 
     async def _contact_response(self, responder: Party, pairs: Sequence[PairVerdict]) -> None:
         answer = self.route.answer
-        if answer is None:
+        if answer is None or responder.id is None:
             return
-        values = _reference_values(self.view, answer.field)
-        words = {str(v).strip().lower() for v in values}
+        words = {str(v).strip().lower() for v in _reference_values(self.view, answer.field)}
         if words & answer.reject:
             kind = EventKind.CONTACT_REJECTED
         elif words & answer.accept:
             kind = EventKind.CONTACT_ACCEPTED
         else:
             return
-        # An acceptance connects the pair: every worker forgets it (every spelling the
-        # cache may hold).
+        # An answer connects (or keeps apart) the pair: every worker forgets it (every
+        # spelling the cache may hold).
         await self.rt.relationships.forget_everywhere([p.target.id for p in pairs if p.target.id is not None])
-        if self.rt.signals is None:
-            return
-        for pair in records.per_account(self.rt, pairs):
-            if pair.target.id is not None:
-                self._submit(kind, pair.target.id, responder, None, None)
-
-    async def _mutual_quietly(self, actor: str, target: str) -> int | None:
-        try:
-            async with asyncio.timeout(self.rt.policy.defaults.time_budget_ms / 1000):
-                return await self.rt.relationships.mutual(actor, target)
-        except (StorageError, TimeoutError, OSError):
-            return None
-
-    def _submit(self, kind: EventKind, subject: str, other: Party, mutual: int | None, decision_id: str | None) -> None:
-        records.submit(self.rt, kind, subject, other, mutual, self.now, decision_id)
+        records.record_answer(self.rt, kind=kind, at=self.now, responder=responder, requesters=pairs)
 
 
 _REMOVED = object()
@@ -458,7 +376,10 @@ def _reference_values(view: RequestView, spec: str) -> list[Any]:
     if where == "form":
         return view.form_values(name)
     if where == "json":
-        return list(walk(view.json, compile_path(name))) if isinstance(view.json, (dict, list)) else []
+        # Every JSON reading of the body: the app's parser may have read any of them.
+        steps = compile_path(name)
+        documents = [] if view.json is NO_JSON else [view.json, *view.json_also]
+        return [v for document in documents for v in walk(document, steps)]
     return []
 
 

@@ -9,22 +9,20 @@ rule that removed or would have removed someone.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
-from ..bands.age import AgeBand
-from ..policy.engine import Party
-from .jsondoc import walk
+from ..decide.budget import within
+from ..decide.ids import PLAIN_FIRST
+from ..decide.page import decide_page
+from ..decide.rules import PairVerdict, Party, strongest
 from ..policy.jsonpath import WILDCARD
 from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
 from . import records
-from .batch import Page, cached_actor, cached_page
-from .facts import PairVerdict, assess, strongest
-from ..decide.ids import PLAIN_FIRST
 from .ids import account_ids, ids_at
+from .jsondoc import walk
 
 NOTICE_STRANGER = "You have no friends in common with this account. Only accept people you know."
 NOTICE_RESTRICTED = "This account has been restricted while our safety team reviews it."
@@ -56,18 +54,10 @@ async def filter_lists(
     # Notices are for the actor as the request saw it; verdicts read its band afresh, as
     # they read every listed account's.
     with_notices = notice_field is not None and _may_see_notices(actor, rt)
-    viewer = cached_actor(rt, actor.id)
-    page = None
-    if viewer is not None:
-        page = cached_page(rt, rules, viewer, ids, with_targets=with_notices)
-    if page is None:
-        # Something is not cached: the general path, which fetches within the time budget.
-        _, pairs = await assess(rt, rules, actor.id, ids)
-        ruled = {p.target.id: p for p in pairs if p.verdict.rule is not None}
-        page = Page(ruled, [p.target for p in pairs])  # type: ignore[arg-type]
+    page = await decide_page(rt.facts, rules, actor.id, ids, with_targets=with_notices)
     notices: dict[str, dict[str, str]] = {}
     if with_notices and page.targets is not None:
-        async with asyncio.timeout(rt.policy.defaults.time_budget_ms / 1000):
+        async with within(rt.facts.time_budget):
             notices = await _notices(rt, actor, page.targets)
     ruled = page.ruled
     if not ruled and not notices:
@@ -174,31 +164,28 @@ def _add_notice(
 
 async def _notices(rt: Runtime, viewer: Party, listed: Sequence[Party]) -> dict[str, dict[str, str]]:
     """Safety notices for a minor viewing accounts with no mutual connections, or restricted ones."""
-    if not _may_see_notices(viewer, rt):
+    viewer_id = viewer.id
+    if viewer_id is None or not _may_see_notices(viewer, rt):
         return {}
-    adults = [p for p in listed if p.id is not None and not is_minor(p, rt)]
+    adults = [p.id for p in listed if p.id is not None and not records.is_minor(rt, p)]
     if not adults:
         return {}
-    connected = await rt.relationships.connected_among(viewer.id, [p.id for p in adults if p.id])
+    connected = await rt.relationships.connected_among(viewer_id, adults)
+    restricted = {p.id for p in listed if p.restricted}
     notices: dict[str, dict[str, str]] = {}
     for person in adults:
-        assert person.id is not None
-        if person.id in connected:
+        if person in connected:
             continue
-        if person.restricted:
-            notices[person.id] = {"kind": "restricted", "message": NOTICE_RESTRICTED}
-        elif await rt.relationships.mutual(viewer.id, person.id) == 0:
-            notices[person.id] = {"kind": "no_mutual_connections", "message": NOTICE_STRANGER}
+        if person in restricted:
+            notices[person] = {"kind": "restricted", "message": NOTICE_RESTRICTED}
+        elif await rt.relationships.mutual(viewer_id, person) == 0:
+            notices[person] = {"kind": "no_mutual_connections", "message": NOTICE_STRANGER}
     return notices
 
 
 def _may_see_notices(viewer: Party, rt: Runtime) -> bool:
     """Only a signed-in minor is shown safety notices."""
-    return viewer.id is not None and is_minor(viewer, rt)
-
-
-def is_minor(person: Party, rt: Runtime) -> bool:
-    return person.band.is_minor or (person.band is AgeBand.UNKNOWN and rt.policy.unknown_is_minor)
+    return viewer.id is not None and records.is_minor(rt, viewer)
 
 
 def _locate(document: Any, steps: tuple[object, ...]) -> list[tuple[Any, Sequence[Any]]]:

@@ -1,9 +1,10 @@
-"""What a decision leaves behind: decision-log rows and grooming-signal events.
+"""What a decision leaves behind: decision-log rows, grooming-signal events, reports.
 
 One implementation for every channel (an HTTP request, a WebSocket handshake, one frame
 of a socket), so a refusal counts the same towards the audit trail and the grooming
-alerts whichever way the attempt arrived. Both writers only queue (a list append, a
-submit): nothing here waits for SQL or Redis.
+alerts whichever way the attempt arrived. What each action records is the action table's
+(`decide/actions.py`). The writers only queue (a list append, a submit): nothing here waits
+for SQL or Redis, except the one lookup a contact request to a minor may need.
 """
 
 from __future__ import annotations
@@ -11,23 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..bands.age import AgeBand
-from ..decisions.log import DecisionRow
+from ..decide.actions import ActionSpec
+from ..decide.budget import within
+from ..decide.ids import PLAIN_FIRST, canonical
+from ..decide.refusal import STATUS, Refusal, refusal_of
+from ..decide.request import Decision
+from ..decide.rules import PairVerdict, Party, strongest
 from ..decisions.ids import new_decision_id
-from ..policy.engine import Party
-from ..policy.model import Action, EventKind, Mode, Outcome
+from ..decisions.log import DecisionRow
+from ..errors import StorageError
+from ..policy.model import Action, EventKind, Mode
 from ..runtime import Runtime
 from ..signals.events import Event
-from .facts import PairVerdict, strongest
-from ..decide.ids import PLAIN_FIRST, canonical
-
-# The HTTP status a refusal answers with; the decision log keeps it for every channel.
-STATUS = {Outcome.DENY: 403, Outcome.HIDE: 404}
-
-# A refused attempt is still an attempt: it counts towards the grooming signals.
-_EVENT_OF_REFUSAL = {
-    Action.DIRECT_MESSAGE: EventKind.DM_DENIED,
-    Action.CONTACT_REQUEST: EventKind.CONTACT_REQUEST,
-}
 
 
 def per_account(rt: Runtime, pairs: Sequence[PairVerdict]) -> Sequence[PairVerdict]:
@@ -63,10 +59,10 @@ def per_account(rt: Runtime, pairs: Sequence[PairVerdict]) -> Sequence[PairVerdi
                 others.append(pair)
         for own in stored.values():
             decisive = strongest([own, *others]) or own
-            out.append(PairVerdict(own.target, decisive.verdict, own.relation))
+            out.append(PairVerdict(own.target, decisive.verdict, own.lookups))
         if not stored:
             decisive = strongest(others) or others[0]
-            out.append(PairVerdict(decisive.target._replace(id=key), decisive.verdict, decisive.relation))
+            out.append(PairVerdict(decisive.target._replace(id=key), decisive.verdict, decisive.lookups))
     return out
 
 
@@ -136,23 +132,116 @@ def log_decision(
     return decision_id
 
 
+def judged(
+    rt: Runtime, *, spec: ActionSpec, route: str, at: float, decision: Decision
+) -> tuple[str | None, Refusal | None]:
+    """Log `decision` and, when it refuses, count the attempt: the decision id (None when no
+    rule applied) and the refusal the client is told (None: the request goes on)."""
+    if decision.decisive is None:
+        return None, None
+    decision_id = log_decision(
+        rt, action=spec.action, route=route, at=at, actor=decision.actor, pairs=decision.pairs
+    )
+    refusal = refusal_of(decision.decisive.verdict, decision_id)
+    if refusal is not None and decision_id is not None:
+        record_refusal(rt, spec=spec, at=at, actor=decision.actor, pairs=decision.pairs, decision_id=decision_id)
+    return decision_id, refusal
+
+
 def record_refusal(
     rt: Runtime,
     *,
-    action: Action,
+    spec: ActionSpec,
     at: float,
     actor: Party,
     pairs: Sequence[PairVerdict],
     decision_id: str,
 ) -> None:
-    """Signal events for an enforced refusal: a denied DM or contact request per refused
-    account (not per spelling of it; none for an id that is no account)."""
-    kind = _EVENT_OF_REFUSAL.get(action)
+    """A refused attempt is still an attempt: the event the action counts it as (a denied DM,
+    a contact request), per refused account (not per spelling of it; none for an id that
+    is no account)."""
+    kind = spec.refused_counts_as
     if kind is None or actor.id is None or rt.signals is None:
         return
     for pair in per_account(rt, pairs):
         if pair.verdict.rule is not None and counts_as_account(rt, pair.target):
-            submit(rt, kind, actor.id, pair.target, pair.relation.mutual, at, decision_id)
+            submit(rt, kind, actor.id, pair.target, pair.lookups.mutual, at, decision_id)
+
+
+async def record_success(
+    rt: Runtime,
+    *,
+    spec: ActionSpec,
+    at: float,
+    actor: Party,
+    pairs: Sequence[PairVerdict],
+    decision_id: str | None,
+    report_text: str | None = None,
+) -> None:
+    """What the app's successful answer to `spec.action` leaves behind: the event it counts
+    as, and a child-endangerment report per account reported (with `report_text`, what the
+    reporter wrote). Once per account, however many ways the request spelt it."""
+    if actor.id is None or not (spec.succeeded_counts_as or spec.files_reports):
+        return
+    accounts = per_account(rt, pairs)
+    if spec.files_reports:
+        _file_reports(rt, actor, accounts, at, decision_id, report_text)
+    kind = spec.succeeded_counts_as
+    if kind is None or rt.signals is None:
+        return
+    for pair in accounts:
+        target = pair.target
+        if target.id is None or not counts_as_account(rt, target):
+            continue
+        if spec.against_target:
+            # Blocks and reports count against the account blocked or reported: the target
+            # is the subject, the actor (often the child) is the other.
+            submit(rt, kind, target.id, actor, None, at, decision_id)
+            continue
+        mutual = pair.lookups.mutual
+        if mutual is None and spec.with_mutual and is_minor(rt, target):
+            mutual = await _mutual_quietly(rt, actor.id, target.id)
+        submit(rt, kind, actor.id, target, mutual, at, decision_id)
+
+
+def record_answer(rt: Runtime, *, kind: EventKind, at: float, responder: Party, requesters: Sequence[PairVerdict]) -> None:
+    """A contact request answered (accepted or rejected): an event about each requester."""
+    for pair in per_account(rt, requesters):
+        if pair.target.id is not None:
+            submit(rt, kind, pair.target.id, responder, None, at, None)
+
+
+def _file_reports(
+    rt: Runtime, reporter: Party, accounts: Sequence[PairVerdict], at: float, decision_id: str | None,
+    text: str | None,
+) -> None:
+    """A report becomes a child-endangerment report in the moderation queue: one per account
+    reported, with the reporter's words when the route names where they are."""
+    reports = rt.extras.get("reports")
+    if reports is None or reporter.id is None:
+        return
+    for pair in accounts:
+        if pair.target.id is not None:
+            reports.record(
+                reporter_id=reporter.id, reporter_band=reporter.band.value,
+                reported_id=pair.target.id, reported_band=pair.target.band.value,
+                at=at, decision_id=decision_id, text=text,
+            )
+
+
+async def _mutual_quietly(rt: Runtime, actor: str, target: str) -> int | None:
+    """The pair's mutual connections for the event, or None when they cannot be had: the
+    app has already answered, so a failure here only leaves the event without them."""
+    try:
+        async with within(rt.facts.time_budget):
+            return await rt.relationships.mutual(actor, target)
+    except StorageError:
+        return None
+
+
+def is_minor(rt: Runtime, person: Party) -> bool:
+    """A minor as the policy counts them (`unknown` too, by the protective default)."""
+    return person.band.is_minor or (person.band is AgeBand.UNKNOWN and rt.policy.unknown_is_minor)
 
 
 def submit(

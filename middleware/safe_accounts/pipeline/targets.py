@@ -18,7 +18,8 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..policy import model
-from ..relations.lookup import Lookup, import_callable
+from .._callables import import_callable
+from ..relations.lookup import Lookup
 from ..decide.ids import is_plain_id
 from .ids import account_ids, spellings
 from .jsondoc import DuplicateKey, walk

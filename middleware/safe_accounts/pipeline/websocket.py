@@ -1,8 +1,8 @@
 """Direct messages over WebSocket: the handshake check and the frame filter (issue 9).
 
 Created per connection by the middleware when a `WEBSOCKET` route matches; everything
-per connection lives here. Two levels, both decided with the same rule sets and facts
-as HTTP (`facts.py`) and recorded the same way (`records.py`):
+per connection lives here. Two levels, both decided as HTTP requests are (`decide`),
+refused in the same words (`decide.Refusal`) and recorded the same way (`records.py`):
 
 - **Handshake.** The path, query or a SQL lookup names the peer; the path or query may
   name the sender too, which must be the authenticated account. A refused socket never
@@ -22,27 +22,28 @@ Message text is parsed only to read the fields the policy names, and never store
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from .._types import ASGIApp, Message, Receive, Scope, Send
+from ..decide.actions import ACTIONS
+from ..decide.budget import within
+from ..decide.fixed import decide_fixed
+from ..decide.failing import refuses as refuses_on_failure
+from ..decide.refusal import UNAVAILABLE, Refusal
+from ..decide.request import decide
+from ..decide.rules import RuleSet
 from ..errors import StorageError
-from .compiled import CompiledFrames, CompiledRoute
-from .not_found import NotFoundAnswer
-from ..policy.engine import RuleSet
-from .jsondoc import read_json, walk
-from ..policy.model import Action, Mode, Outcome
+from ..policy.model import Action
 from ..runtime import Runtime
-from . import fixed, problem, records
-from .facts import assess, strongest
-from .failing import refuses as refuses_on_failure
+from . import problem, records
+from .compiled import CompiledFrames, CompiledRoute
 from .ids import account_ids, ids_at, spellings
+from .jsondoc import read_json, walk
 from .request_view import RequestView
 from .targets import TargetsUnread, TooManyCombinations
 
@@ -63,43 +64,34 @@ CLOSE_TRY_AGAIN = 1013
 # A close frame's reason is at most 123 bytes of UTF-8 (RFC 6455, section 5.5).
 MAX_REASON_BYTES = 123
 
-SENDER_MISMATCH = ("sender-mismatch", "Not allowed to send as another account")
-NOT_SENDER_DETAIL = "Messages on this connection can only be sent as the account that is signed in."
-UNPARSEABLE_DETAIL = "This message could not be checked and was not delivered."
-UNAVAILABLE_DETAIL = "A safety check could not be completed. Please try again shortly."
+SENDER_MISMATCH = Refusal(
+    "sender-mismatch", "Not allowed to send as another account", 403,
+    "Messages on this connection can only be sent as the account that is signed in.",
+)
+UNREADABLE_FRAME = Refusal(
+    "unreadable-body", "Request body could not be checked", 400,
+    "This message could not be checked and was not delivered.",
+)
+TOO_MANY_ACCOUNTS = Refusal(
+    "unreadable-body", "Request body could not be checked", 400, "The connection names too many accounts to check."
+)
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Why a handshake or a frame is refused, in every form the client may be told it."""
+def notice(refusal: Refusal) -> bytes:
+    """The frame that tells the client a frame of theirs was dropped."""
+    return orjson.dumps(
+        {"type": NOTICE_TYPE, "rule": refusal.rule, "decision_id": refusal.decision_id, "detail": refusal.detail}
+    )
 
-    kind: tuple[str, str]  # problem kind and title
-    status: int
-    detail: str
-    close_code: int = CLOSE_POLICY
-    rule: str | None = None
-    decision_id: str | None = None
-    # A hidden peer: the route's answer for an id that does not exist, where the server
-    # lets a handshake be answered with an HTTP response.
-    answer: NotFoundAnswer | None = None
 
-    def notice(self) -> bytes:
-        return orjson.dumps(
-            {
-                "type": NOTICE_TYPE,
-                "rule": self.rule,
-                "decision_id": self.decision_id,
-                "detail": self.detail,
-            }
-        )
+def close_reason(refusal: Refusal) -> str:
+    reason = refusal.title if refusal.decision_id is None else f"{refusal.title}; decision {refusal.decision_id}"
+    return reason.encode()[:MAX_REASON_BYTES].decode("utf-8", "ignore")
 
-    def close_reason(self) -> str:
-        reason = (
-            self.kind[1]
-            if self.decision_id is None
-            else f"{self.kind[1]}; decision {self.decision_id}"
-        )
-        return reason.encode()[:MAX_REASON_BYTES].decode("utf-8", "ignore")
+
+def close_code(refusal: Refusal) -> int:
+    """1013 (try again later) for a check that could not be made, else 1008 (policy violation)."""
+    return CLOSE_TRY_AGAIN if refusal.status == UNAVAILABLE.status else CLOSE_POLICY
 
 
 class _Unparseable:
@@ -148,9 +140,10 @@ class SocketGuard:
             refusal, peers = await self._handshake()
         except Exception:  # noqa: BLE001 - a fault of ours must not open the socket
             logger.exception(HANDSHAKE_BROKE, self.route.name)
-            refusal, peers = _unavailable(CLOSE_INTERNAL), []
+            await self._refuse_handshake(UNAVAILABLE, CLOSE_INTERNAL)
+            return
         if refusal is not None:
-            await self._refuse_handshake(refusal)
+            await self._refuse_handshake(refusal, close_code(refusal))
             return
         frames = FrameFilter(self, peers) if self.route.frames is not None or peers else None
         receive = self.receive if frames is None else frames.receive
@@ -165,103 +158,63 @@ class SocketGuard:
     async def _handshake(self) -> tuple[Refusal | None, list[str]]:
         """The refusal (if any) and the peers the path/query/lookup named."""
         route, view = self.route, self.view
-        rule = route.fixed
-        if rule is not None:  # an endpoint that only ever refuses (`fixed.py`)
-            _, decision_id = await fixed.decide(
-                self.rt, rule, action=route.action, route=route.name, actor_id=view.actor, at=self.rt.clock.now()
+        if route.fixed is not None:  # an endpoint that only ever refuses (`decide/fixed.py`)
+            decision = await decide_fixed(self.rt.facts, route.fixed, view.actor)
+            _, refusal = records.judged(
+                self.rt, spec=route.spec, route=route.name, at=self.rt.clock.now(), decision=decision
             )
-            if rule.mode is Mode.ENFORCE:
-                if rule.outcome is Outcome.HIDE:
-                    return Refusal(problem.HIDDEN, 404, "Not Found", answer=route.not_found), []
-                return Refusal(problem.DENIED, 403, rule.reason, rule=rule.id, decision_id=decision_id), []
+            if refusal is not None:
+                return refusal, []
         if route.sender is not None:
             claimed = route.sender.values(view)
             if claimed and not _is_actor(view.actor, claimed):
                 logger.warning(SENDER_REFUSED, route.name, "in the path or query")
-                return Refusal(SENDER_MISMATCH, 403, NOT_SENDER_DETAIL), []
+                return SENDER_MISMATCH, []
         if not route.targets.sources:
             return None, []
         peers: list[str] = []
         try:
             if route.targets.needs_io:
-                async with asyncio.timeout(self.rt.policy.defaults.time_budget_ms / 1000):
+                async with within(self.rt.facts.time_budget):
                     peers = await route.targets.extract(view)
             else:
                 peers = route.targets.extract_now(view)
             refusal = await self.decide(route.action, route.rules, peers)
         except TooManyCombinations:
-            return Refusal(
-                problem.UNREADABLE, 400, "The connection names too many accounts to check."
-            ), []
+            return TOO_MANY_ACCOUNTS, []
         except TargetsUnread:
-            return Refusal(problem.TARGET_UNREADABLE, 400, problem.TARGET_UNREADABLE_DETAIL), []
-        except (StorageError, TimeoutError, OSError) as exc:
+            return problem.TARGET_UNREADABLE, []
+        except StorageError as exc:
             _log_failure(route.name, exc)
             # Unknown peers when their lookup is what failed; monitor rules never refuse.
-            if refuses_on_failure(self.rt, route.rules, view.actor, peers or None):
-                return _unavailable(CLOSE_TRY_AGAIN), []
+            if refuses_on_failure(self.rt.facts, route.rules, view.actor, peers or None):
+                return UNAVAILABLE, []
             # Open: the socket is accepted, and its frames are still judged against the
             # peers it named, once the stores answer again.
             return None, peers
         return refusal, peers
 
-    async def _refuse_handshake(self, refusal: Refusal) -> None:
+    async def _refuse_handshake(self, refusal: Refusal, code: int) -> None:
         if EXTENSION in (self.scope.get("extensions") or {}):
-            if refusal.answer is not None:
-                await refusal.answer.send(_denial_response(self.send), self.view)
+            if refusal.hidden:
+                # As over HTTP: the route's answer for an id that does not exist.
+                await self.route.not_found.send(_denial_response(self.send), self.view)
                 return
-            await problem.send_problem(
-                _denial_response(self.send),
-                refusal.kind[0],
-                refusal.kind[1],
-                refusal.status,
-                refusal.detail,
-                decision_id=refusal.decision_id,
-                rule=refusal.rule,
-            )
+            await problem.send_problem(_denial_response(self.send), refusal)
             return
-        await self.send(
-            {
-                "type": "websocket.close",
-                "code": refusal.close_code,
-                "reason": refusal.close_reason(),
-            }
-        )
+        await self.send({"type": "websocket.close", "code": code, "reason": close_reason(refusal)})
 
     # --- deciding ------------------------------------------------------------------------
 
-    async def decide(
-        self, action: Action, rules: RuleSet, targets: Sequence[str]
-    ) -> Refusal | None:
+    async def decide(self, action: Action, rules: RuleSet, targets: Sequence[str]) -> Refusal | None:
         """The same decision as an HTTP request for `action` to `targets`, logged the same way."""
         if not targets:
             return None
-        # From the caches without a timer when they hold everything; else bounded by the budget.
-        actor, pairs = await assess(self.rt, rules, self.view.actor, targets)
-        decisive = strongest(pairs)
-        if decisive is None:
-            return None
-        now = self.rt.clock.now()
-        decision_id = records.log_decision(
-            self.rt, action=action, route=self.route.name, at=now, actor=actor, pairs=pairs
+        decision = await decide(self.rt.facts, rules, self.view.actor, targets)
+        _, refusal = records.judged(
+            self.rt, spec=ACTIONS[action], route=self.route.name, at=self.rt.clock.now(), decision=decision
         )
-        verdict = decisive.verdict
-        if (
-            verdict.mode is not Mode.ENFORCE
-            or verdict.outcome not in records.STATUS
-            or decision_id is None
-        ):
-            return None
-        records.record_refusal(
-            self.rt, action=action, at=now, actor=actor, pairs=pairs, decision_id=decision_id
-        )
-        if verdict.outcome is Outcome.HIDE:
-            # As over HTTP: indistinguishable from "no such account", no rule, no decision id.
-            return Refusal(problem.HIDDEN, 404, "Not Found", answer=self.route.not_found)
-        assert verdict.rule is not None
-        return Refusal(
-            problem.DENIED, 403, verdict.rule.detail, rule=verdict.rule.public_id, decision_id=decision_id
-        )
+        return refusal
 
 
 class FrameFilter:
@@ -282,23 +235,18 @@ class FrameFilter:
                 return message
             try:
                 dropped = await self.check(message)
+                code = None if dropped is None else close_code(dropped[0])
             except Exception:  # noqa: BLE001 - a fault of ours never lets a frame through unchecked
                 logger.exception(FRAME_CHECK_BROKE, guard.route.name, "closed")
-                dropped = _unavailable(CLOSE_INTERNAL), True
+                dropped, code = (UNAVAILABLE, True), CLOSE_INTERNAL
             if dropped is None:
                 return message
             refusal, close = dropped
             if close:
-                await guard.send(
-                    {
-                        "type": "websocket.close",
-                        "code": refusal.close_code,
-                        "reason": refusal.close_reason(),
-                    }
-                )
+                await guard.send({"type": "websocket.close", "code": code, "reason": close_reason(refusal)})
                 guard.closed = True
-                return {"type": "websocket.disconnect", "code": refusal.close_code}
-            await guard.send({"type": "websocket.send", "text": refusal.notice().decode()})
+                return {"type": "websocket.disconnect", "code": code}
+            await guard.send({"type": "websocket.send", "text": notice(refusal).decode()})
 
     async def check(self, message: Message) -> tuple[Refusal, bool] | None:
         """None: deliver the frame. Otherwise why it is dropped, and whether the socket closes."""
@@ -310,9 +258,7 @@ class FrameFilter:
             document = parse_frame(message, frames.quoted_keys)
             if document is UNPARSEABLE:
                 if frames.on_unparseable != "pass":
-                    return Refusal(
-                        problem.UNREADABLE, 400, UNPARSEABLE_DETAIL
-                    ), frames.on_unparseable == "close"
+                    return UNREADABLE_FRAME, frames.on_unparseable == "close"
             else:
                 # A JSON array is a batch of messages to an app that accepts batches: every
                 # element is judged as a frame of its own, and one refusal drops the batch.
@@ -321,7 +267,7 @@ class FrameFilter:
                         claimed = list(walk(part, frames.sender))
                         if claimed and not _is_actor(actor, claimed):
                             logger.warning(FRAME_SENDER_REFUSED, self.guard.route.name)
-                            return Refusal(SENDER_MISMATCH, 403, NOT_SENDER_DETAIL), close
+                            return SENDER_MISMATCH, close
                     actions = _actions(frames, part)
                     if actions:
                         named = [i for path in frames.recipients for i in ids_at(part, path)]
@@ -336,11 +282,11 @@ class FrameFilter:
                 refusal = await self.guard.decide(action, rules, targets)
                 if refusal is not None:
                     return refusal, close
-        except (StorageError, TimeoutError, OSError) as exc:
+        except StorageError as exc:
             _log_failure(self.guard.route.name, exc)
-            actor = self.guard.view.actor
-            if any(refuses_on_failure(self.guard.rt, rules, actor, targets) for _, rules, targets in checks):
-                return _unavailable(CLOSE_TRY_AGAIN), close
+            facts = self.guard.rt.facts
+            if any(refuses_on_failure(facts, rules, actor, targets) for _, rules, targets in checks):
+                return UNAVAILABLE, close
         return None
 
 
@@ -363,17 +309,8 @@ def _is_actor(actor: str | None, claimed: list[Any]) -> bool:
     return actor is not None and all(actor in spellings(value) for value in claimed)
 
 
-def _unavailable(close_code: int) -> Refusal:
-    return Refusal(problem.UNAVAILABLE, 503, UNAVAILABLE_DETAIL, close_code=close_code)
-
-
-def _log_failure(route: str, exc: BaseException) -> None:
-    reason = (
-        "time budget exceeded"
-        if isinstance(exc, TimeoutError)
-        else str(exc) or exc.__class__.__name__
-    )
-    logger.warning(CHECK_FAILED, route, exc.__class__.__name__, reason)
+def _log_failure(route: str, exc: StorageError) -> None:
+    logger.warning(CHECK_FAILED, route, exc.__class__.__name__, str(exc) or exc.__class__.__name__)
 
 
 def _replay(first: Message, receive: Receive) -> Receive:

@@ -276,7 +276,7 @@ def _rules(data: dict[str, Any]) -> Iterator[Finding]:
 
 
 def _tests(data: dict[str, Any]) -> Iterator[Finding]:
-    # A route with a fixed outcome decides as the rule `route:NAME` (pipeline/fixed.py).
+    # A route with a fixed outcome decides as the rule `route:NAME` (decide/fixed.py).
     rules = _ids(data, "rules") | {
         f"route:{route['name']}" for _, route in _entries(data, "routes")
         if route.get("outcome") is not None and isinstance(route.get("name"), str)

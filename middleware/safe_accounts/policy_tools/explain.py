@@ -1,8 +1,8 @@
 """Why a request would be allowed or refused (`safe-accounts policy explain`).
 
 Runs the real pipeline's pieces against the real database: the route table, the target
-extraction, the band, restriction and relationship lookups and the rule sets, and says at
-each step what it found, then what will happen to the app's answer (filtered, redacted)
+extraction, and the decision (`decide`, over the same stores as the middleware), and says
+at each step what it found, then what will happen to the app's answer (filtered, redacted)
 and what is recorded after it (counted). Nothing is written.
 """
 
@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..decide.fixed import PREFIX as FIXED_PREFIX
+from ..decide.fixed import decide_fixed
+from ..decide.refusal import refusal_of
+from ..decide.request import decide
+from ..decide.rules import PairVerdict
 from ..pipeline.compiled import CompiledRoute
-from ..pipeline.facts import PairVerdict, judge, parties, strongest
-from ..pipeline.fixed import PREFIX as FIXED_PREFIX
 from ..pipeline.request_view import RequestView, parse_query
 from ..pipeline.targets import TargetsUnread
 from ..policy.model import Action, Mode, Outcome
@@ -72,10 +75,10 @@ async def explain(runtime: Runtime, actor: str | None, request: str, *, json: An
         return result
     route, params = found
     result.route, result.action = route.name, route.action.value
-    if route.fixed is not None:  # decided before anything is read (pipeline/fixed.py)
-        actor_party, _ = await parties(runtime, actor, [])
+    if route.fixed is not None:  # decided before anything is read (decide/fixed.py)
         fixed = route.fixed
-        result.actor, result.actor_band = actor, actor_party.band.value
+        decided = await decide_fixed(runtime.facts, fixed, actor)
+        result.actor, result.actor_band = actor, decided.actor.band.value
         result.outcome, result.rule, result.mode, result.reason = (
             fixed.outcome.value, fixed.id, fixed.mode.value, fixed.reason,
         )
@@ -86,33 +89,31 @@ async def explain(runtime: Runtime, actor: str | None, request: str, *, json: An
     if form is not None:
         view.form = list(form.items())
     try:
-        ids = [] if route.action.value == "discovery" else await route.targets.extract(view)
+        ids = [] if route.spec.targets_in_answer else await route.targets.extract(view)
     except TargetsUnread:
-        actor_party, _ = await parties(runtime, actor, [])
-        result.actor, result.actor_band = actor, actor_party.band.value
+        decision = await decide(runtime.facts, route.rules, actor, [])
+        result.actor, result.actor_band = actor, decision.actor.band.value
         result.outcome = "refused (400)"
         result.reason = "No target account can be read from the request: the middleware refuses it unchecked."
         return result
-    actor_party, target_parties = await parties(runtime, actor, ids)
-    result.actor, result.actor_band = actor, actor_party.band.value
-    result.actor_restricted = actor_party.restricted
-    pairs = await judge(runtime, route.rules, actor_party, target_parties)
-    for pair in pairs:
+    decision = await decide(runtime.facts, route.rules, actor, ids)
+    result.actor, result.actor_band = actor, decision.actor.band.value
+    result.actor_restricted = decision.actor.restricted
+    for pair in decision.pairs:
         rule = pair.verdict.rule
         result.targets.append({
             "id": pair.target.id, "band": pair.target.band.value,
             "restricted": pair.target.restricted or None,
-            "connected": pair.relation.connected, "mutual": pair.relation.mutual,
+            **pair.lookups._asdict(),
             "rule": rule.id if rule else None,
         })
-    decisive = strongest(pairs)
+    decisive = decision.decisive
     if decisive is not None and decisive.verdict.rule is not None:
         rule = decisive.verdict.rule
         result.outcome, result.rule, result.mode, result.reason = (
             rule.outcome.value, rule.id, rule.mode.value, rule.reason,
         )
-    refused = decisive is not None and decisive.verdict.mode is Mode.ENFORCE and decisive.verdict.outcome.strength >= Outcome.HIDE.strength
-    if not refused:
+    if decisive is None or refusal_of(decisive.verdict, None) is None:
         result.afterwards = afterwards(runtime, route, decisive)
     return result
 
@@ -127,7 +128,7 @@ def afterwards(runtime: Runtime, route: CompiledRoute, decisive: PairVerdict | N
         change = "removed from" if decisive.verdict.mode is Mode.ENFORCE else "logged, not removed (monitor), from"
         lines.append(f"response: redacted: {', '.join(shape.redact) or 'no field'} {change} the answer")
     lists = list(shape.lists) if shape is not None else []
-    listed = shape is not None and route.action is Action.DISCOVERY and shape.items is not None
+    listed = shape is not None and route.spec.targets_in_answer and shape.items is not None
     if listed or lists:
         discovery = policy.rules[Action.DISCOVERY]
         rules = ", ".join(r.id for r in discovery.rules if r.outcome is Outcome.FILTER) or "none"
@@ -140,21 +141,17 @@ def afterwards(runtime: Runtime, route: CompiledRoute, decisive: PairVerdict | N
             f"discovery rules (filter rules: {rules}); an answer that is not JSON is refused"
             + ("" if route.filters_lists else " only under an enforced rule")
         )
-    kind = _COUNTED.get(route.action)
+    kind = route.spec.succeeded_counts_as
     if kind is not None:
-        plan = [s.id for s in policy.policy.signals.counts if s.enabled and s.event.value == kind]
+        plan = [s.id for s in policy.policy.signals.counts if s.enabled and s.event is kind]
         counted = f" (counted by {', '.join(plan)})" if plan else " (no signal counts it)"
-        lines.append(f"after a 2xx answer: a `{kind}` event is recorded{counted}")
-    if route.action is Action.REPORT:
+        lines.append(f"after a 2xx answer: a `{kind.value}` event is recorded{counted}")
+    if route.spec.files_reports:
         lines.append("after a 2xx answer: a child-endangerment report per account reported, in the moderation queue")
-    if route.action is Action.CONTACT_RESPONSE and route.answer is not None:
+    if route.spec.answers_request and route.answer is not None:
         lines.append(
             f"after a 2xx answer: {route.answer.field} tells acceptance from rejection; a rejection by an "
             "under-18 is counted as `contact_rejected`"
         )
     return lines
-
-
-# Actions whose success becomes a grooming-signal event (pipeline/enforcement.py).
-_COUNTED = {Action.CONTACT_REQUEST: "contact_request", Action.BLOCK: "blocked", Action.REPORT: "reported"}
 

@@ -2,20 +2,24 @@
 
 Like `opa test` and Cerbos' policy tests: each case gives accounts with bands, the
 connections between them, and either an action against a target or a request that the
-policy's route map must recognise. The rules decide in memory, exactly as the middleware's
-engine does (the same `RuleSet`), so a passing case is a statement about production.
+policy's route map must recognise. The case's facts are given in memory
+(`decide.GivenFacts`) and decided by the middleware's own `decide`, so a passing case is a
+statement about production; what the client would be told is the middleware's `Refusal`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..bands.age import AgeBand, Assurance
+from ..decide.given import GivenFacts
+from ..decide.refusal import Refusal, refusal_of
+from ..decide.fixed import decide_fixed
+from ..decide.request import Decision, decide
+from ..decide.rules import ALLOW, CompiledRule
+from ..pipeline.compiled import CompiledPolicy
 from ..pipeline.ids import account_ids
 from ..pipeline.request_view import RequestView, parse_query
-from ..pipeline.targets import JsonSource, PathSource, QuerySource, FormSource, unread
-from ..pipeline.compiled import CompiledPolicy
-from ..policy.engine import ALLOW, Party, Relation, Verdict
+from ..pipeline.targets import FormSource, JsonSource, PathSource, QuerySource, unread
 from ..policy.model import Action, PolicyTest
 
 
@@ -27,29 +31,8 @@ class CaseResult:
     got: str
     rule: str | None
     note: str = ""
-
-
-def _party(case: PolicyTest, account: str | None) -> Party:
-    if account is None:
-        return Party(None, AgeBand.UNKNOWN)
-    spec = case.accounts.get(account)
-    if spec is None:
-        return Party(account, AgeBand.UNKNOWN, restricted=account in case.restricted)
-    band, _, assurance = spec.partition("/")
-    return Party(
-        account,
-        AgeBand.parse(band),
-        Assurance.parse(assurance) if assurance else Assurance.SELF_DECLARED,
-        account in case.restricted,
-    )
-
-
-def _relation(case: PolicyTest, a: str | None, b: str | None) -> Relation:
-    if a is None or b is None:
-        return Relation(connected=False, mutual=0)
-    pairs = {frozenset(p) for p in case.connections}
-    mutual = case.mutual.get(f"{a},{b}", case.mutual.get(f"{b},{a}", 0))
-    return Relation(connected=frozenset((a, b)) in pairs, mutual=mutual)
+    # What the client is told, when the decision refuses (a 403 problem, the app's 404).
+    refusal: Refusal | None = None
 
 
 def _targets(policy: CompiledPolicy, case: PolicyTest) -> tuple[Action, list[str], str]:
@@ -75,21 +58,21 @@ def _targets(policy: CompiledPolicy, case: PolicyTest) -> tuple[Action, list[str
     return route.action, [t for t in account_ids(raw) if t != case.actor], route.name
 
 
-def _fixed(policy: CompiledPolicy, case: PolicyTest) -> Verdict | None:
-    """The verdict of a request on a route whose outcome is fixed (no target is read there)."""
+def _fixed(policy: CompiledPolicy, case: PolicyTest) -> CompiledRule | None:
+    """The rule of a route whose outcome is fixed, when the case's request reaches one."""
     if case.request is None:
         return None
     method, _, target = case.request.partition(" ")
     found = policy.table.match(method.strip().upper(), target.strip().partition("?")[0])
-    if found is None or found.payload.fixed is None:
-        return None
-    return found.payload.fixed.verdict
+    return None if found is None else found.payload.fixed
 
 
-def run_case(policy: CompiledPolicy, case: PolicyTest) -> CaseResult:
+async def run_case(policy: CompiledPolicy, case: PolicyTest) -> CaseResult:
+    facts = GivenFacts.of_case(case)
     fixed = _fixed(policy, case)
-    if fixed is not None:
-        return _result(case, fixed, "the route's fixed outcome")
+    if fixed is not None:  # decided before any target is read
+        decided = await decide_fixed(facts, fixed, case.actor)
+        return _result(case, decided, "the route's fixed outcome")
     try:
         if case.action is not None:
             action, targets, where = case.action, [case.target] if case.target else [], case.action.value
@@ -97,17 +80,11 @@ def run_case(policy: CompiledPolicy, case: PolicyTest) -> CaseResult:
             action, targets, where = _targets(policy, case)
     except LookupError as exc:
         return CaseResult(case.name, False, case.expect.value, "error", None, str(exc))
-    actor = _party(case, case.actor)
-    rules = policy.rules[action]
-    verdict: Verdict = ALLOW
-    for target in targets:
-        candidate = rules.decide(actor, _party(case, target), _relation(case, case.actor, target))
-        if candidate.rule is not None and (verdict.rule is None or candidate.rank > verdict.rank):
-            verdict = candidate
-    return _result(case, verdict, f"via {where}")
+    return _result(case, await decide(facts, policy.rules[action], case.actor, targets), f"via {where}")
 
 
-def _result(case: PolicyTest, verdict: Verdict, note: str) -> CaseResult:
+def _result(case: PolicyTest, decision: Decision, where: str) -> CaseResult:
+    verdict = ALLOW if decision.decisive is None else decision.decisive.verdict
     rule_id = verdict.rule.id if verdict.rule else None
     passed = verdict.outcome == case.expect
     if case.rule is not None and rule_id != case.rule:
@@ -115,8 +92,10 @@ def _result(case: PolicyTest, verdict: Verdict, note: str) -> CaseResult:
     if case.mode is not None and verdict.mode != case.mode:
         passed = False
     got = verdict.outcome.value + (f" ({verdict.mode.value})" if verdict.rule else "")
-    return CaseResult(case.name, passed, case.expect.value, got, rule_id, note)
+    refusal = refusal_of(verdict, None)
+    note = where + (f", answered {refusal.status}" if refusal is not None else "")
+    return CaseResult(case.name, passed, case.expect.value, got, rule_id, note, refusal)
 
 
-def run_tests(policy: CompiledPolicy) -> list[CaseResult]:
-    return [run_case(policy, case) for case in policy.policy.tests]
+async def run_tests(policy: CompiledPolicy) -> list[CaseResult]:
+    return [await run_case(policy, case) for case in policy.policy.tests]

@@ -4,6 +4,6 @@
 pipeline (signals, alerts, restrictions, delivery) into a running worker.
 """
 
-from .worker import EventSink, RestrictionView, Runtime, SignalsFactory, open_runtime
+from .worker import EventSink, Runtime, SignalsFactory, open_runtime
 
-__all__ = ["EventSink", "RestrictionView", "Runtime", "SignalsFactory", "open_runtime"]
+__all__ = ["EventSink", "Runtime", "SignalsFactory", "open_runtime"]

@@ -1,8 +1,9 @@
 """What the middleware needs while it runs, opened at start-up and closed at shutdown.
 
-One `Runtime` per middleware instance (per worker process): the SQL engine, the band and
-relationship directories, the decision log, the grooming-signal pipeline and the
-restrictions. All shared state lives in SQL and Redis, so any number of workers can run.
+One `Runtime` per middleware instance (per worker process): the SQL engine, the facts a
+decision reads (`decide.StoreFacts`: bands, relationships, restrictions), the decision log
+and the grooming-signal pipeline. All shared state lives in SQL and Redis, so any number of
+workers can run.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..bands.directory import BandDirectory
-from ..bands.store import band_store_for
 from ..clock import Clock
 from ..config import DEFAULT_REDIS_PREFIX, channel_prefix, without_password
-from ..errors import storage_errors
 from ..db import migrate
+from ..decide.facts import RestrictionFacts
+from ..decide.stores import StoreFacts
 from ..decisions.log import DecisionLog
+from ..errors import storage_errors
 from ..identity.wiring import ActorTally
 from ..relations import RelationshipDirectory
 
@@ -36,25 +38,14 @@ class EventSink(Protocol):
     def submit(self, event: Any) -> None: ...
 
 
-class RestrictionView(Protocol):
-    def is_restricted(self, account_id: str) -> bool: ...
-
-
-class _NoRestrictions:
-    def is_restricted(self, account_id: str) -> bool:
-        return False
-
-
 @dataclass
 class Runtime:
     policy: CompiledPolicy
     engine: AsyncEngine
     clock: Clock
-    bands: BandDirectory
-    relationships: RelationshipDirectory
+    facts: StoreFacts
     decisions: DecisionLog
     signals: EventSink | None = None
-    restrictions: RestrictionView = field(default_factory=_NoRestrictions)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     health_parts: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     # Protections that could not apply (a response we could not rewrite), by route.
@@ -70,6 +61,22 @@ class Runtime:
     # `channel_prefix` (the prefix and the database number: see config.channel_prefix).
     redis_prefix: str = DEFAULT_REDIS_PREFIX
     channel_prefix: str = f"{DEFAULT_REDIS_PREFIX}db0:"
+
+    @property
+    def bands(self) -> BandDirectory:
+        return self.facts.bands
+
+    @property
+    def relationships(self) -> RelationshipDirectory:
+        return self.facts.relationships
+
+    @property
+    def restrictions(self) -> RestrictionFacts:
+        return self.facts.restrictions
+
+    @restrictions.setter
+    def restrictions(self, restrictions: RestrictionFacts) -> None:
+        self.facts.restrictions = restrictions
 
     def health(self) -> dict[str, Any]:
         report: dict[str, Any] = {
@@ -123,29 +130,17 @@ async def open_runtime(
 
         redis_client = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     channels = channel_prefix(redis_prefix, redis_url)
-    bands = BandDirectory(
-        band_store_for(engine, policy.policy.bands.store, clock=clock),
-        cache=policy.policy.bands.cache,
-        clock=clock,
-        redis=redis_client,
-        channel_prefix=channels,
-    )
     runtime = Runtime(
         policy=policy,
         engine=engine,
         clock=clock,
-        bands=bands,
-        relationships=RelationshipDirectory(
-            policy.policy.relationships, engine, clock=clock, redis=redis_client, channel_prefix=channels
-        ),
+        facts=StoreFacts.of(policy.policy, engine, clock=clock, redis=redis_client, channel_prefix=channels),
         decisions=DecisionLog(engine),
         redis_prefix=redis_prefix,
         channel_prefix=channels,
     )
-    await bands.start()
-    runtime.closers.append(bands.close)
-    await runtime.relationships.start()
-    runtime.closers.append(runtime.relationships.close)
+    await runtime.facts.start()
+    runtime.closers.append(runtime.facts.close)
     if redis_client is not None:
         runtime.closers.insert(0, redis_client.aclose)
     await runtime.decisions.start()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..bands.age import AgeBand
 from ..errors import ConfigurationError
-from ..policy.engine import expand_bands
+from ..bands.age import expand_bands
 from ..policy.model import CountSignal, EventKind, RateSignal, Signals
 from .events import Event
 

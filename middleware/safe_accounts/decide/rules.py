@@ -1,42 +1,31 @@
-"""The rule engine: the rules for an action, compiled once, applied to facts about a pair.
+"""The rules of a policy, compiled once per action, applied to facts about a pair of parties.
 
-Evaluation is two-phase so that the cheap facts come first: band and restriction
-conditions are checked from in-process caches; only rules that survive them ask for
-relationship facts (connected, mutual connections), which may cost a lookup. An adult
-messaging an adult never needs a relationship lookup at all.
+Evaluation is two-phase so that the cheap facts come first. Phase one reads what every
+party carries (band, assurance, restriction, anonymity: in-process caches, no I/O); only
+the rules that survive it ask phase two's facts, each of which may cost a lookup (whether
+the pair is connected, their mutual connections). An adult messaging an adult never needs a
+relationship lookup at all.
+
+A condition is a function of one phase's facts, compiled here from the policy model's
+`Conditions`; `decide` gathers for each pair the facts its surviving rules need.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ..bands.age import AgeBand, Assurance
-from .model import Action, Conditions, Failure, Mode, Outcome, Range, Rule
+from ..bands.age import AgeBand, Assurance, expand_bands
+from ..policy.model import Action, Conditions, Failure, Mode, Outcome, PolicyFile, Range, Rule
 
-MINOR_BANDS = frozenset({AgeBand.UNDER_13, AgeBand.B13_15, AgeBand.B16_17})
-
-
-def expand_bands(names: Iterable[str], *, unknown_is_minor: bool) -> frozenset[AgeBand]:
-    """Band names as written in a policy (with `minor`) to the set of bands they mean."""
-    bands: set[AgeBand] = set()
-    for name in names:
-        if name == "minor":
-            bands |= MINOR_BANDS
-            if unknown_is_minor:
-                bands.add(AgeBand.UNKNOWN)
-        else:
-            bands.add(AgeBand(name))
-    return frozenset(bands)
-
-
-# Parties, relations and verdicts are made per listed account on the request path:
+# Parties, lookups and verdicts are made per listed account on the request path:
 # NamedTuples, because creating one costs a fraction of a frozen dataclass.
 
 
 class Party(NamedTuple):
-    """One side of a decision: an account (or anonymous), its band and assurance."""
+    """One side of a decision: an account (or anonymous), its band and assurance, and whether
+    it is restricted: phase one's facts. Built by `facts.party` alone."""
 
     id: str | None
     band: AgeBand
@@ -44,8 +33,8 @@ class Party(NamedTuple):
     restricted: bool = False
 
 
-class Relation(NamedTuple):
-    """What is known of the relationship between actor and target (None: not looked up)."""
+class Lookups(NamedTuple):
+    """Phase two's facts about a pair: what was looked up for it (None: not looked up)."""
 
     connected: bool | None = None
     mutual: int | None = None
@@ -66,8 +55,8 @@ class CompiledRule:
     needs_mutual: bool
     # Phase one: only bands, assurance, restriction and anonymity.
     cheap: Callable[[Party, Party], bool]
-    # Phase two: the relationship.
-    relational: Callable[[Relation], bool]
+    # Phase two: what is looked up.
+    looked_up: Callable[[Lookups], bool]
     # What the actor is told when this rule refuses them, if not `reason`: a rule on
     # restricted accounts tells the policy's neutral `moderation.restricted_notice`.
     told: str | None = None
@@ -105,7 +94,7 @@ def _all_of2(checks: list[Callable[[Party, Party], bool]]) -> Callable[[Party, P
     return lambda a, t: first(a, t) and rest(a, t)
 
 
-def _all_of1(checks: list[Callable[[Relation], bool]]) -> Callable[[Relation], bool]:
+def _all_of1(checks: list[Callable[[Lookups], bool]]) -> Callable[[Lookups], bool]:
     if not checks:
         return lambda r: True
     if len(checks) == 1:
@@ -140,8 +129,8 @@ def _compile_cheap(when: Conditions, unknown_is_minor: bool) -> Callable[[Party,
     return _all_of2(checks)
 
 
-def _compile_relational(when: Conditions) -> Callable[[Relation], bool]:
-    checks: list[Callable[[Relation], bool]] = []
+def _compile_looked_up(when: Conditions) -> Callable[[Lookups], bool]:
+    checks: list[Callable[[Lookups], bool]] = []
     if when.connected is not None:
         wanted = when.connected
         # Unknown (no relationship source configured) counts as "not connected": protective.
@@ -172,7 +161,7 @@ def compile_rule(
         needs_connected=rule.when.connected is not None,
         needs_mutual=rule.when.mutual_connections is not None,
         cheap=_compile_cheap(rule.when, unknown_is_minor),
-        relational=_compile_relational(rule.when),
+        looked_up=_compile_looked_up(rule.when),
     )
 
 
@@ -220,7 +209,7 @@ def _up_to_the_first_certain(rules: tuple[CompiledRule, ...]) -> tuple[CompiledR
 class RuleSet:
     """The enabled rules of one action, strongest outcome first."""
 
-    __slots__ = ("action", "rules", "needs_connected", "needs_mutual", "fails_closed", "_memo")
+    __slots__ = ("action", "rules", "fails_closed", "_memo")
 
     def __init__(self, action: Action, rules: Iterable[CompiledRule]) -> None:
         self.action = action
@@ -230,8 +219,6 @@ class RuleSet:
         self.rules = tuple(
             sorted(rules, key=lambda r: (r.mode is Mode.MONITOR, -r.outcome.strength))
         )
-        self.needs_connected = any(r.needs_connected for r in self.rules)
-        self.needs_mutual = any(r.needs_mutual for r in self.rules)
         # Only an enforced rule may refuse when a lookup fails: a monitor rule decides and
         # logs, and never changes a response, not even by making a store failure a 503.
         self.fails_closed = any(r.refuses_on_failure for r in self.rules)
@@ -255,20 +242,54 @@ class RuleSet:
             )
         return found
 
-    def candidates(self, actor: Party, target: Party) -> tuple[CompiledRule, ...]:
-        return self.stage(actor, target).rules
-
     @staticmethod
-    def verdict(candidates: tuple[CompiledRule, ...], relation: Relation) -> Verdict:
-        """Phase two: the strongest candidate whose relationship conditions hold."""
+    def verdict(candidates: tuple[CompiledRule, ...], lookups: Lookups) -> Verdict:
+        """Phase two: the strongest candidate whose looked-up conditions hold."""
         for rule in candidates:
-            if rule.relational(relation):
+            if rule.looked_up(lookups):
                 return rule.verdict
         return ALLOW
 
-    def decide(self, actor: Party, target: Party, relation: Relation) -> Verdict:
-        """Both phases at once, when the relation is already known (tests, explain, the simulation)."""
-        for rule in self.stage(actor, target).rules:
-            if rule.relational(relation):
-                return rule.verdict
-        return ALLOW
+
+class PairVerdict(NamedTuple):
+    """The verdict for one target of a request, and what was looked up to reach it."""
+
+    target: Party
+    verdict: Verdict
+    lookups: Lookups
+
+
+def strongest(pairs: Iterable[PairVerdict]) -> PairVerdict | None:
+    """The pair whose verdict decides the request (None: no rule applies to any): enforced
+    before monitored, then the strongest outcome."""
+    best: PairVerdict | None = None
+    for pair in pairs:
+        if pair.verdict.rule is None:
+            continue
+        if best is None or pair.verdict.rank > best.verdict.rank:
+            best = pair
+    return best
+
+
+def compile_rules(policy: PolicyFile) -> Mapping[Action, RuleSet]:
+    """The enabled rules of `policy`, as one rule set per action (empty for an action no
+    rule is about)."""
+    unknown_is_minor = policy.defaults.unknown_age == "minor"
+    out: dict[Action, RuleSet] = {}
+    for action in Action:
+        out[action] = RuleSet(
+            action,
+            [
+                compile_rule(
+                    rule, policy_mode=policy.mode, on_failure=policy.defaults.on_failure,
+                    unknown_is_minor=unknown_is_minor, restricted_notice=policy.moderation.restricted_notice,
+                )
+                for rule in policy.rules
+                if rule.enabled and _covers(rule.action, action)
+            ],
+        )
+    return out
+
+
+def _covers(actions: Action | tuple[Action, ...], action: Action) -> bool:
+    return action == actions if isinstance(actions, Action) else action in actions

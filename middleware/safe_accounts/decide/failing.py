@@ -17,25 +17,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import product
 
-from ..bands.age import AgeBand, Assurance
-from ..policy.engine import Party, RuleSet
-from ..runtime import Runtime
-from .facts import ANONYMOUS
+from ..bands.age import AgeBand, Assurance, BandRecord
+from .facts import ANONYMOUS, Facts, party
+from .rules import Party, RuleSet
 
 # An account no request can name (ids never hold control characters): a target the
 # failure left unknown, never equal to the actor.
 _SOMEONE = "\x00unknown target"
 
 
-def refuses(rt: Runtime, rules: RuleSet, actor_id: str | None, target_ids: Sequence[str] | None) -> bool:
+def refuses(facts: Facts, rules: RuleSet, actor_id: str | None, target_ids: Sequence[str] | None) -> bool:
     """Whether a failed lookup must refuse the request. `target_ids` None: they are unknown."""
     if not rules.fails_closed:  # no enforced, fail-closed rule at all: the common answer
         return False
-    actors = [ANONYMOUS] if actor_id is None else _possible(rt, actor_id)
+    actors = [ANONYMOUS] if actor_id is None else _possible(facts, actor_id)
     if target_ids is None:
-        targets = [Party(_SOMEONE, band, assurance, restricted) for band, assurance, restricted in _EVERY]
+        targets = [_hypothetical(_SOMEONE, band, assurance, restricted) for band, assurance, restricted in _EVERY]
     else:
-        targets = [party for target in target_ids for party in _possible(rt, target)]
+        targets = [possible for target in target_ids for possible in _possible(facts, target)]
     return any(
         rule.refuses_on_failure
         for actor in actors
@@ -47,10 +46,15 @@ def refuses(rt: Runtime, rules: RuleSet, actor_id: str | None, target_ids: Seque
 _EVERY = tuple(product(AgeBand, Assurance, (False, True)))
 
 
-def _possible(rt: Runtime, account: str) -> list[Party]:
+def _possible(facts: Facts, account: str) -> list[Party]:
     """The account as far as it is known: its cached band, or every band it could have."""
-    restricted = rt.restrictions.is_restricted(account)
-    record = rt.bands.cached(account)
+    restricted = facts.restrictions.is_restricted(account)
+    record = facts.bands.cached(account)
     if record is not None:
-        return [Party(account, record.band, record.assurance, restricted)]
-    return [Party(account, band, assurance, restricted) for band, assurance in product(AgeBand, Assurance)]
+        return [party(record, restricted)]
+    return [_hypothetical(account, band, assurance, restricted) for band, assurance in product(AgeBand, Assurance)]
+
+
+def _hypothetical(account: str, band: AgeBand, assurance: Assurance, restricted: bool) -> Party:
+    """The party `account` would be with this band: as if the band store had said so."""
+    return party(BandRecord(account, band, assurance, "unknown"), restricted)

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import pytest
 from safe_accounts import AgeBand, Assurance
-from safe_accounts.policy.engine import (
-    MINOR_BANDS,
-    Party,
-    Relation,
-    RuleSet,
-    compile_rule,
-    expand_bands,
-)
+from safe_accounts.bands.age import MINOR_BANDS, expand_bands
+from safe_accounts.decide.rules import Lookups, Party, RuleSet, compile_rule
 from safe_accounts.policy.model import Action, Failure, Mode, Outcome, Rule
 
 ADULT = Party("adult-1", AgeBand.ADULT, Assurance.VERIFIED)
@@ -41,11 +35,11 @@ def ruleset(*rules: Rule, policy_mode: Mode = Mode.ENFORCE, unknown_is_minor: bo
     )
 
 
-NOT_LOOKED_UP = Relation()
+NOT_LOOKED_UP = Lookups()
 
 
-def decide(rules: RuleSet, actor: Party, target: Party, relation: Relation = NOT_LOOKED_UP) -> Outcome:
-    return RuleSet.verdict(rules.stage(actor, target).rules, relation).outcome
+def decide(rules: RuleSet, actor: Party, target: Party, lookups: Lookups = NOT_LOOKED_UP) -> Outcome:
+    return RuleSet.verdict(rules.stage(actor, target).rules, lookups).outcome
 
 
 STRANGER_DM = rule("stranger_dm", Outcome.DENY, target_band=["minor"], connected=False)
@@ -59,12 +53,12 @@ def test_minor_means_every_band_below_adult_and_unknown_when_the_policy_says_so(
 
 def test_a_stranger_writing_to_a_child_is_denied_and_a_connection_is_not() -> None:
     rules = ruleset(STRANGER_DM)
-    assert decide(rules, ADULT, CHILD, Relation(connected=False)) is Outcome.DENY
-    assert decide(rules, ADULT, CHILD, Relation(connected=True)) is Outcome.ALLOW
+    assert decide(rules, ADULT, CHILD, Lookups(connected=False)) is Outcome.DENY
+    assert decide(rules, ADULT, CHILD, Lookups(connected=True)) is Outcome.ALLOW
 
 
 def test_an_unknown_relationship_counts_as_not_connected() -> None:
-    assert decide(ruleset(STRANGER_DM), ADULT, CHILD, Relation(connected=None)) is Outcome.DENY
+    assert decide(ruleset(STRANGER_DM), ADULT, CHILD, Lookups(connected=None)) is Outcome.DENY
 
 
 def test_an_adult_to_an_adult_needs_no_relationship_lookup() -> None:
@@ -98,19 +92,19 @@ def test_an_enforced_rule_beats_a_stronger_monitored_one() -> None:
         rule("trial_hide", Outcome.HIDE, Mode.MONITOR, target_band=["minor"]),
         rule("redact", Outcome.REDACT, target_band=["minor"]),
     )
-    verdict = RuleSet.verdict(rules.stage(ADULT, CHILD).rules, Relation())
+    verdict = RuleSet.verdict(rules.stage(ADULT, CHILD).rules, Lookups())
     assert verdict.outcome is Outcome.REDACT and verdict.mode is Mode.ENFORCE
 
 
 def test_a_monitored_rule_is_the_verdict_only_when_no_enforced_rule_applies() -> None:
     rules = ruleset(rule("trial", Outcome.DENY, Mode.MONITOR, target_band=["minor"]))
-    verdict = RuleSet.verdict(rules.stage(ADULT, CHILD).rules, Relation())
+    verdict = RuleSet.verdict(rules.stage(ADULT, CHILD).rules, Lookups())
     assert verdict.outcome is Outcome.DENY and verdict.mode is Mode.MONITOR
 
 
 def test_the_policy_mode_applies_where_a_rule_names_none() -> None:
     rules = ruleset(STRANGER_DM, policy_mode=Mode.MONITOR)
-    assert RuleSet.verdict(rules.stage(ADULT, CHILD).rules, Relation(connected=False)).mode is Mode.MONITOR
+    assert RuleSet.verdict(rules.stage(ADULT, CHILD).rules, Lookups(connected=False)).mode is Mode.MONITOR
 
 
 @pytest.mark.parametrize(
@@ -140,7 +134,7 @@ def test_an_unknown_band_is_an_adult_when_the_policy_says_so() -> None:
 
 def test_mutual_connection_bounds_are_inclusive() -> None:
     rules = ruleset(rule("r", Outcome.DENY, target_band=["minor"], mutual_connections={"min": 1, "max": 2}))
-    assert [decide(rules, ADULT, CHILD, Relation(mutual=n)) for n in (0, 1, 2, 3)] == [
+    assert [decide(rules, ADULT, CHILD, Lookups(mutual=n)) for n in (0, 1, 2, 3)] == [
         Outcome.ALLOW, Outcome.DENY, Outcome.DENY, Outcome.ALLOW,
     ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from safe_accounts import AgeBand, Assurance
 from safe_accounts.bands.age import BandRecord, unknown
-from safe_accounts.pipeline.facts import readings_of_accounts
+from safe_accounts.decide.facts import readings_of_accounts
 
 
 def adult(account: str) -> BandRecord:

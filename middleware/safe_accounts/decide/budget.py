@@ -1,0 +1,28 @@
+"""The policy's time budget: how long the lookups of one request may take together.
+
+A lookup that overruns it is a failed lookup like any other (`StorageError`): the request is
+refused or goes on as the rules that could apply say (`failing.py`). Code above the stores
+catches `StorageError` alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from ..errors import StorageError
+
+
+class OverBudget(StorageError):
+    """The lookups of a request did not finish within the policy's `defaults.time_budget_ms`."""
+
+
+@asynccontextmanager
+async def within(seconds: float) -> AsyncIterator[None]:
+    """Cancel what runs inside after `seconds`, and raise `OverBudget` when it was cancelled."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as exc:
+        raise OverBudget(f"time budget exceeded ({seconds * 1000:g} ms)") from exc
