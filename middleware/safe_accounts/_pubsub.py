@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     import redis.asyncio
 
 SUBSCRIBE_TIMEOUT = 5.0
+# The listener waits for a message this long at a time, then waits again. A wait with no
+# timeout is not "forever" on every redis-py: 5.x reads it with the client's socket timeout
+# (2 s in the runtime) and raises, which looked like an outage on every quiet spell. A wait
+# with its own timeout returns None on every version when nothing arrived.
+LISTEN_WAIT = 1.0
 PUBLISH_TIMEOUT = 2.0
 RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
@@ -94,7 +99,7 @@ class Subscription:
                     continue
                 delay = RETRY_FIRST
                 try:
-                    message = await pubsub.get_message(timeout=None)
+                    message = await pubsub.get_message(timeout=LISTEN_WAIT)
                 except FAILURES as exc:
                     self._down(exc)
                     await quietly_close(pubsub)

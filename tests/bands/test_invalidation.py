@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts.bands import BandDirectory, OwnBandStore
 from safe_accounts.bands.age import AgeBand
-from safe_accounts.bands.invalidation import PUBLISH_FAILED, REDIS_BACK, REDIS_UNREACHABLE
+from safe_accounts.bands.invalidation import (
+    PUBLISH_FAILED,
+    REDIS_BACK,
+    REDIS_UNREACHABLE,
+    BandInvalidations,
+)
 from safe_accounts.clock import FrozenClock
 from safe_accounts.db import migrate
 from safe_accounts.db.engine import make_engine
@@ -104,6 +109,43 @@ async def test_a_quiet_channel_is_not_an_outage(
     await a.set("kid", band=AgeBand.B16_17)
     await eventually(lambda: b.cached("kid") is None, "b hears a's change")
     assert REDIS_UNREACHABLE not in [r.msg for r in caplog.records]
+
+
+async def test_the_listener_outlasts_a_short_read_timeout(
+    redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A subscriber idle for several of its client's read timeouts reports no outage, drops
+    nothing, and still hears the next change. (redis-py 5.x reads a wait with no timeout of
+    its own with the socket timeout and raises: `make test-lowest` runs this on 5.x.)"""
+    caplog.set_level(logging.INFO, logger="safe_accounts.bands")
+    listening = aioredis.Redis.from_url(redis_url, socket_timeout=0.2)
+    publishing = aioredis.Redis.from_url(redis_url, socket_timeout=0.2)
+    heard: list[list[str]] = []
+    reconnects: list[None] = []
+
+    def listener(client: aioredis.Redis) -> BandInvalidations:
+        return BandInvalidations(
+            client,
+            f"{redis_prefix}bands",
+            on_change=lambda ids: heard.append(list(ids)),
+            on_reconnect=lambda: reconnects.append(None),
+            ttl_seconds=300,
+        )
+
+    quiet, loud = listener(listening), listener(publishing)
+    try:
+        await quiet.start()
+        assert quiet.subscribed
+        await asyncio.sleep(1.5)  # more than seven read timeouts with nothing published
+        assert quiet.subscribed
+        assert reconnects == []  # a reconnect would have cleared the cache
+        await loud.publish(["kid"])
+        await eventually(lambda: heard == [["kid"]], "the quiet listener hears the change")
+    finally:
+        await quiet.close()
+        await listening.aclose()
+        await publishing.aclose()
+    assert [r.msg for r in caplog.records] == []
 
 
 async def test_a_process_keeps_its_own_fresh_entry(processes: list[BandDirectory]) -> None:
