@@ -34,7 +34,27 @@ def make_engine(url: str | None = None, **options: Any) -> AsyncEngine:
     options.setdefault("pool_pre_ping", True)
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 10)
-    return create_async_engine(url, **options)
+    engine = create_async_engine(url, **options)
+    if engine.dialect.driver == "asyncpg":
+        event.listen(engine.sync_engine, "do_connect", _asyncpg_connect)
+    return engine
+
+
+def _asyncpg_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """Connect, with the server's refusal (no such database, bad password) raised as a
+    SQLAlchemy error like any other database error. SQLAlchemy 2.1 does this itself; 2.0
+    let asyncpg's own exception through, so callers catching `SQLAlchemyError` missed it."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except Exception as exc:
+        dbapi = dialect.loaded_dbapi
+        if isinstance(exc, dbapi.Error):
+            raise
+        translate = dbapi._asyncpg_error_translate
+        for cls in type(exc).__mro__:
+            if cls in translate:
+                raise translate[cls](exc.args[0] if exc.args else str(exc)) from exc
+        raise
 
 
 def is_postgres(engine: AsyncEngine) -> bool:
