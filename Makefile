@@ -3,20 +3,43 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# Everything the suite runs, the benchmark harness's tests (and so its peers) included.
+EXTRAS := test,demo,bench
+# The same suite on the lowest versions pyproject.toml allows, in a venv of its own.
+LOWEST       := .venv-lowest
+LOWEST_STAMP := $(LOWEST)/.installed-stamp
 
-.PHONY: test demo bench simulate soak install lint clean
+.PHONY: test test-lowest demo bench simulate soak install lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,demo]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	@touch $(STAMP)
 
 install: $(STAMP)
 
+# .ci/tools installs the Debian packages the tests drive (chromium for the browser tests).
 test: $(STAMP)
 	.ci/services
+	.ci/tools chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Every direct dependency at the floor pyproject.toml declares (uv's lowest-direct resolution;
+# what they pull in at its newest), made afresh whenever pyproject.toml changes.
+$(LOWEST_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet uv
+	rm -rf $(LOWEST)
+	$(PY) -m venv $(LOWEST)
+	UV_PYTHON_DOWNLOADS=never $(VENV)/bin/uv pip install --quiet --python $(LOWEST)/bin/python \
+		--resolution lowest-direct -e '.[$(EXTRAS)]'
+	$(LOWEST)/bin/python -m pip list --format=freeze > $(LOWEST)/versions.txt
+	@touch $@
+
+test-lowest: $(LOWEST_STAMP)
+	.ci/services
+	.ci/tools chromium
+	$(LOWEST)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m demo_app
@@ -26,9 +49,8 @@ simulate: $(STAMP)
 
 # `make bench` runs every benchmark; `make bench BENCH="peers startup"` only those named.
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[test,demo,bench]'
 	.ci/services
-	@command -v wrk >/dev/null || echo "wrk is not installed: the HTTP rows will read 'not measured' (Debian/Ubuntu: sudo apt-get install wrk)"
+	.ci/tools wrk
 	$(PY) -m bench $(BENCH)
 
 # The load run: two uvicorn workers on PostgreSQL + Redis, a few hundred clients for a
@@ -39,4 +61,4 @@ soak: $(STAMP)
 	$(PY) -m tests.soak $(SOAK_ARGS) --write-doc docs/reliability.md
 
 clean:
-	rm -rf $(VENV) dist build .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST) dist build .pytest_cache .hypothesis

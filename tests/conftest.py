@@ -3,6 +3,9 @@
 Without `CI=true` an unreachable service skips the tests that need it, with the reason in
 the summary; with `CI=true` it fails them. Each run works in its own PostgreSQL database
 and its own Redis key prefix, so runs on one machine do not see each other.
+
+Under `CI=true` no test is skipped: a skip, whatever its cause (a missing program or
+package too), is reported as a failure with its reason, since CI installs everything.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +38,35 @@ def unavailable(service: str, reason: object) -> None:
     if CI:
         pytest.fail(f"{message} (CI=true: services are required)", pytrace=False)
     pytest.skip(message)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if CI and report.skipped and not hasattr(report, "wasxfail"):
+        _skip_fails(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    if CI and report.skipped:  # a whole module skipped
+        _skip_fails(report)
+    return report
+
+
+def _skip_fails(report: pytest.TestReport | pytest.CollectReport) -> None:
+    where, reason = "", str(report.longrepr)
+    if isinstance(report.longrepr, tuple):  # (file, line, "Skipped: reason")
+        path, line, reason = report.longrepr
+        where = f"{path}:{line}: "
+    report.outcome = "failed"
+    report.longrepr = f"{where}{reason} (CI=true: no test may be skipped)"
 
 
 def pg_url(database: str) -> str:
