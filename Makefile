@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-# Everything the suite runs, the benchmark harness's tests (and so its peers) included.
-EXTRAS := test,demo,bench
+# Everything the suite runs, the benchmark harness's tests (and so its peers) included, and
+# what `make lint` runs.
+EXTRAS := test,demo,bench,lint
 # The same suite on the lowest versions pyproject.toml allows, in a venv of its own.
 LOWEST       := .venv-lowest
 LOWEST_STAMP := $(LOWEST)/.installed-stamp
@@ -40,6 +41,12 @@ test-lowest: $(LOWEST_STAMP)
 	.ci/services
 	.ci/tools chromium
 	$(LOWEST)/bin/python -m pytest $(PYTEST_ARGS)
+
+# What CI checks before the tests: ruff, strict mypy over the package, the layers of .importlinter.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check middleware
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --config .importlinter
 
 demo: $(STAMP)
 	$(PY) -m demo_app

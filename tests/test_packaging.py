@@ -51,6 +51,11 @@ def test_the_wheel_carries_the_migrations_and_the_policies(wheel: Path) -> None:
     assert not any(n.startswith(("tests/", "bench/", "demo_app/")) for n in names)
 
 
+def test_the_wheel_says_its_package_is_typed(wheel: Path) -> None:
+    """PEP 561: a type checker reads our annotations from the installed package."""
+    assert "safe_accounts/py.typed" in zipfile.ZipFile(wheel).namelist()
+
+
 def test_the_installed_wheel_works_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", venv)

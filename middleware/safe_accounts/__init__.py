@@ -5,6 +5,7 @@ The public API fits on one screen; everything else is private to the package.
 
 from .bands.age import AgeBand, Assurance
 from .clock import Clock, FrozenClock
+from .db.migrate import upgrade_url as upgrade_database
 from .errors import (
     ConfigurationError,
     InvalidBand,
@@ -13,7 +14,6 @@ from .errors import (
     SchemaOutOfDate,
     StorageError,
 )
-from .db.migrate import upgrade_url as upgrade_database
 from .middleware import SafeAccountsMiddleware
 from .moderation.app import moderation_app, restrictions_of
 from .policy.model import Action, Mode, Outcome

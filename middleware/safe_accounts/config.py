@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import ConfigurationError
 
@@ -73,7 +74,9 @@ def channel_prefix(prefix: str, redis_url: str | None) -> str:
     if redis_url is not None:
         from redis.connection import parse_url
 
-        database = int(parse_url(redis_url).get("db") or 0)
+        # redis-py leaves `parse_url` unannotated; it gives the client's keyword arguments.
+        options: dict[str, Any] = parse_url(redis_url)  # type: ignore[no-untyped-call]
+        database = int(options.get("db") or 0)
     return f"{prefix}db{database}:"
 
 

@@ -36,10 +36,10 @@ from .decide.refusal import UNAVAILABLE
 from .errors import SafeAccountsError
 from .pipeline import problem
 from .pipeline.app_call import AppError
-from .pipeline.enforcement import Enforcement
-from .pipeline.websocket import CLOSE_INTERNAL, SocketGuard
 from .pipeline.compiled import CompiledPolicy
+from .pipeline.enforcement import Enforcement
 from .pipeline.not_found import framework_of
+from .pipeline.websocket import CLOSE_INTERNAL, SocketGuard
 from .policy.loader import load_policy
 from .runtime import Runtime, SignalsFactory, open_runtime
 
@@ -105,7 +105,7 @@ class SafeAccountsMiddleware:
         redis_prefix: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
         health_path: str | None = "/.well-known/safe-accounts/health",
-        signals: SignalsFactory | None | str = "default",
+        signals: SignalsFactory | str | None = "default",
         on_alert: Callable[..., Any] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
@@ -175,7 +175,7 @@ class SafeAccountsMiddleware:
         await self.app(scope, receive, send)
 
     def _remember(self, scope: Scope, key: tuple[Any, ...]) -> Any:
-        known = self._routes.match_scope(scope)
+        known: object = self._routes.match_scope(scope)
         if known is None:
             if self._routes.matches_under_any_method(scope):
                 known = _ELSEWHERE
@@ -213,7 +213,7 @@ class SafeAccountsMiddleware:
             await enforcement.run()
         except AppError as exc:
             raise exc.original from None
-        except Exception:  # noqa: BLE001 - no exception of ours reaches the server
+        except Exception:  # no exception of ours reaches the server
             logger.exception(INTERNAL_ERROR, route.name)
             # Once the app has the request (or our answer has begun), the answer is theirs.
             if enforcement is None or not enforcement.handed_over:
@@ -227,7 +227,7 @@ class SafeAccountsMiddleware:
                 actor = await self._identity.resolve_async(scope)
             else:
                 actor = self._identity.resolve(scope)
-        except Exception:  # noqa: BLE001 - no exception of ours reaches the server
+        except Exception:  # no exception of ours reaches the server
             logger.exception(INTERNAL_ERROR, route.name)
             await send({"type": "websocket.close", "code": CLOSE_INTERNAL, "reason": "Safety check unavailable"})
             return
@@ -244,7 +244,7 @@ class SafeAccountsMiddleware:
         """The app (as it is now), with its own exceptions marked as its own."""
         try:
             await self.app(scope, receive, send)
-        except Exception as exc:  # noqa: BLE001 - re-raised as is by _guard_socket
+        except Exception as exc:  # re-raised as is by _guard_socket
             raise AppError(exc) from exc
 
     async def _health(self, send: Send) -> None:

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..policy.model import Signals
+from ..signals.backends import signal_store_for
 from ..signals.events import Event
 from ..signals.recorder import SignalRecorder
-from ..signals.backends import signal_store_for
 from ..signals.store import DEFAULT_PREFIX
 from .model import Alert
 from .outbox import AlertOutbox, Destination

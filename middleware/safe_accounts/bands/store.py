@@ -145,6 +145,7 @@ def _select_statement(dialect: str) -> Any:
 
 
 def _upsert_statement(dialect: str) -> Any:
+    insert: Any
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
@@ -233,7 +234,8 @@ class HostBandStore:
                         found[account_id] = self._record(account_id, born, today)
         return found
 
-    def _inspect(self, sync_conn: Any) -> bool:
+    def _inspect(self, sync_conn: Any, /) -> str:
+        """What the id column holds: `integer`, `uuid`, `text` or `other` (compared as text)."""
         try:
             columns = {
                 c["name"]: c
@@ -255,7 +257,7 @@ class HostBandStore:
                 return kind
         return "other"
 
-    def _match(self, id_col: Any, chunk: list[str]) -> ColumnElement[bool] | None:
+    def _match(self, id_col: ColumnElement[Any], chunk: list[str]) -> ColumnElement[bool] | None:
         """`id_col` among `chunk`, compared so that the column's own index serves it.
 
         Only an id spelt the way the column's value reads back as text can match: "007"

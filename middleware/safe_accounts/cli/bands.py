@@ -210,7 +210,7 @@ def _rows_in(path: Path) -> int:
         return max(sum(1 for _ in handle) - 1, 0)
 
 
-class _open:
+class _open:  # noqa: N801 - used as `with _open(file) as lines:`, like the built-in
     """FILE (or stdin) as decoded lines for the csv module, read as bytes so that a line
     that is not UTF-8 is named by its number."""
 

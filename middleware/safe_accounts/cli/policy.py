@@ -98,7 +98,9 @@ def test_(files: tuple[Path, ...], verbose: bool) -> None:
             if not result.passed:
                 failures += 1
                 rule = f", rule {result.rule}" if result.rule else ""
-                click.echo(f"FAIL {file}: {result.name}: expected {result.expected}, got {result.got}{rule} ({result.note})")
+                click.echo(
+                    f"FAIL {file}: {result.name}: expected {result.expected}, got {result.got}{rule} ({result.note})"
+                )
             elif verbose:
                 click.echo(f"ok   {file}: {result.name}")
         passed = sum(r.passed for r in results)
@@ -114,7 +116,9 @@ def test_(files: tuple[Path, ...], verbose: bool) -> None:
 @click.option("--json", "body", default=None, help="The JSON body, as text.")
 @click.option("--form", "form", multiple=True, help="A form field, NAME=VALUE (repeatable).")
 @database_option
-def explain(file: Path, actor: str | None, request: str, body: str | None, form: tuple[str, ...], database_url: str | None) -> None:
+def explain(
+    file: Path, actor: str | None, request: str, body: str | None, form: tuple[str, ...], database_url: str | None
+) -> None:
     """Which rule applies to a request and why, using the real bands and relationships in the
     database (nothing is written)."""
     loaded = _loaded(file)
@@ -134,7 +138,9 @@ def explain(file: Path, actor: str | None, request: str, body: str | None, form:
         click.echo(line)
 
 
-async def _explain(loaded: Any, database_url: str | None, actor: str | None, request: str, document: Any, form: Any) -> list[str]:
+async def _explain(
+    loaded: Any, database_url: str | None, actor: str | None, request: str, document: Any, form: Any
+) -> list[str]:
     engine = open_engine(database_url)
     try:
         policy = CompiledPolicy(loaded.policy, loaded.version, engine, identity=False)
@@ -220,9 +226,16 @@ def coverage(file: Path, app_spec: str, factory: bool | None) -> None:
     help="A route of FILE, by name (repeatable; default: every route a `hide` rule can answer).",
 )
 @click.option("--id", "account_id", default=None, help="The absent id to ask for (default: a random one).")
-@click.option("--header", "headers", multiple=True, help='A request header, "Name: value" (repeatable), e.g. a session.')
+@click.option(
+    "--header", "headers", multiple=True, help='A request header, "Name: value" (repeatable), e.g. a session.'
+)
 def not_found(
-    file: Path, app_spec: str, factory: bool | None, names: tuple[str, ...], account_id: str | None, headers: tuple[str, ...]
+    file: Path,
+    app_spec: str,
+    factory: bool | None,
+    names: tuple[str, ...],
+    account_id: str | None,
+    headers: tuple[str, ...],
 ) -> None:
     """What the app answers on a route for an account that does not exist, as the route's
     `not_found:` block to paste into FILE: a hidden account then answers the same bytes.
@@ -285,7 +298,9 @@ def _app(app_spec: str, factory: bool | None) -> Any:
 
 @command.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--app", "app_spec", required=True, help="The app as it is served (with its own wiring), as module:attribute.")
+@click.option(
+    "--app", "app_spec", required=True, help="The app as it is served (with its own wiring), as module:attribute."
+)
 @click.option(
     "--factory/--no-factory",
     default=None,

@@ -50,7 +50,7 @@ def _asyncpg_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> An
         dbapi = dialect.loaded_dbapi
         if isinstance(exc, dbapi.Error):
             raise
-        translate = dbapi._asyncpg_error_translate
+        translate = dbapi._asyncpg_error_translate  # noqa: SLF001 - SQLAlchemy's own table of asyncpg errors
         for cls in type(exc).__mro__:
             if cls in translate:
                 raise translate[cls](exc.args[0] if exc.args else str(exc)) from exc

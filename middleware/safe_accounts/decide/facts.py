@@ -78,7 +78,7 @@ _new = tuple.__new__
 
 def party(record: BandRecord, restricted: bool) -> Party:
     """The party an account is in a decision: its band record, and whether it is restricted."""
-    return _new(Party, (record.account_id, record.band, record.assurance, restricted))  # type: ignore[no-any-return]
+    return _new(Party, (record.account_id, record.band, record.assurance, restricted))
 
 
 ANONYMOUS = Party(None, AgeBand.UNKNOWN, Assurance.SELF_DECLARED, False)

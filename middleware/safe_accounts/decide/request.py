@@ -99,7 +99,7 @@ def _from_caches(
                     return None
         lookups = _new(Lookups, (connected, mutual))
         pairs.append(_new(PairVerdict, (target, RuleSet.verdict(candidates, lookups), lookups)))
-    return _new(Decision, (actor, pairs, strongest(pairs)))  # type: ignore[no-any-return]
+    return _new(Decision, (actor, pairs, strongest(pairs)))
 
 
 # What a NamedTuple's own `__new__` does once it has bound its arguments: called directly

@@ -24,8 +24,8 @@ import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 from http.cookies import SimpleCookie
+from typing import Any
 from urllib.parse import parse_qsl
 
 import jwt
@@ -102,7 +102,8 @@ def _trusted_header(config: model.HeaderIdentity) -> Resolver:
         return verdict
 
     def resolve(scope: Scope) -> str | None:
-        for key, raw in scope.get("headers") or ():  # `_header`, written out: every request
+        # `_header`, written out: every request.
+        for key, raw in scope.get("headers") or ():  # noqa: B007 - `raw` is read after the break
             if key == name:
                 break
         else:

@@ -540,7 +540,7 @@ async def _items(conn: AsyncConnection, case_id: str) -> list[CaseItem]:
     filed = select(case_items.c.item_id, case_items.c.due_at).where(
         case_items.c.case_id == case_id
     ).subquery()
-    for table, kind, created in (
+    for table, kind, _created in (
         (alerts, ItemKind.ALERT, alerts.c.created_at),
         (reports, ItemKind.REPORT, reports.c.at),
     ):

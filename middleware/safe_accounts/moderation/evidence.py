@@ -161,7 +161,9 @@ async def export_case(
             ).mappings().all()
             event_rows = (
                 await conn.execute(
-                    select(case_events).where(case_events.c.case_id == case_id).order_by(case_events.c.at, case_events.c.id)
+                    select(case_events)
+                    .where(case_events.c.case_id == case_id)
+                    .order_by(case_events.c.at, case_events.c.id)
                 )
             ).mappings().all()
     left_out = max(0, len(decision_rows) - MAX_DECISIONS)

@@ -17,8 +17,8 @@ message text: none is stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, case, distinct, func, literal, select, union_all

@@ -22,7 +22,9 @@ from ..policy import model
 
 # Read by the app to answer 304, 412 or 206: each tells something of a body the viewer
 # may not see, or cuts it where we cannot judge it.
-_CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since", b"if-range", b"range"})
+_CONDITIONAL = frozenset(
+    {b"if-none-match", b"if-modified-since", b"if-match", b"if-unmodified-since", b"if-range", b"range"}
+)
 # Validators, and cache-control headers aimed at shared caches only (RFC 9213 and the
 # vendors' own), which a CDN obeys instead of `Cache-Control`.
 _DROPPED = frozenset({b"etag", b"last-modified", b"cdn-cache-control", b"surrogate-control"})

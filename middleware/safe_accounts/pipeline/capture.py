@@ -35,8 +35,8 @@ from typing import Any
 import orjson
 
 from .._types import Message, Scope, Send
-from .codings import TooLarge, Undecodable, acceptable, decode
 from ..decide.refusal import UNAVAILABLE
+from .codings import TooLarge, Undecodable, acceptable, decode
 from .problem import UNREADABLE_RESPONSE, send_problem
 
 logger = logging.getLogger("safe_accounts.enforcement")

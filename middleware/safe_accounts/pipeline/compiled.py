@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..identity import IdentityResolver, build_resolver
-from .caching import vary_of
-from .jsondoc import quoted_keys
-from ..policy.jsonpath import compile_path
-from .targets import Extractor, PathSource, QuerySource, Targets, compile_source
-from ..relations.lookup import Lookup, compile_lookups
 from ..decide.actions import ACTIONS, ActionSpec
 from ..decide.fixed import fixed_rule
 from ..decide.rules import CompiledRule, RuleSet, compile_rules
+from ..identity import IdentityResolver, build_resolver
+from ..policy.jsonpath import compile_path
 from ..policy.model import Action, FrameFilter, Mode, NotFound, Outcome, PolicyFile, ResponseFrom, ResponseShape, Route
-from .not_found import STARLETTE, STARLETTE_ANSWER, NotFoundAnswer, compile_not_found
 from ..policy.paths import RouteTable
+from ..relations.lookup import Lookup, compile_lookups
+from .caching import vary_of
+from .jsondoc import quoted_keys
+from .not_found import STARLETTE, STARLETTE_ANSWER, NotFoundAnswer, compile_not_found
+from .targets import Extractor, PathSource, QuerySource, Targets, compile_source
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +199,10 @@ class CompiledPolicy:
             sender=_sender(route.sender),
             frames=self._frames(route.frames),
             reads_body=targets.needs_body
-            or any(f is not None and f.startswith(("json.", "form.")) for f in (answer and answer.field, route.report_text)),
+            or any(
+                f is not None and f.startswith(("json.", "form."))
+                for f in (None if answer is None else answer.field, route.report_text)
+            ),
             passes_through_when_allowed=route.response is None and not ACTIONS[route.action].acts_on_success,
             filters_lists=filters_lists,
             personal=bool({"GET", "HEAD"} & set(upper)) and (

@@ -22,6 +22,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from .._types import ASGIApp, Receive, Scope, Send
 from ..decide.budget import within
 from ..decide.failing import refuses as refuses_on_failure
+from ..decide.fixed import decide_fixed
 from ..decide.refusal import UNAVAILABLE, Refusal
 from ..decide.request import decide, undecided
 from ..decide.rules import PairVerdict, Party
@@ -29,7 +30,6 @@ from ..errors import StorageError
 from ..policy.jsonpath import compile_path
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
-from ..decide.fixed import decide_fixed
 from . import problem, records
 from .app_call import AppError
 from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
@@ -95,9 +95,8 @@ class Enforcement:
         if route.fixed is not None:  # an endpoint that only ever refuses: nothing to read
             await self._fixed()
             return
-        if route.reads_body and self.view.method.upper() not in _BODYLESS:
-            if not await self._read_body():
-                return
+        if route.reads_body and self.view.method.upper() not in _BODYLESS and not await self._read_body():
+            return
         targets: list[str] = []
         try:
             if not route.spec.targets_in_answer:  # a search's targets are in its answer
@@ -226,7 +225,7 @@ class Enforcement:
         self.handed_over = True
         try:
             await self.app(self.scope if scope is None else scope, self.receive, send)
-        except Exception as exc:  # noqa: BLE001 - the app's own: re-raised as is by the middleware
+        except Exception as exc:  # the app's own: re-raised as is by the middleware
             raise AppError(exc) from exc
 
     async def _call_app_then_record(self, actor: Party, pairs: Sequence[PairVerdict], decision_id: str | None) -> None:
@@ -296,7 +295,7 @@ class Enforcement:
 
         async def read(document: Any, status: int) -> None:
             requesters.extend(ids_at(document, shape.id))
-            return None
+            return
 
         # Read, never refused: the app has already acted, and the answer hides nobody.
         capture = ResponseCapture(self.send, read, fail_closed=False)

@@ -67,7 +67,7 @@ def account_ids(values: Iterable[Any]) -> list[str]:
 def ids_at(document: Any, steps: tuple[object, ...]) -> list[str]:
     """The account ids a compiled JSON path reaches in `document` (one listed item, usually)."""
     if len(steps) == 1 and type(document) is dict:
-        value = document.get(steps[0])  # type: ignore[call-overload]
+        value = document.get(steps[0])
         if type(value) is str and value and value[0] in PLAIN_FIRST and not value[-1].isspace():
             return [value]
     return account_ids(walk(document, steps))

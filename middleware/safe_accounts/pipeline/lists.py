@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import repeat
-from typing import Any
+from typing import Any, cast
 
 from ..decide.budget import within
 from ..decide.ids import PLAIN_FIRST
@@ -49,7 +49,7 @@ async def filter_lists(
         return False, None, {}
     per_item, all_plain = _ids_of_items(items, id_path)
     # Every id once, in first-seen order (as `account_ids` would list them).
-    ids = list(dict.fromkeys(per_item)) if all_plain else _distinct(per_item)
+    ids = cast(list[str], list(dict.fromkeys(per_item))) if all_plain else _distinct(per_item)
     rules = rt.policy.rules[Action.DISCOVERY]
     # Notices are for the actor as the request saw it; verdicts read its band afresh, as
     # they read every listed account's.
@@ -64,7 +64,7 @@ async def filter_lists(
         return False, None, notices  # every listed account is allowed: nothing to change or log
     # The items a rule applies to, by position: usually a few of many, found at C speed.
     if all_plain:
-        decided = [(i, ruled[v]) for i, v in enumerate(per_item) if v in ruled]  # type: ignore[index]
+        decided = [(i, ruled[v]) for i, v in enumerate(per_item) if v in ruled]
     else:
         decisive_of_items = map(_decisive, per_item, repeat(ruled))
         decided = [(i, d) for i, d in enumerate(decisive_of_items) if d is not None]
@@ -73,7 +73,10 @@ async def filter_lists(
     removed_at: set[int] = set()
     dropped: dict[int, tuple[Any, list[Any]]] = {}
     removes: dict[int, bool] = {}  # by verdict: a rule's verdict is one shared object
-    slot, start, end, keys, drop = -1, 0, 0, (), None
+    slot, start, end = -1, 0, 0
+    container: Any = None
+    keys: Sequence[Any] = ()
+    drop: list[Any] | None = None
     for i, decisive in decided:
         verdict = decisive.verdict
         removing = removes.get(id(verdict))
@@ -99,13 +102,13 @@ async def filter_lists(
         for i, item in enumerate(items):
             if i not in removed_at:
                 _add_notice(item, per_item[i], notices, notice_field)
-    for container, keys in dropped.values():
-        if isinstance(container, list):
-            for key in sorted(set(keys), reverse=True):
-                del container[key]
+    for holder, gone in dropped.values():
+        if isinstance(holder, list):
+            for position in sorted(set(gone), reverse=True):
+                del holder[position]
         else:
-            for key in dict.fromkeys(keys):
-                del container[key]
+            for key in dict.fromkeys(gone):
+                del holder[key]
     decision_id = records.log_decision(
         rt, action=Action.DISCOVERY, route=route, at=at, actor=actor,
         pairs=removed + monitored, affected_by_rule=True,

@@ -60,4 +60,6 @@ UNREADABLE_RESPONSE = Refusal(
 
 
 def unreadable_body(why: str) -> Refusal:
-    return Refusal("unreadable-body", "Request body could not be checked", 400, f"The request body could not be checked: {why}.")
+    return Refusal(
+        "unreadable-body", "Request body could not be checked", 400, f"The request body could not be checked: {why}."
+    )

@@ -42,7 +42,7 @@ def json_readings(body: Body, keys: tuple[str, ...] | None) -> list[Any]:
     """The body as JSON in the declared charset and in the one `json.loads(bytes)` detects
     (distinct texts only); those that parse."""
     data = body.inspectable
-    encodings = [json.detect_encoding(data)]
+    encodings: list[str] = [json.detect_encoding(data)]
     if body.charset and body.charset not in encodings:
         encodings.insert(0, body.charset)  # a charset-honouring app reads this first
     texts: list[str] = []

@@ -38,16 +38,16 @@ def per_account(rt: Runtime, pairs: Sequence[PairVerdict]) -> Sequence[PairVerdi
         return pairs  # one spelling is its own canonical form
     ids = [pair.target.id for pair in pairs]
     keys = [
-        a if a is None or a[0] in PLAIN_FIRST and not a[-1].isspace() else canonical(a) for a in ids
+        a if a is None or (a[0] in PLAIN_FIRST and not a[-1].isspace()) else canonical(a) for a in ids
     ]
     if keys == ids and len(set(keys)) == len(keys):
         return pairs  # every target a different account, named canonically (the every-day case)
     groups: dict[str | None, list[PairVerdict]] = {}
-    for key, pair in zip(keys, pairs):
+    for key, pair in zip(keys, pairs, strict=True):
         groups.setdefault(key, []).append(pair)
     out: list[PairVerdict] = []
     for key, group in groups.items():
-        if key is None or len(group) == 1 and group[0].target.id == key:
+        if key is None or (len(group) == 1 and group[0].target.id == key):
             out.extend(group)
             continue
         stored: dict[str, PairVerdict] = {}
@@ -204,7 +204,9 @@ async def record_success(
         submit(rt, kind, actor.id, target, mutual, at, decision_id)
 
 
-def record_answer(rt: Runtime, *, kind: EventKind, at: float, responder: Party, requesters: Sequence[PairVerdict]) -> None:
+def record_answer(
+    rt: Runtime, *, kind: EventKind, at: float, responder: Party, requesters: Sequence[PairVerdict]
+) -> None:
     """A contact request answered (accepted or rejected): an event about each requester."""
     for pair in per_account(rt, requesters):
         if pair.target.id is not None:

@@ -16,14 +16,14 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .._callables import import_callable
+from ..decide.ids import is_plain_id
 from ..errors import ConfigurationError
 from ..policy import model
-from .._callables import import_callable
+from ..policy.jsonpath import WILDCARD, compile_path
 from ..relations.lookup import Lookup
-from ..decide.ids import is_plain_id
 from .ids import account_ids, spellings
 from .jsondoc import DuplicateKey, walk
-from ..policy.jsonpath import WILDCARD, compile_path
 from .request_view import NO_JSON, RequestView
 
 # A SQL-resolved target with several candidate parameter values runs once per value;
@@ -86,8 +86,9 @@ class JsonSource(Extractor):
         # with one `dict.get` instead of a walk.
         self.key = self.steps[0] if len(self.steps) == 1 and type(self.steps[0]) is str else None
         # `to` or `participants[*]`: a field an app with a form fallback reads from a form.
-        simple = type(self.steps[0]) is str and self.steps[1:] in ((), (WILDCARD,)) if self.steps else False
-        self.form_names = _field_names(self.steps[0]) if simple else None
+        first = self.steps[0] if self.steps else None
+        simple = isinstance(first, str) and self.steps[1:] in ((), (WILDCARD,))
+        self.form_names = _field_names(first) if simple and isinstance(first, str) else None
 
     def values(self, view: RequestView) -> list[Any]:
         document = view.json
@@ -288,7 +289,7 @@ def unread(values: Sequence[Any]) -> bool:
     for value in values:
         kind = type(value)
         if kind is str:
-            named = named or not value.isspace() and value != ""
+            named = named or (not value.isspace() and value != "")
         elif kind is int or kind is float or value is NOBODY:
             named = True
         elif value is None:

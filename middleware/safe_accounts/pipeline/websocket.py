@@ -32,8 +32,8 @@ import orjson
 from .._types import ASGIApp, Message, Receive, Scope, Send
 from ..decide.actions import ACTIONS
 from ..decide.budget import within
-from ..decide.fixed import decide_fixed
 from ..decide.failing import refuses as refuses_on_failure
+from ..decide.fixed import decide_fixed
 from ..decide.refusal import UNAVAILABLE, Refusal
 from ..decide.request import decide
 from ..decide.rules import RuleSet
@@ -138,7 +138,7 @@ class SocketGuard:
             return
         try:
             refusal, peers = await self._handshake()
-        except Exception:  # noqa: BLE001 - a fault of ours must not open the socket
+        except Exception:  # a fault of ours must not open the socket
             logger.exception(HANDSHAKE_BROKE, self.route.name)
             await self._refuse_handshake(UNAVAILABLE, CLOSE_INTERNAL)
             return
@@ -236,7 +236,7 @@ class FrameFilter:
             try:
                 dropped = await self.check(message)
                 code = None if dropped is None else close_code(dropped[0])
-            except Exception:  # noqa: BLE001 - a fault of ours never lets a frame through unchecked
+            except Exception:  # a fault of ours never lets a frame through unchecked
                 logger.exception(FRAME_CHECK_BROKE, guard.route.name, "closed")
                 dropped, code = (UNAVAILABLE, True), CLOSE_INTERNAL
             if dropped is None:

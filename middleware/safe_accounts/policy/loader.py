@@ -125,7 +125,9 @@ def _read_chain(
     tree, found = parse(text, shown)
     problems.extend(found)
     if tree is not None and not isinstance(tree, Mapping):
-        problems.extend([PolicyProblem(shown, tree.mark.line, "the top level must be a mapping (`version: 1`, `name: ...`)")])
+        problems.extend(
+            [PolicyProblem(shown, tree.mark.line, "the top level must be a mapping (`version: 1`, `name: ...`)")]
+        )
         tree = None
     base: Node | None = None
     base_name = tree.get("extends") if tree is not None else None

@@ -350,7 +350,9 @@ class Route(_Frozen):
             return self  # the template's own problem is reported where it is
         for where, name in _PLACEHOLDER.findall(self.not_found.body):
             if where == "path" and name not in params:
-                raise ValueError(f"`not_found.body` names {{path.{name}}}: the template {self.path!r} has no {{{name}}}")
+                raise ValueError(
+                    f"`not_found.body` names {{path.{name}}}: the template {self.path!r} has no {{{name}}}"
+                )
         return self
 
 

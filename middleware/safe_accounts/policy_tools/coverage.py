@@ -28,11 +28,13 @@ def account_like(route: AppRoute) -> tuple[str, ...]:
     return tuple(p for p in route.params if ACCOUNT_LIKE.search(p))
 
 
+_EXAMPLES = {"int": "1", "float": "1.5", "uuid": "00000000-0000-0000-0000-000000000000", "path": "a/b"}
+
+
 def _example(path: str) -> str:
     """A concrete path for a template, to ask the policy's table about it."""
     def fill(match: re.Match[str]) -> str:
-        kind = (match.group(2) or ":str")[1:]
-        return {"int": "1", "float": "1.5", "uuid": "00000000-0000-0000-0000-000000000000", "path": "a/b"}.get(kind, "x")
+        return _EXAMPLES.get((match.group(2) or ":str")[1:], "x")
 
     return _PARAM.sub(fill, path)
 

@@ -83,7 +83,9 @@ class Report:
         out = [f"note: {note}" for note in self.notes]
         out.append("identity")
         for account in dict.fromkeys(p.account for p in self.probes):
-            seen = sorted({str(p.seen_as) if p.seen_as is not None else "anonymous" for p in self.probes if p.account == account})
+            seen = sorted(
+                {str(p.seen_as) if p.seen_as is not None else "anonymous" for p in self.probes if p.account == account}
+            )
             out.append(f"  --as {account}: seen as {', '.join(seen)}")
         out.append("bands")
         for account, (band, exists) in self.bands.items():
@@ -104,7 +106,10 @@ class Report:
             out.append("  (no route a `hide` rule answers with the target in its path or query)")
         for found in self.not_found:
             state = "identical" if found.identical else "DIFFERS"
-            out.append(f"  {found.route}: {found.method} {found.target} -> {found.status} in the app; the middleware's answer {state}")
+            out.append(
+                f"  {found.route}: {found.method} {found.target} -> {found.status} in the app; "
+                f"the middleware's answer {state}"
+            )
             out.extend(f"    {line}" for line in [*found.notes, *found.differences])
         out.extend(f"PROBLEM: {problem}" for problem in self.problems)
         return out
@@ -324,7 +329,7 @@ def _params_of(template: str, path: str) -> dict[str, str]:
     from ..policy.paths import compile_template
 
     found = re.match(compile_template(template).pattern + "$", path)
-    return {} if found is None else {k: v for k, v in found.groupdict().items()}
+    return {} if found is None else dict(found.groupdict())
 
 
 async def _facts(report: Report, runtime: Any, accounts: Sequence[Account], targets: Sequence[str]) -> None:

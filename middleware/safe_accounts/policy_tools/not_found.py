@@ -128,7 +128,11 @@ def _another(account_id: str) -> str:
 
 
 async def _probe(
-    app: ASGIApp, state: dict[str, Any], route: CompiledRoute, account_id: str | None, headers: Sequence[tuple[str, str]]
+    app: ASGIApp,
+    state: dict[str, Any],
+    route: CompiledRoute,
+    account_id: str | None,
+    headers: Sequence[tuple[str, str]],
 ) -> Probe:
     method, path, params, query = request_for(route, account_id)
     found = Probe(route.name, method, path + (f"?{query}" if query else ""))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..decide.fixed import decide_fixed
 from ..decide.given import GivenFacts
 from ..decide.refusal import Refusal, refusal_of
-from ..decide.fixed import decide_fixed
 from ..decide.request import Decision, decide
 from ..decide.rules import ALLOW, CompiledRule
 from ..pipeline.compiled import CompiledPolicy

@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import bindparam, text
-from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import BindParameter
 
 from .._callables import import_callable
 from ..errors import storage_errors

@@ -102,7 +102,7 @@ class Runtime:
         for close in reversed(self.closers):
             try:
                 await close()
-            except Exception:  # noqa: BLE001 - shutdown goes on; say what failed
+            except Exception:  # shutdown goes on; say what failed
                 logger.exception("safe accounts: error while shutting down")
 
 

@@ -5,13 +5,13 @@ the request path to a `SignalStore` (Redis, Redis Cluster, or in-process) and pa
 `Crossing` on to the alerts layer. See docs/signals.md.
 """
 
+from .backends import signal_store_for
 from .crossing import Crossing, window_key
 from .events import Event
 from .evidence import EvidenceItem
 from .plan import CountSpec, Observation, RateSpec, SignalPlan
 from .pseudonyms import Pseudonyms
 from .recorder import SignalRecorder
-from .backends import signal_store_for
 from .store import SignalStore
 
 __all__ = [

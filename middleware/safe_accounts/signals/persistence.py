@@ -72,7 +72,7 @@ async def persistence_of(client: Any, *, every_primary: bool = False) -> Persist
     if not appendonly or not save:
         return await _from_info(client, nodes, "CONFIG GET gave no answer")
     # Every node must keep its data: one that does not loses its share of the keys.
-    weakest = min(zip(appendonly, save), key=lambda pair: Persistence(*pair).kept is True)
+    weakest = min(zip(appendonly, save, strict=False), key=lambda pair: Persistence(*pair).kept is True)
     return Persistence(*weakest)
 
 

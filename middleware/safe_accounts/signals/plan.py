@@ -9,12 +9,10 @@ a count sees is therefore between `window - bucket` and `window` long: with the 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..bands.age import AgeBand
+from ..bands.age import AgeBand, expand_bands
 from ..errors import ConfigurationError
-from ..bands.age import expand_bands
 from ..policy.model import CountSignal, EventKind, RateSignal, Signals
 from .events import Event
 

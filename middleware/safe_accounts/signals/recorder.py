@@ -240,7 +240,7 @@ class SignalRecorder:
                     with contextlib.suppress(StorageError):  # the next write reports the outage
                         await self.recover()
                 await self.flush()
-            except Exception:  # noqa: BLE001 - the writer must outlive any one bad batch
+            except Exception:  # the writer must outlive any one bad batch
                 logger.exception("signal recorder: unexpected failure")
             if (self._failing or self._crossings) and not self._closed:
                 await asyncio.sleep(delay)
@@ -327,7 +327,7 @@ class SignalRecorder:
                     crossing = self._crossings[0]
                     try:
                         await self._on_crossing(crossing)
-                    except Exception:  # noqa: BLE001 - kept and offered again, never lost
+                    except Exception:  # kept and offered again, never lost
                         logger.exception(CROSSING_HANDLER_FAILED)
                         return
                     self._crossings.popleft()
