@@ -10,7 +10,7 @@ EXTRAS := test,demo,bench,lint
 LOWEST       := .venv-lowest
 LOWEST_STAMP := $(LOWEST)/.installed-stamp
 
-.PHONY: test test-lowest demo bench simulate soak install lint clean
+.PHONY: test test-lowest demo demo-shots bench simulate soak install lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m demo_app
+
+# The story of docs/demo.md in headless Chromium, a screenshot per step into docs/demo-shots/.
+demo-shots: $(STAMP)
+	.ci/tools chromium
+	DEMO_SHOTS=docs/demo-shots $(PY) -m pytest tests/demo_app/test_story.py -q -p no:cacheprovider
 
 simulate: $(STAMP)
 	$(VENV)/bin/safe-accounts simulate

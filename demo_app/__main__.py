@@ -39,6 +39,29 @@ def write_dotenv(url: str, folder: Path) -> Path:
     return path
 
 
+# The moderation pages' form tokens and the evidence bundles' signatures: kept in `.env`
+# too, so that they survive a restart and `safe-accounts moderate verify` run in this folder
+# checks a bundle the pages exported.
+MODERATION_SECRETS = ("SAFE_ACCOUNTS_CSRF_SECRET", "SAFE_ACCOUNTS_EXPORT_KEY")
+
+
+def moderation_secrets(folder: Path) -> None:
+    """Put each of `MODERATION_SECRETS` in the environment: as set there, else as `.env`
+    holds it, else a new random one written to `.env`."""
+    from dotenv import dotenv_values, set_key
+
+    path = folder / ".env"
+    path.touch(mode=0o600, exist_ok=True)
+    kept = dotenv_values(path)
+    for name in MODERATION_SECRETS:
+        if os.environ.get(name):
+            continue
+        value = kept.get(name) or secrets.token_urlsafe(32)
+        if not kept.get(name):
+            set_key(path, name, value, quote_mode="never")
+        os.environ[name] = value
+
+
 def _band(age: int) -> str:
     if age < 13:
         return "under_13"
@@ -55,6 +78,7 @@ def _banner(base: str, bare: bool) -> str:
         f"Demo social app: {front}",
         f"  pages     {base}/login   (log in as a persona, one button each)",
         f'  JSON API  {base}/api/... (POST {base}/api/login {{"handle": "stranger"}} -> bearer token)',
+        *([] if bare else [f"  moderation {base}/moderation/ (log in as Jo Fletcher, the moderator)"]),
         "",
         "Personas:",
     ]
@@ -64,8 +88,9 @@ def _banner(base: str, bare: bool) -> str:
         )
     lines += [
         "",
-        "Try: log in as `stranger`, message Mia, search for `patel`, send friend requests;",
-        "then log in as the children and reject them.",
+        "Try the story in docs/demo.md: log in as `stranger`, search for `patel`, message Leo,",
+        "send Leo, Ava and Zoe friend requests; as Zoe accept, as Leo and Ava reject; then",
+        "log in as Jo and open the moderation queue.",
     ]
     return "\n".join(lines)
 
@@ -96,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
             asyncio.run(upgrade_url(url))
             written = write_dotenv(url, Path.cwd())
+            moderation_secrets(Path.cwd())
             print(f"{written}: the demo's database for `safe-accounts` commands run here", flush=True)
         asyncio.run(seed_url(url))
         if args.bare:

@@ -118,7 +118,9 @@ def create_app(settings: Settings) -> Starlette:
         routes=[*pages.routes(), *forms.routes(), *api.routes()],
         middleware=[
             Middleware(
-                AuthenticationMiddleware, backend=TokenBackend(runtime.tokens), on_error=refused
+                AuthenticationMiddleware,
+                backend=TokenBackend(runtime.tokens, runtime.is_suspended),
+                on_error=refused,
             )
         ],
         exception_handlers={
@@ -133,6 +135,12 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.runtime = runtime
     return app
+
+
+def link_staff_page(app: Starlette, label: str, path: str) -> None:
+    """Link a page for the app's staff (role `moderator`) from every page's header, e.g. the
+    moderation pages mounted beside the app."""
+    app.state.runtime.staff_links.append((label, path))
 
 
 def serve_pages_through(app: Starlette, front: ASGIApp) -> None:

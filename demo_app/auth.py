@@ -11,6 +11,7 @@ moves time moves sessions with it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -45,6 +46,7 @@ class Persona:
     account_id: int
     handle: str
     name: str
+    role: str = ""  # the app's own staff roles ("moderator") are read from here
 
 
 class DemoUser(BaseUser):
@@ -86,6 +88,7 @@ class Tokens:
             "sub": str(persona.account_id),
             "handle": persona.handle,
             "name": persona.name,
+            "role": persona.role,
             "exp": int(self.clock.now() + self.lifetime),
         }
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
@@ -106,15 +109,29 @@ class Tokens:
             return None
         if exp < self.clock.now():
             return None
-        return Persona(int(sub), str(claims.get("handle", "")), str(claims.get("name", "")))
+        return Persona(
+            int(sub),
+            str(claims.get("handle", "")),
+            str(claims.get("name", "")),
+            str(claims.get("role", "")),
+        )
+
+
+SuspendedCheck = Callable[[int], Awaitable[bool]]
+
+
+async def _never(account_id: int) -> bool:
+    return False
 
 
 class TokenBackend(AuthenticationBackend):
     """A bearer token wins over the cookie. A bad bearer token is a 401 (an API client
-    must know); a bad cookie only means "not logged in" (the log-in page must still load)."""
+    must know); a bad cookie only means "not logged in" (the log-in page must still load).
+    A suspended account's token is refused the same way: its session ends at once."""
 
-    def __init__(self, tokens: Tokens) -> None:
+    def __init__(self, tokens: Tokens, suspended: SuspendedCheck = _never) -> None:
         self.tokens = tokens
+        self.suspended = suspended
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
@@ -123,10 +140,12 @@ class TokenBackend(AuthenticationBackend):
             persona = self.tokens.persona(token.strip()) if scheme.lower() == "bearer" else None
             if persona is None:
                 raise AuthenticationError("the bearer token is invalid or has expired")
+            if await self.suspended(persona.account_id):
+                raise AuthenticationError("this account has been suspended")
             return AuthCredentials(["authenticated"]), DemoUser(persona)
         cookie = conn.cookies.get(SESSION_COOKIE)
         persona = self.tokens.persona(cookie) if cookie else None
-        if persona is None:
+        if persona is None or await self.suspended(persona.account_id):
             return None
         return AuthCredentials(["authenticated"]), DemoUser(persona)
 

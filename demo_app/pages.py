@@ -18,18 +18,24 @@ from .forms import moved
 from .runtime import runtime
 from .service import accounts
 from .tables import accounts as accounts_table
+from .tables import suspensions as suspensions_table
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
+STAFF_ROLES = frozenset({"moderator"})
+
+
 def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
     user = request.scope.get("user")
+    me = user.persona if isinstance(user, DemoUser) else None
     context.setdefault("problem", None)
     return templates.TemplateResponse(
         request,
         name,
         {
-            "me": user.persona if isinstance(user, DemoUser) else None,
+            "me": me,
+            "staff_links": runtime(request).staff_links if me is not None and me.role in STAFF_ROLES else [],
             "notice": request.query_params.get("notice"),
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             **context,
@@ -64,7 +70,11 @@ def _results(reply: loopback.Reply) -> list[dict[str, Any]]:
 async def login_page(request: Request) -> Response:
     async with runtime(request).require_engine().connect() as conn:
         rows = (await conn.execute(select(accounts_table).order_by(accounts_table.c.id))).all()
-    personas = [{**accounts.card(r), "role": r.role, "bio": r.bio} for r in rows]
+        suspended = set((await conn.execute(select(suspensions_table.c.account_id))).scalars())
+    personas = [
+        {**accounts.card(r), "role": r.role, "bio": r.bio, "suspended": r.id in suspended}
+        for r in rows
+    ]
     return render(request, "login.html", personas=personas)
 
 

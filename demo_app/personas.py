@@ -2,8 +2,8 @@
 
 Three children in three bands (a 12-year-old, a 14-year-old, a 16-year-old) and a
 15-year-old friend; their parent and their teacher, connected to them; ordinary adults
-connected to each other; and `stranger`, an adult with no connection to any child,
-who behaves like a groomer. Birth dates are counted back from the day of seeding, so
+connected to each other; `stranger`, an adult with no connection to any child, who
+behaves like a groomer; and `jo`, who works on the app's trust and safety team. Birth dates are counted back from the day of seeding, so
 the bands are right whenever the demo is run.
 """
 
@@ -18,7 +18,7 @@ class PersonaSeed:
     id: int
     handle: str
     display_name: str
-    role: str  # child, parent, teacher, adult, stranger
+    role: str  # child, parent, teacher, adult, stranger, moderator
     age: int  # whole years on the day of seeding
     location: str
     school: str | None
@@ -51,7 +51,9 @@ PERSONAS = (
     PersonaSeed(
         8, "priya", "Priya Shah", "adult", 27, "Kendal", None, "Nurse. Hiking on weekends."
     ),
-    PersonaSeed(9, "tom", "Tom Reid", "adult", 52, "Kendal", None, "Retired engineer."),
+    PersonaSeed(
+        9, "tom", "Tom Reid", "adult", 52, "Kendal", None, "Retired engineer. Drives the school minibus."
+    ),
     PersonaSeed(
         10,
         "stranger",
@@ -61,6 +63,16 @@ PERSONAS = (
         "Manchester",
         None,
         "Adult with no connection to any child here: behaves like a groomer.",
+    ),
+    PersonaSeed(
+        11,
+        "jo",
+        "Jo Fletcher",
+        "moderator",
+        41,
+        "Leeds",
+        None,
+        "Trust and safety at the app: the moderation pages (/moderation/).",
     ),
 )
 
@@ -100,6 +112,13 @@ DIRECT_CHATS = (
 )
 GROUP_CHATS = (
     ("Patel family", "sam", ("mia", "leo"), (("sam", "Dinner at 6 tonight"), ("leo", "ok"))),
+    # The teacher's trip group: three pupils, and the minibus driver none of them knows.
+    (
+        "Riverside trip",
+        "ms_khan",
+        ("leo", "ava", "zoe", "tom"),
+        (("ms_khan", "Bus leaves at 8:15 on Friday. Tom is driving."),),
+    ),
 )
 
 # A request waiting for an answer, so the accept/reject buttons have something to do.

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 
 from .auth import Clock, DemoUser, Persona, Tokens
 from .problems import Problem, not_logged_in
-from .service import accounts
+from .service import accounts, suspensions
 
 
 @dataclass(slots=True)
@@ -22,6 +22,8 @@ class Runtime:
     engine: AsyncEngine | None = None  # made by the app's lifespan
     # The outermost app, for the pages' reads (see loopback.py); the app itself by default.
     front: ASGIApp | None = field(default=None)
+    # Pages for the app's staff (role `moderator`), linked from every page: (label, path).
+    staff_links: list[tuple[str, str]] = field(default_factory=list)
 
     def require_engine(self) -> AsyncEngine:
         if self.engine is None:
@@ -32,9 +34,19 @@ class Runtime:
         """A token for the persona `handle` (the API's and the pages' log-in), and its row."""
         async with self.require_engine().connect() as conn:
             row = await accounts.by_handle(conn, handle)
+            suspended = row is not None and await suspensions.is_suspended(conn, row.id)
         if row is None:
             raise Problem(401, "Unknown persona", f"there is no account with handle {handle!r}")
-        return self.tokens.issue(Persona(row.id, row.handle, row.display_name)), row
+        if suspended:
+            raise Problem(403, "Account suspended", "this account has been suspended by the app's moderators")
+        return self.tokens.issue(Persona(row.id, row.handle, row.display_name, row.role)), row
+
+    async def is_suspended(self, account_id: int) -> bool:
+        """For the authentication backend: a suspended account's session ends at once."""
+        if self.engine is None:
+            return False
+        async with self.engine.connect() as conn:
+            return await suspensions.is_suspended(conn, account_id)
 
 
 def runtime(request: Request) -> Runtime:

@@ -119,6 +119,16 @@ reports = Table(
     Column("created_at", Float, nullable=False),
 )
 
+# Accounts the app's moderators suspended: they can no longer log in, and their sessions end.
+# A table of its own (not a column of `accounts`), so an existing demo.db gains it on start.
+suspensions = Table(
+    "suspensions",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("suspended_at", Float, nullable=False),
+    Column("suspended_by", String(80), nullable=False),
+)
+
 __all__ = [
     "accounts",
     "blocks",
@@ -130,4 +140,5 @@ __all__ = [
     "messages",
     "metadata",
     "reports",
+    "suspensions",
 ]

@@ -1,6 +1,6 @@
 """A moderator in a real browser (headless Chromium, Debian's package): logs in to the host
-app, opens a grooming alert raised over the wire, restricts the account, and finds the
-action and its response time on the transparency page.
+app, opens the case of a grooming alert raised over the wire, restricts the account, and
+finds the action and its response time on the transparency page.
 
 The host app is wrapped by the middleware, with the moderation app mounted at
 /safe-accounts, and served by uvicorn on a free loopback port. Time is a FrozenClock, so
@@ -167,14 +167,16 @@ async def test_a_moderator_restricts_an_alerted_account_and_sees_it_in_the_trans
             assert "signed in as mod-1" in await page.inner_text("header")
             await page.screenshot(path=ARTIFACTS / "moderation-1-queue.png", full_page=True)
 
-            await page.click("text=denied-dms-to-minors")
-            await page.wait_for_url("**/safe-accounts/items/*")
+            # One case for the account, holding its alert.
+            assert "1 alert (denied-dms-to-minors)" in await page.inner_text("tr.case")
+            await page.click("tr.case >> a")
+            await page.wait_for_url("**/safe-accounts/cases/*")
             timeline = await page.inner_text("main")
             assert "direct_message_denied" in timeline and "under_13" in timeline
             await page.screenshot(path=ARTIFACTS / "moderation-2-alert.png", full_page=True)
 
             await page.fill("#note", "tried three children in a day")
-            await page.click("button[value=restrict]")
+            await page.click("#decide button[value=restrict]")
             await page.wait_for_load_state()
             shown = await page.inner_text("main")
             assert "tried three children in a day" in shown and "mod-1" in shown

@@ -16,7 +16,8 @@ PACKAGE = Path(demo_app.__file__).resolve().parent
 # The app knows nothing of Safe Accounts; only the launchers that wrap it do.
 ALLOWED = {
     "__main__.py": {"safe_accounts.db.migrate"},
-    "wrapped.py": {"safe_accounts"},
+    # The middleware, and the moderation pages it mounts beside the app.
+    "wrapped.py": {"safe_accounts", "safe_accounts.moderation"},
     "simulation/stack.py": {
         "safe_accounts",
         "safe_accounts.alerts.tables",

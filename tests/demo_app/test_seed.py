@@ -77,6 +77,7 @@ async def test_the_personas_are_in_their_bands_on_the_day_of_seeding(
         "priya",
         "tom",
         "stranger",
+        "jo",
     }
 
 
@@ -152,4 +153,5 @@ def test_every_table_is_in_the_apps_metadata() -> None:
         "messages",
         "blocks",
         "reports",
+        "suspensions",
     }

@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from safe_accounts.alerts.tables import alerts
 from safe_accounts.clock import FrozenClock
 from safe_accounts.decisions.table import decision_log
@@ -22,6 +19,8 @@ from safe_accounts.moderation import purge
 from safe_accounts.moderation.casework import Casework
 from safe_accounts.moderation.evidence import FORMAT, ExportKey, InvalidBundle, export_case, verify
 from safe_accounts.moderation.tables import cases, reports
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .conftest import file_report, raise_alert
 from .records import T0, decision
@@ -65,7 +64,7 @@ async def test_a_bundle_holds_the_cases_records_with_hashes_and_verifies(
 
 
 async def test_no_field_of_a_bundle_can_hold_message_text(engine: AsyncEngine, clock: FrozenClock) -> None:
-    work, case_id, _ = await _case(engine, clock)
+    _, case_id, _ = await _case(engine, clock)
     bundle = await export_case(engine, case_id, key=KEY, by="mod-1", clock=clock)
     fields = {key for kind in ("alerts", "decisions", "actions", "restrictions", "events") for r in bundle[kind] for key in r}
     # Decisions and alerts are ids, bands, rules and times; the only words are the reporter's

@@ -15,6 +15,7 @@ a suspension from here reaches the host only through that webhook.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,6 +42,7 @@ from ..moderation.model import RESOLVING, ActionRecord, ModerationAction
 from ..policy.loader import load_policy
 from ..policy.model import PolicyFile
 from ._common import database_option, redis_option, redis_prefix_option, run
+from ._settings import from_dotenv
 from .report import checked_engine
 
 _RESOLVING = sorted(a.value for a in RESOLVING)
@@ -163,6 +165,13 @@ _policy = click.option(
     help="The app's policy file: its due times, display lookup and host webhook apply.",
 )
 _case_json = click.option("--json", "as_json", is_flag=True, help="As JSON, for scripts.")
+
+
+def _export_key(name: str) -> ExportKey:
+    """The key in the environment variable `name`, or in that line of `.env` here (where
+    `make demo` keeps the key its moderation pages sign with)."""
+    value = os.environ.get(name) or from_dotenv(name)
+    return ExportKey.from_env(name, {name: value} if value else {})
 
 
 def _loaded(path: Path | None) -> PolicyFile | None:
@@ -389,7 +398,7 @@ def export_command(
     database_url: str | None, policy_path: Path | None, case_id: str, by: str, output: Path | None, key_env: str
 ) -> None:
     """One case as a signed JSON evidence bundle, for a referral to the authorities."""
-    key = ExportKey.from_env(key_env)  # a missing key stops here, before any connection
+    key = _export_key(key_env)  # a missing key stops here, before any connection
     policy = _loaded(policy_path)
 
     async def go() -> dict[str, Any]:
@@ -421,7 +430,7 @@ def verify_command(bundle_file: Path, key_env: str) -> None:
         bundle = json.loads(bundle_file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidBundle(f"{bundle_file} is not JSON: {exc}") from None
-    key = ExportKey.from_env(key_env)
+    key = _export_key(key_env)
     problems = verify(bundle, key)
     if problems:
         for problem in problems:

@@ -2,7 +2,9 @@
 actions, the transparency report, and retention.
 
     reports = ReportLog(engine)                     # the middleware's `report` actions
-    app = moderation_app(engine, is_moderator=..., moderator_id=...)   # mount it
+    app = moderation_app(engine, policy=..., is_moderator=..., moderator_id=...,
+                         on_action=carry_out)     # mount it; carry_out(HostAction) in the app
+    await Casework(engine).act(case_id, "suspend", by="mod-1")
     await Moderation(engine).take(item_id, "restrict", by="mod-1")
     report = await transparency_report(engine, Period.parse("2026-01-01", "2026-03-31"))
     await purge(engine, older_than_days=180)
@@ -10,6 +12,9 @@ actions, the transparency report, and retention.
 
 from .actions import Moderation
 from .app import moderation_app, restrictions_of
+from .casework import Casework
+from .evidence import ExportKey
+from .hooks import HostAction
 from .model import ActionRecord, InvalidAction, ItemKind, ItemStatus, ModerationAction, UnknownItem
 from .queue import ItemDetail, ModerationQueue, QueueItem
 from .render import render_report
@@ -19,6 +24,9 @@ from .transparency import InvalidPeriod, Period, TransparencyReport, transparenc
 
 __all__ = [
     "ActionRecord",
+    "Casework",
+    "ExportKey",
+    "HostAction",
     "InvalidAction",
     "InvalidPeriod",
     "InvalidRetention",
