@@ -46,7 +46,7 @@ test-lowest: $(LOWEST_STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check middleware
 	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports --config .importlinter
+	$(VENV)/bin/lint-imports .importlinter
 
 demo: $(STAMP)
 	$(PY) -m demo_app

@@ -29,11 +29,12 @@ from urllib.parse import parse_qsl
 import orjson
 
 from ._types import ASGIApp, Receive, Scope, Send
+from .alerts.restrictions import Restrictions
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .db.engine import make_engine
 from .decide.refusal import UNAVAILABLE
-from .errors import SafeAccountsError
+from .errors import SafeAccountsError, StorageError
 from .pipeline import problem
 from .pipeline.app_call import AppError
 from .pipeline.compiled import CompiledPolicy
@@ -299,6 +300,15 @@ class SafeAccountsMiddleware:
                     len(self.policy.routes), sum(len(r.rules) for r in self.policy.rules.values()),
                 )
         return self.runtime
+
+    @property
+    def restrictions(self) -> Restrictions:
+        """The restrictions this middleware enforces, as the moderation app changes them
+        (`restrictions_of`). Raises StorageError until it has started with grooming alerts."""
+        alerts = None if self.runtime is None else self.runtime.alerts
+        if alerts is None:
+            raise StorageError("the Safe Accounts middleware has not started (or runs without grooming alerts)")
+        return alerts.restrictions
 
     async def drain(self) -> None:
         """Wait until what this worker has queued so far is written: decision-log rows,

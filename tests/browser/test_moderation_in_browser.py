@@ -149,7 +149,7 @@ async def test_a_moderator_restricts_an_alerted_account_and_sees_it_in_the_trans
                 headers={"x-account-id": "adult"},
             )
             assert refused.status_code == 403
-    alerts = middleware.runtime.extras["alerts"]
+    alerts = middleware.runtime.alerts
     await alerts.recorder.flush()
     assert [a.signal for a in await alerts.service.list()] == ["denied-dms-to-minors"]
     assert not middleware.runtime.restrictions.is_restricted("adult")

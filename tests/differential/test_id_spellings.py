@@ -127,7 +127,7 @@ async def test_a_refused_dm_to_a_child_spelled_oddly_is_one_decision_about_that_
 
 
 async def alerts_raised(subject: Subject) -> list[tuple[str, str]]:
-    alerts = subject.wrapped.runtime.extras["alerts"]
+    alerts = subject.wrapped.runtime.alerts
     await alerts.recorder.flush()
     return [(a.subject, a.signal) for a in await alerts.service.list()]
 

@@ -74,6 +74,6 @@ async def test_an_accepted_block_and_report_are_recorded_though_the_lookups_fail
     assert (await w.post("/api/reports", "kid", json={"account": "adult"})).status_code == 200
     runtime.bands.store = store  # the database is back
     await w.middleware.drain()
-    alerts = runtime.extras["alerts"]
+    alerts = runtime.alerts
     assert alerts.health()["signals"]["recorded"] == 2  # the block and the report
     assert await report_count(runtime.engine) == 1

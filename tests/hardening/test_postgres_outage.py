@@ -85,10 +85,10 @@ async def test_an_outage_fails_closed_recovers_by_itself_and_loses_nothing(
     for child in CHILDREN:
         assert (await w.post("/api/blocks", child, json={"account": "adult"})).status_code == 200
         assert (await w.post("/api/reports", child, json={"account": "adult"})).status_code == 200
-    await runtime.extras["alerts"].recorder.flush()
+    await runtime.alerts.recorder.flush()
     assert runtime.decisions.health()["queued"] >= 1
     assert runtime.decisions.health()["last_error"] is not None
-    assert runtime.extras["alerts"].health()["signals"]["crossings_pending"] >= 1
+    assert runtime.alerts.health()["signals"]["crossings_pending"] >= 1
 
     private_postgres.start()
 

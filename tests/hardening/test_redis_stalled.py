@@ -66,7 +66,7 @@ async def test_a_hung_redis_delays_no_request_and_loses_no_event(
     w, proxy = behind_a_stalling_redis
     runtime = w.middleware.runtime
     assert runtime is not None
-    alerts = runtime.extras["alerts"]
+    alerts = runtime.alerts
     # Warm the caches, and see Redis work.
     for child in CHILDREN:
         assert (await w.get(f"/api/accounts/{child}", child)).status_code == 200

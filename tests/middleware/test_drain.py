@@ -42,7 +42,7 @@ async def slow_writers(
         ),
     )
     runtime = await middleware.start()
-    for writer in (runtime.decisions, runtime.extras["reports"]):
+    for writer in (runtime.decisions, runtime.reports):
         writer._interval = AN_HOUR  # noqa: SLF001 - the test's premise: nothing written unasked
     transport = httpx.ASGITransport(app=middleware)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -397,6 +397,6 @@ async def test_a_childs_rejection_named_only_in_a_compressed_answer_still_counts
         assert answer.status == 200
         assert answer.header("content-encoding") == "gzip"
         assert json.loads(answer.decoded())["from"] == "parent"
-    alerts = runtime.extras["alerts"]
+    alerts = runtime.alerts
     await alerts.recorder.flush()
     assert [(a.subject, a.signal) for a in await alerts.service.list()] == [("parent", "rejected-by-minors")]

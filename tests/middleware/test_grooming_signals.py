@@ -52,7 +52,7 @@ async def with_signals(
 
 def _alerts(w: Wrapped) -> GroomingAlerts:
     assert w.middleware.runtime is not None
-    return w.middleware.runtime.extras["alerts"]
+    return w.middleware.runtime.alerts
 
 
 async def _reject_all(w: Wrapped, children: list[str]) -> None:

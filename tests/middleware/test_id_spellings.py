@@ -189,7 +189,7 @@ class Site:
     def alerts(self) -> GroomingAlerts:
         runtime = self.middleware.runtime
         assert runtime is not None
-        return runtime.extras["alerts"]
+        return runtime.alerts
 
 
 async def _site(engine: AsyncEngine, database_url: str, tmp_path: Path, **options: Any) -> AsyncIterator[Site]:
@@ -340,7 +340,7 @@ async def test_a_childs_report_naming_one_account_two_ways_is_one_report(with_si
     assert response.status_code == 200 and with_signals.reached_as("report") == [ADULT]
     runtime = with_signals.middleware.runtime
     assert runtime is not None
-    await runtime.extras["reports"].flush()
+    await runtime.reports.flush()
     async with with_signals.middleware.engine.connect() as conn:
         rows = (await conn.exec_driver_sql("SELECT reporter_id, reported_id, reported_band FROM safe_accounts_reports")).all()
     assert [tuple(r) for r in rows] == [("7001", "100", "adult")]

@@ -120,7 +120,7 @@ async def test_a_restriction_in_one_app_is_not_heard_by_another_on_the_same_serv
     here_too = await workers.start(redis_url, redis_prefix)
     elsewhere = await workers.start(*other_app)
     elsewhere_too = await workers.start(*other_app)
-    restrictions = {name: rt.extras["alerts"].restrictions for name, rt in [
+    restrictions = {name: rt.alerts.restrictions for name, rt in [
         ("here", here), ("here_too", here_too), ("elsewhere", elsewhere), ("elsewhere_too", elsewhere_too),
     ]}
     suspect, barrier = unique("suspect"), unique("barrier")

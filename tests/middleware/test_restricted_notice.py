@@ -38,7 +38,7 @@ async def restricted(
         signals=attach_grooming_alerts(),
     )
     runtime = await middleware.start()
-    await runtime.extras["alerts"].restrictions.restrict("parent", reason="an alert, in the test")
+    await runtime.alerts.restrictions.restrict("parent", reason="an alert, in the test")
     transport = httpx.ASGITransport(app=middleware)
     async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
         yield client, words

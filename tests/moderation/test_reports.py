@@ -118,7 +118,7 @@ async def test_the_middleware_runtime_carries_a_started_report_log(
     )
     runtime = await middleware.start()
     try:
-        log = runtime.extras["reports"]
+        log = runtime.reports
         assert isinstance(log, ReportLog)
         log.record(
             reporter_id="kid",

@@ -182,7 +182,7 @@ class Chat:
     @property
     def alerts(self) -> GroomingAlerts:
         assert self.middleware.runtime is not None
-        alerts: GroomingAlerts = self.middleware.runtime.extras["alerts"]
+        alerts: GroomingAlerts = self.middleware.runtime.alerts
         return alerts
 
     async def decisions(self) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ import inspect
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..alerts.restrictions import Restrictions
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigurationError, StorageError
 from ..pipeline.problem import problem_body
@@ -56,6 +57,9 @@ from .pages import render
 from .queue import ModerationQueue
 from .render import to_html
 from .transparency import InvalidPeriod, Period, transparency_report
+
+if TYPE_CHECKING:  # the middleware sits beside this app, and is only named here
+    from ..middleware import SafeAccountsMiddleware
 
 ModeratorCheck = Callable[[Request], bool | Awaitable[bool]]
 
@@ -597,17 +601,11 @@ def moderation_app(
     return app
 
 
-def restrictions_of(middleware: Any) -> Callable[[], Any]:
-    """The running middleware's `Restrictions`, looked up when an action needs it (the app is
-    usually built before the middleware has started)."""
+def restrictions_of(middleware: SafeAccountsMiddleware) -> Callable[[], Restrictions]:
+    """The running middleware's `Restrictions` (`SafeAccountsMiddleware.restrictions`), looked
+    up when an action needs it: the app is usually built before the middleware has started."""
 
-    def current() -> Any:
-        runtime = getattr(middleware, "runtime", None)
-        alerts = None if runtime is None else runtime.extras.get("alerts")
-        if alerts is None:
-            raise StorageError(
-                "the Safe Accounts middleware has not started (or runs without grooming alerts)"
-            )
-        return alerts.restrictions
+    def current() -> Restrictions:
+        return middleware.restrictions
 
     return current

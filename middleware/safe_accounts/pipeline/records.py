@@ -219,7 +219,7 @@ def _file_reports(
 ) -> None:
     """A report becomes a child-endangerment report in the moderation queue: one per account
     reported, with the reporter's words when the route names where they are."""
-    reports = rt.extras.get("reports")
+    reports = rt.reports
     if reports is None or reporter.id is None:
         return
     for pair in accounts:

@@ -75,7 +75,7 @@ def attach_grooming_alerts(
         runtime.restrictions = alerts.restrictions
         runtime.closers.append(alerts.close)
         runtime.health_parts["alerts"] = alerts.health
-        runtime.extras["alerts"] = alerts
+        runtime.alerts = alerts
         runtime.drainers.append(alerts.drain)
         # Child-endangerment reports: the enforcement calls `record(...)` on a 2xx `report`
         # action (a list append); written in batches, off the response path.
@@ -83,7 +83,7 @@ def attach_grooming_alerts(
         await reports.start()
         runtime.closers.append(reports.close)
         runtime.health_parts["reports"] = reports.health
-        runtime.extras["reports"] = reports
+        runtime.reports = reports
         runtime.drainers.append(reports.flush)
         # Alerts and reports into cases, with their due times, as soon as they exist.
         filer = CaseFiler(runtime.engine, DueTimes.of(runtime.policy.policy), clock=runtime.clock)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..alerts.pipeline import GroomingAlerts
 from ..bands.directory import BandDirectory
 from ..clock import Clock
 from ..config import DEFAULT_REDIS_PREFIX, channel_prefix, without_password
@@ -27,6 +28,7 @@ from ..identity.wiring import ActorTally
 from ..relations import RelationshipDirectory
 
 if TYPE_CHECKING:  # the runtime sits below the request path: it only names its policy type
+    from ..moderation.reports import ReportLog
     from ..pipeline.compiled import CompiledPolicy
 
 logger = logging.getLogger("safe_accounts")
@@ -50,8 +52,10 @@ class Runtime:
     health_parts: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     # Protections that could not apply (a response we could not rewrite), by route.
     misses: dict[str, int] = field(default_factory=dict)
-    # Optional layers attached at start-up (e.g. "alerts": the GroomingAlerts pipeline).
-    extras: dict[str, Any] = field(default_factory=dict)
+    # The grooming-signal pipeline (signals, alerts, restrictions, deliveries) and the
+    # child-endangerment report log, when attached at start-up (`signals_wiring.py`).
+    alerts: GroomingAlerts | None = None
+    reports: ReportLog | None = None
     # What `drain` writes after the decision log, in order (signals before the deliveries
     # of the alerts they raise).
     drainers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
