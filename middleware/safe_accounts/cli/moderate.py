@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -251,8 +252,7 @@ def show_command(database_url: str | None, policy_path: Path | None, case_id: st
             now = time.time()
             detail = await case_detail(engine, case_id, now=now)
             names = await AccountNames.of_policy(policy, engine).of(accounts_on(detail))
-            object.__setattr__(detail, "names", dict(names))
-            return detail, now
+            return replace(detail, names=dict(names)), now
 
     detail, now = run(go)
     if as_json:

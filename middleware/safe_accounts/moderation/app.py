@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -443,9 +444,7 @@ class ModerationApp:
                 "incompletely.",
                 back=("/", "Back to the queue"),
             ) from None
-        names = await self.names.of(accounts_on(detail))
-        object.__setattr__(detail, "names", dict(names))
-        return detail
+        return replace(detail, names=dict(await self.names.of(accounts_on(detail))))
 
     async def _item(self, item_id: str) -> Any:
         try:
