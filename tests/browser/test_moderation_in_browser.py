@@ -192,5 +192,24 @@ async def test_a_moderator_restricts_an_alerted_account_and_sees_it_in_the_trans
             assert (await page.inner_text("#accounts-restricted")).split()[0] == "1"
             assert await page.locator("svg.chart").count() == 5
             await page.screenshot(path=ARTIFACTS / "moderation-4-transparency.png", full_page=True)
+
+            # Errors are pages a moderator can act on, never JSON, never a command-line flag.
+            response = await page.goto("/safe-accounts/transparency?from=someday")
+            assert response is not None and response.status == 400
+            assert "From 'someday' is not a date" in await page.inner_text("#problem-detail")
+            assert "--" not in await page.inner_text("main")
+            response = await page.goto("/safe-accounts/cases/no-such-case")
+            assert response is not None and response.status == 404
+            await page.click("#problem-back")
+            await page.wait_for_url("**/safe-accounts/")
+            # The decided case, through its alert's address.
+            [alert] = await middleware.runtime.alerts.service.list()
+            await page.goto(f"/safe-accounts/items/{alert.id}")
+            await page.wait_for_url("**/safe-accounts/cases/*")
+            clock.advance(13 * 3600)  # the page's form is now older than a form may be
+            await page.fill("textarea#note", "too late")
+            await page.click("button[value=note]")
+            assert "This form has expired" in await page.inner_text("main")
+            assert await page.inner_text("#problem-back") == "Back to the case"
         finally:
             await browser.close()
