@@ -267,7 +267,8 @@ def show_command(database_url: str | None, policy_path: Path | None, case_id: st
     if detail.held_at is not None:
         click.echo(f"legal hold since {_clock_when(detail.held_at)} by {detail.held_by}: {detail.hold_note}")
     for item in detail.items:
-        click.echo(f"  {item.kind.value:<6} {item.id}  {item.title}  {item.status.value}  {_clock_when(item.created_at)}")
+        when = _clock_when(item.created_at)
+        click.echo(f"  {item.kind.value:<6} {item.id}  {item.title}  {item.status.value}  {when}")
         if item.kind.value == "report":
             click.echo(f"         by {detail.name(item.row.get('reporter_id'))} ({item.row.get('reporter_band')})")
             if item.row.get("text"):
