@@ -349,6 +349,23 @@ async def test_a_childs_report_naming_one_account_two_ways_is_one_report(with_si
     assert report.reports_received == 1
 
 
+async def test_a_json_true_is_account_1_where_recorded_and_refused_where_protected(with_signals: Site) -> None:
+    # pydantic's lax `int` reads `true` as 1. A report is recorded, never refused: it is
+    # recorded against the account the app read. A message is protected: `true` is not a
+    # shape an id is written in, so it is refused unread (docs/security.md, 6.3).
+    response = await with_signals.post("/reports", TEEN, '{"account": true, "reason": "he asked for photos"}')
+    assert response.status_code == 200 and with_signals.reached_as("report") == [1]
+    runtime = with_signals.middleware.runtime
+    assert runtime is not None and runtime.reports is not None
+    await runtime.reports.flush()
+    async with with_signals.middleware.engine.connect() as conn:
+        rows = (await conn.exec_driver_sql("SELECT reporter_id, reported_id FROM safe_accounts_reports")).all()
+    assert [tuple(r) for r in rows] == [("7001", "1")]
+    refused = await with_signals.post("/messages", ADULT, '{"to": true, "text": "hi"}')
+    assert refused.status_code == 400 and with_signals.reached_as("dm") == []
+    assert (await with_signals.post("/messages", ADULT, '{"to": true, "text": "hi"}', bare=True)).status_code == 201
+
+
 async def _alert_signals(site: Site) -> list[tuple[str, str]]:
     alerts = site.alerts()
     await alerts.recorder.flush()

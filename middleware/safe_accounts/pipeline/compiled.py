@@ -7,8 +7,9 @@ set the engine evaluates. Nothing here re-reads the YAML or re-checks a field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,7 +25,8 @@ from ..relations.lookup import Lookup, compile_lookups
 from .caching import vary_of
 from .jsondoc import quoted_keys
 from .not_found import STARLETTE, STARLETTE_ANSWER, NotFoundAnswer, compile_not_found
-from .targets import Extractor, PathSource, QuerySource, Targets, compile_source
+from .request_view import RequestView
+from .targets import Extractor, PathSource, QuerySource, Targets, compile_source, reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ class CompiledAnswer:
     field: str
     accept: frozenset[str]
     reject: frozenset[str]
+    # Every value the request gives the field (`targets.reference`).
+    read: Callable[[RequestView], list[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +99,8 @@ class CompiledRoute:
     personal: bool = False
     # What a `hide` answers: the app's own answer for an id that does not exist.
     not_found: NotFoundAnswer = STARLETTE_ANSWER
-    # `report` routes: where the reporter's words are (`json.X`, `form.X`, `query.X`).
-    report_text: str | None = None
+    # `report` routes: the reporter's words (`json.X`, `form.X`, `query.X`), as read.
+    report_text: Callable[[RequestView], list[Any]] | None = None
     # A fixed outcome (`outcome: deny|hide`): the one rule every request gets (`fixed.py`).
     fixed: CompiledRule | None = None
 
@@ -134,6 +138,7 @@ def _answer(spec: ResponseFrom | None) -> CompiledAnswer | None:
         return None
     return CompiledAnswer(
         field=spec.field,
+        read=reference(spec.field),
         accept=frozenset(w.lower() for w in spec.accept),
         reject=frozenset(w.lower() for w in spec.reject),
     )
@@ -209,7 +214,7 @@ class CompiledPolicy:
                 filters_lists or notices or _enforces(self.rules[route.action])
             ),
             not_found=compile_not_found(route.not_found or self.not_found, route.path),
-            report_text=route.report_text,
+            report_text=None if route.report_text is None else reference(route.report_text),
             fixed=None if route.outcome is None else fixed_rule(
                 route.name or f"routes[{index}]", route.outcome, route.reason, self.policy.mode
             ),

@@ -27,7 +27,6 @@ from ..decide.refusal import UNAVAILABLE, Refusal
 from ..decide.request import decide, undecided
 from ..decide.rules import PairVerdict, Party
 from ..errors import StorageError
-from ..policy.jsonpath import compile_path
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
 from . import problem, records
@@ -40,7 +39,7 @@ from .ids import ids_at
 from .jsondoc import walk
 from .lists import filter_lists
 from .readings import read_every_way
-from .request_view import NO_JSON, BodyNotParsed, RequestView, parse_json
+from .request_view import BodyNotParsed, RequestView, parse_json
 from .targets import TargetsUnread, TooManyCombinations
 
 logger = logging.getLogger("safe_accounts.enforcement")
@@ -333,8 +332,8 @@ class Enforcement:
         if self.route.spec.answers_request:
             await self._contact_response(actor, pairs)
             return
-        spec = self.route.report_text
-        words = [v for v in _reference_values(self.view, spec) if isinstance(v, str)] if spec else []
+        read = self.route.report_text
+        words = [v for v in read(self.view) if isinstance(v, str)] if read is not None else []
         await records.record_success(
             self.rt, spec=self.route.spec, at=self.now, actor=actor, pairs=pairs, decision_id=decision_id,
             report_text=words[0] if words else None,
@@ -344,7 +343,7 @@ class Enforcement:
         answer = self.route.answer
         if answer is None or responder.id is None:
             return
-        words = {str(v).strip().lower() for v in _reference_values(self.view, answer.field)}
+        words = {str(v).strip().lower() for v in answer.read(self.view)}
         if words & answer.reject:
             kind = EventKind.CONTACT_REJECTED
         elif words & answer.accept:
@@ -363,23 +362,6 @@ _REMOVED = object()
 def _succeeded(status: int) -> bool:
     """A 2xx, or 303 See Other: the post-redirect-get answer of a form that worked."""
     return 200 <= status < 300 or status == 303
-
-
-def _reference_values(view: RequestView, spec: str) -> list[Any]:
-    where, _, name = spec.partition(".")
-    if where == "path":
-        value = view.path_params.get(name)
-        return [] if value is None else [value]
-    if where == "query":
-        return view.query_values(name)
-    if where == "form":
-        return view.form_values(name)
-    if where == "json":
-        # Every JSON reading of the body: the app's parser may have read any of them.
-        steps = compile_path(name)
-        documents = [] if view.json is NO_JSON else [view.json, *view.json_also]
-        return [v for document in documents for v in walk(document, steps)]
-    return []
 
 
 async def _multipart(scope: Scope, body: Body) -> list[tuple[str, str]]:

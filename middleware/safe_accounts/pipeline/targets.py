@@ -148,8 +148,11 @@ def _flat(values: list[Any]) -> list[Any]:
     return out
 
 
-def _reference(spec: str) -> Callable[[RequestView], list[Any]]:
-    """`path.X`, `query.X`, `json.X`, `form.X` or `actor`, as a function of the view."""
+def reference(spec: str) -> Callable[[RequestView], list[Any]]:
+    """`path.X`, `query.X`, `json.X`, `form.X` or `actor`, as a function of the view: every
+    value the request gives it, the way a target source reads it (every JSON reading of the
+    body, and a form field of the same name). Compiled once, wherever the policy names a
+    reference: lookup parameters, a contact response's answer, a report's text."""
     if spec == "actor":
         return lambda view: [] if view.actor is None else [view.actor]
     where, _, name = spec.partition(".")
@@ -172,7 +175,7 @@ class SqlSource(Extractor):
     def __init__(self, lookup: Lookup, params: Mapping[str, str]) -> None:
         self.lookup = lookup
         self.json_paths = [compile_path(spec[5:]) for spec in params.values() if spec.startswith("json.")]
-        self.params = {name: _reference(spec) for name, spec in params.items()}
+        self.params = {name: reference(spec) for name, spec in params.items()}
         self.needs_json = any(spec.startswith("json.") for spec in params.values())
         self.needs_form = any(spec.startswith("form.") for spec in params.values())
 
