@@ -7,6 +7,7 @@ relationship, asked for only by the rules that survived phase one.
 from __future__ import annotations
 
 import pytest
+
 from safe_accounts import AgeBand, Assurance
 from safe_accounts.bands.age import MINOR_BANDS, expand_bands
 from safe_accounts.decide.rules import Lookups, Party, RuleSet, compile_rule
@@ -68,7 +69,8 @@ def test_an_adult_to_an_adult_needs_no_relationship_lookup() -> None:
 
 
 def test_phase_one_asks_for_the_relationship_only_when_a_surviving_rule_needs_it() -> None:
-    rules = ruleset(STRANGER_DM, rule("few_mutuals", Outcome.DENY, target_band=["minor"], mutual_connections={"max": 0}))
+    few_mutuals = rule("few_mutuals", Outcome.DENY, target_band=["minor"], mutual_connections={"max": 0})
+    rules = ruleset(STRANGER_DM, few_mutuals)
     stage = rules.stage(ADULT, CHILD)
     assert stage.needs_connected and stage.needs_mutual
     assert {r.id for r in stage.rules} == {"stranger_dm", "few_mutuals"}

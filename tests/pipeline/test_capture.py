@@ -1,0 +1,95 @@
+"""The app's answer on a route whose answer we read: held until read as a client reads it,
+rewritten as plain JSON, or passed as the app sent it; refused when it cannot be read and an
+enforced rule would change it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+from safe_accounts.pipeline.capture import ResponseCapture, for_reading
+
+
+class Client:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+    @property
+    def status(self) -> int:
+        return int(self.messages[0]["status"])
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        return dict(self.messages[0]["headers"])
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.messages[1:])
+
+
+async def drop_kid(document: Any, status: int) -> tuple[Any, list[tuple[bytes, bytes]]] | None:
+    document["results"] = [r for r in document["results"] if r["id"] != "kid"]
+    return document, [(b"x-filtered", b"1")]
+
+
+async def answer(capture: ResponseCapture, status: int, body: bytes, *headers: tuple[bytes, bytes]) -> None:
+    await capture.send({"type": "http.response.start", "status": status, "headers": list(headers)})
+    half = len(body) // 2
+    await capture.send({"type": "http.response.body", "body": body[:half], "more_body": True})
+    await capture.send({"type": "http.response.body", "body": body[half:], "more_body": False})
+
+
+PAGE = json.dumps({"results": [{"id": "kid"}, {"id": "adult"}]}).encode()
+
+
+async def test_a_json_answer_in_chunks_is_rewritten_with_its_own_length() -> None:
+    client = Client()
+    capture = ResponseCapture(client.send, drop_kid, strict=True)
+    await answer(capture, 200, gzip.compress(PAGE), (b"content-encoding", b"gzip"), (b"content-length", b"99"))
+    assert json.loads(client.body) == {"results": [{"id": "adult"}]}
+    assert client.headers[b"content-length"] == str(len(client.body)).encode()
+    assert b"content-encoding" not in client.headers and client.headers[b"x-filtered"] == b"1"
+    assert capture.miss is None and capture.status == 200
+
+
+async def test_an_answer_outside_2xx_passes_as_the_app_sent_it() -> None:
+    client = Client()
+    await answer(ResponseCapture(client.send, drop_kid, strict=True), 404, b"Not Found")
+    assert (client.status, client.body) == (404, b"Not Found")
+
+
+async def test_an_unreadable_answer_is_refused_where_an_enforced_rule_would_change_it() -> None:
+    strict, lenient = Client(), Client()
+    refused = ResponseCapture(strict.send, drop_kid, strict=True)
+    await answer(refused, 200, b"<html>kid</html>", (b"content-type", b"text/html"))
+    assert strict.status == 502 and b"unreadable-response" in strict.body and refused.miss is not None
+    # Only monitor rules (or an answer read for the records): passed as it was, and counted.
+    passed = ResponseCapture(lenient.send, drop_kid, strict=False)
+    await answer(passed, 200, b"<html>kid</html>", (b"content-type", b"text/html"))
+    assert (lenient.status, lenient.body) == (200, b"<html>kid</html>") and passed.miss is not None
+
+
+async def test_a_rewrite_that_fails_closed_answers_503() -> None:
+    async def store_down(document: Any, status: int) -> None:
+        raise RuntimeError("band store down")
+
+    client = Client()
+    capture = ResponseCapture(client.send, store_down, fail_closed=True)
+    await answer(capture, 200, PAGE)
+    assert client.status == 503 and isinstance(capture.error, RuntimeError)
+
+
+def test_the_app_is_asked_only_for_what_we_can_read() -> None:
+    scope = {
+        "type": "http",
+        "headers": [(b"accept-encoding", b"br, compress"), (b"x-a", b"1")],
+        "extensions": {"http.response.pathsend": {}, "other": {}},
+    }
+    asked = for_reading(scope)
+    assert dict(asked["headers"])[b"accept-encoding"] in (b"br", b"identity")  # br where a decoder is installed
+    assert asked["extensions"] == {"other": {}}  # no file sent by path instead of its bytes
+    assert scope["headers"][0] == (b"accept-encoding", b"br, compress")
