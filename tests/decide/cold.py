@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 
 from safe_accounts.bands.age import BandRecord
-from safe_accounts.decide.facts import BandFacts, Facts, RelationshipFacts, RestrictionFacts
+from safe_accounts.decide.facts import AccountFacts, BandFacts, Facts, RelationshipFacts, RestrictionFacts
 
 
 class _ColdBands:
@@ -46,11 +46,23 @@ class _ColdRelationships:
         return await self._relationships.mutual(actor, target)
 
 
+class _ColdAccounts:
+    def __init__(self, accounts: AccountFacts) -> None:
+        self._accounts = accounts
+
+    def cached_age_days(self, account_id: str) -> float | None:
+        return None
+
+    async def age_days(self, account_id: str) -> float:
+        return await self._accounts.age_days(account_id)
+
+
 class Cold:
     def __init__(self, facts: Facts) -> None:
         self._facts = facts
         self._bands = _ColdBands(facts.bands)
         self._relationships = _ColdRelationships(facts.relationships)
+        self._accounts = _ColdAccounts(facts.accounts)
 
     @property
     def bands(self) -> BandFacts:
@@ -63,6 +75,10 @@ class Cold:
     @property
     def restrictions(self) -> RestrictionFacts:
         return self._facts.restrictions
+
+    @property
+    def accounts(self) -> AccountFacts:
+        return self._accounts
 
     @property
     def time_budget(self) -> float:

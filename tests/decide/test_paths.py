@@ -5,7 +5,7 @@ second decision.
 what is missing (`decide/judge.py`). Over `Cold(facts)` every cache read misses, so the
 plain way runs on the very facts the cached way read. Hypothesis writes the rules (every
 kind of condition, every outcome, both modes), the accounts (bands, assurance, no record,
-restrictions, numeric spellings of one account), the relationships and the request.
+restrictions, ages, numeric spellings of one account), the relationships and the request.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ conditions = st.builds(
     actor_restricted=_maybe(st.booleans()),
     target_restricted=_maybe(st.booleans()),
     anonymous=_maybe(st.booleans()),
+    actor_account_age_days=_maybe(ranges),
 )
 
 
@@ -93,6 +94,7 @@ def facts(draw: st.DrawFn) -> GivenFacts:
         restricted=frozenset(draw(st.lists(st.sampled_from(ACCOUNTS)))),
         connections=frozenset(draw(st.lists(pairs))),
         mutual_counts=draw(st.dictionaries(pairs, st.integers(0, 4))),
+        ages=draw(st.dictionaries(st.sampled_from(ACCOUNTS), st.floats(0, 5, allow_nan=False))),
         knows_every_account=draw(st.booleans()),
     )
 

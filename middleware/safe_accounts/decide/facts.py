@@ -1,7 +1,7 @@
 """What a decision reads about the accounts of a request, behind a narrow interface.
 
-`decide` and `decide_page` read age bands, restrictions and relationships through `Facts`
-and nothing else: the request path hands them the stores it opened (`stores.StoreFacts`),
+`decide` and `decide_page` read age bands, restrictions, relationships and account ages
+through `Facts` and nothing else: the request path hands them the stores it opened (`stores.StoreFacts`),
 `policy test` the facts a test case gives (`given.GivenFacts`). Each kind of fact can be read
 two ways: from an in-process cache (no I/O; None when not cached) and fetched (a query for
 all the misses at once, bounded by the time budget).
@@ -47,6 +47,14 @@ class RelationshipFacts(Protocol):
     async def mutual(self, actor: str, target: str) -> int: ...
 
 
+class AccountFacts(Protocol):
+    """How old accounts are (`accounts.AccountAges`), in days since their creation."""
+
+    def cached_age_days(self, account_id: str) -> float | None: ...
+
+    async def age_days(self, account_id: str) -> float: ...
+
+
 class RestrictionFacts(Protocol):
     """Accounts restricted until a moderator decides (in process: no I/O)."""
 
@@ -64,6 +72,9 @@ class Facts(Protocol):
 
     @property
     def restrictions(self) -> RestrictionFacts: ...
+
+    @property
+    def accounts(self) -> AccountFacts: ...
 
     @property
     def time_budget(self) -> float:

@@ -25,6 +25,8 @@ class GivenFacts:
     restricted: frozenset[str] = frozenset()
     connections: frozenset[frozenset[str]] = frozenset()
     mutual_counts: Mapping[frozenset[str], int] = field(default_factory=dict)
+    # Days since an account was created; one not given counts as created now.
+    ages: Mapping[str, float] = field(default_factory=dict)
     time_budget: float = 1.0
     knows_every_account: bool = False
 
@@ -46,9 +48,10 @@ class GivenFacts:
             restricted=frozenset(case.restricted),
             connections=frozenset(frozenset(pair) for pair in case.connections),
             mutual_counts=mutual,
+            ages=dict(case.account_age_days),
         )
 
-    # `Facts`: the three kinds of fact are all read from here.
+    # `Facts`: every kind of fact is read from here.
 
     @property
     def bands(self) -> GivenFacts:
@@ -60,6 +63,10 @@ class GivenFacts:
 
     @property
     def restrictions(self) -> GivenFacts:
+        return self
+
+    @property
+    def accounts(self) -> GivenFacts:
         return self
 
     # -- bands --
@@ -86,6 +93,14 @@ class GivenFacts:
 
     async def mutual(self, actor: str, target: str) -> int:
         return self.cached_mutual(actor, target)
+
+    # -- account ages --
+
+    def cached_age_days(self, account_id: str) -> float:
+        return self.ages.get(account_id, 0.0)
+
+    async def age_days(self, account_id: str) -> float:
+        return self.cached_age_days(account_id)
 
     # -- restrictions --
 

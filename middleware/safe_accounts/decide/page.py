@@ -72,7 +72,8 @@ def _from_caches(
     verdict = RuleSet.verdict
     # Per page, not per process: the stages belong to this actor. None: no rule applies.
     stages: dict[tuple[AgeBand, Assurance, bool], Stage | None] = {}
-    verdicts: dict[tuple[int, bool | None, int | None], tuple[Lookups, Verdict]] = {}
+    verdicts: dict[tuple[int, bool | None, int | None, float | None], tuple[Lookups, Verdict]] = {}
+    age: float | None = None  # the actor's account age, read once for the page
     ruled: dict[str, PairVerdict] = {}
     targets: list[Party] | None = [] if with_targets else None
     for target_id, record in zip(target_ids, records, strict=True):
@@ -102,10 +103,15 @@ def _from_caches(
                 mutual = relationships.cached_mutual(actor_id, target_id)
                 if mutual is None:
                     return None
-        vkey = (id(staged), connected, mutual)
+            if staged.needs_actor_age and age is None:
+                age = facts.accounts.cached_age_days(actor_id)
+                if age is None:
+                    return None
+        pair_age = age if staged.needs_actor_age and actor_id is not None else None
+        vkey = (id(staged), connected, mutual, pair_age)
         known = verdicts.get(vkey)
         if known is None:
-            lookups = Lookups(connected, mutual)
+            lookups = Lookups(connected, mutual, pair_age)
             known = verdicts[vkey] = (lookups, verdict(staged.rules, lookups))
         lookups, decided = known
         if decided.rule is None and targets is None:

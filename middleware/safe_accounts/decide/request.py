@@ -83,11 +83,11 @@ def _from_caches(
         if record is None:
             return None
         target = party(record, restricted(account))
-        candidates, needs_connected, needs_mutual = stage(actor, target)
+        candidates, needs_connected, needs_mutual, needs_age = stage(actor, target)
         if not candidates:
             pairs.append(_new(PairVerdict, (target, ALLOW, NOT_LOOKED_UP)))
             continue
-        connected = mutual = None
+        connected = mutual = age = None
         if actor_id is not None:
             if needs_connected:
                 connected = relationships.cached_connected(actor_id, account)
@@ -97,7 +97,11 @@ def _from_caches(
                 mutual = relationships.cached_mutual(actor_id, account)
                 if mutual is None:
                     return None
-        lookups = _new(Lookups, (connected, mutual))
+            if needs_age:
+                age = facts.accounts.cached_age_days(actor_id)
+                if age is None:
+                    return None
+        lookups = _new(Lookups, (connected, mutual, age))
         pairs.append(_new(PairVerdict, (target, RuleSet.verdict(candidates, lookups), lookups)))
     return _new(Decision, (actor, pairs, strongest(pairs)))
 

@@ -3,8 +3,8 @@
 Evaluation is two-phase so that the cheap facts come first. Phase one reads what every
 party carries (band, assurance, restriction, anonymity: in-process caches, no I/O); only
 the rules that survive it ask phase two's facts, each of which may cost a lookup (whether
-the pair is connected, their mutual connections). An adult messaging an adult never needs a
-relationship lookup at all.
+the pair is connected, their mutual connections, how old the actor's account is). An adult
+messaging an adult never needs a lookup at all.
 
 A condition is a function of one phase's facts, compiled here from the policy model's
 `Conditions`; `decide` gathers for each pair the facts its surviving rules need.
@@ -38,9 +38,10 @@ class Lookups(NamedTuple):
 
     connected: bool | None = None
     mutual: int | None = None
+    actor_age_days: float | None = None
 
 
-def _in_range(value: int, bounds: Range) -> bool:
+def _in_range(value: float, bounds: Range) -> bool:
     return (bounds.min is None or value >= bounds.min) and (bounds.max is None or value <= bounds.max)
 
 
@@ -60,6 +61,7 @@ class CompiledRule:
     # What the actor is told when this rule refuses them, if not `reason`: a rule on
     # restricted accounts tells the policy's neutral `moderation.restricted_notice`.
     told: str | None = None
+    needs_actor_age: bool = False
     # The verdict this rule gives when it applies: built once, not per decision.
     verdict: Verdict = field(init=False, compare=False, repr=False)
 
@@ -138,6 +140,10 @@ def _compile_looked_up(when: Conditions) -> Callable[[Lookups], bool]:
     if when.mutual_connections is not None:
         bounds = when.mutual_connections
         checks.append(lambda r: _in_range(r.mutual or 0, bounds))
+    if when.actor_account_age_days is not None:
+        age_bounds = when.actor_account_age_days
+        # No date (or no account: anonymous) counts as created now: the newest there is.
+        checks.append(lambda r: _in_range(r.actor_age_days or 0.0, age_bounds))
     return _all_of1(checks)
 
 
@@ -160,6 +166,7 @@ def compile_rule(
         reason=rule.reason,
         needs_connected=rule.when.connected is not None,
         needs_mutual=rule.when.mutual_connections is not None,
+        needs_actor_age=rule.when.actor_account_age_days is not None,
         cheap=_compile_cheap(rule.when, unknown_is_minor),
         looked_up=_compile_looked_up(rule.when),
     )
@@ -190,9 +197,10 @@ class Stage(NamedTuple):
     rules: tuple[CompiledRule, ...]
     needs_connected: bool
     needs_mutual: bool
+    needs_actor_age: bool
 
 
-NOTHING = Stage((), False, False)
+NOTHING = Stage((), False, False, False)
 
 
 def _up_to_the_first_certain(rules: tuple[CompiledRule, ...]) -> tuple[CompiledRule, ...]:
@@ -201,7 +209,7 @@ def _up_to_the_first_certain(rules: tuple[CompiledRule, ...]) -> tuple[CompiledR
     relationship is looked up for a rule that cannot decide, so a lookup only a monitor
     rule wanted can never fail an enforced decision made without it."""
     for index, rule in enumerate(rules):
-        if not (rule.needs_connected or rule.needs_mutual):
+        if not (rule.needs_connected or rule.needs_mutual or rule.needs_actor_age):
             return rules[: index + 1]
     return rules
 
@@ -238,7 +246,10 @@ class RuleSet:
         if found is None:
             rules = _up_to_the_first_certain(tuple(r for r in self.rules if r.cheap(actor, target)))
             found = self._memo[key] = Stage(
-                rules, any(r.needs_connected for r in rules), any(r.needs_mutual for r in rules)
+                rules,
+                any(r.needs_connected for r in rules),
+                any(r.needs_mutual for r in rules),
+                any(r.needs_actor_age for r in rules),
             )
         return found
 

@@ -1,9 +1,10 @@
 """The facts of a running worker: the stores a decision reads, opened and closed together.
 
 Bands (`bands/`: SQL behind an in-process cache kept fresh over Redis pub/sub),
-relationships (`relations/`: the host app's own lookups, cached) and restrictions (in
-process, swapped in when the grooming-signal pipeline attaches its own), with the policy's
-time budget. The runtime holds one; the request path reads it as `Facts`.
+relationships (`relations/`: the host app's own lookups, cached), account ages
+(`accounts.py`: the host's creation dates, cached) and restrictions (in process, swapped in
+when the grooming-signal pipeline attaches its own), with the policy's time budget. The
+runtime holds one; the request path reads it as `Facts`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..bands.store import band_store_for
 from ..clock import Clock
 from ..policy.model import PolicyFile
 from ..relations import RelationshipDirectory
+from .accounts import AccountAges
 from .facts import RestrictionFacts
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ class StoreFacts:
     relationships: RelationshipDirectory
     time_budget: float
     restrictions: RestrictionFacts
+    accounts: AccountAges
 
     @classmethod
     def of(
@@ -59,6 +62,7 @@ class StoreFacts:
             ),
             time_budget=policy.defaults.time_budget_ms / 1000,
             restrictions=NoRestrictions(),
+            accounts=AccountAges(policy.accounts, engine, clock=clock),
         )
 
     async def start(self) -> None:

@@ -388,6 +388,11 @@ class Conditions(_Frozen):
         default=None, description="Target is restricted (e.g. keep restricted accounts out of minors' discovery)."
     )
     anonymous: bool | None = Field(default=None, description="No authenticated actor.")
+    actor_account_age_days: Range | None = Field(
+        default=None,
+        description="Days since the actor's account was created (`accounts.created_at`, whole or part days). "
+        "An account the lookup gives no date for counts as created now (0 days), as does an anonymous actor.",
+    )
 
 
 class Rule(_Frozen):
@@ -429,6 +434,25 @@ class Relationships(_Frozen):
     cache_size: int = Field(
         default=100_000, gt=0, description="Pairs remembered per worker (each way counts once)."
     )
+
+
+class Accounts(_Frozen):
+    """Facts about one account from the host app's own tables, for conditions on the actor."""
+
+    created_at: Lookup | None = Field(
+        default=None,
+        description="When `:account` was created: the first column of the first row, a date, a timestamp "
+        "(one without a zone is UTC) or seconds since the epoch; no row or null: no date.",
+    )
+    cache_seconds: float = Field(default=3600.0, ge=0, description="How long a creation date is remembered.")
+    cache_size: int = Field(default=100_000, gt=0, description="Accounts remembered per worker.")
+
+    @model_validator(mode="after")
+    def _created_at_names_the_account(self) -> Accounts:
+        sql = self.created_at.sql if self.created_at is not None else None
+        if sql is not None and ":account" not in sql:
+            raise ValueError("`created_at` must use :account (the account whose creation date it reads)")
+        return self
 
 
 class ScopeUserIdentity(_Frozen):
@@ -575,6 +599,9 @@ class PolicyTest(_Frozen):
         default_factory=dict, description="`a,b` -> mutual connections of that pair (default 0)."
     )
     restricted: tuple[str, ...] = ()
+    account_age_days: dict[str, float] = Field(
+        default_factory=dict, description="account id -> days since it was created (default: created now)."
+    )
     actor: str | None = None
     request: str | None = Field(default=None, description="`METHOD /path?query`, routed by the policy.")
     action: Action | None = Field(default=None, description="Or: the action, tested against `target`.")
@@ -682,6 +709,7 @@ class PolicyFile(_Frozen):
     identity: tuple[IdentitySource, ...] = ()
     bands: Bands = Bands()
     relationships: Relationships = Relationships()
+    accounts: Accounts = Accounts()
     queries: dict[str, Lookup] = Field(default_factory=dict)
     routes: tuple[Route, ...] = ()
     rules: tuple[Rule, ...] = ()
@@ -691,3 +719,14 @@ class PolicyFile(_Frozen):
         default=(), description="App routes reviewed and deliberately not classified."
     )
     tests: tuple[PolicyTest, ...] = ()
+
+    @model_validator(mode="after")
+    def _account_ages_have_a_source(self) -> PolicyFile:
+        if self.accounts.created_at is None:
+            for rule in self.rules:
+                if rule.enabled and rule.when.actor_account_age_days is not None:
+                    raise ValueError(
+                        f"rule {rule.id!r} uses `actor_account_age_days`: say where account creation dates are "
+                        "(`accounts: {created_at: {sql: \"SELECT created_at FROM users WHERE id = :account\"}}`)"
+                    )
+        return self
