@@ -37,10 +37,20 @@ async def decision_ids(engine: AsyncEngine) -> set[str]:
         return set((await conn.execute(select(decision_log.c.id))).scalars())
 
 
+# What an alert's counts hold besides the signals folded into it (`alerts/service.py`).
+_COUNT_FIELDS = frozenset({"count", "threshold", "crossings", "numerator", "denominator", "rate", "min_denominator"})
+
+
 async def alert_keys(engine: AsyncEngine) -> list[tuple[str, str]]:
+    """The (account, signal) pairs alerted: each alert's own signal, and the signals whose
+    later crossings were folded into it while it was open (no alert storms)."""
     async with engine.connect() as conn:
-        rows = await conn.execute(select(alerts.c.subject, alerts.c.signal))
-        return sorted((r.subject, r.signal) for r in rows)
+        rows = await conn.execute(select(alerts.c.subject, alerts.c.signal, alerts.c.counts))
+        keys: list[tuple[str, str]] = []
+        for r in rows:
+            keys.append((r.subject, r.signal))
+            keys += [(r.subject, name) for name in r.counts or {} if name not in _COUNT_FIELDS]
+        return sorted(keys)
 
 
 async def report_count(engine: AsyncEngine) -> int:

@@ -31,6 +31,10 @@ POLICY = textwrap.dedent(
     version: 1
     name: test-app
     extends: baseline
+    defaults:
+      # The baseline's 250 ms is a production budget; on a shared, loaded test machine a cold
+      # first query can take longer. Tests about the budget set it back to 250.
+      time_budget_ms: 2000
     identity:
       - source: header
         header: x-account-id
@@ -104,6 +108,10 @@ POLICY = textwrap.dedent(
         targets: [{json: account}]
     """
 )
+# The same policy with the baseline's production time budget: for the load runs and the
+# tests whose subject is the budget.
+PRODUCTION_POLICY = POLICY.replace("time_budget_ms: 2000", "time_budget_ms: 250")
+assert PRODUCTION_POLICY != POLICY
 
 HOST_TABLES = [
     "CREATE TABLE IF NOT EXISTS host_friendships (a VARCHAR(64), b VARCHAR(64))",

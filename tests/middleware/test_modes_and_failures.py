@@ -85,7 +85,7 @@ async def test_a_fail_open_rule_lets_the_action_through_when_the_store_fails(
     tmp_path: Path, wrapped: Wrapped, database_url: str, clock
 ) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "open.yaml"
-    path.write_text(_with(POLICY, "defaults: {on_failure: open}\n"))
+    path.write_text(POLICY.replace("\ndefaults:\n", "\ndefaults:\n  on_failure: open\n", 1))
     host = HostApp()
     app = SafeAccountsMiddleware(host.build(), policy=path, database_url=database_url, clock=clock, signals=None)
     runtime = await app.start()

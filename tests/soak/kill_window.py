@@ -23,7 +23,7 @@ from tests.conftest import PG_HOST, PG_PORT, PG_USER, REDIS_URL
 from tests.hardening.server_process import ServerProcess
 from tests.hardening.support import decision_ids
 from tests.hardening.test_worker_killed import _prepare, _refusals
-from tests.middleware.conftest import POLICY
+from tests.middleware.conftest import PRODUCTION_POLICY as POLICY
 
 from .run import _drop_keys, _pg
 

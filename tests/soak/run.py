@@ -28,7 +28,7 @@ from safe_accounts.db.engine import make_engine
 from safe_accounts.decisions.table import decision_log
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, REDIS_URL
 from tests.hardening.server_process import HEALTH, ServerProcess
-from tests.middleware.conftest import POLICY
+from tests.middleware.conftest import PRODUCTION_POLICY as POLICY
 
 from .population import GROOMER_SIGNALS, Population, Request
 from .wire import Connection, WireError
