@@ -10,14 +10,15 @@ it must not tell a stranger that an account is a child's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..policy.model import Mode, Outcome
 from .rules import Verdict
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
+# A NamedTuple, not a frozen dataclass: one is made per refused request, and a frozen
+# dataclass sets each field through `object.__setattr__`.
+class Refusal(NamedTuple):
     kind: str
     title: str
     status: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import repeat
-from typing import Any, cast
+from typing import Any
 
 from ..decide.budget import within
 from ..decide.ids import PLAIN_FIRST
@@ -49,7 +49,8 @@ async def filter_lists(
         return False, None, {}
     per_item, all_plain = _ids_of_items(items, id_path)
     # Every id once, in first-seen order (as `account_ids` would list them).
-    ids = cast(list[str], list(dict.fromkeys(per_item))) if all_plain else _distinct(per_item)
+    # With every item's id plain, `per_item` holds strings only.
+    ids: list[str] = list(dict.fromkeys(per_item)) if all_plain else _distinct(per_item)  # type: ignore[arg-type]
     rules = rt.policy.rules[Action.DISCOVERY]
     # Notices are for the actor as the request saw it; verdicts read its band afresh, as
     # they read every listed account's.
