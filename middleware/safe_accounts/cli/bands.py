@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..bands.age import AgeBand, Assurance, BandRecord
 from ..bands.directory import BandDirectory
@@ -27,7 +26,7 @@ from ..config import channel_prefix
 from ..config import redis_prefix as resolve_redis_prefix
 from ..config import redis_url as resolve_redis_url
 from ..db import migrate
-from ..errors import InvalidBand, StorageError
+from ..errors import InvalidBand, storage_errors
 from ..policy.model import BandCacheSettings
 from ._common import database_option, redis_option, redis_prefix_option, run
 from ._progress import progress
@@ -45,12 +44,8 @@ async def _directory(
     engine = open_engine(database_url)
     redis = None
     try:
-        try:
+        with storage_errors("using the database"):
             await migrate.check_schema(engine)
-        except SQLAlchemyError as exc:
-            raise StorageError(
-                f"cannot use the database: {getattr(exc, 'orig', None) or exc}"
-            ) from exc
         url = resolve_redis_url(redis_url)
         channels = channel_prefix(resolve_redis_prefix(redis_prefix), url)
         if url is not None:

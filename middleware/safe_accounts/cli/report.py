@@ -12,11 +12,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..db.migrate import check_schema
-from ..errors import StorageError
+from ..errors import storage_errors
 from ..moderation.render import FORMATS, render_report
 from ..moderation.transparency import DEFAULT_WEEKS, Period, transparency_report
 from ._common import database_option, run
@@ -28,15 +27,9 @@ async def checked_engine(url: str | None) -> AsyncIterator[AsyncEngine]:
     """An engine on a schema at our head; database errors become one line, not a traceback."""
     engine = open_engine(url)
     try:
-        try:
+        with storage_errors("using the database"):
             await check_schema(engine)
-        except SQLAlchemyError as exc:
-            raise StorageError(
-                f"cannot use the database: {getattr(exc, 'orig', None) or exc}"
-            ) from exc
-        yield engine
-    except SQLAlchemyError as exc:
-        raise StorageError(f"database error: {getattr(exc, 'orig', None) or exc}") from exc
+            yield engine
     finally:
         await engine.dispose()
 
