@@ -7,6 +7,7 @@ import json
 
 import jwt
 import pytest
+from starlette.authentication import BaseUser, SimpleUser, UnauthenticatedUser
 
 from safe_accounts.clock import FrozenClock
 from safe_accounts.errors import ConfigurationError
@@ -105,6 +106,23 @@ def test_scope_user_comes_from_the_apps_authentication() -> None:
     resolver = build_resolver([ScopeUserIdentity(source="scope_user")])
     assert resolver({**scope(), "user": User()}) == "acct-9"
     assert resolver(scope()) is None
+
+
+def test_a_user_class_without_an_identity_is_anonymous_not_an_error() -> None:
+    """Starlette's BaseUser.identity raises NotImplementedError where a subclass gives none."""
+
+    class Named(BaseUser):
+        is_authenticated = True
+
+    resolver = build_resolver([ScopeUserIdentity(source="scope_user")])
+    assert resolver({**scope(), "user": Named()}) is None
+
+
+def test_starlettes_simple_user_is_its_username_on_every_supported_starlette() -> None:
+    """SimpleUser has an identity (its username) from Starlette 1.7; before, the same is read."""
+    resolver = build_resolver([ScopeUserIdentity(source="scope_user")])
+    assert resolver({**scope(), "user": SimpleUser("acct-7")}) == "acct-7"
+    assert resolver({**scope(), "user": UnauthenticatedUser()}) is None
 
 
 def test_resolvers_are_tried_in_order(jwt_resolver) -> None:  # type: ignore[no-untyped-def]

@@ -28,6 +28,8 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.authentication import SimpleUser
+
 import jwt
 from starlette.datastructures import Headers
 
@@ -72,7 +74,13 @@ def _scope_user(config: model.ScopeUserIdentity) -> Resolver:
         user = scope.get("user")
         if user is None or not getattr(user, "is_authenticated", True):
             return None
-        value = getattr(user, attribute, None)
+        try:
+            value = getattr(user, attribute, None)
+        except NotImplementedError:
+            # Starlette's BaseUser.identity raises where a user class gives none, as its own
+            # SimpleUser did before Starlette 1.7 (since then its identity is its username).
+            simple = attribute == "identity" and isinstance(user, SimpleUser)
+            value = user.username if simple else None
         return None if value in (None, "") else str(value)
 
     return resolve
