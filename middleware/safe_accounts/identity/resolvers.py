@@ -28,9 +28,8 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.authentication import SimpleUser
-
 import jwt
+from starlette.authentication import SimpleUser
 from starlette.datastructures import Headers
 
 from .._callables import import_callable
