@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from demo_support import served_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -26,45 +22,20 @@ CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 
 
 @contextlib.contextmanager
 def serving(tmp_path: Path, *, bare: bool) -> Iterator[str]:
-    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
         "DEMO_APP_SECRET": "a-browser-test-key-long-enough-for-hs256",
     }
     env.pop("SAFE_ACCOUNTS_REDIS_URL", None)  # the embedded default, as `make demo` runs
-    command = [sys.executable, "-m", "demo_app", "--port", str(port)] + (["--bare"] if bare else [])
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"the demo app did not start:\n{output}")
-            time.sleep(0.2)
+    with served_demo(["--bare"] if bare else [], tmp_path, env) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        if process.stdout:
-            process.stdout.close()
 
 
 @pytest.fixture(params=["bare"])

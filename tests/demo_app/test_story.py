@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from demo_support import ID
+from demo_support import ID, served_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,16 +33,10 @@ HEALTH = "/.well-known/safe-accounts/health"
 INCOMING = "li:has(form[action$='/accept'])"  # an incoming friend request on the home page
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @contextlib.contextmanager
 def make_demo(folder: Path) -> Iterator[str]:
     """`python -m demo_app` in `folder`, as `make demo` runs it, on a free port."""
-    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for name in (
         "SAFE_ACCOUNTS_REDIS_URL",
@@ -54,32 +47,8 @@ def make_demo(folder: Path) -> Iterator[str]:
         "SAFE_ACCOUNTS_CSRF_SECRET",
     ):
         env.pop(name, None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "demo_app", "--port", str(port)],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                pytest.fail(f"the demo did not start:\n{output}")
-            time.sleep(0.2)
+    with served_demo([], folder, env) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        if process.stdout:
-            process.stdout.close()
 
 
 @pytest.fixture
