@@ -162,10 +162,14 @@ class Server:
 
 @contextlib.contextmanager
 def serving(name: str, factory: str, env: dict[str, str]) -> Iterator[Server]:
+    """Serve `factory` (a name in this module, or `module:name`) until the block ends; the
+    app must answer `GET /hello`."""
     port = free_port()
+    if ":" not in factory:
+        factory = f"bench.bench_http:{factory}"
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "uvicorn", "--factory", f"bench.bench_http:{factory}",
+            sys.executable, "-m", "uvicorn", "--factory", factory,
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
             "--no-access-log", "--log-level", "warning", "--lifespan", "on",
             *server_options(),

@@ -38,7 +38,7 @@ Prose at the end.
 
 def test_every_benchmark_module_imports_and_has_a_run_function() -> None:
     names = harness.available()
-    assert {"bands", "http", "overhead", "peers", "signals", "startup", "websocket"} <= set(names)
+    assert {"bands", "http", "overhead", "peers", "realistic", "signals", "startup", "websocket"} <= set(names)
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")
         assert callable(module.run), name
