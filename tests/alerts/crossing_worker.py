@@ -1,12 +1,16 @@
 """One "worker process" for the two-process exactly-once test.
 
-    python crossing_worker.py REDIS_URL|none PREFIX DATABASE_URL START_AT NAME [baseline]
+    python crossing_worker.py REDIS_URL|none PREFIX DATABASE_URL START_AT NAME [baseline|fold-race]
 
 Waits until START_AT (wall clock) so that both processes fire together, then records
 reports against one account, one event per batch (one script call each), and prints what
 it saw as JSON: the crossings its store handed it and the alerts it managed to store.
 With `baseline`, the signals are the shipped baseline's (policies/baseline.yaml) and each
 step is a contact request to a child followed by that child's rejection.
+
+With `fold-race`, no signal store: the two processes raise crossings of different
+signals for the same accounts, one account per tick of RACE_TICK seconds, so that both
+look for the account's open alert (and find none) at the same instant.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from safe_accounts.db.engine import make_engine
 from safe_accounts.policy.model import EventKind, Signals
 from safe_accounts.policy.loader import load_policy
 from safe_accounts.signals import Event, SignalRecorder, signal_store_for
+
+# Run as a script: its own folder is on sys.path, not the tests package.
+from crossings import crossing  # type: ignore[import-not-found]
 
 BASELINE_FILE = Path(__file__).resolve().parents[2] / "policies" / "baseline.yaml"
 
@@ -42,6 +49,24 @@ SIGNALS = Signals.model_validate(
 )
 EVENTS = 20
 AT = 1_800_000_000.0
+RACE_ACCOUNTS = 40
+RACE_TICK = 0.05
+RACE_SIGNALS = {"first": "rejected-by-minors", "second": "blocked-by-minors"}
+
+
+async def fold_race(database_url: str, start_at: float, name: str) -> None:
+    engine = make_engine(database_url)
+    service = AlertService(engine, policy_version="test")
+    alerts: list[str] = []
+    try:
+        for i in range(RACE_ACCOUNTS):
+            await asyncio.sleep(max(0.0, start_at + i * RACE_TICK - time.time()))
+            alert = await service.raise_alert(crossing(f"adult-{i}", RACE_SIGNALS[name]))
+            if alert is not None:
+                alerts.append(alert.id)
+    finally:
+        await engine.dispose()
+    print(json.dumps({"accounts": RACE_ACCOUNTS, "alerts": alerts}))
 
 
 async def main(
@@ -81,4 +106,7 @@ async def main(
 
 if __name__ == "__main__":
     url, prefix, database, start, name = sys.argv[1:6]
-    asyncio.run(main(url, prefix, database, float(start), name, sys.argv[6:7] == ["baseline"]))
+    if sys.argv[6:7] == ["fold-race"]:
+        asyncio.run(fold_race(database, float(start), name))
+    else:
+        asyncio.run(main(url, prefix, database, float(start), name, sys.argv[6:7] == ["baseline"]))

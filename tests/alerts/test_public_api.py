@@ -13,6 +13,7 @@ def test_public_names() -> None:
         "AlertService",
         "AlertStatus",
         "GroomingAlerts",
+        "LiveAlertExists",
         "Restrictions",
         "UnknownAlert",
         "Webhook",

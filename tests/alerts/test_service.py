@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from safe_accounts.alerts import AlertService, AlertStatus, Restrictions, UnknownAlert
+from safe_accounts.alerts import AlertService, AlertStatus, LiveAlertExists, Restrictions, UnknownAlert
 from safe_accounts.alerts.outbox import AlertOutbox
 from safe_accounts.alerts.tables import alert_outbox, restrictions
 from safe_accounts.clock import FrozenClock
@@ -154,3 +154,15 @@ async def test_moderators_list_by_status_and_move_alerts_on(engine: AsyncEngine)
     assert [a.id for a in await service.list(status=AlertStatus.ACKNOWLEDGED)] == [older.id]
     with pytest.raises(UnknownAlert, match="no alert 'nope'"):
         await service.set_status("nope", AlertStatus.RESOLVED)
+
+
+async def test_a_resolved_alert_is_not_reopened_beside_its_accounts_live_alert(engine: AsyncEngine) -> None:
+    service = AlertService(engine)
+    first = await service.raise_alert(crossing())
+    assert first is not None
+    await service.set_status(first.id, AlertStatus.RESOLVED)
+    second = await service.raise_alert(crossing(at=AT + WEEK))
+    assert second is not None
+    with pytest.raises(LiveAlertExists, match="another alert that is not resolved"):
+        await service.set_status(first.id, AlertStatus.OPEN)
+    assert [a.id for a in await service.list(status=AlertStatus.OPEN)] == [second.id]

@@ -7,13 +7,19 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from safe_accounts.alerts import AlertService
 from safe_accounts.alerts.tables import alerts
+from safe_accounts.db.engine import make_engine
+from safe_accounts.signals import Crossing
+
+from .crossings import crossing
 
 WORKER = Path(__file__).with_name("crossing_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,3 +86,60 @@ async def test_without_redis_the_sql_constraint_still_stores_one_alert(
     assert sum(len(r["crossings"]) for r in results) == 2, results
     assert sum(len(r["alerts"]) for r in results) == 1, results
     assert await alert_rows(engine) == 1
+
+
+async def open_alerts_per_account(engine: AsyncEngine) -> tuple[Counter[str], list[dict]]:  # type: ignore[type-arg]
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(alerts.c.subject, alerts.c.counts))).all()
+    return Counter(r.subject for r in rows), [dict(r.counts) for r in rows]
+
+
+@pytest.mark.slow
+async def test_two_processes_raising_different_signals_for_one_account_at_once_leave_one_alert_holding_both(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    # Each process crosses its own signal for the same accounts at the same instant: both
+    # look for the account's open alert, find none, and store one. The store keeps one
+    # alert per account while it is not resolved; the second joins it.
+    results = await asyncio.to_thread(run_two, "none", "unused:", database_url, "fold-race")
+    accounts = results[0]["accounts"]
+    per_account, counts = await open_alerts_per_account(engine)
+    assert per_account == {f"adult-{i}": 1 for i in range(accounts)}
+    assert sum(len(r["alerts"]) for r in results) == accounts
+    assert all(c["crossings"] == 2 for c in counts), counts
+
+
+class PausedBeforeStoring(AlertService):
+    """Waits at `gate` once, after looking for the account's open alert and before storing
+    a new one: where two workers interleave when they race."""
+
+    def __init__(self, engine: AsyncEngine, gate: asyncio.Barrier) -> None:
+        super().__init__(engine)
+        self._gate: asyncio.Barrier | None = gate
+
+    async def _fold_into_live_alert(self, crossing: Crossing, now: float) -> str | None:
+        folded = await super()._fold_into_live_alert(crossing, now)
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            await gate.wait()
+        return folded
+
+
+async def test_two_workers_that_both_found_no_open_alert_still_store_one_alert_for_the_account(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    # Two engines (two pools, as two worker processes have) interleaved at the worst moment.
+    gate = asyncio.Barrier(2)
+    other = make_engine(database_url)
+    try:
+        raised = await asyncio.gather(
+            PausedBeforeStoring(engine, gate).raise_alert(crossing(signal="rejected-by-minors")),
+            PausedBeforeStoring(other, gate).raise_alert(crossing(signal="blocked-by-minors")),
+        )
+    finally:
+        await other.dispose()
+    assert len([a for a in raised if a is not None]) == 1
+    per_account, counts = await open_alerts_per_account(engine)
+    assert per_account == {"adult-1": 1}
+    assert counts[0]["crossings"] == 2
+    assert {"rejected-by-minors", "blocked-by-minors"} & set(counts[0]) and counts[0]["count"] == 5

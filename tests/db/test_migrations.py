@@ -93,3 +93,38 @@ def test_two_processes_upgrading_postgres_at_once_do_not_race(fresh_postgres_url
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
     results = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
     assert [rc for _, _, rc in results] == [0, 0, 0], results
+
+
+def _alert(alert_id: str, subject: str, signal: str, status: str) -> dict[str, object]:
+    return {
+        "id": alert_id, "subject": subject, "signal": signal, "window_key": "604800:2976", "counts": {},
+        "evidence": [], "reason": "r", "status": status, "created_at": 1.0, "policy_version": "",
+    }
+
+
+async def test_an_upgrade_over_two_live_alerts_of_one_account_stops_and_names_them(empty_url: str) -> None:
+    # Written before the store held one live alert per account, by two racing workers.
+    from sqlalchemy import update
+
+    from safe_accounts.alerts.tables import alerts
+    from safe_accounts.errors import SafeAccountsError
+
+    engine = make_engine(empty_url)
+    try:
+        await migrate.upgrade(engine, "0005_cases")
+        async with engine.begin() as conn:
+            await conn.execute(alerts.insert(), [
+                _alert("a1", "adult-1", "rejected-by-minors", "open"),
+                _alert("a2", "adult-1", "blocked-by-minors", "acknowledged"),
+                _alert("a3", "adult-1", "reported-by-minors", "resolved"),
+                _alert("b1", "adult-2", "rejected-by-minors", "open"),
+            ])
+        with pytest.raises(SafeAccountsError, match=r"1 account\(s\) .* \(adult-1: a1, a2\)\. Resolve all but one"):
+            await migrate.upgrade(engine)
+        assert await migrate.current(engine) == "0005_cases"
+        async with engine.begin() as conn:
+            await conn.execute(update(alerts).where(alerts.c.id == "a2").values(status="resolved"))
+        await migrate.upgrade(engine)
+        await migrate.check_schema(engine)
+    finally:
+        await engine.dispose()

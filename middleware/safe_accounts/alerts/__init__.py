@@ -1,7 +1,7 @@
 """Grooming alerts: stored once per (account, signal, window), escalated to restrictions,
 delivered by log line, callbacks and a signed webhook from an outbox."""
 
-from .model import Alert, AlertStatus, UnknownAlert
+from .model import Alert, AlertStatus, LiveAlertExists, UnknownAlert
 from .outbox import AlertOutbox
 from .pipeline import GroomingAlerts, callback_destination
 from .restrictions import Restrictions
@@ -14,6 +14,7 @@ __all__ = [
     "AlertService",
     "AlertStatus",
     "GroomingAlerts",
+    "LiveAlertExists",
     "Restrictions",
     "UnknownAlert",
     "Webhook",

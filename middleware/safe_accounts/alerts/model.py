@@ -14,6 +14,10 @@ class UnknownAlert(SafeAccountsError, LookupError):
     """No alert has the id given."""
 
 
+class LiveAlertExists(SafeAccountsError, ValueError):
+    """The account has an alert not yet resolved: a second one cannot be opened beside it."""
+
+
 class AlertStatus(enum.StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"

@@ -17,15 +17,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import storage_errors
+from ..errors import StorageError, storage_errors
 from ..signals.crossing import Crossing
-from .model import Alert, AlertStatus, UnknownAlert
+from .model import Alert, AlertStatus, LiveAlertExists, UnknownAlert
 from .outbox import AlertOutbox
 from .restrictions import Restrictions, insert_restriction
 from .tables import alert_outbox, alerts, restrictions
@@ -35,6 +36,10 @@ logger = logging.getLogger(__name__)
 ALERT_RAISED = "grooming alert %s: %s crossed %s (%s)"
 ALERT_DUPLICATE = "grooming alert for %s on %s in window %s already exists: not raised again"
 ALERT_FOLDED = "grooming alert %s: %s crossed %s again (%s); added to the open alert"
+
+# Look for the live alert, else store one: a second round only when another worker stored
+# the account's alert in between, a third if a moderator resolved that one meanwhile.
+_ATTEMPTS = 3
 
 
 class AlertService:
@@ -75,36 +80,66 @@ class AlertService:
         )
         row = alert.to_json()
         row["evidence"] = list(alert.evidence)
-        folded = await self._fold_into_live_alert(crossing, now)
-        if folded is not None:
-            return None
-        with storage_errors(f"storing the alert for {crossing.signal!r}"):
-            try:
-                async with self._engine.begin() as conn:
-                    await conn.execute(alerts.insert().values(**row))
-                    destinations = self._outbox.destinations if self._outbox else ()
-                    if destinations:
-                        await conn.execute(
-                            alert_outbox.insert(),
-                            [
-                                {"alert_id": alert.id, "destination": d, "attempts": 0, "next_attempt_at": now}
-                                for d in destinations
-                            ],
-                        )
-                    if crossing.restrict:
-                        await insert_restriction(
-                            conn, crossing.subject, reason=crossing.reason, alert_id=alert.id,
-                            by="system", at=now,
-                        )
-            except IntegrityError:
-                logger.info(ALERT_DUPLICATE, crossing.subject, crossing.signal, crossing.window_key)
+        # Look for the account's live alert, else store one. Another worker may store its own
+        # between the two steps: the store refuses a second live alert per account, and the
+        # crossing then joins that one.
+        for _ in range(_ATTEMPTS):
+            if await self._fold_into_live_alert(crossing, now) is not None:
                 return None
+            with storage_errors(f"storing the alert for {crossing.signal!r}"):
+                stored = await self._store(alert, row, crossing, now)
+                if not stored and await self._exists(crossing):
+                    logger.info(ALERT_DUPLICATE, crossing.subject, crossing.signal, crossing.window_key)
+                    return None
+            if stored:
+                break
+        else:
+            raise StorageError(
+                f"storing the alert for {crossing.signal!r} failed: {crossing.subject}'s live alert "
+                f"changed under it {_ATTEMPTS} times"
+            )
         logger.warning(ALERT_RAISED, alert.id, crossing.subject, crossing.signal, crossing.reason)
         if crossing.restrict and self._restrictions is not None:
             await self._restrictions.announce(crossing.subject, restricted=True)
         if self._outbox is not None:
             self._outbox.wake()
         return alert
+
+    async def _store(self, alert: Alert, row: dict[str, Any], crossing: Crossing, now: float) -> bool:
+        """Insert the alert, its deliveries and its restriction; False if a unique
+        constraint refused it (this crossing stored already, or the account's live alert)."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(alerts.insert().values(**row))
+                destinations = self._outbox.destinations if self._outbox else ()
+                if destinations:
+                    await conn.execute(
+                        alert_outbox.insert(),
+                        [
+                            {"alert_id": alert.id, "destination": d, "attempts": 0, "next_attempt_at": now}
+                            for d in destinations
+                        ],
+                    )
+                if crossing.restrict:
+                    await insert_restriction(
+                        conn, crossing.subject, reason=crossing.reason, alert_id=alert.id,
+                        by="system", at=now,
+                    )
+        except IntegrityError:
+            return False
+        return True
+
+    async def _exists(self, crossing: Crossing) -> bool:
+        """Whether this crossing (account, signal, window) already has its alert."""
+        async with self._engine.connect() as conn:
+            found = await conn.execute(
+                select(alerts.c.id).where(
+                    alerts.c.subject == crossing.subject,
+                    alerts.c.signal == crossing.signal,
+                    alerts.c.window_key == crossing.window_key,
+                )
+            )
+            return found.first() is not None
 
     async def _fold_into_live_alert(self, crossing: Crossing, now: float) -> str | None:
         """Add `crossing` to the subject's latest alert not yet resolved, if it has one;
@@ -123,6 +158,10 @@ class AlertService:
                     )
                     .order_by(alerts.c.created_at.desc(), alerts.c.id)
                     .limit(1)
+                    # Two workers folding into one alert at once: the second reads the first's
+                    # counts and evidence, not the row both started from (PostgreSQL; SQLite
+                    # has one writer at a time anyway).
+                    .with_for_update()
                 )
             ).first()
             if live is None:
@@ -186,7 +225,13 @@ class AlertService:
             return int((await conn.execute(query)).scalar_one())
 
     async def set_status(self, alert_id: str, status: AlertStatus) -> None:
-        async with self._engine.begin() as conn:
-            done = await conn.execute(update(alerts).where(alerts.c.id == alert_id).values(status=status.value))
+        try:
+            async with self._engine.begin() as conn:
+                done = await conn.execute(update(alerts).where(alerts.c.id == alert_id).values(status=status.value))
+        except IntegrityError as exc:
+            raise LiveAlertExists(
+                f"alert {alert_id!r} cannot be {status.value} again: its account has another alert "
+                "that is not resolved (later crossings join that one)"
+            ) from exc
         if done.rowcount != 1:
             raise UnknownAlert(f"there is no alert {alert_id!r} (see `safe-accounts alerts list`)")

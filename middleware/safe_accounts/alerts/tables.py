@@ -15,9 +15,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from ..db.metadata import metadata
+
+# An alert not yet resolved (open or acknowledged), as SQL: the predicate of the partial
+# unique index below, and of migration 0006, which must stay in step with it.
+LIVE = "status <> 'resolved'"
 
 alerts = Table(
     "safe_accounts_alerts",
@@ -37,6 +42,15 @@ alerts = Table(
     # The second line of defence behind the Redis marker: one alert per account, rule, window.
     UniqueConstraint("subject", "signal", "window_key", name="uq_safe_accounts_alerts_subject_signal_window"),
     Index("ix_safe_accounts_alerts_status_created_at", "status", "created_at"),
+    # One alert per account until a moderator resolves it: later crossings join it. The store
+    # holds this, not the service's look-then-insert, which two workers can run at once.
+    Index(
+        "uq_safe_accounts_alerts_live_subject",
+        "subject",
+        unique=True,
+        postgresql_where=text(LIVE),
+        sqlite_where=text(LIVE),
+    ),
 )
 
 restrictions = Table(
