@@ -47,6 +47,9 @@ SECRET = "simulation-only-signing-key-not-a-secret"
 BASE_URL = "http://simulation.local"
 RESTRICTED_RULE = "restricted-contact-to-minor"
 RETRIES = 10
+# A friend request refused for any other reason than a restriction ("try again tomorrow")
+# is sent again a day later, at most this many times: what a person told to wait does.
+REQUEST_RETRIES = 3
 SESSION_SECONDS = 100 * 365 * 24 * 3600.0
 
 
@@ -75,6 +78,9 @@ class Journal:
     # messages pass); one entry per pair, the first time.
     reached: list[tuple[float, int, int]] = field(default_factory=list)
     retried: int = 0  # 503s retried: depends on the machine, so kept out of the outcome
+    # Friend requests refused for another reason than a restriction (a cap), by the
+    # sender's role: the friction the policy puts on people before any alert.
+    requests_refused: Counter[str] = field(default_factory=Counter)
 
 
 def _scratch_dir() -> str | None:
@@ -105,6 +111,7 @@ class Driver:
         self.restricted_notice = restricted_notice
         self.journal = Journal()
         self._queue: list[tuple[float, int, Task]] = []
+        self._resent: Counter[tuple[int, int]] = Counter()  # (sender, target): requests sent again
         self._order = itertools.count()
 
     def _push(self, planned: list[Planned]) -> None:
@@ -179,6 +186,12 @@ class Driver:
                 self._push(society_plan)
             elif _refused_as_restricted(response, self.restricted_notice):
                 society.found_restricted(task.actor)
+            elif response.status_code == 403:
+                self.journal.requests_refused[society.people[task.actor].role.value] += 1
+                pair = (task.actor, task.target)
+                if self._resent[pair] < REQUEST_RETRIES:
+                    self._resent[pair] += 1
+                    self._push([(at + DAY, task)])
         elif isinstance(task, Answer):
             verb = "accept" if task.accept else "reject"
             response = await send("POST", f"/api/friend-requests/{task.request_id}/{verb}")

@@ -210,6 +210,9 @@ async def measure(run: Run, params: Parameters) -> Outcome:
             "per_role": per_role,
             "children": len(false_children),
         },
+        # Friend requests refused for another reason than a restriction (the cap on
+        # requests to unconnected children), by the sender's role, resent ones included.
+        "friction": {"requests_refused_by_role": dict(sorted(journal.requests_refused.items()))},
         "harm": {
             "groomer_requests_accepted_by_children": journal.groomer_requests_accepted,
             "groomer_messages_delivered_to_children": journal.groomer_messages_delivered,

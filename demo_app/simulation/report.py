@@ -114,8 +114,10 @@ def _harm(d: dict[str, Any]) -> list[str]:
     harm = d["harm"]
     delivered = f"{harm['groomer_messages_delivered_to_children']}"
     delivered += f" (to {harm['children_messaged_by_a_groomer']} children)"
+    refused = d["friction"]["requests_refused_by_role"]
     return [
         "What got through (a child accepted the groomer, so they were connected)",
+        _row("requests refused (not restricted)", _counts(refused) if refused else "none"),
         _row("groomer requests accepted", str(harm["groomer_requests_accepted_by_children"])),
         _row("groomer messages delivered", delivered),
     ]

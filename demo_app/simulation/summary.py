@@ -33,6 +33,12 @@ FIGURES: tuple[tuple[str, Callable[[dict[str, Any]], float | None]], ...] = (
         lambda d: d["detection"]["children_reached_before_alert"]["total"],
     ),
     ("alerts_per_alerted_account", lambda d: d["alerts"]["per_alerted_account"]),
+    (
+        "benign_requests_refused",
+        lambda d: sum(
+            n for role, n in d["friction"]["requests_refused_by_role"].items() if role != "groomer"
+        ),
+    ),
 )
 
 
@@ -104,6 +110,7 @@ _SHORT = {
     "children_contacted_before_alert_median": "contacted",
     "children_reached_before_alert": "reached",
     "alerts_per_alerted_account": "alerts/acct",
+    "benign_requests_refused": "refused",
 }
 
 
@@ -135,7 +142,8 @@ def render_summary(summary: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         "  FA: false alerts on benign adults; h to alert, contacted: medians per alerted groomer"
-        " account; reached: children who accepted a groomer before its alert, all accounts"
+        " account; reached: children who accepted a groomer before its alert, all accounts;"
+        " refused: benign people's friend requests refused (a cap), resent ones included"
     )
     return "\n".join(lines)
 

@@ -19,7 +19,8 @@ from .policies import event
 
 BASELINE = load_policy(Path(__file__).resolve().parents[2] / "policies" / "baseline.yaml").policy
 PLAN = SignalPlan.compile(BASELINE.signals)
-COUNTS = [c for c in PLAN.counts]
+COUNTS = [c for c in PLAN.counts if c.alerts]
+COUNTED_ONLY = [c for c in PLAN.counts if not c.alerts]
 RATES = list(PLAN.rates)
 
 
@@ -46,6 +47,16 @@ async def test_each_baseline_count_crosses_exactly_once_at_its_threshold(
         found = await record(store, [event(spec.event, at, other=f"child-{i}", mutual=0)])
         crossed_at += [i + 1] * sum(1 for c in found if c.signal == spec.id)
     assert crossed_at == [spec.threshold]
+
+
+@pytest.mark.parametrize("spec", COUNTED_ONLY, ids=[c.id for c in COUNTED_ONLY])
+async def test_each_baseline_signal_that_only_counts_never_crosses(
+    make_store: MakeStore, spec
+) -> None:  # type: ignore[no-untyped-def]
+    store = make_store()
+    at = 1_800_000_000.0
+    found = await record(store, [event(spec.event, at + i, other=f"child-{i}", mutual=0) for i in range(500)])
+    assert spec.id not in [c.signal for c in found]
 
 
 @pytest.mark.parametrize("rate", RATES, ids=[r.id for r in RATES])

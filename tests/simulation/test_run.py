@@ -94,13 +94,13 @@ def test_no_alert_against_a_parent_who_only_contacts_their_own_children(
         for parent in run.population.of_role(Role.PARENT)
     }
     reached_strangers = {c.actor for c in run.journal.contacts}
-    messaged = {
-        sender
-        for (sender, to) in run.journal.messages_delivered
-        if people[sender].role is Role.PARENT and to in own_children[sender]
+    # Parents whose only contact with children was their own: whether a given seed's story
+    # has one of them message a child in a week is chance, so all such parents are judged.
+    family_only = {
+        parent for parent in own_children
+        if people[parent].role is Role.PARENT and parent not in reached_strangers
     }
-    family_only = messaged - reached_strangers
-    assert family_only, "the run has parents who messaged their children and no one else's"
+    assert family_only, "the run has parents who contacted no child but their own"
     alerted = {a["account"] for a in outcome.to_json()["alerts"]["accounts"]}
     assert not family_only & alerted
 

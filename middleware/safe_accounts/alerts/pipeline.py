@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..clock import SYSTEM_CLOCK, Clock
 from ..policy.model import Signals
 from ..signals.backends import signal_store_for
+from ..signals.counts import SignalCounts
 from ..signals.events import Event
 from ..signals.recorder import SignalRecorder
 from ..signals.store import DEFAULT_PREFIX
@@ -44,8 +45,11 @@ class GroomingAlerts:
         restrictions: Restrictions,
         outbox: AlertOutbox,
         closers: Sequence[Callable[[], Awaitable[None]]] = (),
+        counts: SignalCounts | None = None,
     ) -> None:
         self.recorder = recorder
+        # What rules read of the counts (`actor_count`): the recorder's own store.
+        self.counts = counts
         self.service = service
         self.restrictions = restrictions
         self.outbox = outbox
@@ -99,7 +103,8 @@ class GroomingAlerts:
             flush_interval=flush_interval, spool_limit=spool_limit, unknown_is_minor=unknown_is_minor,
             recovery_interval=recovery_interval, recovery_grace=recovery_grace,
         )
-        return cls(recorder, service, restrictions, outbox, closers)
+        counts = SignalCounts(store, recorder.plan, clock=clock)
+        return cls(recorder, service, restrictions, outbox, closers, counts)
 
     def submit(self, event: Event) -> None:
         self.recorder.submit(event)

@@ -1,6 +1,7 @@
 """What a decision reads about the accounts of a request, behind a narrow interface.
 
-`decide` and `decide_page` read age bands, restrictions, relationships and account ages
+`decide` and `decide_page` read age bands, restrictions, relationships, account ages and
+the actor's signal counts
 through `Facts` and nothing else: the request path hands them the stores it opened (`stores.StoreFacts`),
 `policy test` the facts a test case gives (`given.GivenFacts`). Each kind of fact can be read
 two ways: from an in-process cache (no I/O; None when not cached) and fetched (a query for
@@ -55,6 +56,12 @@ class AccountFacts(Protocol):
     async def age_days(self, account_id: str) -> float: ...
 
 
+class CountFacts(Protocol):
+    """The actor's counts under the policy's count signals (`signals.counts.SignalCounts`)."""
+
+    async def count(self, account_id: str, signal: str) -> int: ...
+
+
 class RestrictionFacts(Protocol):
     """Accounts restricted until a moderator decides (in process: no I/O)."""
 
@@ -75,6 +82,9 @@ class Facts(Protocol):
 
     @property
     def accounts(self) -> AccountFacts: ...
+
+    @property
+    def counts(self) -> CountFacts: ...
 
     @property
     def time_budget(self) -> float:

@@ -27,6 +27,8 @@ class GivenFacts:
     mutual_counts: Mapping[frozenset[str], int] = field(default_factory=dict)
     # Days since an account was created; one not given counts as created now.
     ages: Mapping[str, float] = field(default_factory=dict)
+    # Counts under the policy's count signals, by account then signal; 0 when not given.
+    signal_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     time_budget: float = 1.0
     knows_every_account: bool = False
 
@@ -49,6 +51,7 @@ class GivenFacts:
             connections=frozenset(frozenset(pair) for pair in case.connections),
             mutual_counts=mutual,
             ages=dict(case.account_age_days),
+            signal_counts={account: dict(counts) for account, counts in case.counts.items()},
         )
 
     # `Facts`: every kind of fact is read from here.
@@ -67,6 +70,10 @@ class GivenFacts:
 
     @property
     def accounts(self) -> GivenFacts:
+        return self
+
+    @property
+    def counts(self) -> GivenFacts:
         return self
 
     # -- bands --
@@ -101,6 +108,11 @@ class GivenFacts:
 
     async def age_days(self, account_id: str) -> float:
         return self.cached_age_days(account_id)
+
+    # -- counts --
+
+    async def count(self, account_id: str, signal: str) -> int:
+        return self.signal_counts.get(account_id, {}).get(signal, 0)
 
     # -- restrictions --
 

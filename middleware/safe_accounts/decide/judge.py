@@ -3,7 +3,7 @@
 Bands come in one fetch for every account of the request; the rules are then narrowed on
 bands alone (phase one), and only the pairs whose surviving rules ask for them get
 relationships: one fetch for "connected" over all of them, one per pair for mutual counts,
-and the actor's account age once.
+and the actor's account age and signal counts once.
 The caller bounds it all with the policy's time budget.
 """
 
@@ -37,14 +37,17 @@ async def judge(facts: Facts, rules: RuleSet, actor: Party, targets: Sequence[Pa
     relationships = facts.relationships
     connected: frozenset[str] = frozenset()
     age: float | None = None
+    counts: dict[str, int] = {}
     if actor.id is not None:
         want = [t.id for t, st in staged if st.needs_connected and t.id is not None]
         if want:
             connected = await relationships.connected_among(actor.id, want)
         if any(st.needs_actor_age for _, st in staged):
             age = await facts.accounts.age_days(actor.id)
+        for signal in sorted(frozenset().union(*(st.needs_counts for _, st in staged))):
+            counts[signal] = await facts.counts.count(actor.id, signal)
     out: list[PairVerdict] = []
-    for target, (candidates, needs_connected, needs_mutual, needs_age) in staged:
+    for target, (candidates, needs_connected, needs_mutual, needs_age, needs_counts) in staged:
         if not candidates:
             out.append(PairVerdict(target, ALLOW, NOT_LOOKED_UP))
             continue
@@ -55,6 +58,9 @@ async def judge(facts: Facts, rules: RuleSet, actor: Party, targets: Sequence[Pa
                 is_connected = target.id in connected
             if needs_mutual:
                 mutual = await relationships.mutual(actor.id, target.id)
-        lookups = Lookups(connected=is_connected, mutual=mutual, actor_age_days=age if needs_age else None)
+        lookups = Lookups(
+            connected=is_connected, mutual=mutual, actor_age_days=age if needs_age else None,
+            actor_counts={s: counts[s] for s in needs_counts} if needs_counts and actor.id is not None else None,
+        )
         out.append(PairVerdict(target, RuleSet.verdict(candidates, lookups), lookups))
     return out

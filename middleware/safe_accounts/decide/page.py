@@ -103,6 +103,8 @@ def _from_caches(
                 mutual = relationships.cached_mutual(actor_id, target_id)
                 if mutual is None:
                     return None
+            if staged.needs_counts:
+                return None  # counts are never cached: the plain way reads them
             if staged.needs_actor_age and age is None:
                 age = facts.accounts.cached_age_days(actor_id)
                 if age is None:

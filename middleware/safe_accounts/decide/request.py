@@ -83,12 +83,14 @@ def _from_caches(
         if record is None:
             return None
         target = party(record, restricted(account))
-        candidates, needs_connected, needs_mutual, needs_age = stage(actor, target)
+        candidates, needs_connected, needs_mutual, needs_age, needs_counts = stage(actor, target)
         if not candidates:
             pairs.append(_new(PairVerdict, (target, ALLOW, NOT_LOOKED_UP)))
             continue
         connected = mutual = age = None
         if actor_id is not None:
+            if needs_counts:
+                return None  # counts are never cached: the plain way reads them
             if needs_connected:
                 connected = relationships.cached_connected(actor_id, account)
                 if connected is None:
@@ -101,7 +103,7 @@ def _from_caches(
                 age = facts.accounts.cached_age_days(actor_id)
                 if age is None:
                     return None
-        lookups = _new(Lookups, (connected, mutual, age))
+        lookups = _new(Lookups, (connected, mutual, age, None))
         pairs.append(_new(PairVerdict, (target, RuleSet.verdict(candidates, lookups), lookups)))
     return _new(Decision, (actor, pairs, strongest(pairs)))
 

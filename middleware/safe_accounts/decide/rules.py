@@ -3,7 +3,8 @@
 Evaluation is two-phase so that the cheap facts come first. Phase one reads what every
 party carries (band, assurance, restriction, anonymity: in-process caches, no I/O); only
 the rules that survive it ask phase two's facts, each of which may cost a lookup (whether
-the pair is connected, their mutual connections, how old the actor's account is). An adult
+the pair is connected, their mutual connections, how old the actor's account is, the
+actor's counts under the policy's count signals). An adult
 messaging an adult never needs a lookup at all.
 
 A condition is a function of one phase's facts, compiled here from the policy model's
@@ -39,6 +40,8 @@ class Lookups(NamedTuple):
     connected: bool | None = None
     mutual: int | None = None
     actor_age_days: float | None = None
+    # The actor's counts under the count signals a rule reads, by signal id.
+    actor_counts: Mapping[str, int] | None = None
 
 
 def _in_range(value: float, bounds: Range) -> bool:
@@ -62,6 +65,8 @@ class CompiledRule:
     # restricted accounts tells the policy's neutral `moderation.restricted_notice`.
     told: str | None = None
     needs_actor_age: bool = False
+    # The count signals whose actor's count this rule reads (`actor_count`).
+    needs_counts: frozenset[str] = frozenset()
     # The verdict this rule gives when it applies: built once, not per decision.
     verdict: Verdict = field(init=False, compare=False, repr=False)
 
@@ -144,6 +149,10 @@ def _compile_looked_up(when: Conditions) -> Callable[[Lookups], bool]:
         age_bounds = when.actor_account_age_days
         # No date (or no account: anonymous) counts as created now: the newest there is.
         checks.append(lambda r: _in_range(r.actor_age_days or 0.0, age_bounds))
+    if when.actor_count is not None:
+        signal, least = when.actor_count.signal, when.actor_count.min
+        # Not looked up (an anonymous actor) counts as 0: nobody is capped on nothing.
+        checks.append(lambda r: (r.actor_counts or {}).get(signal, 0) >= least)
     return _all_of1(checks)
 
 
@@ -167,6 +176,7 @@ def compile_rule(
         needs_connected=rule.when.connected is not None,
         needs_mutual=rule.when.mutual_connections is not None,
         needs_actor_age=rule.when.actor_account_age_days is not None,
+        needs_counts=frozenset(() if rule.when.actor_count is None else (rule.when.actor_count.signal,)),
         cheap=_compile_cheap(rule.when, unknown_is_minor),
         looked_up=_compile_looked_up(rule.when),
     )
@@ -198,6 +208,7 @@ class Stage(NamedTuple):
     needs_connected: bool
     needs_mutual: bool
     needs_actor_age: bool
+    needs_counts: frozenset[str] = frozenset()
 
 
 NOTHING = Stage((), False, False, False)
@@ -209,7 +220,7 @@ def _up_to_the_first_certain(rules: tuple[CompiledRule, ...]) -> tuple[CompiledR
     relationship is looked up for a rule that cannot decide, so a lookup only a monitor
     rule wanted can never fail an enforced decision made without it."""
     for index, rule in enumerate(rules):
-        if not (rule.needs_connected or rule.needs_mutual or rule.needs_actor_age):
+        if not (rule.needs_connected or rule.needs_mutual or rule.needs_actor_age or rule.needs_counts):
             return rules[: index + 1]
     return rules
 
@@ -250,6 +261,7 @@ class RuleSet:
                 any(r.needs_connected for r in rules),
                 any(r.needs_mutual for r in rules),
                 any(r.needs_actor_age for r in rules),
+                frozenset().union(*(r.needs_counts for r in rules)),
             )
         return found
 

@@ -2,14 +2,15 @@
 
 Bands (`bands/`: SQL behind an in-process cache kept fresh over Redis pub/sub),
 relationships (`relations/`: the host app's own lookups, cached), account ages
-(`accounts.py`: the host's creation dates, cached) and restrictions (in process, swapped in
-when the grooming-signal pipeline attaches its own), with the policy's time budget. The
+(`accounts.py`: the host's creation dates, cached), restrictions (in process) and the
+actor's signal counts (the signal store), the last two swapped in when the grooming-signal
+pipeline attaches its own, with the policy's time budget. The
 runtime holds one; the request path reads it as `Facts`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,7 +21,7 @@ from ..clock import Clock
 from ..policy.model import PolicyFile
 from ..relations import RelationshipDirectory
 from .accounts import AccountAges
-from .facts import RestrictionFacts
+from .facts import CountFacts, RestrictionFacts
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -33,6 +34,13 @@ class NoRestrictions:
         return False
 
 
+class NoCounts:
+    """Counts when no grooming-signal pipeline runs: nothing is counted, every count is 0."""
+
+    async def count(self, account_id: str, signal: str) -> int:
+        return 0
+
+
 @dataclass
 class StoreFacts:
     bands: BandDirectory
@@ -40,6 +48,7 @@ class StoreFacts:
     time_budget: float
     restrictions: RestrictionFacts
     accounts: AccountAges
+    counts: CountFacts = field(default_factory=NoCounts)
 
     @classmethod
     def of(

@@ -165,7 +165,7 @@ def record_refusal(
         return
     for pair in per_account(rt, pairs):
         if pair.verdict.rule is not None and counts_as_account(rt, pair.target):
-            submit(rt, kind, actor.id, pair.target, pair.lookups.mutual, at, decision_id)
+            submit(rt, kind, actor.id, pair.target, pair.lookups.mutual, at, decision_id, refused=True)
 
 
 async def record_success(
@@ -254,8 +254,11 @@ def submit(
     mutual: int | None,
     at: float,
     decision_id: str | None,
+    *,
+    refused: bool = False,
 ) -> None:
-    """One event about `subject` reaching `other`; dropped when no signal pipeline is attached."""
+    """One event about `subject` reaching `other`; dropped when no signal pipeline is attached.
+    `refused`: the attempt was refused by an enforced rule (it never reached `other`)."""
     if rt.signals is None or other.id is None:
         return
-    rt.signals.submit(Event(kind, subject, other.id, other.band, mutual, at, decision_id))
+    rt.signals.submit(Event(kind, subject, other.id, other.band, mutual, at, decision_id, refused))

@@ -370,6 +370,13 @@ class Range(_Frozen):
     max: int | None = Field(default=None, ge=0)
 
 
+class ActorCount(_Frozen):
+    """The actor's current count under a count signal of the policy, in its window."""
+
+    signal: str = Field(description="Id of an enabled count signal (`signals.counts`).")
+    min: int = Field(ge=1, description="The condition holds from this count on.")
+
+
 class Conditions(_Frozen):
     """All given conditions must hold for the rule to apply. Absent means "any"."""
 
@@ -392,6 +399,13 @@ class Conditions(_Frozen):
         default=None,
         description="Days since the actor's account was created (`accounts.created_at`, whole or part days). "
         "An account the lookup gives no date for counts as created now (0 days), as does an anonymous actor.",
+    )
+    actor_count: ActorCount | None = Field(
+        default=None,
+        description="The actor's count under a count signal (its events or distinct others in its window, "
+        "this request not included) is at least `min`: a cap before any alert. Read from the signal store "
+        "when the grooming-signal pipeline is attached; without it (or for an anonymous actor) the count is 0. "
+        "Events still on their way to the store are not counted yet.",
     )
 
 
@@ -532,6 +546,11 @@ class EventKind(enum.StrEnum):
 class SignalFilter(_Frozen):
     other_band: tuple[BandName, ...] | None = None
     mutual_connections: Range | None = None
+    refused: bool | None = Field(
+        default=None,
+        description="false: only attempts that reached the other account (not refused by an enforced rule); "
+        "true: only refused ones. Absent: both.",
+    )
 
 
 class Escalation(_Frozen):
@@ -544,10 +563,22 @@ class CountSignal(_Frozen):
     where: SignalFilter = SignalFilter()
     window: str = Field(description="Sliding window: `30m`, `24h`, `7d`.", pattern=r"^\d+[smhd]$")
     count: Literal["events", "distinct_others"] = "events"
-    threshold: int = Field(gt=0)
+    threshold: int | None = Field(default=None, gt=0, description="Required unless `alert: false`.")
     reason: str
     escalate: Escalation = Escalation()
     enabled: bool = True
+    alert: bool = Field(
+        default=True,
+        description="false: counted for rules (`actor_count`) and rates, never an alert of its own (no threshold).",
+    )
+
+    @model_validator(mode="after")
+    def _threshold_if_alerting(self) -> CountSignal:
+        if self.alert and self.threshold is None:
+            raise ValueError("a count signal that alerts needs a `threshold` (or say `alert: false`)")
+        if not self.alert and (self.threshold is not None or self.escalate.restrict):
+            raise ValueError("a count signal with `alert: false` raises no alert: no `threshold`, no `escalate`")
+        return self
 
 
 class RateSignal(_Frozen):
@@ -566,12 +597,28 @@ class Signals(_Frozen):
     rates: tuple[RateSignal, ...] = ()
 
 
+class Pool(_Frozen):
+    """Each worker's pool of PostgreSQL connections, shared by its lookups and its writers.
+    (SQLite keeps SQLAlchemy's own pool: one file, one writer at a time.)"""
+
+    size: int = Field(
+        default=10, gt=0, description="Connections kept open per worker. Workers times this must stay "
+        "within the server's `max_connections`, beside the app's own pool.",
+    )
+    overflow: int = Field(
+        default=10, ge=0, description="Connections opened beyond `size` under a burst, closed again when "
+        "returned. A lookup that finds none free waits in line only while its query could still finish "
+        "within `time_budget_ms`.",
+    )
+
+
 class Defaults(_Frozen):
     unknown_age: Literal["minor", "adult"] = Field(
         default="minor", description="How `unknown` counts in `minor`. Protective default: minor."
     )
     on_failure: Failure = Failure.CLOSED
     time_budget_ms: float = Field(default=250, gt=0)
+    pool: Pool = Pool()
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     not_found: NotFound | None = Field(
         default=None,
@@ -601,6 +648,9 @@ class PolicyTest(_Frozen):
     restricted: tuple[str, ...] = ()
     account_age_days: dict[str, float] = Field(
         default_factory=dict, description="account id -> days since it was created (default: created now)."
+    )
+    counts: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="account id -> {count signal id -> its current count} (default 0)."
     )
     actor: str | None = None
     request: str | None = Field(default=None, description="`METHOD /path?query`, routed by the policy.")
@@ -729,4 +779,12 @@ class PolicyFile(_Frozen):
                         f"rule {rule.id!r} uses `actor_account_age_days`: say where account creation dates are "
                         "(`accounts: {created_at: {sql: \"SELECT created_at FROM users WHERE id = :account\"}}`)"
                     )
+        counted = {signal.id for signal in self.signals.counts if signal.enabled}
+        for rule in self.rules:
+            wanted = rule.when.actor_count
+            if rule.enabled and wanted is not None and wanted.signal not in counted:
+                raise ValueError(
+                    f"rule {rule.id!r} reads `actor_count` of {wanted.signal!r}, which is not an enabled count "
+                    "signal under `signals.counts`"
+                )
         return self

@@ -73,6 +73,8 @@ def attach_grooming_alerts(
         await alerts.start()
         runtime.signals = alerts
         runtime.restrictions = alerts.restrictions
+        if alerts.counts is not None:
+            runtime.facts.counts = alerts.counts
         runtime.closers.append(alerts.close)
         runtime.health_parts["alerts"] = alerts.health
         runtime.alerts = alerts

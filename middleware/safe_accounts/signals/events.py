@@ -20,3 +20,6 @@ class Event:
     mutual: int | None  # mutual connections between subject and other, when known
     at: float  # seconds since the epoch, from a Clock
     decision_id: str | None = None
+    # Refused by an enforced rule: an attempt that never reached `other`, who could not
+    # answer it (rates of answers count only what arrived: `where: {refused: false}`).
+    refused: bool = False

@@ -101,6 +101,10 @@ class InProcessSignalStore:
         marker = self._markers.get(key)
         return marker is not None and at < marker[0] + marker[1]
 
+    async def count(self, subject: str, spec: CountSpec, at: float) -> int:
+        series = self._series.get((self._pseudonyms.of(subject), spec.key_name))
+        return 0 if series is None else series.trim(spec, at)
+
     async def record(self, batch_id: str, observations: Sequence[Observation]) -> list[Crossing]:
         if batch_id in self._receipts:
             return list(self._receipts[batch_id])
@@ -133,7 +137,7 @@ class InProcessSignalStore:
         count = series.trim(spec, event.at)
         found: list[Crossing] = []
         marker = (subject, spec.key_name)
-        if count >= spec.threshold and not self._alerted(marker, event.at):
+        if spec.alerts and count >= spec.threshold and not self._alerted(marker, event.at):
             self._markers[marker] = (event.at, spec.window)
             found.append(self._hold(
                 Crossing(

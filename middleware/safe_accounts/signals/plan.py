@@ -18,6 +18,9 @@ from .events import Event
 
 BUCKETS_PER_WINDOW = 60
 DISTINCT_CAP_FACTOR = 4  # distinct others kept per window: exact up to 4x the threshold
+# Distinct others kept by a signal that only counts (`alert: false`): what rules read of it
+# (`actor_count`) is exact up to this.
+COUNTED_CAP = 400
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -39,17 +42,29 @@ class CountSpec:
     window: int  # seconds
     bucket: int  # seconds
     distinct: bool  # count distinct others rather than events
-    threshold: int
+    threshold: int  # 0: never alerts (`alert: false`), counted for rules and rates only
     cap: int  # distinct others kept per window
     reason: str
     restrict: bool
     other_bands: frozenset[AgeBand] | None
     mutual_min: int | None
     mutual_max: int | None
+    refused: bool | None  # only refused attempts (True), only the others (False), or both
     key_name: str  # the id and window, so a changed window never reads old buckets
+
+    @property
+    def alerts(self) -> bool:
+        return self.threshold > 0
+
+    @property
+    def buckets(self) -> int:
+        """Buckets in one window."""
+        return -(-self.window // self.bucket)
 
     def matches(self, event: Event) -> bool:
         if self.other_bands is not None and event.other_band not in self.other_bands:
+            return False
+        if self.refused is not None and event.refused is not self.refused:
             return False
         if self.mutual_min is None and self.mutual_max is None:
             return True
@@ -78,13 +93,14 @@ class CountSpec:
             window=window,
             bucket=bucket,
             distinct=signal.count == "distinct_others",
-            threshold=signal.threshold,
-            cap=signal.threshold * DISTINCT_CAP_FACTOR,
+            threshold=signal.threshold if signal.alert and signal.threshold else 0,
+            cap=signal.threshold * DISTINCT_CAP_FACTOR if signal.alert and signal.threshold else COUNTED_CAP,
             reason=signal.reason,
             restrict=signal.escalate.restrict,
             other_bands=bands,
             mutual_min=None if mutual is None else mutual.min,
             mutual_max=None if mutual is None else mutual.max,
+            refused=where.refused,
             key_name=f"{signal.id}/{signal.window}",
         )
 
@@ -134,6 +150,9 @@ class SignalPlan:
             involved = tuple(r for r in rates if count in (r.numerator, r.denominator))
             by_kind.setdefault(count.event, []).append((count, involved))
         return cls(counts, rates, {kind: tuple(pairs) for kind, pairs in by_kind.items()})
+
+    def count_named(self, signal: str) -> CountSpec | None:
+        return next((count for count in self.counts if count.id == signal), None)
 
     def observations(self, event: Event) -> list[Observation]:
         """The signals `event` counts under, after their `where` filters."""

@@ -6,7 +6,7 @@
 -- ARGV[1]   evidence entries kept per (subject, signal)
 -- ARGV[2]   receipt TTL in seconds
 -- ARGV[3]   one JSON array (one argument: cheap to send) [counts, rates, hashes, operations]:
---   counts[c]  {distinct, window, bucket, threshold, cap, pending field prefix, key suffix}
+--   counts[c]  {distinct, window, bucket, threshold (0: never alerts), cap, pending field prefix, key suffix}
 --   rates[r]   {host side (1 numerator, 2 denominator), marker TTL, marker field,
 --               min denominator, threshold, window, pending field prefix}
 --   hashes     flat, three values per (subject, signal) hash k = 1, 2, ...: its count c, the
@@ -296,7 +296,7 @@ while p <= #ops do
     s.out[EVIDENCE[s.n % keep]] = entry
     s.n = s.n + 1
 
-    if s.t >= threshold and not (alerted(i, s) ~= nil and at < s.a + window) then
+    if threshold > 0 and s.t >= threshold and not (alerted(i, s) ~= nil and at < s.a + window) then
       s.a = at
       local ev = evidence(i, s)
       hold(i, c[6], window, window + bucket, decision, at, s.t, 0, ev, {})

@@ -163,6 +163,29 @@ class RedisSignalStore:
         """A (subject, signal)'s one key: for inspection, tests and the memory benchmark."""
         return self._key(self.name_of(account_id), spec.key_name, "d" if spec.distinct else "n")
 
+    # --- reading ----------------------------------------------------------------------
+
+    async def count(self, subject: str, spec: CountSpec, at: float) -> int:
+        """Read as record.lua's `sync` would count it at `at`, without writing: what is
+        above the window's floor (buckets, or the last bucket each other was seen in)."""
+        client = await self.client()
+        with storage_errors("reading a signal count from Redis"):
+            fields: dict[Any, Any] = await client.hgetall(self.key_of(subject, spec))
+        if not fields:
+            return 0
+        now = int(at // spec.bucket)
+        newest = fields.get(b"{h}")
+        floor = max(now, int(newest) if newest is not None else now) - spec.buckets
+        total = 0
+        for name, value in fields.items():
+            if name.startswith(b"{"):
+                continue
+            if spec.distinct:
+                total += int(value) > floor
+            elif int(name) > floor:
+                total += int(value)
+        return total
+
     # --- recording ------------------------------------------------------------------
 
     def _calls(self, batch_id: str, observations: Sequence[Observation]) -> list[_ScriptCall]:

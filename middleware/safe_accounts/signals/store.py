@@ -32,6 +32,10 @@ class SignalStore(Protocol):
     async def record(self, batch_id: str, observations: Sequence[Observation]) -> list[Crossing]:
         """Count `observations` in order; return the crossings they caused. Raises StorageError."""
 
+    async def count(self, subject: str, spec: CountSpec, at: float) -> int:
+        """`subject`'s count under `spec` in its window ending at `at`: what has been
+        recorded, not what is still queued. Raises StorageError."""
+
     async def pending(self, plan: SignalPlan, before: float, *, scan: bool = False) -> list[Crossing]:
         """Crossings recorded, by any process, at `before` or earlier and not acknowledged, of
         the signals `plan` still has. `scan`: also look where the index may not point yet (a
