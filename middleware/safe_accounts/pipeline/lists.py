@@ -121,15 +121,24 @@ def _ids_of_items(
     items: list[Any], id_path: tuple[object, ...]
 ) -> tuple[list[str | list[str]], bool]:
     """Each item's account ids, and whether every item has one plain id (kept as the string
-    itself: no list per item). Any other item's ids are as `ids_at` spells them."""
+    itself: no list per item). Any other item's ids are as `ids_at` spells them.
+
+    A JSON integer (a database's key, the commonest id of all) has one spelling, its digits
+    (`ids.spellings`), so it is kept as that string too: a page of integer ids costs no
+    list, no path walk and no second reading of each id."""
     key = id_path[0] if len(id_path) == 1 and type(id_path[0]) is str else None
     if key is None:
         return [ids_at(item, id_path) for item in items], False
     per_item: list[Any] = [item.get(key) if type(item) is dict else None for item in items]
-    others = [
-        i for i, v in enumerate(per_item)
-        if not (type(v) is str and v and v[0] in PLAIN_FIRST and not v[-1].isspace())
-    ]
+    others: list[int] = []
+    for i, v in enumerate(per_item):
+        if type(v) is str:
+            if v and v[0] in PLAIN_FIRST and not v[-1].isspace():
+                continue
+        elif type(v) is int:  # never a bool: `true` reads as account 1, not "True"
+            per_item[i] = str(v)
+            continue
+        others.append(i)
     for i in others:
         per_item[i] = ids_at(items[i], id_path)
     return per_item, not others
