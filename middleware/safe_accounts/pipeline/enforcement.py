@@ -13,7 +13,7 @@ awaited.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -29,7 +29,7 @@ from ..decide.rules import PairVerdict, Party
 from ..errors import StorageError
 from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
-from . import problem, records
+from . import late_facts, problem, records
 from .app_call import AppError
 from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
 from .caching import personal, unconditional
@@ -54,7 +54,7 @@ _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 
 
 class Enforcement:
-    __slots__ = ("app", "rt", "route", "scope", "receive", "send", "view", "now", "handed_over")
+    __slots__ = ("app", "rt", "route", "scope", "receive", "send", "view", "now", "handed_over", "unread", "reread")
 
     def __init__(
         self,
@@ -86,6 +86,11 @@ class Enforcement:
         # Set once the app has the request or our own answer has begun: from then on a
         # failure of ours must not start a second answer.
         self.handed_over = False
+        # Set when a lookup failed and the request went on without its facts: what it
+        # records waits for the writer to read them (`late_facts.py`); `reread` reads the
+        # targets again when it was their lookup that failed.
+        self.unread = False
+        self.reread: Callable[[], Awaitable[Sequence[str]]] | None = None
 
     # --- entry ---------------------------------------------------------------------------
 
@@ -213,8 +218,12 @@ class Enforcement:
             return
         # Failing open (no enforced, fail-closed rule could apply: monitor rules never refuse):
         # the app answers as if no rule applied, lists in its answer are still filtered, and
-        # what it accepted is still recorded (a block, a report, a rejection), with the bands
-        # that could not be read as `unknown` - which the protective default counts as a minor's.
+        # what it accepted is still recorded (a block, a report, a rejection): queued with
+        # what is known, for the writer to read the facts this request could not.
+        self.unread = True
+        if known is None and route.targets.needs_io and not route.spec.targets_in_answer:
+            view = self.view
+            self.reread = lambda: route.targets.extract(view)
         decision = undecided(self.view.actor, targets)
         await self._go_on(decision.actor, decision.pairs, False, None)
 
@@ -336,7 +345,7 @@ class Enforcement:
         words = [v for v in read(self.view) if isinstance(v, str)] if read is not None else []
         await records.record_success(
             self.rt, spec=self.route.spec, at=self.now, actor=actor, pairs=pairs, decision_id=decision_id,
-            report_text=words[0] if words else None,
+            report_text=words[0] if words else None, read=not self.unread,
         )
 
     async def _contact_response(self, responder: Party, pairs: Sequence[PairVerdict]) -> None:
@@ -353,7 +362,12 @@ class Enforcement:
         # An answer connects (or keeps apart) the pair: every worker forgets it (every
         # spelling the cache may hold).
         await self.rt.relationships.forget_everywhere([p.target.id for p in pairs if p.target.id is not None])
-        records.record_answer(self.rt, kind=kind, at=self.now, responder=responder, requesters=pairs)
+        if not pairs and self.reread is not None:  # whom it answers is still to be read
+            late_facts.answer_events(self.rt, kind, responder=responder, at=self.now, requesters=self.reread)
+            return
+        records.record_answer(
+            self.rt, kind=kind, at=self.now, responder=responder, requesters=pairs, read=not self.unread
+        )
 
 
 _REMOVED = object()

@@ -24,6 +24,7 @@ from ..errors import StorageError
 from ..policy.model import Action, EventKind, Mode
 from ..runtime import Runtime
 from ..signals.events import Event
+from . import late_facts
 
 
 def per_account(rt: Runtime, pairs: Sequence[PairVerdict]) -> Sequence[PairVerdict]:
@@ -177,10 +178,15 @@ async def record_success(
     pairs: Sequence[PairVerdict],
     decision_id: str | None,
     report_text: str | None = None,
+    read: bool = True,
 ) -> None:
     """What the app's successful answer to `spec.action` leaves behind: the event it counts
     as, and a child-endangerment report per account reported (with `report_text`, what the
-    reporter wrote). Once per account, however many ways the request spelt it."""
+    reporter wrote). Once per account, however many ways the request spelt it.
+
+    Not `read`: a lookup failed and the request went on without its facts (every band
+    `unknown`); the events go to the writer to read them (`late_facts.py`), and so does one
+    whose mutual connections could not be had here."""
     if actor.id is None or not (spec.succeeded_counts_as or spec.files_reports):
         return
     accounts = per_account(rt, pairs)
@@ -193,24 +199,53 @@ async def record_success(
         target = pair.target
         if target.id is None or not counts_as_account(rt, target):
             continue
+        # Whether the target is an account at all is read with the bands, if it could not be told.
+        unsure = None if read or is_account(rt, target) is not None else target.id
         if spec.against_target:
             # Blocks and reports count against the account blocked or reported: the target
             # is the subject, the actor (often the child) is the other.
-            submit(rt, kind, target.id, actor, None, at, decision_id)
+            if read:
+                submit(rt, kind, target.id, actor, None, at, decision_id)
+            else:
+                late_facts.pair_event(
+                    rt, kind, subject=target.id, other=actor, at=at, decision_id=decision_id,
+                    other_read=False, account=unsure,
+                )
             continue
         mutual = pair.lookups.mutual
-        if mutual is None and spec.with_mutual and is_minor(rt, target):
+        pair_ids = (actor.id, target.id) if mutual is None and spec.with_mutual else None
+        if not read:
+            late_facts.pair_event(
+                rt, kind, subject=actor.id, other=target, at=at, decision_id=decision_id,
+                other_read=False, account=unsure, mutual_of=pair_ids,
+            )
+            continue
+        if pair_ids is not None and is_minor(rt, target):
             mutual = await _mutual_quietly(rt, actor.id, target.id)
+            if mutual is None:
+                late_facts.pair_event(
+                    rt, kind, subject=actor.id, other=target, at=at, decision_id=decision_id,
+                    other_read=True, mutual_of=pair_ids,
+                )
+                continue
         submit(rt, kind, actor.id, target, mutual, at, decision_id)
 
 
 def record_answer(
-    rt: Runtime, *, kind: EventKind, at: float, responder: Party, requesters: Sequence[PairVerdict]
+    rt: Runtime, *, kind: EventKind, at: float, responder: Party, requesters: Sequence[PairVerdict],
+    read: bool = True,
 ) -> None:
-    """A contact request answered (accepted or rejected): an event about each requester."""
+    """A contact request answered (accepted or rejected): an event about each requester.
+    Not `read`: the responder's band could not be read, and the writer reads it."""
     for pair in per_account(rt, requesters):
-        if pair.target.id is not None:
+        if pair.target.id is None:
+            continue
+        if read:
             submit(rt, kind, pair.target.id, responder, None, at, None)
+        elif responder.id is not None:
+            late_facts.pair_event(
+                rt, kind, subject=pair.target.id, other=responder, at=at, decision_id=None, other_read=False
+            )
 
 
 def _file_reports(
@@ -232,8 +267,8 @@ def _file_reports(
 
 
 async def _mutual_quietly(rt: Runtime, actor: str, target: str) -> int | None:
-    """The pair's mutual connections for the event, or None when they cannot be had: the
-    app has already answered, so a failure here only leaves the event without them."""
+    """The pair's mutual connections for the event, or None when they cannot be had here:
+    the app has already answered, so the event waits for the writer to read them."""
     try:
         async with within(rt.facts.time_budget):
             return await rt.relationships.mutual(actor, target)

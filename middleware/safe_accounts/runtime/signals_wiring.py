@@ -18,6 +18,7 @@ from ..errors import ConfigurationError
 from ..moderation.due import DueTimes
 from ..moderation.filer import CaseFiler
 from ..moderation.reports import ReportLog
+from .pending_facts import PendingFacts, pending_attempt_timeout
 from .worker import Runtime, SignalsFactory
 
 
@@ -78,6 +79,17 @@ def attach_grooming_alerts(
         runtime.closers.append(alerts.close)
         runtime.health_parts["alerts"] = alerts.health
         runtime.alerts = alerts
+        # Acknowledged events still missing facts: read and submitted before the signals
+        # are drained, and closed before them (closers run in reverse), so that what they
+        # submit at shutdown is still written.
+        pending = PendingFacts(
+            alerts, clock=runtime.clock, attempt_timeout=pending_attempt_timeout(runtime.facts.time_budget)
+        )
+        await pending.start()
+        runtime.pending = pending
+        runtime.closers.append(pending.close)
+        runtime.health_parts["pending_facts"] = pending.health
+        runtime.drainers.append(pending.drain)
         runtime.drainers.append(alerts.drain)
         # Child-endangerment reports: the enforcement calls `record(...)` on a 2xx `report`
         # action (a list append); written in batches, off the response path.

@@ -26,6 +26,7 @@ from ..decisions.log import DecisionLog
 from ..errors import storage_errors
 from ..identity.wiring import ActorTally
 from ..relations import RelationshipDirectory
+from .pending_facts import PendingFacts
 
 if TYPE_CHECKING:  # the runtime sits below the request path: it only names its policy type
     from ..moderation.reports import ReportLog
@@ -56,6 +57,9 @@ class Runtime:
     # child-endangerment report log, when attached at start-up (`signals_wiring.py`).
     alerts: GroomingAlerts | None = None
     reports: ReportLog | None = None
+    # Acknowledged events whose facts the request path could not read, read off it and
+    # then submitted to `signals` (`pending_facts.py`); attached with the signals pipeline.
+    pending: PendingFacts | None = None
     # What `drain` writes after the decision log, in order (signals before the deliveries
     # of the alerts they raise).
     drainers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
