@@ -1,13 +1,19 @@
-"""A table written in batches: nothing on the response path, nothing lost while SQL is down."""
+"""A table written in batches: nothing on the response path, nothing lost while SQL is down,
+one INSERT per batch; and the few rows that must be written before their caller goes on."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts.db.engine import make_engine
 from safe_accounts.decisions.log import DecisionLog, DecisionRow
 from safe_accounts.decisions.table import decision_log
+from tests.db.roundtrips import count_round_trips
 
 
 def row(n: int) -> DecisionRow:
@@ -41,3 +47,104 @@ async def test_beyond_its_limit_the_oldest_rows_are_dropped_and_counted(engine: 
     async with engine.connect() as conn:
         ids = sorted((await conn.execute(select(decision_log.c.id))).scalars())
     assert ids == ["d3", "d4"]
+
+
+def _inserts(engine: AsyncEngine) -> list[bool]:
+    """Every INSERT statement `engine` sends from now on, as whether it was an executemany."""
+    sent: list[bool] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            sent.append(many)
+
+    return sent
+
+
+async def _ids(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return sorted((await conn.execute(select(decision_log.c.id))).scalars())
+
+
+async def test_a_batch_of_five_hundred_rows_is_one_insert(engine: AsyncEngine) -> None:
+    log = DecisionLog(engine)
+    inserts = _inserts(engine)
+    for n in range(500):
+        log.record(row(n))
+    assert await log.flush() == 500
+    assert inserts == [True]  # one executemany: on PostgreSQL one pipeline (next test)
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_a_batch_is_one_round_trip_for_its_rows(postgres_database: str) -> None:
+    engine = make_engine(postgres_database)
+    sent = count_round_trips(engine)
+    log = DecisionLog(engine)
+    try:
+        requests: dict[int, int] = {}
+        # Statements are prepared once per connection, then cached: the first round warms.
+        for turn, size in enumerate((1, 500, 1, 500)):
+            for n in range(size):
+                log.record(row(turn * 1000 + n))
+            sent.clear()
+            assert await log.flush() == size
+            if turn < 2:
+                continue
+            # The pool's check of the connection first, then the transaction: BEGIN, the
+            # rows in one request (asyncpg pipelines an executemany), COMMIT.
+            assert sent[-3:] == ["query", "bind_execute" if size == 1 else "bind_execute_many", "query"], sent
+            requests[size] = len(sent)
+        assert requests[1] == requests[500], requests  # as many requests for 500 rows as for 1
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(decision_log.delete())
+        await engine.dispose()
+
+
+async def test_rows_written_now_are_committed_before_the_caller_goes_on(engine: AsyncEngine) -> None:
+    log = DecisionLog(engine, interval=3600)  # the background writer would not come for an hour
+    await log.start()
+    try:
+        assert await log.record_before_answer([row(1), row(2)], within=5)
+        assert await _ids(engine) == ["d1", "d2"]
+        assert log.health()["queued"] == 0 and log.health()["answered_unwritten"] == 0
+    finally:
+        await log.close()
+    assert await _ids(engine) == ["d1", "d2"]  # and never twice
+
+
+async def test_callers_writing_at_once_share_one_insert(engine: AsyncEngine) -> None:
+    log = DecisionLog(engine, interval=3600)
+    inserts = _inserts(engine)
+    written = await asyncio.gather(*(log.record_before_answer([row(n)], within=5) for n in range(20)))
+    assert written == [True] * 20
+    assert inserts == [True]
+    assert len(await _ids(engine)) == 20
+    await log.close()
+
+
+async def test_a_write_that_overruns_its_deadline_is_queued_counted_and_written_once(engine: AsyncEngine) -> None:
+    log = DecisionLog(engine, interval=3600)
+    assert not await log.record_before_answer([row(1)], within=0)
+    assert log.health()["answered_unwritten"] == 1
+    await log.close()  # the write it stopped waiting for was not cancelled
+    assert await _ids(engine) == ["d1"]
+
+
+async def test_while_the_database_is_down_rows_written_now_are_queued_without_trying_again(
+    engine: AsyncEngine,
+) -> None:
+    down = make_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    log = DecisionLog(down, interval=3600)
+    assert not await log.record_before_answer([row(1)], within=5)
+    assert log.health()["last_error"] is not None
+    await down.dispose()
+    log._engine = engine  # noqa: SLF001 - the database is back; no write has succeeded yet
+    # The last write failed: the caller is not made to wait for another attempt.
+    assert not await log.record_before_answer([row(2)], within=5)
+    assert await _ids(engine) == []
+    assert log.health()["queued"] == 2 and log.health()["answered_unwritten"] == 2
+    assert await log.flush() == 2  # the background writer's next write succeeds ...
+    assert await log.record_before_answer([row(3)], within=5)  # ... and rows are written first again
+    assert await _ids(engine) == ["d1", "d2", "d3"]
+    await log.close()

@@ -419,3 +419,45 @@ async def test_random_pages_are_filtered_as_each_item_alone_would_be(
         expected = await _judged_alone(rt, actor_id, copy.deepcopy(document), notice_field)
         await _filter(rt, actor_id, document, notice_field=notice_field)
         assert document == expected, (seed, actor_id)
+
+
+async def _rows_with_targets(rt: Runtime) -> list[tuple[str, int, Any]]:
+    await rt.decisions.flush()
+    async with rt.engine.connect() as conn:
+        rows = (await conn.execute(decision_log.select().order_by(decision_log.c.at))).mappings().all()
+    return [(r["rule"], r["affected"], r["targets"]) for r in rows]
+
+
+@pytest.mark.parametrize("size", [8, 200])
+async def test_a_page_is_one_row_per_rule_naming_every_account_filtered_whatever_its_length(
+    rt: Runtime, size: int
+) -> None:
+    people = [f"p{size}-{i}" for i in range(size)]
+    minors = people[::4]  # a quarter of the page
+    for person in people:
+        band = AgeBand.B13_15 if person in minors else AgeBand.ADULT
+        await rt.bands.set(person, band=band, assurance=Assurance.SELF_DECLARED)
+    await _warm(rt, "adult", people)
+    document = _page(*people)
+    changed, decision, _ = await _filter(rt, "adult", document)
+    assert changed and decision is not None
+    assert _ids(document) == [p for p in people if p not in minors]
+    assert await _rows_with_targets(rt) == [
+        ("minors-out-of-stranger-discovery", len(minors), [[m, "13_15"] for m in minors])
+    ]
+
+
+async def test_each_rule_of_a_page_names_its_own_accounts_and_monitored_ones_too(rt: Runtime) -> None:
+    await _warm(rt, "young", ["kid", "flagged", "adult", "coach"])
+    document = _page("kid", "flagged", "adult", "coach")
+    await _filter(rt, "young", document)
+    rows = {rule: (affected, targets) for rule, affected, targets in await _rows_with_targets(rt)}
+    # The unconnected minor and the restricted adult are filtered from an under-13's page,
+    # each by its rule; the adult with no friend in common is only watched (the monitor
+    # rule), and named all the same (the coach shares a friend with the child: no rule
+    # applies, and the coach is named nowhere).
+    assert rows == {
+        "minors-out-of-stranger-discovery": (1, [["kid", "13_15"]]),
+        "restricted-out-of-minor-discovery": (1, [["flagged", "adult"]]),
+        "strangers-shown-to-under-13s": (1, [["adult", "adult"]]),
+    }

@@ -4,6 +4,14 @@
 queued every `interval` seconds (at once when a batch is full) in one INSERT per batch.
 While the database is unreachable rows stay queued, up to `limit` (beyond it the oldest are
 dropped, counted and logged), and are written when it returns; `close` writes what is left.
+
+`write_now` is the other way in, for the few rows that must be on the record before their
+caller goes on (a refusal, before it is answered): it queues them and has them written at
+once, by the same writer under the same lock - so rows that arrive together share one
+commit, and a row is never written twice - and waits for that up to a deadline. A row it
+could not see written stays queued like any other and is counted (`answered_unwritten`).
+On PostgreSQL a batch is one executemany, which asyncpg sends as one pipeline (one round
+trip however many rows; `tests/db/test_batched.py` counts them).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -22,6 +31,7 @@ logger = logging.getLogger("safe_accounts.db")
 
 WRITE_FAILED = "%s: write of %d rows failed (%s); keeping them queued"
 OVERFLOWED = "%s: queue full, %d oldest rows dropped so far"
+NOT_WRITTEN_FIRST = "%s: %d rows answered before they were written (%s); they stay queued"
 
 
 class BatchedTable:
@@ -45,20 +55,63 @@ class BatchedTable:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._urgent: asyncio.Task[int] | None = None  # the flush `write_now` callers wait on
         self._stopping = False
+        # Rows ever queued, and rows ever taken off the queue's head (written or dropped):
+        # the row queued as number n is off the queue once `_taken > n`.
+        self._added = 0
+        self._taken = 0
         self.written = 0
         self.dropped = 0
+        self.answered_unwritten = 0
         self.last_error: str | None = None
 
     def add(self, row: dict[str, Any]) -> None:
         if len(self._queue) >= self._limit:
             self._queue.popleft()
+            self._taken += 1
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 logger.error(OVERFLOWED, self._name, self.dropped)
         self._queue.append(row)
+        self._added += 1
         if len(self._queue) >= self._batch:
             self._wake.set()
+
+    async def write_now(self, rows: Sequence[dict[str, Any]], *, within: float) -> bool:
+        """Queue `rows` and wait up to `within` seconds for them to be committed: True once
+        they are. False - they stay queued for the background writer, counted in
+        `answered_unwritten` - when the write failed or overran `within`, or when the last
+        write failed and none has succeeded since: then no write is tried here at all, so
+        that while the database is down its callers pay nothing for it (the background
+        writer keeps retrying, and its first success lets `write_now` write again)."""
+        for row in rows:
+            self.add(row)
+        if not rows:
+            return True
+        last, dropped = self._added - 1, self.dropped
+        reason = self.last_error
+        if reason is None:
+            if self._urgent is None or self._urgent.done():
+                # One flush for every caller that arrives while it runs: a burst of
+                # refusals shares commits instead of queueing for pooled connections.
+                self._urgent = asyncio.create_task(self.flush(), name=f"safe-accounts-{self._name}-now")
+            try:
+                async with asyncio.timeout(within):
+                    # Shielded: a caller that stops waiting never cancels a write that may
+                    # already have committed (its rows would be queued and written twice).
+                    await asyncio.shield(self._urgent)
+            except TimeoutError:
+                reason = f"not written within {within * 1000:g} ms"
+            except Exception as exc:  # noqa: BLE001 - the caller's answer must still go out
+                reason = exc.__class__.__name__
+            else:
+                if self._taken > last and self.dropped == dropped:
+                    return True
+                reason = self.last_error or "dropped from a full queue"
+        self.answered_unwritten += len(rows)
+        logger.warning(NOT_WRITTEN_FIRST, self._name, len(rows), reason)
+        return False
 
     async def start(self) -> None:
         if self._task is None:
@@ -86,6 +139,7 @@ class BatchedTable:
                     return total
                 for _ in rows:
                     self._queue.popleft()
+                self._taken += len(rows)
                 total += len(rows)
                 self.written += len(rows)
                 self.last_error = None
@@ -100,6 +154,10 @@ class BatchedTable:
             await self._task
             self._task = None
             self._stopping = False
+        if self._urgent is not None:
+            with contextlib.suppress(Exception):  # what it failed to write, flush retries
+                await self._urgent
+            self._urgent = None
         await self.flush()
 
     def health(self) -> dict[str, object]:
@@ -107,5 +165,6 @@ class BatchedTable:
             "queued": len(self._queue),
             "written": self.written,
             "dropped": self.dropped,
+            "answered_unwritten": self.answered_unwritten,
             "last_error": self.last_error,
         }

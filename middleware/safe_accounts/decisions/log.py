@@ -1,8 +1,9 @@
-"""The decision-log writer: one row per refused (or would-be refused) target, queued on the
-request path and written in batches (see `db.batched`)."""
+"""The decision-log writer: rows queued on the request path and written in batches (see
+`db.batched`); a refusal's rows are written before it is answered (`record_before_answer`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,6 +30,8 @@ class DecisionRow(NamedTuple):
     target_band: str | None
     route: str
     affected: int = 1
+    # A list's row: every account the rule applied to, as [id, band] (`decisions/table.py`).
+    targets: list[list[str | None]] | None = None
 
 
 class DecisionLog(BatchedTable):
@@ -39,3 +42,8 @@ class DecisionLog(BatchedTable):
 
     def record(self, row: DecisionRow) -> None:
         self.add(row._asdict())
+
+    async def record_before_answer(self, rows: Sequence[DecisionRow], *, within: float) -> bool:
+        """Write `rows` now, waiting at most `within` seconds: True once they are committed.
+        False: they are queued for the background writer instead, and counted."""
+        return await self.write_now([row._asdict() for row in rows], within=within)

@@ -1,9 +1,14 @@
 """The decision log: every deny, hide, filter and redact (and would-be one in monitor mode).
 
 Never message text: ids, bands, the rule and the outcome only.
+
+A request about one account (a DM, a profile view, a contact request) is one row per
+account it reached. A list the app answered with (search, suggestions) is one row per rule
+per request, however long the list: `affected` counts the accounts the rule applied to and
+`targets` names each of them with its band, so the log grows with requests, not page sizes.
 """
 
-from sqlalchemy import Column, Float, Index, Integer, String, Table
+from sqlalchemy import JSON, Column, Float, Index, Integer, String, Table
 
 from ..db.metadata import metadata
 
@@ -25,6 +30,12 @@ decision_log = Table(
     Column("route", String(255), nullable=False),
     # How many list items a filter removed (discovery); 1 otherwise.
     Column("affected", Integer, nullable=False, default=1),
+    # A list's row: every account the rule applied to, as [id, band] pairs in the order
+    # listed (`target_id` and `target_band` are the first of them). NULL for a row about
+    # one account. A JSON column rather than a child table: the row stays one INSERT in the
+    # writer's batch, and a purge, a legal hold's copy and an evidence bundle carry it as
+    # they carry every other column.
+    Column("targets", JSON, nullable=True),
     Index("ix_safe_accounts_decisions_at", "at"),
     Index("ix_safe_accounts_decisions_actor_id_at", "actor_id", "at"),
 )

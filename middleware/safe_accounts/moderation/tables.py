@@ -8,7 +8,7 @@ figure of the transparency report stays computable from stored rows. A case unde
 hold keeps everything.
 """
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from ..db.metadata import metadata
 
@@ -150,5 +150,6 @@ held_decisions = Table(
     Column("target_band", String(16), nullable=True),
     Column("route", String(255), nullable=False),
     Column("affected", Integer, nullable=False),
+    Column("targets", JSON, nullable=True),  # as the log's (`decisions/table.py`)
     Index("ix_safe_accounts_held_decisions_case_id", "case_id"),
 )

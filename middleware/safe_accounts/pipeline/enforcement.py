@@ -129,7 +129,7 @@ class Enforcement:
             # the app with the client's own `send`.
             await self._call_app(self.send)
             return
-        decision_id, refusal = records.judged(
+        decision_id, refusal = await records.judged(
             self.rt, spec=route.spec, route=route.name, at=self.now, decision=decision
         )
         if refusal is not None:
@@ -144,7 +144,7 @@ class Enforcement:
     async def _fixed(self) -> None:
         assert self.route.fixed is not None
         decision = await decide_fixed(self.rt.facts, self.route.fixed, self.view.actor)
-        _, refusal = records.judged(
+        _, refusal = await records.judged(
             self.rt, spec=self.route.spec, route=self.route.name, at=self.now, decision=decision
         )
         if refusal is not None:

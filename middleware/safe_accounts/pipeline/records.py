@@ -4,7 +4,8 @@ One implementation for every channel (an HTTP request, a WebSocket handshake, on
 of a socket), so a refusal counts the same towards the audit trail and the grooming
 alerts whichever way the attempt arrived. What each action records is the action table's
 (`decide/actions.py`). The writers only queue (a list append, a submit): nothing here waits
-for SQL or Redis, except the one lookup a contact request to a minor may need.
+for SQL or Redis, except a refusal's decision-log rows (written before the refusal is
+answered: `judged`) and the one lookup a contact request to a minor may need.
 """
 
 from __future__ import annotations
@@ -86,6 +87,55 @@ def counts_as_account(rt: Runtime, target: Party) -> bool:
     return target.id is not None and is_account(rt, target) is not False
 
 
+def decision_rows(
+    rt: Runtime,
+    *,
+    action: Action,
+    route: str,
+    at: float,
+    actor: Party,
+    pairs: Sequence[PairVerdict],
+    affected_by_rule: bool = False,
+) -> list[DecisionRow]:
+    """The decision-log rows of a decision: one per refused (or would-be refused) account;
+    the first row's id names the decision. With `affected_by_rule` (a list the app answered
+    with), one row per rule however long the list: `affected` counts the accounts and
+    `targets` names each, with its band."""
+    rows: dict[tuple[str, str | None], DecisionRow] = {}
+    listed: dict[str, list[list[str | None]]] = {}
+    for pair in per_account(rt, pairs):
+        rule = pair.verdict.rule
+        if rule is None:
+            continue
+        target = pair.target
+        if affected_by_rule:
+            accounts = listed.get(rule.id)
+            if accounts is not None:
+                accounts.append([target.id, target.band.value])
+                continue
+            listed[rule.id] = [[target.id, target.band.value]]
+        rows[(rule.id, target.id)] = DecisionRow(
+            id=new_decision_id(),
+            at=at,
+            action=action.value,
+            rule=rule.id,
+            policy_version=rt.policy.version,
+            mode=rule.mode.value,
+            outcome=rule.outcome.value,
+            status=STATUS.get(rule.outcome) if rule.mode is Mode.ENFORCE else None,
+            actor_id=actor.id,
+            actor_band=actor.band.value,
+            target_id=target.id,
+            target_band=target.band.value,
+            route=route,
+        )
+    if not affected_by_rule:
+        return list(rows.values())
+    return [
+        row._replace(affected=len(listed[row.rule]), targets=listed[row.rule]) for row in rows.values()
+    ]
+
+
 def log_decision(
     rt: Runtime,
     *,
@@ -96,55 +146,39 @@ def log_decision(
     pairs: Sequence[PairVerdict],
     affected_by_rule: bool = False,
 ) -> str | None:
-    """Queue a decision-log row per refused (or would-be refused) target; the first row's id
-    names the decision. With `affected_by_rule` (lists), one row per rule counts the targets."""
-    decision_id: str | None = None
-    rows: dict[tuple[str, str | None], DecisionRow] = {}
-    counts: dict[str, int] = {}
-    for pair in per_account(rt, pairs):
-        rule = pair.verdict.rule
-        if rule is None:
-            continue
-        if affected_by_rule and rule.id in counts:
-            counts[rule.id] += 1
-            continue
-        counts[rule.id] = 1
-        row_id = new_decision_id()
-        decision_id = decision_id or row_id
-        rows[(rule.id, pair.target.id)] = DecisionRow(
-            id=row_id,
-            at=at,
-            action=action.value,
-            rule=rule.id,
-            policy_version=rt.policy.version,
-            mode=rule.mode.value,
-            outcome=rule.outcome.value,
-            status=STATUS.get(rule.outcome) if rule.mode is Mode.ENFORCE else None,
-            actor_id=actor.id,
-            actor_band=actor.band.value,
-            target_id=pair.target.id,
-            target_band=pair.target.band.value,
-            route=route,
-        )
-    for row in rows.values():
-        if affected_by_rule and counts.get(row.rule, 1) > 1:
-            row = row._replace(affected=counts[row.rule])
+    """Queue a decision's rows (`decision_rows`); the decision id (None: no rule applied)."""
+    rows = decision_rows(
+        rt, action=action, route=route, at=at, actor=actor, pairs=pairs, affected_by_rule=affected_by_rule
+    )
+    for row in rows:
         rt.decisions.record(row)
-    return decision_id
+    return rows[0].id if rows else None
 
 
-def judged(
+async def judged(
     rt: Runtime, *, spec: ActionSpec, route: str, at: float, decision: Decision
 ) -> tuple[str | None, Refusal | None]:
     """Log `decision` and, when it refuses, count the attempt: the decision id (None when no
-    rule applied) and the refusal the client is told (None: the request goes on)."""
+    rule applied) and the refusal the client is told (None: the request goes on).
+
+    A refusal's rows are on the record before it is answered: written now, within the
+    policy's time budget (a worker killed right after answering loses none). When they
+    cannot be - the database is down or slow - the refusal is answered all the same (it is
+    already the protective answer) and its rows are queued like any other, counted in the
+    health report's `decision_log.answered_unwritten`. Everything else is queued."""
     if decision.decisive is None:
         return None, None
-    decision_id = log_decision(
+    rows = decision_rows(
         rt, action=spec.action, route=route, at=at, actor=decision.actor, pairs=decision.pairs
     )
+    decision_id = rows[0].id if rows else None
     refusal = refusal_of(decision.decisive.verdict, decision_id)
-    if refusal is not None and decision_id is not None:
+    if refusal is None:
+        for row in rows:
+            rt.decisions.record(row)
+        return decision_id, None
+    await rt.decisions.record_before_answer(rows, within=rt.facts.time_budget)
+    if decision_id is not None:
         record_refusal(rt, spec=spec, at=at, actor=decision.actor, pairs=decision.pairs, decision_id=decision_id)
     return decision_id, refusal
 

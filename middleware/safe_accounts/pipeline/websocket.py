@@ -160,7 +160,7 @@ class SocketGuard:
         route, view = self.route, self.view
         if route.fixed is not None:  # an endpoint that only ever refuses (`decide/fixed.py`)
             decision = await decide_fixed(self.rt.facts, route.fixed, view.actor)
-            _, refusal = records.judged(
+            _, refusal = await records.judged(
                 self.rt, spec=route.spec, route=route.name, at=self.rt.clock.now(), decision=decision
             )
             if refusal is not None:
@@ -211,7 +211,7 @@ class SocketGuard:
         if not targets:
             return None
         decision = await decide(self.rt.facts, rules, self.view.actor, targets)
-        _, refusal = records.judged(
+        _, refusal = await records.judged(
             self.rt, spec=ACTIONS[action], route=self.route.name, at=self.rt.clock.now(), decision=decision
         )
         return refusal
