@@ -39,6 +39,19 @@ LOOKUP_FAILED = re.compile(r"safety check for route (\S+) failed")
 # Routes whose rules do not fail closed: on a failed lookup the request goes to the app.
 FAIL_OPEN_ROUTES = ("block", "report", "friend-answer")
 
+# The gate's thresholds (docs/reliability.md, "The soak gate").
+MAX_503_SHARE = 0.0005  # of protected requests (every request but the route the policy does not know)
+MAX_RSS_GROWTH = 0.10  # a worker's median RSS over the last third of the run, over the middle third's
+RSS_SAMPLES_NEEDED = 9  # fewer (a very short run) and memory is not judged, which fails the gate
+RSS_INTERVAL = 0.5  # seconds between samples
+
+# The signal event each acknowledged answer stands for, by action kind (decide/actions.py):
+# a 2xx of these counts one event about the pair...
+EVENT_ON_SUCCESS = ("contact_request", "contact_response", "block", "report")
+# ...and so does a refusal (403 with our decision id) of these, one per refused target (the
+# soak's refused requests have one target each).
+EVENT_ON_REFUSAL = ("contact_request", "direct_message")
+
 
 @dataclass(frozen=True)
 class Options:
@@ -48,7 +61,12 @@ class Options:
     parents: int = 300
     groomers: int = 20
     think: float = 0.3  # mean pause between one client's requests (exponential), seconds
+    rate: float = 1.0  # load multiplier: each client's pause is think / rate
     seed: int = 8
+
+    @property
+    def pause(self) -> float:
+        return self.think / self.rate
 
 
 @dataclass
@@ -62,6 +80,8 @@ class Tally:
     scripted: Counter[tuple[str, int]] = field(default_factory=Counter)  # (action, status) of the script
     rss: dict[int, list[int]] = field(default_factory=dict)  # worker pid -> kB samples
     connections_peak: int = 0
+    protected: int = 0  # requests on routes the policy knows, 503s and their retries included
+    acknowledged: Counter[str] = field(default_factory=Counter)  # signal events answered, by action kind
 
 
 async def _pg(sql: str, database: str = "postgres") -> Any:
@@ -108,7 +128,7 @@ async def _sample(server: ServerProcess, database: str, tally: Tally, stop: asyn
                 tally.rss.setdefault(pid, []).append(kb)
         tally.connections_peak = max(tally.connections_peak, await _connections(database))
         try:
-            await asyncio.wait_for(stop.wait(), 1.0)
+            await asyncio.wait_for(stop.wait(), RSS_INTERVAL)
         except TimeoutError:
             pass
 
@@ -129,6 +149,7 @@ async def _client(port: int, population: Population, script: Any,
                 tally.errors[str(exc).split(":")[0]] += 1
                 if scripted:
                     script.append(request)
+                await asyncio.sleep(1.0)  # a new connection next time, after a pause
                 continue
             tally.latencies.append(time.perf_counter() - started)
             if scripted:
@@ -145,8 +166,15 @@ async def _client(port: int, population: Population, script: Any,
                 tally.unexpected.append(f"{status} {request}")
             elif status == 503 and not (media == "application/problem+json" and b"/unavailable" in body):
                 tally.unexpected.append(f"503 not ours {request}")
-            if status == 403 and b"decision_id" in body:
+            refused = status == 403 and b"decision_id" in body
+            if refused:
                 tally.refusal_ids.append(json.loads(body)["decision_id"])
+            if request.kind != "unknown_route":
+                tally.protected += 1
+            if (refused and request.kind in EVENT_ON_REFUSAL) or (
+                200 <= status < 300 and request.kind in EVENT_ON_SUCCESS
+            ):
+                tally.acknowledged[request.kind] += 1
     finally:
         await connection.close()
 
@@ -158,6 +186,8 @@ async def soak(options: Options) -> tuple[bool, str]:
     prefix = f"soak:{uuid.uuid4().hex[:10]}:"
     url = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
     work = Path(tempfile.mkdtemp(prefix="sa-soak-"))
+    finals = work / "health"
+    finals.mkdir()
     policy = work / "policy.yaml"
     policy.write_text(POLICY)
     population = Population.make(options.parents, options.groomers)
@@ -173,7 +203,7 @@ async def soak(options: Options) -> tuple[bool, str]:
         baseline = await _connections(database)
         server = ServerProcess(
             {"SA_SERVED_DATABASE_URL": url, "SA_SERVED_POLICY": str(policy), "SA_SERVED_REDIS_URL": REDIS_URL,
-             "SA_SERVED_PREFIX": prefix},
+             "SA_SERVED_PREFIX": prefix, "SA_SERVED_HEALTH_DIR": str(finals)},
             work / "server.log", workers=options.workers,
         )
         server.start()
@@ -185,7 +215,7 @@ async def soak(options: Options) -> tuple[bool, str]:
         started = time.monotonic()
         await asyncio.gather(*(
             _client(server.port, population, script, random.Random(rng.random()), started + options.seconds,
-                    options.think, tally)
+                    options.pause, tally)
             for _ in range(options.clients)
         ))
         elapsed = time.monotonic() - started
@@ -197,8 +227,9 @@ async def soak(options: Options) -> tuple[bool, str]:
         server = None
         after = await _connections(database)
         failures = Counter(m.group(1) for m in LOOKUP_FAILED.finditer((work / "server.log").read_text()))
+        final = [json.loads(f.read_text()) for f in sorted(finals.glob("*.json"))]
         return await _check(options, population, tally, url, scripted - len(script), scripted, elapsed,
-                            baseline, after, health, failures)
+                            baseline, after, health, failures, final)
     finally:
         if server is not None:
             server.stop()
@@ -226,7 +257,7 @@ def _ms(seconds: float) -> str:
 
 async def _check(options: Options, population: Population, tally: Tally, url: str, done: int, scripted: int,
                  elapsed: float, baseline: int, after: int, health: dict[str, Any],
-                 failures: Counter[str]) -> tuple[bool, str]:
+                 failures: Counter[str], final: list[dict[str, Any]]) -> tuple[bool, str]:
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
@@ -235,74 +266,133 @@ async def _check(options: Options, population: Population, tally: Tally, url: st
             rows = int((await conn.execute(select(func.count()).select_from(decision_log))).scalar_one())
     finally:
         await engine.dispose()
-    # One alert per account; the signals crossed after it are keys of its counts.
-    per_key = Counter(r.subject for r in alert_rows)
+    checks: list[tuple[bool, str]] = []  # (passed, what was checked and found)
+
+    # Alerts: one per account while not resolved; the signals crossed after it are keys of its counts.
+    per_account = Counter(r.subject for r in alert_rows)
     crossed = {(r.subject, s) for r in alert_rows for s in (r.signal, *r.counts)}
     expected = {(g, s) for g in population.groomers for s in GROOMER_SIGNALS}
-    problems: list[str] = []
-    if tally.unexpected:
-        problems.append(f"{len(tally.unexpected)} unexpected 5xx, e.g. {tally.unexpected[:3]}")
-    if tally.errors:
-        problems.append(f"transport errors: {dict(tally.errors)}")
+    missing = sorted(expected - crossed)
     if done < scripted:
-        problems.append(f"only {done} of {scripted} scripted groomer requests were sent: run longer")
+        checks.append((False, f"missing alerts: cannot tell, only {done} of {scripted} scripted groomer requests "
+                              "were sent (run longer)"))
     else:
-        missing = expected - crossed
-        if missing:
-            fail_open = sum(failures[r] for r in FAIL_OPEN_ROUTES)
-            why = f" ({fail_open} lookups failed on fail-open routes: their events are not recorded)" if fail_open else ""
-            problems.append(f"{len(missing)} alerts never raised, e.g. {sorted(missing)[:3]}{why}")
-    twice = {k: n for k, n in per_key.items() if n > 1}
-    if twice:
-        problems.append(f"alerts raised more than once: {twice}")
-    strangers = set(per_key) - set(population.groomers)
-    if strangers:
-        problems.append(f"alerts against ordinary accounts: {sorted(strangers)[:5]}")
-    lost = len(set(tally.refusal_ids) - logged)
-    if lost:
-        problems.append(f"{lost} refusals answered but not in the decision log after a graceful stop")
-    if after > baseline:
-        problems.append(f"{after - baseline} PostgreSQL connections left open after shutdown")
+        fail_open = sum(failures[r] for r in FAIL_OPEN_ROUTES)
+        why = f"; {fail_open} lookups failed on fail-open routes" if missing and fail_open else ""
+        example = f", e.g. {missing[:3]}" if missing else ""
+        checks.append((not missing, f"missing alerts: {len(missing)} of the {len(expected)} (groomer, signal) "
+                                    f"crossings the script must raise{why}{example}"))
+    twice = {k: n for k, n in per_account.items() if n > 1}
+    checks.append((not twice, f"alerts raised twice: {len(twice)} accounts with more than one alert"
+                              + (f" {twice}" if twice else "")))
+    strangers = sorted(set(per_account) - set(population.groomers))
+    checks.append((not strangers, f"alerts against ordinary accounts: {len(strangers)}"
+                                  + (f", e.g. {strangers[:5]}" if strangers else "")))
+
+    # Events: what the clients were answered against what the workers' writers put in the signal store.
+    answered = sum(tally.acknowledged.values())
+    workers = len(final)
+    took = sum(int(_signals(h).get("recorded", 0)) for h in final)
+    waiting = sum(int(_signals(h).get("queued", 0)) + _pending(h) for h in final)
+    dropped = sum(int(_signals(h).get(k, 0)) for h in final for k in ("overflowed", "rejected")) + sum(
+        int((h.get("pending_facts") or {}).get("lost", 0) or 0) for h in final
+    )
+    events_ok = workers == options.workers and took == answered and not waiting and not dropped
+    checks.append((events_ok, f"lost events: the clients were answered {answered} signal events, the signal store "
+                              f"took {took} (lost {answered - took}; still queued or pending {waiting}; dropped "
+                              f"{dropped}; final health from {workers} of {options.workers} workers)"))
+
+    lost = sorted(set(tally.refusal_ids) - logged)
+    checks.append((not lost, f"lost decision rows: {len(lost)} of the {len(set(tally.refusal_ids))} refusals answered "
+                             "are not in the decision log after a graceful stop"))
+
+    unavailable = tally.statuses.get(503, 0)
+    share = unavailable / tally.protected if tally.protected else 0.0
+    checks.append((share < MAX_503_SHARE, f"503s: {unavailable} of {tally.protected} protected requests = "
+                                          f"{share:.3%} (under {MAX_503_SHARE:.2%})"))
+
     growth = []
-    for pid, samples in tally.rss.items():
-        if len(samples) >= 10:
-            third = len(samples) // 3
-            early, late = statistics.median(samples[third:2 * third]), statistics.median(samples[2 * third:])
-            growth.append((pid, samples[0], early, late, max(samples)))
-            if late > early * 1.2:
-                problems.append(f"worker {pid} RSS grew from {early / 1024:.0f} MB to {late / 1024:.0f} MB")
+    flat = True
+    for _, samples in sorted(tally.rss.items()):
+        if len(samples) < RSS_SAMPLES_NEEDED:
+            flat = False
+            continue
+        third = len(samples) // 3
+        middle, last = statistics.median(samples[third:2 * third]), statistics.median(samples[2 * third:])
+        growth.append((samples[0], middle, last, max(samples), last / middle - 1))
+        flat = flat and last <= middle * (1 + MAX_RSS_GROWTH)
+    flat = flat and len(growth) == options.workers
+    checks.append((flat, f"flat memory: each worker's median RSS over the last third of the run at most "
+                         f"{MAX_RSS_GROWTH:.0%} over the middle third's: "
+                         + (", ".join(f"{g:+.1%}" for *_, g in growth) or "no worker sampled")
+                         + f" ({sum(map(len, tally.rss.values()))} samples of {len(tally.rss)} workers, "
+                           f"{RSS_SAMPLES_NEEDED} each needed)"))
+
+    others = len(tally.unexpected)
+    checks.append((not others, f"other 5xx: {others}" + (f", e.g. {tally.unexpected[:3]}" if others else "")))
+    checks.append((not tally.errors, f"transport errors: {dict(tally.errors) or 0}"))
+    checks.append((after <= baseline, f"PostgreSQL connections left open after shutdown: {max(0, after - baseline)}"))
+
     latencies = sorted(tally.latencies)
     total = sum(tally.statuses.values())
 
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else 0.0
 
+    passed = all(ok for ok, _ in checks)
+    failed = [line.split(":")[0] for ok, line in checks if not ok]
     lines = [
-        f"- command: `make soak SOAK_ARGS=\"--seconds {options.seconds:g} --clients {options.clients} "
-        f"--think {options.think:g}\"` ({options.workers} uvicorn workers, each client pausing {options.think:g} s "
-        f"on average between requests and 1 s after a 503, {len(population.parents)} parents, {len(population.children)} children, "
-        f"{len(population.groomers)} groomers; PostgreSQL + Redis on loopback; 2 cores shared by server and clients)",
-        f"- requests: {total} in {elapsed:.1f} s = {total / elapsed:.0f} req/s; "
+        f"- command: `python -m tests.soak --seconds {options.seconds:g} --clients {options.clients} "
+        f"--think {options.think:g} --rate {options.rate:g}` ({options.workers} uvicorn workers, each client pausing "
+        f"{options.pause:g} s on average between requests and 1 s after a 503, {len(population.parents)} parents, "
+        f"{len(population.children)} children, {len(population.groomers)} groomers; PostgreSQL + Redis on loopback; "
+        "2 cores shared by server and clients)",
+        f"- requests: {total} in {elapsed:.1f} s = {total / elapsed:.0f} req/s (offered about "
+        f"{options.clients / options.pause if options.pause else float('inf'):.0f}/s); "
         f"latency p50 {_ms(pct(0.5))}, p90 {_ms(pct(0.9))}, p99 {_ms(pct(0.99))}, max {_ms(latencies[-1] if latencies else 0)}",
-        f"- statuses: {', '.join(f'{k}: {v}' for k, v in sorted(tally.statuses.items()))} "
-        f"(503s: {tally.statuses.get(503, 0)}, each the designed fail-closed problem; other 5xx: {len(tally.unexpected)})",
+        f"- statuses: {', '.join(f'{k}: {v}' for k, v in sorted(tally.statuses.items()))}",
         f"- by action: {', '.join(f'{k}: {v}' for k, v in sorted(tally.by_kind.items()))}",
-        f"- alerts: {len(alert_rows)} rows for {len(per_key)} (account, signal) pairs, each exactly once; "
-        f"expected {len(expected)} from the groomers' script, missing {len(expected - set(per_key))}, "
-        f"against ordinary accounts {len(strangers)}",
-        f"- decision log: {rows} rows; every one of the {len(set(tally.refusal_ids))} refusals answered is in it "
-        f"(lost {lost})" if not lost else f"- decision log: {rows} rows; {lost} answered refusals missing",
+        f"- signal events answered, by action: {', '.join(f'{k}: {v}' for k, v in sorted(tally.acknowledged.items()))}",
+        f"- alerts: {len(alert_rows)} rows for {len(per_account)} accounts; decision log: {rows} rows",
         f"- PostgreSQL connections to the run's database: {baseline} before, peak {tally.connections_peak} during, "
         f"{after} after shutdown",
         "- worker RSS (MB: first sample, median of the middle third, median of the last third, max): "
-        + "; ".join(f"{a / 1024:.0f} / {b / 1024:.0f} / {c / 1024:.0f} / {d / 1024:.0f}" for _, a, b, c, d in growth),
-        f"- one worker's health at the end: {health.get('decision_log')}, signals queued "
-        f"{health.get('alerts', {}).get('signals', {}).get('queued')}",
+        + "; ".join(f"{a / 1024:.0f} / {b / 1024:.0f} / {c / 1024:.0f} / {d / 1024:.0f}"
+                    for a, b, c, d, _ in growth),
+        f"- one worker's health at the end of the load: decision log {health.get('decision_log')}, signals queued "
+        f"{_signals(health).get('queued')}",
+        "- where lookups' time went, each worker (kind: queries, failed, gave up waiting for a connection; "
+        "total ms waiting for a connection / running the query): "
+        + " | ".join(_lookups(h) for h in final),
         "- lookups that failed or ran out of their time budget, by route (server log): "
-        + (", ".join(f"{k}: {v}" for k, v in sorted(failures.items())) or "none")
-        + f"; on the fail-open routes ({', '.join(FAIL_OPEN_ROUTES)}) the app still answered 2xx",
-        f"- the groomers' script (action, status: count): "
+        + (", ".join(f"{k}: {v}" for k, v in sorted(failures.items())) or "none"),
+        "- the groomers' script (action, status: count): "
         + ", ".join(f"{k} {st}: {n}" for (k, st), n in sorted(tally.scripted.items())),
-        f"- result: {'PASSED' if not problems else 'FAILED: ' + '; '.join(problems)}",
+        "- checks:",
+        *(f"  - {'PASS' if ok else 'FAIL'} {line}" for ok, line in checks),
+        f"- result: {'PASSED' if passed else 'FAILED (' + ', '.join(failed) + ')'}",
     ]
-    return not problems, "\n".join(lines)
+    return passed, "\n".join(lines)
+
+
+def _signals(health: dict[str, Any]) -> dict[str, Any]:
+    part = health.get("alerts", {}).get("signals", {})
+    return part if isinstance(part, dict) else {}
+
+
+def _pending(health: dict[str, Any]) -> int:
+    """Events queued while a fact they need is still being looked up (pending facts), if the
+    worker reports any."""
+    part = health.get("pending_facts")
+    if isinstance(part, dict):
+        return int(part.get("pending", 0) or 0)
+    return 0
+
+
+def _lookups(health: dict[str, Any]) -> str:
+    kinds = (health.get("lookups") or {}).get("by_kind") or {}
+    return "; ".join(
+        f"{kind}: {k.get('queries')}, {k.get('failed')}, {k.get('gave_up_waiting')}; "
+        f"{(k.get('waiting_for_connection') or {}).get('total_ms')} / {(k.get('running_query') or {}).get('total_ms')}"
+        for kind, k in sorted(kinds.items())
+    ) or "not reported"

@@ -12,8 +12,14 @@ import json as jsonlib
 from typing import Any
 
 
+# A request not answered within this long is a failure of the run (a transport error), not
+# a wait: a worker that stops answering must fail the gate, not hang it.
+ANSWER_TIMEOUT = 10.0
+
+
 class WireError(Exception):
-    """The connection broke or the server answered something this client cannot read."""
+    """The connection broke, the server answered something this client cannot read, or it
+    did not answer within ANSWER_TIMEOUT."""
 
 
 class Connection:
@@ -24,9 +30,6 @@ class Connection:
 
     async def request(self, method: str, path: str, actor: str, json: Any = None) -> tuple[int, bytes, str]:
         """(status, body, content type)."""
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(*self._address)
-        assert self._reader is not None
         body = b"" if json is None else jsonlib.dumps(json).encode()
         head = (
             f"{method} {path} HTTP/1.1\r\nhost: soak\r\nx-account-id: {actor}\r\n"
@@ -34,10 +37,13 @@ class Connection:
             + "\r\n"
         )
         try:
-            self._writer.write(head.encode() + body)
-            await self._writer.drain()
-            return await self._response()
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            async with asyncio.timeout(ANSWER_TIMEOUT):
+                if self._writer is None:
+                    self._reader, self._writer = await asyncio.open_connection(*self._address)
+                self._writer.write(head.encode() + body)
+                await self._writer.drain()
+                return await self._response()
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:  # TimeoutError is an OSError
             await self.close()
             raise WireError(f"{exc.__class__.__name__}: {exc}") from exc
 
