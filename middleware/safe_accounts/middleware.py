@@ -115,7 +115,8 @@ class SafeAccountsMiddleware:
         self.app = app
         loaded = load_policy(Path(policy))
         self.settings = Settings.resolve(database_url, redis_url, redis_prefix)
-        self.engine = make_engine(self.settings.database_url)
+        pool = loaded.policy.defaults.pool
+        self.engine = make_engine(self.settings.database_url, pool_size=pool.size, max_overflow=pool.overflow)
         self.policy = CompiledPolicy(
             loaded.policy, loaded.version, self.engine, clock=clock, framework_not_found=framework_of(app)
         )

@@ -1,8 +1,10 @@
 """`BandDirectory`: the one place the rest of Safe Accounts asks "what is this account's band?".
 
 Reads come from the in-process cache when they can (`cached` never does I/O, for the
-request path); the misses of a whole request are one query. Changes go to the store,
-to this process's cache, and to every other process's cache through Redis pub/sub.
+request path); the misses of a whole request are one query, and a miss for an account
+already being fetched waits for that fetch instead of querying again (`_singleflight.py`).
+An account with no record is cached as such, like one with a record. Changes go to the
+store, to this process's cache, and to every other process's cache through Redis pub/sub.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
+from .._singleflight import Flights
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import storage_errors
 from ..policy.model import BandCacheSettings
@@ -43,6 +46,8 @@ class BandDirectory:
         self._cache = BandCache(cache, clock)
         # Bumped by every invalidation: a fetch that raced one must not cache what it read.
         self._epoch = 0
+        # Misses being fetched: concurrent requests about one account make one query.
+        self._flights: Flights[str, BandRecord] = Flights()
         self._invalidations = (
             None
             if redis is None
@@ -84,22 +89,28 @@ class BandDirectory:
         if not missing:
             return found
         missing = list(dict.fromkeys(missing))
+        fetched = await self._flights.get(missing, self._fetch)
+        for account_id in missing:
+            record = fetched.get(account_id)
+            found[account_id] = unknown(account_id) if record is None else record
+        return found
+
+    async def _fetch(self, missing: list[str]) -> dict[str, BandRecord]:
+        """One query for `missing`, cached (an `unknown` record for each one without a record)
+        unless an invalidation came while it ran."""
         epoch = self._epoch
         # A store of the app's own making fails like ours: as a StorageError.
         with storage_errors("reading age bands"):
             fetched = await self.store.fetch(missing)
         keep = epoch == self._epoch
-        for account_id in missing:
-            record = fetched.get(account_id)
-            if record is None:
-                found[account_id] = unknown(account_id)
-                if keep:
+        if keep:
+            for account_id in missing:
+                record = fetched.get(account_id)
+                if record is None:
                     self._cache.put_unknown(account_id)
-            else:
-                found[account_id] = record
-                if keep:
+                else:
                     self._cache.put(record)
-        return found
+        return fetched
 
     async def set(
         self,
@@ -122,6 +133,7 @@ class BandDirectory:
         with storage_errors("writing age bands"):
             await self.store.put([record])
         self._epoch += 1
+        self._flights.forget()
         self._cache.put(record)
         if self._invalidations is not None:
             await self._invalidations.publish([account_id])
@@ -140,8 +152,14 @@ class BandDirectory:
             await self._invalidations.start()
 
     async def close(self) -> None:
+        await self._flights.close()
         if self._invalidations is not None:
             await self._invalidations.close()
+
+    @property
+    def flights(self) -> Flights[str, BandRecord]:
+        """The fetches in flight, and how many misses joined one (for health)."""
+        return self._flights
 
     @property
     def subscribed(self) -> bool:
@@ -150,11 +168,13 @@ class BandDirectory:
 
     def _forget(self, account_ids: Sequence[str]) -> None:
         self._epoch += 1
+        self._flights.forget()
         for account_id in account_ids:
             self._cache.discard(account_id)
 
     def _forget_all(self) -> None:
         self._epoch += 1
+        self._flights.forget()
         self._cache.clear()
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..clock import SYSTEM_CLOCK, Clock
+from ..db.pool import connection
 from ..errors import ConfigurationError, InvalidBand, storage_errors
 from ..policy.model import HostBands, OwnBands
 from .age import AgeBand, Assurance, BandRecord, band_on
@@ -93,7 +94,7 @@ class OwnBandStore:
         today = self._clock.today()
         found: dict[str, BandRecord] = {}
         with storage_errors("reading age bands"):
-            async with self._reader.connect() as conn:
+            async with connection(self._reader, "bands") as conn:
                 for chunk in _chunks(ids):
                     rows = await conn.execute(self._select, {"ids": chunk})
                     for row in rows:
@@ -218,7 +219,7 @@ class HostBandStore:
         today = self._clock.today()
         found: dict[str, BandRecord] = {}
         with storage_errors(f"reading birth dates from {self.source[5:]}"):
-            async with self._engine.connect() as conn:
+            async with connection(self._engine, "bands") as conn:
                 if self._id_kind is None:
                     self._id_kind = await conn.run_sync(self._inspect)
                 id_col = self._table.c[self._id_name]

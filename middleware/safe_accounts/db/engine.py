@@ -10,12 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ..config import database_url
 
 
-def make_engine(url: str | None = None, **options: Any) -> AsyncEngine:
+def make_engine(
+    url: str | None = None, *, pool_size: int = 10, max_overflow: int = 10, **options: Any
+) -> AsyncEngine:
     """An `AsyncEngine` for `url` (or the configured default).
 
     SQLite gets WAL and a busy timeout so that a web worker and the CLI can share
-    the embedded file; PostgreSQL gets a pool that checks connections before use,
-    so a restarted server is survived without a restart of ours.
+    the embedded file; PostgreSQL gets a pool of `pool_size` connections (and up to
+    `max_overflow` more under a burst: the policy's `defaults.pool`) that checks
+    connections before use, so a restarted server is survived without a restart of ours.
     """
     url = database_url(url)
     if url.startswith("sqlite"):
@@ -32,9 +35,7 @@ def make_engine(url: str | None = None, **options: Any) -> AsyncEngine:
 
         return engine
     options.setdefault("pool_pre_ping", True)
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 10)
-    engine = create_async_engine(url, **options)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, **options)
     if engine.dialect.driver == "asyncpg":
         event.listen(engine.sync_engine, "do_connect", _asyncpg_connect)
     return engine

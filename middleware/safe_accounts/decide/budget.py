@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from ..db.pool import until
 from ..errors import StorageError
 
 
@@ -20,9 +21,14 @@ class OverBudget(StorageError):
 
 @asynccontextmanager
 async def within(seconds: float) -> AsyncIterator[None]:
-    """Cancel what runs inside after `seconds`, and raise `OverBudget` when it was cancelled."""
+    """Cancel what runs inside after `seconds`, and raise `OverBudget` when it was cancelled.
+    Lookups inside know the deadline: they wait for a pool connection only while their query
+    could still finish before it (`db/pool.py`)."""
     try:
-        async with asyncio.timeout(seconds):
-            yield
+        async with asyncio.timeout(seconds) as timeout:
+            when = timeout.when()
+            assert when is not None
+            with until(when):
+                yield
     except TimeoutError as exc:
         raise OverBudget(f"time budget exceeded ({seconds * 1000:g} ms)") from exc

@@ -80,5 +80,6 @@ class StoreFacts:
         await self.relationships.start()
 
     async def close(self) -> None:
+        await self.accounts.close()
         await self.relationships.close()
         await self.bands.close()

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import BindParameter
 
 from .._callables import import_callable
+from ..db.pool import connection
 from ..errors import storage_errors
 from ..policy import model
 
@@ -61,7 +62,7 @@ class Lookup:
                 return [row if isinstance(row, tuple) else (row,) for row in (result or ())]
             assert self._clause is not None and self._engine is not None
             bound = {k: v for k, v in params.items() if k in self._params}
-            async with self._engine.connect() as conn:
+            async with connection(self._engine, self.name) as conn:
                 rows = await conn.execute(self._clause, bound)
                 return [tuple(r) for r in rows.all()]
 

@@ -2,7 +2,10 @@
 
 A discovery page asks "which of these 50 accounts are the viewer's connections?" in one
 query; a DM asks about one pair. Answers are cached per (actor, target) for
-`relationships.cache_seconds`, so a conversation's second message costs no SQL.
+`relationships.cache_seconds`, so a conversation's second message costs no SQL. "Not
+connected" and "no mutual connection" are cached like any other answer, and forgotten the
+same way. A miss for a pair already being looked up waits for that lookup instead of
+querying again (`_singleflight.py`): a burst of messages to one account is one query.
 
 A change the middleware sees (a block, an accepted or rejected request) is forgotten in
 every worker before it is answered (`forget_everywhere`, over Redis pub/sub; without
@@ -13,10 +16,11 @@ down it caches nothing, so no change it could miss is ever answered from its cac
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .._singleflight import Flights
 from .._ttlcache import TTLCache
 from ..clock import SYSTEM_CLOCK, Clock
 from ..policy import model
@@ -53,6 +57,9 @@ class RelationshipDirectory:
         # Bumped by every forget: a lookup that raced one must not cache what it read.
         self._epoch = 0
         self._caching = True
+        # Pairs being looked up: concurrent misses for one pair make one query.
+        self._connecting: Flights[tuple[str, str], bool] = Flights()
+        self._counting: Flights[tuple[str, str], int] = Flights()
         self._invalidations = (
             None
             if redis is None
@@ -85,18 +92,27 @@ class RelationshipDirectory:
             elif hit:
                 found.add(target)
         if misses:
-            epoch = self._epoch
-            connected = set(await self._connected.ids(actor=actor, targets=misses))
-            keep = self._caching and epoch == self._epoch
-            for target in misses:
-                is_connected = target in connected
-                if keep:
-                    self._pairs.put((actor, target), is_connected)
-                    # Connections are symmetric (friends, mutual follows): cache both ways.
-                    self._pairs.put((target, actor), is_connected)
-                if is_connected:
-                    found.add(target)
+            pairs = [(actor, t) for t in dict.fromkeys(misses)]
+            answers = await self._connecting.get(pairs, self._look_up_connected)
+            found.update(target for (_, target), is_connected in answers.items() if is_connected)
         return frozenset(found)
+
+    async def _look_up_connected(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+        """One query for `pairs` (all of one actor), every answer cached, "no" as well as "yes"."""
+        assert self._connected is not None
+        actor = pairs[0][0]
+        epoch = self._epoch
+        connected = set(await self._connected.ids(actor=actor, targets=[t for _, t in pairs]))
+        keep = self._caching and epoch == self._epoch
+        answers: dict[tuple[str, str], bool] = {}
+        for pair in pairs:
+            target = pair[1]
+            is_connected = answers[pair] = target in connected
+            if keep:
+                self._pairs.put(pair, is_connected)
+                # Connections are symmetric (friends, mutual follows): cache both ways.
+                self._pairs.put((target, actor), is_connected)
+        return answers
 
     async def mutual(self, actor: str, target: str) -> int:
         """How many connections `actor` and `target` share (0 when no source is configured)."""
@@ -105,18 +121,26 @@ class RelationshipDirectory:
         hit = self._mutuals.get((actor, target))
         if hit is not None:
             return hit
+        pair = (actor, target)
+        return (await self._counting.get((pair,), self._count_mutual))[pair]
+
+    async def _count_mutual(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """One query for the one pair, its count cached, 0 as well as any other."""
+        assert self._mutual is not None
+        ((actor, target),) = pairs
         epoch = self._epoch
         value = int(await self._mutual.scalar(actor=actor, target=target) or 0)
         if self._caching and epoch == self._epoch:
             self._mutuals.put((actor, target), value)
             self._mutuals.put((target, actor), value)
-        return value
+        return {(actor, target): value}
 
     def forget(self, *accounts: str) -> None:
         """Drop what this worker caches about `accounts`, each way (one pass over the cache)."""
         if not accounts:
             return
         self._epoch += 1
+        self._forget_flights()
         gone = frozenset(accounts)
         self._pairs.discard_where(lambda key: key[0] in gone or key[1] in gone)
         self._mutuals.discard_where(lambda key: key[0] in gone or key[1] in gone)
@@ -139,8 +163,15 @@ class RelationshipDirectory:
             await self._invalidations.start()
 
     async def close(self) -> None:
+        await self._connecting.close()
+        await self._counting.close()
         if self._invalidations is not None:
             await self._invalidations.close()
+
+    @property
+    def flights(self) -> dict[str, Flights[tuple[str, str], Any]]:
+        """The lookups in flight, by kind, and how many misses joined one (for health)."""
+        return {"connected": self._connecting, "mutual_count": self._counting}
 
     @property
     def subscribed(self) -> bool:
@@ -149,6 +180,11 @@ class RelationshipDirectory:
 
     def _forget_all_of(self, accounts: Sequence[str]) -> None:
         self.forget(*accounts)
+
+    def _forget_flights(self) -> None:
+        # A change came: later misses must not join a lookup that began before it.
+        self._connecting.forget()
+        self._counting.forget()
 
     def _stop_caching(self) -> None:
         # Changes published while the subscription is down would be missed: cache nothing.
@@ -161,5 +197,6 @@ class RelationshipDirectory:
 
     def _clear(self) -> None:
         self._epoch += 1
+        self._forget_flights()
         self._pairs.clear()
         self._mutuals.clear()

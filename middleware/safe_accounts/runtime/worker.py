@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .._singleflight import Flights
 from ..alerts.pipeline import GroomingAlerts
 from ..bands.directory import BandDirectory
 from ..clock import Clock
 from ..config import DEFAULT_REDIS_PREFIX, channel_prefix, without_password
 from ..db import migrate
+from ..db.pool import timings
 from ..decide.facts import RestrictionFacts
 from ..decide.stores import StoreFacts
 from ..decisions.log import DecisionLog
@@ -92,9 +94,25 @@ class Runtime:
             "decision_log": self.decisions.health(),
             "rewrite_misses": dict(self.misses),
             "identity": self.actors.health(),
+            "lookups": self.lookup_health(),
         }
         for name, part in self.health_parts.items():
             report[name] = part()
+        return report
+
+    def lookup_health(self) -> dict[str, Any]:
+        """Where lookups' time goes (waiting for a pool connection, then the query) by kind,
+        the pool's state, and how many misses shared another request's fetch."""
+        report = timings(self.engine).health()
+        facts = self.facts
+        flights: dict[str, Flights[Any, Any]] = {
+            "bands": facts.bands.flights,
+            "accounts.created_at": facts.accounts.flights,
+        }
+        flights.update({f"relationships.{k}": f for k, f in facts.relationships.flights.items()})
+        report["shared_fetches"] = {
+            kind: {"fetches": f.started, "joined": f.joined, "in_flight": len(f)} for kind, f in flights.items()
+        }
         return report
 
     async def drain(self) -> None:

@@ -1,0 +1,193 @@
+"""Connections for lookups on the request path: waited for only while the query can still
+finish in time, and timed.
+
+A lookup's time is two parts: waiting in line for a pool connection, then running the query.
+On a saturated worker the first grows while the second does not, and a request whose budget
+is nearly gone used to wait for a connection anyway, then run out of time in the query. Here
+a lookup under a deadline (`until`, set by the request's time budget) waits for a connection
+at most until the deadline less the kind's typical query time, and gives up at once (as a
+`StorageError`, so the rules' `on_failure` decides as for any failed lookup) when there is no
+idle connection and no time left for even the query. The typical query time is measured: a
+moving average of the kind's recent queries.
+
+Both parts are counted per lookup kind (`bands`, `relationships.connected`, ...), per pool,
+into small fixed histograms for the health report (`docs/reliability.md`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextvars
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import Pool, QueuePool
+
+from ..errors import StorageError
+
+# Upper bounds of the histogram buckets, in milliseconds; the last bucket is everything above.
+BUCKETS_MS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+# Weight of the latest query in the typical query time: recent enough to follow load, steady
+# enough that one slow query does not make every request give up.
+TYPICAL_WEIGHT = 0.1
+
+# The loop time by which the current request's lookups must be done (None: no deadline).
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("safe_accounts_deadline", default=None)
+
+
+class NoConnectionInTime(StorageError):
+    """No pool connection could be had early enough for the query to finish within the budget."""
+
+
+@contextmanager
+def until(deadline: float) -> Iterator[None]:
+    """Lookups inside must be done by `deadline` (the event loop's clock); an outer, earlier
+    deadline stays."""
+    outer = _deadline.get()
+    token = _deadline.set(deadline if outer is None else min(outer, deadline))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+class Histogram:
+    """Counts of durations by bucket (`BUCKETS_MS`), with their sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS_MS) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect.bisect_left(BUCKETS_MS, seconds * 1000)] += 1
+        self.total += seconds
+
+    def health(self) -> dict[str, Any]:
+        labels = [f"<={b}ms" for b in BUCKETS_MS] + [f">{BUCKETS_MS[-1]}ms"]
+        return {"total_ms": round(self.total * 1000, 3), "buckets": dict(zip(labels, self.counts, strict=True))}
+
+
+class LookupTimes:
+    """Where one kind of lookup's time went: waiting for a connection, then the query."""
+
+    __slots__ = ("count", "failed", "gave_up", "typical", "waiting", "querying")
+
+    def __init__(self) -> None:
+        self.count = 0  # queries run to the end
+        self.failed = 0  # queries that raised or were cancelled (a budget overrun)
+        self.gave_up = 0  # lookups that gave up waiting for a connection
+        self.typical = 0.0  # seconds: the moving average of this kind's query times
+        self.waiting = Histogram()
+        self.querying = Histogram()
+
+    def observe(self, waited: float, queried: float) -> None:
+        self.count += 1
+        self.waiting.observe(waited)
+        self.querying.observe(queried)
+        self.typical = queried if self.count == 1 else self.typical + TYPICAL_WEIGHT * (queried - self.typical)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "queries": self.count,
+            "failed": self.failed,
+            "gave_up_waiting": self.gave_up,
+            "typical_query_ms": round(self.typical * 1000, 3),
+            "waiting_for_connection": self.waiting.health(),
+            "running_query": self.querying.health(),
+        }
+
+
+class PoolTimings:
+    """The `LookupTimes` of every kind of lookup on one pool."""
+
+    __slots__ = ("kinds", "pool", "__weakref__")
+
+    def __init__(self, pool: Pool) -> None:
+        self.kinds: dict[str, LookupTimes] = {}
+        self.pool = weakref.ref(pool)
+
+    def of(self, kind: str) -> LookupTimes:
+        times = self.kinds.get(kind)
+        if times is None:
+            times = self.kinds[kind] = LookupTimes()
+        return times
+
+    def health(self) -> dict[str, Any]:
+        pool = self.pool()
+        report: dict[str, Any] = {"by_kind": {kind: t.health() for kind, t in sorted(self.kinds.items())}}
+        if isinstance(pool, QueuePool):
+            report["pool"] = {
+                "size": pool.size(),
+                "max_overflow": pool._max_overflow,  # noqa: SLF001 - QueuePool keeps it nowhere public
+                "idle": pool.checkedin(),
+                "in_use": pool.checkedout(),
+            }
+        return report
+
+
+_timings: weakref.WeakKeyDictionary[Pool, PoolTimings] = weakref.WeakKeyDictionary()
+
+
+def timings(engine: AsyncEngine) -> PoolTimings:
+    """The lookup timings of `engine`'s pool (shared by its `execution_options` copies)."""
+    pool = engine.pool
+    found = _timings.get(pool)
+    if found is None:
+        found = _timings[pool] = PoolTimings(pool)
+    return found
+
+
+def _idle(pool: Pool) -> bool:
+    """Whether a checkout would not wait: an idle connection, or room to open one."""
+    if not isinstance(pool, QueuePool):
+        return True
+    return pool.checkedin() > 0 or pool.overflow() < pool._max_overflow  # noqa: SLF001
+
+
+@asynccontextmanager
+async def connection(engine: AsyncEngine, kind: str) -> AsyncIterator[AsyncConnection]:
+    """A connection of `engine` for one `kind` of lookup, waited for no longer than the
+    deadline allows, and the wait and the query timed. Raises `NoConnectionInTime` (a
+    `StorageError`) when the wait is given up."""
+    times = timings(engine).of(kind)
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    deadline = _deadline.get()
+    conn = engine.connect()
+    if deadline is None or _idle(engine.pool):
+        await conn.start()
+    else:
+        patience = deadline - asked - times.typical
+        if patience <= 0:
+            times.gave_up += 1
+            raise NoConnectionInTime(
+                f"lookup {kind!r}: no idle connection, and the time left is less than a typical query"
+            )
+        try:
+            async with asyncio.timeout(patience):
+                await conn.start()
+        except TimeoutError:
+            times.gave_up += 1
+            raise NoConnectionInTime(
+                f"lookup {kind!r}: no connection in time for the query to finish within the budget"
+            ) from None
+    got = loop.time()
+    try:
+        yield conn
+    except BaseException:
+        times.failed += 1
+        times.waiting.observe(got - asked)
+        raise
+    else:
+        times.observe(got - asked, loop.time() - got)
+    finally:
+        await conn.close()
+
+
+__all__ = ["NoConnectionInTime", "PoolTimings", "connection", "timings", "until"]

@@ -1,0 +1,129 @@
+"""Concurrent misses for one account share one fetch: a burst about one account is one query."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from safe_accounts.bands import BandDirectory, OwnBandStore
+from safe_accounts.bands.age import AgeBand, Assurance, BandRecord
+from safe_accounts.clock import FrozenClock
+from safe_accounts.policy.model import BandCacheSettings
+
+from .sql import statements
+
+TABLE = "safe_accounts_age_bands"
+SETTINGS = BandCacheSettings(size=1000, ttl_seconds=300)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2027, 1, 15, 12, tzinfo=UTC))
+
+
+@pytest.fixture
+async def directory(engine: AsyncEngine, clock: FrozenClock) -> BandDirectory:
+    directory = BandDirectory(OwnBandStore(engine, clock=clock), cache=SETTINGS, clock=clock)
+    writer = BandDirectory(OwnBandStore(engine, clock=clock), cache=SETTINGS, clock=clock)
+    await writer.set("kid", band=AgeBand.B13_15)
+    return directory
+
+
+async def test_twenty_concurrent_misses_on_one_account_make_one_query(
+    engine: AsyncEngine, directory: BandDirectory
+) -> None:
+    with statements(engine, TABLE) as sql:
+        records = await asyncio.gather(*(directory.get("kid") for _ in range(20)))
+    assert len(sql) == 1
+    assert {r.band for r in records} == {AgeBand.B13_15}
+    assert (directory.flights.started, directory.flights.joined) == (1, 19)
+
+
+async def test_concurrent_misses_on_an_account_without_a_record_make_one_query_and_are_cached(
+    engine: AsyncEngine, directory: BandDirectory
+) -> None:
+    with statements(engine, TABLE) as sql:
+        records = await asyncio.gather(*(directory.get("nobody") for _ in range(20)))
+        again = await directory.get("nobody")
+    assert len(sql) == 1
+    assert {r.band for r in [*records, again]} == {AgeBand.UNKNOWN}
+    assert directory.cached("nobody") is not None
+
+
+async def test_a_page_joins_the_fetch_in_flight_for_its_overlap_and_fetches_only_the_rest(
+    engine: AsyncEngine, directory: BandDirectory
+) -> None:
+    with statements(engine, TABLE) as sql:
+        first, second = await asyncio.gather(
+            directory.get_many(["kid", "ann"]), directory.get_many(["ann", "kid", "bob"])
+        )
+    assert len(sql) == 2  # the first page's two accounts, then "bob" alone
+    assert first["kid"].band is second["kid"].band is AgeBand.B13_15
+    assert second["bob"].band is AgeBand.UNKNOWN
+
+
+async def test_a_miss_after_an_invalidation_does_not_join_a_fetch_that_began_before_it(
+    engine: AsyncEngine, directory: BandDirectory
+) -> None:
+    with statements(engine, TABLE) as sql:
+        before = asyncio.create_task(directory.get("kid"))
+        await asyncio.sleep(0)  # its fetch is in flight
+        assert len(directory.flights) == 1
+        await directory.forget(["kid"])
+        after = asyncio.create_task(directory.get("kid"))
+        await asyncio.gather(before, after)
+    assert len(sql) == 2
+
+
+class GatedStore:
+    """A band store of the app's own making whose reads wait until the test opens the gate."""
+
+    knows_every_account = False
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.fetched: list[list[str]] = []
+        self.finished = 0
+
+    async def fetch(self, ids: Sequence[str]) -> dict[str, BandRecord]:
+        self.fetched.append(list(ids))
+        await self.gate.wait()
+        self.finished += 1
+        return {i: BandRecord(i, AgeBand.ADULT, Assurance.SELF_DECLARED, "app") for i in ids}
+
+    async def put(self, records: Sequence[BandRecord]) -> None:
+        raise NotImplementedError("read-only")
+
+
+async def test_a_waiter_that_gives_up_leaves_the_fetch_to_the_others(clock: FrozenClock) -> None:
+    store = GatedStore()
+    directory = BandDirectory(store, cache=SETTINGS, clock=clock)
+    leaver = asyncio.create_task(directory.get("adult"))
+    stayer = asyncio.create_task(directory.get("adult"))
+    await asyncio.sleep(0)
+    leaver.cancel()
+    await asyncio.sleep(0)
+    store.gate.set()
+    assert (await stayer).band is AgeBand.ADULT
+    assert leaver.cancelled()
+    assert (len(store.fetched), store.finished) == (1, 1)
+
+
+async def test_a_fetch_nobody_waits_for_any_more_is_cancelled_and_caches_nothing(clock: FrozenClock) -> None:
+    store = GatedStore()
+    directory = BandDirectory(store, cache=SETTINGS, clock=clock)
+    alone = asyncio.create_task(directory.get("adult"))
+    await asyncio.sleep(0)
+    assert len(directory.flights) == 1
+    alone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await alone
+    await asyncio.sleep(0)  # the fetch's own task ends at its next step
+    assert len(directory.flights) == 0
+    store.gate.set()
+    assert (len(store.fetched), store.finished) == (1, 0)
+    assert directory.cached("adult") is None
