@@ -598,10 +598,11 @@ def measure_http(config: Config, tmp: Path) -> list[Row]:
                     wrapped_loads.append(load(wrapped, scenario, tmp, config.http_seconds))
                 b = median(x.rps for x in bare_loads)
                 w = median(x.rps for x in wrapped_loads)
-                extra = median(x.cpu_us for x in wrapped_loads) - median(x.cpu_us for x in bare_loads)
+                bare_cpu = median(x.cpu_us for x in bare_loads)
+                extra = median(x.cpu_us for x in wrapped_loads) - bare_cpu
                 ratio = w / b
                 figure = (f"{b:,.0f} req/s bare, {w:,.0f} req/s wrapped: ratio {ratio:.2f}; "
-                          f"server CPU {extra:+.0f} µs per request")
+                          f"server CPU {bare_cpu:,.0f} µs per request bare, middleware {extra:+.0f} µs")
                 if scenario.listed:
                     figure += f", {extra / scenario.listed:+.2f} µs per listed account"
                 target = scenario.http_target
