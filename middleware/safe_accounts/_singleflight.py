@@ -22,9 +22,10 @@ V = TypeVar("V")
 
 
 class _Flight(Generic[K, V]):
-    __slots__ = ("task", "waiters")
+    __slots__ = ("keys", "task", "waiters")
 
-    def __init__(self, task: asyncio.Task[Mapping[K, V]]) -> None:
+    def __init__(self, keys: list[K], task: asyncio.Task[Mapping[K, V]]) -> None:
+        self.keys = keys
         self.task = task
         self.waiters = 0
 
@@ -72,7 +73,10 @@ class Flights(Generic[K, V]):
             for flight in flights:
                 flight.waiters -= 1
                 if flight.waiters == 0 and not flight.task.done():
-                    flight.task.cancel()  # nobody waits for it any more
+                    # Nobody waits for it any more. Unlisted at once, not when the cancellation
+                    # lands: a miss joining it meanwhile would be handed its CancelledError.
+                    self._unlist(flight)
+                    flight.task.cancel()
         return {key: found[key] for key in keys if key in found}
 
     def forget(self) -> None:
@@ -93,16 +97,19 @@ class Flights(Generic[K, V]):
             return await fetch(keys)
 
         self.started += 1
-        flight: _Flight[K, V] = _Flight(asyncio.get_running_loop().create_task(run()))
+        flight: _Flight[K, V] = _Flight(keys, asyncio.get_running_loop().create_task(run()))
         for key in keys:
             self._running[key] = flight
-        flight.task.add_done_callback(lambda task: self._landed(keys, flight, task))
+        flight.task.add_done_callback(lambda task: self._landed(flight, task))
         return flight
 
-    def _landed(self, keys: list[K], flight: _Flight[K, V], task: asyncio.Task[Mapping[K, V]]) -> None:
-        for key in keys:
+    def _unlist(self, flight: _Flight[K, V]) -> None:
+        for key in flight.keys:
             if self._running.get(key) is flight:
                 del self._running[key]
+
+    def _landed(self, flight: _Flight[K, V], task: asyncio.Task[Mapping[K, V]]) -> None:
+        self._unlist(flight)
         if not task.cancelled():
             task.exception()  # retrieved here: a fetch every waiter left must not warn at exit
 

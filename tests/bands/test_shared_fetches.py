@@ -127,3 +127,35 @@ async def test_a_fetch_nobody_waits_for_any_more_is_cancelled_and_caches_nothing
     store.gate.set()
     assert (len(store.fetched), store.finished) == (1, 0)
     assert directory.cached("adult") is None
+
+
+async def test_a_miss_right_after_the_last_waiter_left_fetches_afresh_instead_of_inheriting_the_cancellation(
+    clock: FrozenClock,
+) -> None:
+    store = SlowToCancelStore()
+    directory = BandDirectory(store, cache=SETTINGS, clock=clock)
+    alone = asyncio.create_task(directory.get("adult"))
+    await asyncio.sleep(0)
+    alone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await alone
+    # The abandoned fetch is still cleaning up (as a driver's cancelled query does); a new
+    # miss must not join it and be handed its cancellation.
+    newcomer = asyncio.create_task(directory.get("adult"))
+    await asyncio.sleep(0)
+    store.gate.set()
+    assert (await newcomer).band is AgeBand.ADULT
+    assert len(store.fetched) == 2
+
+
+class SlowToCancelStore(GatedStore):
+    """A gated store whose cancelled read takes a few steps to end, like a query being
+    cancelled on its server."""
+
+    async def fetch(self, ids: Sequence[str]) -> dict[str, BandRecord]:
+        try:
+            return await super().fetch(ids)
+        except asyncio.CancelledError:
+            for _ in range(5):
+                await asyncio.sleep(0)
+            raise
