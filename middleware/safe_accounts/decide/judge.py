@@ -2,8 +2,9 @@
 
 Bands come in one fetch for every account of the request; the rules are then narrowed on
 bands alone (phase one), and only the pairs whose surviving rules ask for them get
-relationships: one fetch for "connected" over all of them, one per pair for mutual counts,
-and the actor's account age and signal counts once.
+relationships: the actor's signal counts first (a rule whose count is not reached is dropped
+before anything else is fetched for it), then one fetch for "connected" over all of them,
+one per pair for mutual counts, and the actor's account age once.
 The caller bounds it all with the policy's time budget.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .facts import ANONYMOUS, Facts, party, readings_of_accounts
-from .rules import ALLOW, Lookups, PairVerdict, Party, RuleSet
+from .rules import ALLOW, Lookups, PairVerdict, Party, RuleSet, counted
 
 NOT_LOOKED_UP = Lookups()
 
@@ -39,13 +40,16 @@ async def judge(facts: Facts, rules: RuleSet, actor: Party, targets: Sequence[Pa
     age: float | None = None
     counts: dict[str, int] = {}
     if actor.id is not None:
+        # Counts first: a rule whose count the actor has not reached needs nothing more.
+        for signal in sorted(frozenset().union(*(st.needs_counts for _, st in staged))):
+            counts[signal] = await facts.counts.count(actor.id, signal)
+        if counts:
+            staged = [(t, counted(st, counts)) for t, st in staged]
         want = [t.id for t, st in staged if st.needs_connected and t.id is not None]
         if want:
             connected = await relationships.connected_among(actor.id, want)
         if any(st.needs_actor_age for _, st in staged):
             age = await facts.accounts.age_days(actor.id)
-        for signal in sorted(frozenset().union(*(st.needs_counts for _, st in staged))):
-            counts[signal] = await facts.counts.count(actor.id, signal)
     out: list[PairVerdict] = []
     for target, (candidates, needs_connected, needs_mutual, needs_age, needs_counts) in staged:
         if not candidates:

@@ -67,6 +67,9 @@ class CompiledRule:
     needs_actor_age: bool = False
     # The count signals whose actor's count this rule reads (`actor_count`).
     needs_counts: frozenset[str] = frozenset()
+    # Its `actor_count` condition alone, over the actor's counts: read before the
+    # relationship, so a rule whose count is not reached asks nothing of the host's tables.
+    counted: Callable[[Mapping[str, int]], bool] = lambda counts: True
     # The verdict this rule gives when it applies: built once, not per decision.
     verdict: Verdict = field(init=False, compare=False, repr=False)
 
@@ -156,6 +159,13 @@ def _compile_looked_up(when: Conditions) -> Callable[[Lookups], bool]:
     return _all_of1(checks)
 
 
+def _compile_counted(when: Conditions) -> Callable[[Mapping[str, int]], bool]:
+    if when.actor_count is None:
+        return lambda counts: True
+    signal, least = when.actor_count.signal, when.actor_count.min
+    return lambda counts: counts.get(signal, 0) >= least
+
+
 def compile_rule(
     rule: Rule,
     *,
@@ -177,6 +187,7 @@ def compile_rule(
         needs_mutual=rule.when.mutual_connections is not None,
         needs_actor_age=rule.when.actor_account_age_days is not None,
         needs_counts=frozenset(() if rule.when.actor_count is None else (rule.when.actor_count.signal,)),
+        counted=_compile_counted(rule.when),
         cheap=_compile_cheap(rule.when, unknown_is_minor),
         looked_up=_compile_looked_up(rule.when),
     )
@@ -212,6 +223,24 @@ class Stage(NamedTuple):
 
 
 NOTHING = Stage((), False, False, False)
+
+
+def counted(stage: Stage, counts: Mapping[str, int]) -> Stage:
+    """`stage` without the candidates whose `actor_count` the actor has not reached, and
+    asking only what the rest need: the cap on strangers' requests costs no relationship
+    lookup until an actor comes near it."""
+    if not stage.needs_counts:
+        return stage
+    rules = tuple(r for r in stage.rules if r.counted(counts))
+    if len(rules) == len(stage.rules):
+        return stage
+    return Stage(
+        rules,
+        any(r.needs_connected for r in rules),
+        any(r.needs_mutual for r in rules),
+        any(r.needs_actor_age for r in rules),
+        frozenset().union(*(r.needs_counts for r in rules)),
+    )
 
 
 def _up_to_the_first_certain(rules: tuple[CompiledRule, ...]) -> tuple[CompiledRule, ...]:
