@@ -6,10 +6,14 @@ relationship, asked for only by the rules that survived phase one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pytest
 
 from safe_accounts import AgeBand, Assurance
-from safe_accounts.bands.age import MINOR_BANDS, expand_bands
+from safe_accounts.bands.age import MINOR_BANDS, BandRecord, expand_bands
+from safe_accounts.decide.given import GivenFacts
+from safe_accounts.decide.judge import judge
 from safe_accounts.decide.rules import Lookups, Party, RuleSet, compile_rule
 from safe_accounts.policy.model import Action, Failure, Mode, Outcome, Rule
 
@@ -145,3 +149,36 @@ def test_phase_one_is_remembered_per_combination_of_facts_not_per_account() -> N
     rules = ruleset(STRANGER_DM)
     first = rules.stage(ADULT, CHILD)
     assert rules.stage(ADULT._replace(id="adult-9"), CHILD._replace(id="child-9")) is first
+
+
+CAP = rule(
+    "cap", Outcome.DENY, connected=False, mutual_connections={"max": 0},
+    actor_count={"signal": "reached", "min": 5},
+)
+
+
+class CountingFacts(GivenFacts):
+    """Given facts that remember which relationship questions were asked."""
+
+    asked: list[str]
+
+    async def connected_among(self, actor: str, targets: Collection[str]) -> frozenset[str]:
+        self.asked.append("connected")
+        return await super().connected_among(actor, targets)
+
+    async def mutual(self, actor: str, target: str) -> int:
+        self.asked.append("mutual")
+        return await super().mutual(actor, target)
+
+
+async def test_a_capped_rule_asks_nothing_of_the_relationship_until_the_actor_reaches_its_count() -> None:
+    records = {a.id: BandRecord(a.id, a.band, a.assurance, "given") for a in (ADULT, CHILD) if a.id}
+    below = CountingFacts(records=records, signal_counts={"adult-1": {"reached": 4}})
+    object.__setattr__(below, "asked", [])
+    at_cap = CountingFacts(records=records, signal_counts={"adult-1": {"reached": 5}})
+    object.__setattr__(at_cap, "asked", [])
+    rules = ruleset(CAP)
+    (allowed,) = await judge(below, rules, ADULT, [CHILD])
+    (denied,) = await judge(at_cap, rules, ADULT, [CHILD])
+    assert (allowed.verdict.outcome, below.asked) == (Outcome.ALLOW, [])
+    assert (denied.verdict.outcome, sorted(at_cap.asked)) == (Outcome.DENY, ["connected", "mutual"])
