@@ -141,6 +141,12 @@ class _Decisions:
     def record(self, row: Any) -> None:
         self.rows.append(row._asdict())
 
+    async def record_before_answer(self, rows: Sequence[Any], *, within: float) -> bool:
+        """A refusal's rows: in memory is on the record, as far as the doctor goes."""
+        for row in rows:
+            self.record(row)
+        return True
+
     async def flush(self) -> None: ...
 
     async def close(self) -> None: ...
