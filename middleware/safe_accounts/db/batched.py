@@ -165,6 +165,5 @@ class BatchedTable:
             "queued": len(self._queue),
             "written": self.written,
             "dropped": self.dropped,
-            "answered_unwritten": self.answered_unwritten,
             "last_error": self.last_error,
         }

@@ -47,3 +47,7 @@ class DecisionLog(BatchedTable):
         """Write `rows` now, waiting at most `within` seconds: True once they are committed.
         False: they are queued for the background writer instead, and counted."""
         return await self.write_now([row._asdict() for row in rows], within=within)
+
+    def health(self) -> dict[str, object]:
+        # Refusal rows answered before they could be written (`db.batched.write_now`).
+        return {**super().health(), "answered_unwritten": self.answered_unwritten}
