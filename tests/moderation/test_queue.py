@@ -50,11 +50,12 @@ async def test_resolved_items_leave_the_queue(engine: AsyncEngine, clock: Frozen
 async def test_an_alert_shows_counts_timeline_bands_history_and_actions(
     engine: AsyncEngine, clock: FrozenClock, restrictions: Restrictions
 ) -> None:
+    # The earlier alert was settled (a warning) before the account could be alerted again.
     await raise_alert(engine, "earlier", "adult-x", T0 - 10 * 86_400, signal="blocked-by-minors")
-    await raise_alert(engine, "a1", "adult-x", T0)
-    await file_report(engine, "teen", "16_17", "adult-x", T0 + H)
     moderation = Moderation(engine, restrictions=restrictions, clock=clock)
     await moderation.take("earlier", "warn", by="mod-2")
+    await raise_alert(engine, "a1", "adult-x", T0)
+    await file_report(engine, "teen", "16_17", "adult-x", T0 + H)
     clock.advance(60)
     await moderation.take("a1", "restrict", by="mod-1")
 
