@@ -10,6 +10,9 @@ from ..tables import accounts, friendships, metadata
 from .population import Population, Role
 
 _CHUNK = 2000
+# The population's friendships are the platform's history: made before the run began, not
+# at its first second (a policy may tell long-standing connections from new ones).
+HISTORY_SECONDS = 365 * 86400
 
 
 async def write_population(engine: AsyncEngine, population: Population, now: float) -> None:
@@ -28,7 +31,7 @@ async def write_population(engine: AsyncEngine, population: Population, now: flo
         for p in population.people
     ]
     pairs = [
-        {"account_id": one, "friend_id": other, "created_at": now}
+        {"account_id": one, "friend_id": other, "created_at": now - HISTORY_SECONDS}
         for a, b in sorted(population.friendships)
         for one, other in ((a, b), (b, a))
     ]

@@ -6,7 +6,8 @@ Waits until START_AT (wall clock) so that both processes fire together, then rec
 reports against one account, one event per batch (one script call each), and prints what
 it saw as JSON: the crossings its store handed it and the alerts it managed to store.
 With `baseline`, the signals are the shipped baseline's (policies/baseline.yaml) and each
-step is a contact request to a child followed by that child's rejection.
+step is a contact request to a child outside the requester's circle followed by that
+child's rejection.
 
 With `fold-race`, no signal store: the two processes raise crossings of different
 signals for the same accounts, one account per tick of RACE_TICK seconds, so that both
@@ -93,9 +94,16 @@ async def main(
     for i in range(EVENTS):
         child = f"{name}-child-{i}"
         if baseline:
-            recorder.submit(Event(EventKind.CONTACT_REQUEST, "adult-1", child, AgeBand.B13_15, 3, AT + i))
+            # From an account that says it is a teen, to children outside its circle: the
+            # network-context signals count them too.
+            recorder.submit(
+                Event(
+                    EventKind.CONTACT_REQUEST, "adult-1", child, AgeBand.B13_15, 3, AT + i,
+                    ties=0, subject_band=AgeBand.B13_15,
+                )
+            )
             await recorder.flush()
-            recorder.submit(Event(EventKind.CONTACT_REJECTED, "adult-1", child, AgeBand.B13_15, 3, AT + i))
+            recorder.submit(Event(EventKind.CONTACT_REJECTED, "adult-1", child, AgeBand.B13_15, 3, AT + i, ties=0))
         else:
             recorder.submit(Event(EventKind.REPORTED, "adult-1", child, AgeBand.B13_15, 0, AT + i))
         await recorder.flush()

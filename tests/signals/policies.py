@@ -92,5 +92,7 @@ def event(
     band: AgeBand = AgeBand.B13_15,
     mutual: int | None = 0,
     decision_id: str | None = None,
+    ties: int | None = None,
+    subject_band: AgeBand | None = None,
 ) -> Event:
-    return Event(kind, subject, other, band, mutual, at, decision_id)
+    return Event(kind, subject, other, band, mutual, at, decision_id, ties=ties, subject_band=subject_band)

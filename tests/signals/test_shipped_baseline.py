@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from safe_accounts.bands.age import AgeBand
 from safe_accounts.policy.loader import load_policy
 from safe_accounts.policy.model import EventKind
 from safe_accounts.signals import Crossing, Event, SignalPlan
@@ -40,11 +41,15 @@ async def test_each_baseline_count_crosses_exactly_once_at_its_threshold(
     store = make_store()
     at = 1_800_000_000.0
     crossed_at: list[int] = []
-    # One event a minute, each to another child with no friend in common: inside every
-    # window and every filter of the baseline.
+    # One event a minute, each to another child with as few friends in common as the
+    # signal allows, outside the subject's circle, from an account that says it is a teen:
+    # inside the signal's window and filter.
+    mutual = spec.mutual_min or 0
     for i in range(spec.threshold * 2):
         at += 60
-        found = await record(store, [event(spec.event, at, other=f"child-{i}", mutual=0)])
+        found = await record(
+            store, [event(spec.event, at, other=f"child-{i}", mutual=mutual, ties=0, subject_band=AgeBand.B13_15)]
+        )
         crossed_at += [i + 1] * sum(1 for c in found if c.signal == spec.id)
     assert crossed_at == [spec.threshold]
 

@@ -105,6 +105,16 @@ def test_no_alert_against_a_parent_who_only_contacts_their_own_children(
     assert not family_only & alerted
 
 
+def test_teen_impostors_are_alerted_for_asking_children_outside_their_circle() -> None:
+    # Accounts that say they are 14-16 asking children across schools: no classmate or
+    # friend of those children is in their circle (the demo policy's community_ties).
+    params = Parameters(accounts=300, days=5, seed=2, groomers=4, mix=parse_mix("impersonator=1"))
+    _, outcome = _run(params)
+    alerted = outcome.to_json()["alerts"]["accounts"]
+    assert alerted and all(a["role"] == "groomer" for a in alerted)
+    assert any("scattered-requests-from-minors" in a["signals"] for a in alerted)
+
+
 def test_percentiles_are_values_that_occurred() -> None:
     assert percentile([], 0.9) is None
     assert percentile([5.0], 0.9) == 5.0

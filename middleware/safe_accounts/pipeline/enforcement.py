@@ -365,7 +365,7 @@ class Enforcement:
         if not pairs and self.reread is not None:  # whom it answers is still to be read
             late_facts.answer_events(self.rt, kind, responder=responder, at=self.now, requesters=self.reread)
             return
-        records.record_answer(
+        await records.record_answer(
             self.rt, kind=kind, at=self.now, responder=responder, requesters=pairs, read=not self.unread
         )
 

@@ -262,10 +262,11 @@ async def record_success(
                     other_read=True, mutual_of=pair_ids,
                 )
                 continue
-        submit(rt, kind, actor.id, target, mutual, at, decision_id)
+        ties = await _ties_quietly(rt, kind, actor.id, target, at)
+        submit(rt, kind, actor.id, target, mutual, at, decision_id, ties=ties, subject_band=actor.band)
 
 
-def record_answer(
+async def record_answer(
     rt: Runtime, *, kind: EventKind, at: float, responder: Party, requesters: Sequence[PairVerdict],
     read: bool = True,
 ) -> None:
@@ -275,7 +276,8 @@ def record_answer(
         if pair.target.id is None:
             continue
         if read:
-            submit(rt, kind, pair.target.id, responder, None, at, None)
+            ties = await _ties_quietly(rt, kind, pair.target.id, responder, at)
+            submit(rt, kind, pair.target.id, responder, None, at, None, ties=ties)
         elif responder.id is not None:
             late_facts.pair_event(
                 rt, kind, subject=pair.target.id, other=responder, at=at, decision_id=None, other_read=False
@@ -310,6 +312,19 @@ async def _mutual_quietly(rt: Runtime, actor: str, target: str) -> int | None:
         return None
 
 
+async def _ties_quietly(rt: Runtime, kind: EventKind, subject: str, other: Party, at: float) -> int | None:
+    """The policy's network context of `subject` and the minor `other` (`community_ties`),
+    when a signal counts `kind` by it; None when none does, `other` is no minor, or it
+    cannot be read: the event is then counted by no signal that asks for it."""
+    if rt.ties is None or kind not in rt.ties.kinds or other.id is None or not is_minor(rt, other):
+        return None
+    try:
+        async with within(rt.facts.time_budget):
+            return await rt.ties.count(subject, other.id, at)
+    except StorageError:
+        return None
+
+
 def is_minor(rt: Runtime, person: Party) -> bool:
     """A minor as the policy counts them (`unknown` too, by the protective default)."""
     return person.band.is_minor or (person.band is AgeBand.UNKNOWN and rt.policy.unknown_is_minor)
@@ -325,9 +340,11 @@ def submit(
     decision_id: str | None,
     *,
     refused: bool = False,
+    ties: int | None = None,
+    subject_band: AgeBand | None = None,
 ) -> None:
     """One event about `subject` reaching `other`; dropped when no signal pipeline is attached.
     `refused`: the attempt was refused by an enforced rule (it never reached `other`)."""
     if rt.signals is None or other.id is None:
         return
-    rt.signals.submit(Event(kind, subject, other.id, other.band, mutual, at, decision_id, refused))
+    rt.signals.submit(Event(kind, subject, other.id, other.band, mutual, at, decision_id, refused, ties, subject_band))

@@ -28,7 +28,11 @@ _WINDOW = re.compile(r"^(\d+)[smhd]$")
 _BANDS = ("under_13", "13_15", "16_17", "adult", "unknown")
 _ASSURANCES = ("self_declared", "estimated", "verified")
 # What the relationship lookups are called with (see Relationships in model.py).
-_LOOKUP_PARAMS: dict[str, tuple[str, ...]] = {"connected": ("actor", "targets"), "mutual_count": ("actor", "target")}
+_LOOKUP_PARAMS: dict[str, tuple[str, ...]] = {
+    "connected": ("actor", "targets"),
+    "mutual_count": ("actor", "target"),
+    "community_ties": ("actor", "target", "now"),
+}
 # ... and the moderators' display lookup (see Moderation in model.py).
 _DISPLAY_PARAMS = ("accounts",)
 
@@ -232,7 +236,8 @@ def _signals(data: dict[str, Any]) -> Iterator[Finding]:
         window = count.get("window")
         if isinstance(window, str) and (found := _WINDOW.match(window)) and int(found.group(1)) == 0:
             yield ("signals", "counts", index, "window"), "`window` must be longer than zero"
-        yield from _range(("signals", "counts", index, "where", "mutual_connections"), count.get("where"))
+        for key in ("mutual_connections", "community_ties"):
+            yield from _range(("signals", "counts", index, "where", key), count.get("where"), key)
     for index, rate in _entries(data, "signals", "rates"):
         for key in ("numerator", "denominator"):
             name = rate.get(key)
@@ -243,8 +248,8 @@ def _signals(data: dict[str, Any]) -> Iterator[Finding]:
                 )
 
 
-def _range(at: Loc, holder: Any) -> Iterator[Finding]:
-    limits = holder.get("mutual_connections") if isinstance(holder, dict) else None
+def _range(at: Loc, holder: Any, key: str = "mutual_connections") -> Iterator[Finding]:
+    limits = holder.get(key) if isinstance(holder, dict) else None
     if isinstance(limits, dict):
         low, high = limits.get("min"), limits.get("max")
         if isinstance(low, int) and isinstance(high, int) and low > high:

@@ -444,6 +444,13 @@ class Relationships(_Frozen):
     mutual_count: Lookup | None = Field(
         default=None, description="One row: how many connections `:actor` and `:target` share."
     )
+    community_ties: Lookup | None = Field(
+        default=None,
+        description="One row: how many of `:target`'s connections are in `:actor`'s circle as the host "
+        "defines it (e.g. long-standing connections, accounts the actor just sent requests to); `:now` is "
+        "the middleware clock's time in seconds since the epoch. Read once per contact request to a minor, "
+        "never cached, for signals that say `where: {community_ties: ...}`.",
+    )
     cache_seconds: float = Field(default=30.0, ge=0)
     cache_size: int = Field(
         default=100_000, gt=0, description="Pairs remembered per worker (each way counts once)."
@@ -545,7 +552,17 @@ class EventKind(enum.StrEnum):
 
 class SignalFilter(_Frozen):
     other_band: tuple[BandName, ...] | None = None
+    subject_band: tuple[BandName, ...] | None = Field(
+        default=None,
+        description="Contact requests only: the band of the account reaching out (`minor`: an account "
+        "that says it is under 18). Other events match no `subject_band`.",
+    )
     mutual_connections: Range | None = None
+    community_ties: Range | None = Field(
+        default=None,
+        description="Contact requests only: the `relationships.community_ties` count of the pair "
+        "(0: the child shares nothing with the actor's circle). Needs that lookup.",
+    )
     refused: bool | None = Field(
         default=None,
         description="false: only attempts that reached the other account (not refused by an enforced rule); "

@@ -28,6 +28,7 @@ from ..decisions.log import DecisionLog
 from ..errors import storage_errors
 from ..identity.wiring import ActorTally
 from ..relations import RelationshipDirectory
+from ..relations.ties import CommunityTies
 from .pending_facts import PendingFacts
 
 if TYPE_CHECKING:  # the runtime sits below the request path: it only names its policy type
@@ -62,6 +63,8 @@ class Runtime:
     # Acknowledged events whose facts the request path could not read, read off it and
     # then submitted to `signals` (`pending_facts.py`); attached with the signals pipeline.
     pending: PendingFacts | None = None
+    # The policy's network context for contact requests to minors, when a signal counts by it.
+    ties: CommunityTies | None = None
     # What `drain` writes after the decision log, in order (signals before the deliveries
     # of the alerts they raise).
     drainers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)

@@ -23,3 +23,10 @@ class Event:
     # Refused by an enforced rule: an attempt that never reached `other`, who could not
     # answer it (rates of answers count only what arrived: `where: {refused: false}`).
     refused: bool = False
+    # Contact requests to a minor: how many of the child's connections are in the subject's
+    # circle (`relationships.community_ties`); None when the policy has no such lookup or
+    # it could not be read.
+    ties: int | None = None
+    # The subject's band, when the event was recorded with it (contact requests); None
+    # matches no `where: {subject_band: ...}`.
+    subject_band: AgeBand | None = None

@@ -1,7 +1,8 @@
 """Evidence: the last few events behind a signal, as kept in the store and put on an alert.
 
-Kinds, bands, mutual counts and times only - never message text. `other` is the
-pseudonym of the account reached when a pseudonym key is configured.
+Kinds, bands, mutual counts, network context (`community_ties`, when the event had it) and
+times only - never message text. `other` is the pseudonym of the account reached when a
+pseudonym key is configured.
 """
 
 from __future__ import annotations
@@ -39,31 +40,42 @@ class EvidenceItem:
     other_band: AgeBand
     mutual: int | None
     at: float
+    ties: int | None = None  # the pair's `community_ties`, when the event was counted by them
 
     def encode(self) -> str:
-        return encode_evidence(self.kind, self.other, self.other_band, self.mutual, self.at)
+        return encode_evidence(self.kind, self.other, self.other_band, self.mutual, self.at, self.ties)
 
     @classmethod
     def decode(cls, text: str | bytes) -> EvidenceItem:
         if isinstance(text, bytes):
             text = text.decode()
-        kind, band, mutual, at, other = text.split("|", 4)
-        return cls(_KINDS[kind], other, _BANDS[band], int(mutual) if mutual else None, float(at))
+        kind, band, counts, at, other = text.split("|", 4)
+        mutual, _, ties = counts.partition(";")
+        return cls(
+            _KINDS[kind], other, _BANDS[band], int(mutual) if mutual else None, float(at),
+            int(ties) if ties else None,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        item: dict[str, Any] = {
             "kind": self.kind.value,
             "other": self.other,
             "other_band": self.other_band.value,
             "mutual": self.mutual,
             "at": self.at,
         }
+        if self.ties is not None:
+            item["ties"] = self.ties
+        return item
 
 
 def encode_evidence(
-    kind: EventKind, other: str, other_band: AgeBand, mutual: int | None, at: float
+    kind: EventKind, other: str, other_band: AgeBand, mutual: int | None, at: float, ties: int | None = None
 ) -> str:
     """`EvidenceItem(...).encode()` without the item: the Redis store encodes one per event."""
-    # `other` goes last: a raw account id may contain the separator.
-    mutual_text = "" if mutual is None else mutual
-    return f"{_KIND_CODES[kind]}|{_BAND_CODES[other_band]}|{mutual_text}|{int(at)}|{other}"
+    # `other` goes last: a raw account id may contain the separator. The ties share the
+    # mutual count's field (`mutual;ties`), so items written without them read as before.
+    counts = "" if mutual is None else str(mutual)
+    if ties is not None:
+        counts += f";{ties}"
+    return f"{_KIND_CODES[kind]}|{_BAND_CODES[other_band]}|{counts}|{int(at)}|{other}"

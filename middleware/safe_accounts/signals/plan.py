@@ -51,6 +51,9 @@ class CountSpec:
     mutual_max: int | None
     refused: bool | None  # only refused attempts (True), only the others (False), or both
     key_name: str  # the id and window, so a changed window never reads old buckets
+    ties_min: int | None = None
+    ties_max: int | None = None
+    subject_bands: frozenset[AgeBand] | None = None
 
     @property
     def alerts(self) -> bool:
@@ -64,17 +67,15 @@ class CountSpec:
     def matches(self, event: Event) -> bool:
         if self.other_bands is not None and event.other_band not in self.other_bands:
             return False
+        if self.subject_bands is not None and event.subject_band not in self.subject_bands:
+            return False
         if self.refused is not None and event.refused is not self.refused:
             return False
-        if self.mutual_min is None and self.mutual_max is None:
-            return True
-        # An unknown mutual count matches no range: an alert accuses someone, so it is
-        # raised only on what is known.
-        if event.mutual is None:
-            return False
-        if self.mutual_min is not None and event.mutual < self.mutual_min:
-            return False
-        return self.mutual_max is None or event.mutual <= self.mutual_max
+        # An unknown count matches no range: an alert accuses someone, so it is raised only
+        # on what is known.
+        return _within(event.mutual, self.mutual_min, self.mutual_max) and _within(
+            event.ties, self.ties_min, self.ties_max
+        )
 
     @classmethod
     def compile(cls, signal: CountSignal, *, unknown_is_minor: bool) -> CountSpec:
@@ -87,6 +88,7 @@ class CountSpec:
             else expand_bands(where.other_band, unknown_is_minor=unknown_is_minor)
         )
         mutual = where.mutual_connections
+        ties = where.community_ties
         return cls(
             id=signal.id,
             event=signal.event,
@@ -102,7 +104,24 @@ class CountSpec:
             mutual_max=None if mutual is None else mutual.max,
             refused=where.refused,
             key_name=f"{signal.id}/{signal.window}",
+            ties_min=None if ties is None else ties.min,
+            ties_max=None if ties is None else ties.max,
+            subject_bands=None
+            if where.subject_band is None
+            else expand_bands(where.subject_band, unknown_is_minor=unknown_is_minor),
         )
+
+    @property
+    def needs_ties(self) -> bool:
+        return self.ties_min is not None or self.ties_max is not None
+
+
+def _within(value: int | None, low: int | None, high: int | None) -> bool:
+    if low is None and high is None:
+        return True
+    if value is None:
+        return False
+    return (low is None or value >= low) and (high is None or value <= high)
 
 
 @dataclass(frozen=True, slots=True)

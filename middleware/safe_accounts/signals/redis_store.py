@@ -348,7 +348,7 @@ class _ScriptCall:
             event, spec = obs.event, obs.count
             index = series.get(spec.key_name, {}).get(event.subject) or self._add_series(event.subject, spec)
             other = names.get(event.other) or store.name_of(event.other)
-            entry = encode_evidence(event.kind, other, event.other_band, event.mutual, event.at)
+            entry = encode_evidence(event.kind, other, event.other_band, event.mutual, event.at, event.ties)
             add((index, event.at, other, entry, event.decision_id))
             for rate in obs.rates:
                 add(self._rate(obs, rate))

@@ -1,0 +1,169 @@
+"""Network context end to end (`relationships.community_ties`): a child's rejection counts
+towards `scattered-rejections-by-minors` only when the child shares nothing with the
+requester's circle as the host's query says it at that moment; a teen account's requests
+to children outside its circle count towards `scattered-requests-from-minors`; an adult's
+requests to children whose only friends in common are new count towards
+`requests-through-new-ties`."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from safe_accounts import AgeBand, SafeAccountsMiddleware
+from safe_accounts.alerts.pipeline import GroomingAlerts
+from safe_accounts.clock import FrozenClock
+from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
+
+from .conftest import POLICY, HostApp, Wrapped, drop_host_tables, seed
+
+# The host's circle of each account: members, and since when (seconds since the epoch).
+# The ties of (actor, child) are the child's friends in the actor's circle at `:now`.
+TIES_POLICY = POLICY.replace(
+    "  cache_seconds: 0\n",
+    textwrap.indent(
+        textwrap.dedent(
+            """\
+            community_ties:
+              sql: >-
+                SELECT COUNT(*) FROM host_friendships theirs JOIN host_circle circle
+                ON circle.member = theirs.b
+                WHERE theirs.a = :target AND circle.actor = :actor AND circle.since < :now
+            cache_seconds: 0
+            """
+        ),
+        "  ",
+    ),
+)
+assert "community_ties" in TIES_POLICY
+
+NOW = 1_800_000_000.0
+STRANGERS = ["far-1", "far-2", "far-3", "far-4"]
+# "club-kid" is friends with "kid", whom "coach" has known for a year; "new-kid" is friends
+# with "kid-friend", in the coach's circle only from tomorrow.
+CIRCLE = [("coach", "kid", NOW - 365 * 86400), ("coach", "kid-friend", NOW + 86400)]
+EXTRA_FRIENDS = [("club-kid", "kid"), ("new-kid", "kid-friend")]
+
+
+@pytest.fixture
+async def wired(engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Wrapped]:
+    await seed(engine, clock)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS host_circle (actor VARCHAR(64), member VARCHAR(64), since FLOAT)"
+        )
+        await conn.exec_driver_sql("DELETE FROM host_circle")
+        for actor, member, since in CIRCLE:
+            await conn.exec_driver_sql(f"INSERT INTO host_circle VALUES ('{actor}', '{member}', {since})")
+        for a, b in EXTRA_FRIENDS:
+            await conn.exec_driver_sql(f"INSERT INTO host_friendships VALUES ('{a}', '{b}'), ('{b}', '{a}')")
+        for i in range(1, len(STRANGERS) + 3):
+            await conn.exec_driver_sql(f"INSERT INTO host_requests VALUES ('{200 + i}', 'coach')")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(TIES_POLICY)
+    host = HostApp()
+    middleware = SafeAccountsMiddleware(
+        host.build(), policy=policy, database_url=database_url, clock=clock,
+        signals=attach_grooming_alerts(flush_interval=0.01),
+    )
+    runtime = await middleware.start()
+    for child in [*STRANGERS, "club-kid", "new-kid"]:
+        await runtime.bands.set(child, band=AgeBand.B13_15)
+    await runtime.bands.set("coach", band=AgeBand.ADULT)
+    await runtime.bands.set("newcomer", band=AgeBand.ADULT)
+    await runtime.bands.set("fake-teen", band=AgeBand.B13_15)
+    transport = httpx.ASGITransport(app=middleware)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield Wrapped(host, middleware, client)
+    await middleware.close()
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE IF EXISTS host_circle")
+    await drop_host_tables(engine)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+def _alerts(w: Wrapped) -> GroomingAlerts:
+    assert w.middleware.runtime is not None and w.middleware.runtime.alerts is not None
+    return w.middleware.runtime.alerts
+
+
+async def _reject(w: Wrapped, child: str) -> None:
+    request_id = 200 + [*STRANGERS, "club-kid", "new-kid"].index(child) + 1
+    assert (await w.post(f"/api/friend-requests/{request_id}/reject", child)).status_code == 200
+    await w.middleware.drain()
+
+
+async def test_two_rejections_by_children_outside_the_circle_raise_one_alert(wired: Wrapped) -> None:
+    await _reject(wired, "far-1")
+    assert await _alerts(wired).service.list() == []
+    await _reject(wired, "far-2")
+    await _reject(wired, "far-3")
+    raised = await _alerts(wired).service.list()
+    assert [(a.subject, a.signal) for a in raised] == [("coach", "scattered-rejections-by-minors")]
+    assert _alerts(wired).restrictions.is_restricted("coach")
+    # The evidence says what counted: rejections by children with no tie to the circle.
+    items = [i for i in raised[0].evidence if i["kind"] == "contact_rejected"]
+    assert {i["other"] for i in items} >= {"far-1", "far-2"}
+    assert all(i["ties"] == 0 for i in items)
+
+
+async def test_a_rejection_by_a_friend_of_the_circle_does_not_count(wired: Wrapped) -> None:
+    await _reject(wired, "club-kid")  # friends with "kid", in the coach's circle for a year
+    await _reject(wired, "far-1")
+    assert await _alerts(wired).service.list() == []
+
+
+async def test_the_circle_is_read_at_the_moment_of_the_answer(wired: Wrapped) -> None:
+    # "new-kid" is friends with "kid-friend", who joins the coach's circle only tomorrow.
+    await _reject(wired, "new-kid")
+    await _reject(wired, "far-1")
+    assert [a.signal for a in await _alerts(wired).service.list()] == ["scattered-rejections-by-minors"]
+
+
+async def test_a_teen_account_asking_three_children_outside_its_circle_is_alerted(wired: Wrapped) -> None:
+    for child in STRANGERS[:2]:
+        assert (await wired.post("/api/friend-requests", "fake-teen", json={"to": child})).status_code == 201
+        await wired.middleware.drain()
+    assert await _alerts(wired).service.list() == []
+    assert (await wired.post("/api/friend-requests", "fake-teen", json={"to": STRANGERS[2]})).status_code == 201
+    await wired.middleware.drain()
+    raised = await _alerts(wired).service.list()
+    assert [(a.subject, a.signal) for a in raised] == [("fake-teen", "scattered-requests-from-minors")]
+
+
+async def test_an_adults_requests_never_count_as_a_teens(wired: Wrapped) -> None:
+    for child in STRANGERS:
+        await wired.post("/api/friend-requests", "coach", json={"to": child})
+        await wired.middleware.drain()
+    assert "scattered-requests-from-minors" not in [a.signal for a in await _alerts(wired).service.list()]
+
+
+async def test_children_reached_through_a_new_friend_raise_an_alert_through_an_old_one_none(
+    wired: Wrapped, engine: AsyncEngine
+) -> None:
+    # "parent" is the parent of "kid" and of "club-kid". "newcomer" befriended the parent
+    # this week (not in its circle); "coach" has known the parent for a year.
+    async with engine.begin() as conn:
+        for a, b in [("newcomer", "parent"), ("coach", "parent"), ("parent", "club-kid")]:
+            await conn.exec_driver_sql(f"INSERT INTO host_friendships VALUES ('{a}', '{b}'), ('{b}', '{a}')")
+        await conn.exec_driver_sql(f"INSERT INTO host_circle VALUES ('coach', 'parent', {NOW - 365 * 86400})")
+    for child in ("kid", "club-kid"):
+        assert (await wired.post("/api/friend-requests", "coach", json={"to": child})).status_code == 201
+        await wired.middleware.drain()
+    assert await _alerts(wired).service.list() == []
+    assert (await wired.post("/api/friend-requests", "newcomer", json={"to": "kid"})).status_code == 201
+    await wired.middleware.drain()
+    assert await _alerts(wired).service.list() == []
+    assert (await wired.post("/api/friend-requests", "newcomer", json={"to": "club-kid"})).status_code == 201
+    await wired.middleware.drain()
+    raised = await _alerts(wired).service.list()
+    assert [(a.subject, a.signal) for a in raised] == [("newcomer", "requests-through-new-ties")]
