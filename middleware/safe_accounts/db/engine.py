@@ -41,6 +41,29 @@ def make_engine(
     return engine
 
 
+def writer_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine a background writer (`db.batched`) writes with: on PostgreSQL a pool of
+    its own, of one connection, in autocommit and not checked before use; elsewhere
+    (SQLite) `engine` itself.
+
+    A batch is then one statement sent once (asyncpg makes an executemany atomic by itself)
+    where the lookup pool would first check the connection (the asyncpg dialect wraps that
+    check in a transaction of its own) and then add BEGIN and COMMIT. Skipping the check is
+    safe for a writer, not for a lookup: a batch sent on a connection the server has dropped
+    fails, the connection is discarded, and the batch stays queued for the next write, as
+    any failed batch does; a lookup that failed so would fail its request. The writer's
+    lock has it write one batch at a time, so one connection is all it uses. Made from
+    `engine`'s URL: the middleware's engines are made from a URL alone (`make_engine`)."""
+    if not is_postgres(engine):
+        return engine
+    writer = create_async_engine(
+        engine.url, pool_size=1, max_overflow=0, pool_pre_ping=False, isolation_level="AUTOCOMMIT"
+    )
+    if writer.dialect.driver == "asyncpg":
+        event.listen(writer.sync_engine, "do_connect", _asyncpg_connect)
+    return writer
+
+
 def _asyncpg_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
     """Connect, with the server's refusal (no such database, bad password) raised as a
     SQLAlchemy error like any other database error. SQLAlchemy 2.1 does this itself; 2.0
