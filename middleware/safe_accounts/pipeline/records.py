@@ -39,8 +39,12 @@ def per_account(rt: Runtime, pairs: Sequence[PairVerdict]) -> Sequence[PairVerdi
     if len(pairs) < 2:
         return pairs  # one spelling is its own canonical form
     ids = [pair.target.id for pair in pairs]
+    # Inline, per account: a plain id, or a number as an app writes it (ASCII digits, not
+    # zero-padded; a page of database integers), is its own canonical form.
     keys = [
-        a if a is None or (a[0] in PLAIN_FIRST and not a[-1].isspace()) else canonical(a) for a in ids
+        a if a is None or (a[0] in PLAIN_FIRST and not a[-1].isspace())
+        or (a.isdigit() and a.isascii() and (a[0] != "0" or len(a) == 1)) else canonical(a)
+        for a in ids
     ]
     if keys == ids and len(set(keys)) == len(keys):
         return pairs  # every target a different account, named canonically (the every-day case)
@@ -66,6 +70,11 @@ def per_account(rt: Runtime, pairs: Sequence[PairVerdict]) -> Sequence[PairVerdi
             decisive = strongest(others) or others[0]
             out.append(PairVerdict(decisive.target._replace(id=key), decisive.verdict, decisive.lookups))
     return out
+
+
+# A band's value, read from a dict: `.value` is a Python-level descriptor, read per account
+# a list's row names.
+_BAND_VALUES: dict[AgeBand, str] = {band: band.value for band in AgeBand}
 
 
 def is_account(rt: Runtime, party: Party) -> bool | None:
@@ -103,6 +112,7 @@ def decision_rows(
     `targets` names each, with its band."""
     rows: dict[tuple[str, str | None], DecisionRow] = {}
     listed: dict[str, list[list[str | None]]] = {}
+    band_values = _BAND_VALUES
     for pair in per_account(rt, pairs):
         rule = pair.verdict.rule
         if rule is None:
@@ -111,9 +121,9 @@ def decision_rows(
         if affected_by_rule:
             accounts = listed.get(rule.id)
             if accounts is not None:
-                accounts.append([target.id, target.band.value])
+                accounts.append([target.id, band_values[target.band]])
                 continue
-            listed[rule.id] = [[target.id, target.band.value]]
+            listed[rule.id] = [[target.id, band_values[target.band]]]
         rows[(rule.id, target.id)] = DecisionRow(
             id=new_decision_id(),
             at=at,
