@@ -4,12 +4,12 @@ one INSERT per batch; and the few rows that must be written before their caller 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from safe_accounts.db.bulk_insert import BulkInsert
 from safe_accounts.db.engine import make_engine, writer_engine
 from safe_accounts.decisions.log import DecisionLog, DecisionRow
 from safe_accounts.decisions.table import decision_log
@@ -26,8 +26,8 @@ def row(n: int) -> DecisionRow:
 
 async def returns(log: DecisionLog, engine: AsyncEngine) -> None:
     """The database "returns": the same queue, written with a working engine."""
-    await log.writer.dispose()
-    log._engine, log.writer = engine, writer_engine(engine)  # noqa: SLF001
+    await log.inserts.engine.dispose()
+    log._engine, log.inserts = engine, BulkInsert(writer_engine(engine), decision_log)  # noqa: SLF001
 
 
 async def test_rows_queued_while_the_database_is_down_are_written_when_it_returns(engine: AsyncEngine, database_url: str) -> None:
@@ -71,18 +71,6 @@ async def test_beyond_its_limit_the_oldest_rows_are_dropped_and_counted(engine: 
     assert ids == ["d3", "d4"]
 
 
-def _inserts(engine: AsyncEngine) -> list[bool]:
-    """Every INSERT statement `engine` sends from now on, as whether it was an executemany."""
-    sent: list[bool] = []
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _count(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, many: bool) -> None:
-        if statement.lstrip().upper().startswith("INSERT"):
-            sent.append(many)
-
-    return sent
-
-
 async def _ids(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as conn:
         return sorted((await conn.execute(select(decision_log.c.id))).scalars())
@@ -90,11 +78,10 @@ async def _ids(engine: AsyncEngine) -> list[str]:
 
 async def test_a_batch_of_five_hundred_rows_is_one_insert(engine: AsyncEngine) -> None:
     log = DecisionLog(engine)
-    inserts = _inserts(log.writer)
     for n in range(500):
         log.record(row(n))
     assert await log.flush() == 500
-    assert inserts == [True]  # one executemany: on PostgreSQL one pipeline (next test)
+    assert log.inserts.statements == 1  # one executemany: on PostgreSQL one pipeline (next test)
     await log.close()
 
 
@@ -102,7 +89,7 @@ async def test_a_batch_of_five_hundred_rows_is_one_insert(engine: AsyncEngine) -
 async def test_on_postgresql_a_batch_is_one_round_trip_for_its_rows(postgres_database: str) -> None:
     engine = make_engine(postgres_database)
     log = DecisionLog(engine)
-    sent = count_round_trips(log.writer)
+    sent = count_round_trips(log.inserts.engine)
     try:
         # Statements are prepared once per connection, then cached: the first round warms.
         for turn, size in enumerate((1, 500, 1, 500)):
@@ -114,12 +101,48 @@ async def test_on_postgresql_a_batch_is_one_round_trip_for_its_rows(postgres_dat
                 continue
             # The rows in one request (asyncpg pipelines an executemany, atomic by itself):
             # no check of the connection, no BEGIN, no COMMIT.
-            assert sent == ["bind_execute" if size == 1 else "bind_execute_many"], sent
+            assert sent == ["bind_execute_many"], sent
     finally:
         await log.close()
         async with engine.begin() as conn:
             await conn.execute(decision_log.delete())
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_batch_sent_on_a_connection_the_server_dropped_stays_queued_and_the_next_write_reconnects(
+    postgres_database: str,
+) -> None:
+    engine = make_engine(postgres_database)
+    log = DecisionLog(engine)
+    try:
+        log.record(row(1))
+        assert await log.flush() == 1  # the writer's connection is open, and held
+        async with engine.connect() as conn:
+            await conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ))
+        log.record(row(2))
+        assert await log.flush() == 0
+        assert log.health()["queued"] == 1 and log.health()["last_error"] is not None
+        assert await log.flush() == 1  # on a new connection
+        assert await _ids(engine) == ["d1", "d2"]
+    finally:
+        await log.close()
+        async with engine.begin() as conn:
+            await conn.execute(decision_log.delete())
+        await engine.dispose()
+
+
+async def test_a_lists_row_keeps_every_account_it_names(engine: AsyncEngine) -> None:
+    log = DecisionLog(engine)
+    log.record(row(1)._replace(affected=2, targets=[["7", "13_15"], ["8", "under_13"]]))
+    assert await log.flush() == 1
+    async with engine.connect() as conn:
+        found = (await conn.execute(select(decision_log.c.affected, decision_log.c.targets))).one()
+    assert tuple(found) == (2, [["7", "13_15"], ["8", "under_13"]])
+    await log.close()
 
 
 async def test_rows_written_now_are_committed_before_the_caller_goes_on(engine: AsyncEngine) -> None:
@@ -136,10 +159,9 @@ async def test_rows_written_now_are_committed_before_the_caller_goes_on(engine: 
 
 async def test_callers_writing_at_once_share_one_insert(engine: AsyncEngine) -> None:
     log = DecisionLog(engine, interval=3600)
-    inserts = _inserts(log.writer)
     written = await asyncio.gather(*(log.record_before_answer([row(n)], within=5) for n in range(20)))
     assert written == [True] * 20
-    assert inserts == [True]
+    assert log.inserts.statements == 1
     assert len(await _ids(engine)) == 20
     await log.close()
 

@@ -10,8 +10,9 @@ caller goes on (a refusal, before it is answered): it queues them and has them w
 once, by the same writer under the same lock - so rows that arrive together share one
 commit, and a row is never written twice - and waits for that up to a deadline. A row it
 could not see written stays queued like any other and is counted (`answered_unwritten`).
-On PostgreSQL a batch is one executemany, which asyncpg sends as one pipeline, on a
-connection of the writer's own (`engine.writer_engine`): one round trip however many rows
+A batch is one INSERT compiled once and sent on the driver's connection (`bulk_insert`); on
+PostgreSQL an executemany, which asyncpg sends as one pipeline, on a connection of the
+writer's own (`engine.writer_engine`): one round trip however many rows
 (`tests/db/test_batched.py` counts them).
 
 A batch is written again after any failure, including one whose commit succeeded but whose
@@ -29,11 +30,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql.dml import Insert
 
+from .bulk_insert import BulkInsert
 from .engine import writer_engine
 
 logger = logging.getLogger("safe_accounts.db")
@@ -41,17 +41,6 @@ logger = logging.getLogger("safe_accounts.db")
 WRITE_FAILED = "%s: write of %d rows failed (%s); keeping them queued"
 OVERFLOWED = "%s: queue full, %d oldest rows dropped so far"
 NOT_WRITTEN_FIRST = "%s: %d rows answered before they were written (%s); they stay queued"
-
-
-def insert_once(table: Table, dialect: str) -> Insert:
-    """`table`'s INSERT that skips a row whose primary key is written already (PostgreSQL,
-    SQLite): a retried batch is then harmless."""
-    keys = list(table.primary_key.columns)
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=keys)
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
-    return table.insert()
 
 
 class BatchedTable:
@@ -66,8 +55,7 @@ class BatchedTable:
         limit: int = 100_000,
     ) -> None:
         self._engine = engine
-        self.writer = writer_engine(engine)
-        self._insert = insert_once(table, engine.dialect.name)
+        self.inserts = BulkInsert(writer_engine(engine), table)
         self._name = name
         self._batch = batch
         self._interval = interval
@@ -151,10 +139,10 @@ class BatchedTable:
             total = 0
             while self._queue:
                 rows = [self._queue[i] for i in range(min(self._batch, len(self._queue)))]
+                failures: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, *self.inserts.errors)
                 try:
-                    async with self.writer.begin() as conn:
-                        await conn.execute(self._insert, rows)
-                except (SQLAlchemyError, OSError) as exc:
+                    await self.inserts.write(rows)
+                except failures as exc:
                     self.last_error = exc.__class__.__name__
                     logger.warning(WRITE_FAILED, self._name, len(rows), self.last_error)
                     return total
@@ -180,8 +168,9 @@ class BatchedTable:
                 await self._urgent
             self._urgent = None
         await self.flush()
-        if self.writer is not self._engine:
-            await self.writer.dispose()
+        await self.inserts.close()
+        if self.inserts.engine is not self._engine:
+            await self.inserts.engine.dispose()
 
     def health(self) -> dict[str, object]:
         return {
