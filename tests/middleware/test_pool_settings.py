@@ -16,16 +16,22 @@ from safe_accounts.db.pool import timings
 
 from .conftest import POLICY, HostApp, Wrapped, drop_host_tables, seed
 
+pytestmark = pytest.mark.postgres
+
 ONE_CONNECTION = POLICY.replace("time_budget_ms: 2000", "time_budget_ms: 2000\n  pool: {size: 1, overflow: 0}")
 assert ONE_CONNECTION != POLICY
+
+
+@pytest.fixture
+def database_url(postgres_database: str) -> str:
+    """PostgreSQL only: SQLite keeps SQLAlchemy's own pool, `defaults.pool` is for PostgreSQL."""
+    return postgres_database
 
 
 @pytest.fixture
 async def one_connection(
     engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock
 ) -> AsyncIterator[Wrapped]:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite keeps SQLAlchemy's own pool: `defaults.pool` is for PostgreSQL")
     await seed(engine, clock)
     policy = tmp_path / "policy.yaml"
     policy.write_text(ONE_CONNECTION)
