@@ -40,14 +40,25 @@ TIES_POLICY = POLICY.replace(
         "  ",
     ),
 )
+# As the demo policy does: the cap on requests to strangers counts only children outside
+# the circle.
+TIES_POLICY += textwrap.dedent(
+    """    signals:
+      counts:
+        - id: unconnected-minors-requested
+          where: {other_band: [minor], mutual_connections: {max: 0}, community_ties: {max: 0}, refused: false}
+    """
+)
 assert "community_ties" in TIES_POLICY
+TEAM = [f"team-{i}" for i in range(7)]  # each a friend of "kid", in the coach's circle
 
 NOW = 1_800_000_000.0
 STRANGERS = ["far-1", "far-2", "far-3", "far-4"]
+EXTRA_STRANGERS = ["far-5", "far-6"]
 # "club-kid" is friends with "kid", whom "coach" has known for a year; "new-kid" is friends
 # with "kid-friend", in the coach's circle only from tomorrow.
 CIRCLE = [("coach", "kid", NOW - 365 * 86400), ("coach", "kid-friend", NOW + 86400)]
-EXTRA_FRIENDS = [("club-kid", "kid"), ("new-kid", "kid-friend")]
+EXTRA_FRIENDS = [("club-kid", "kid"), ("new-kid", "kid-friend"), *[(t, "kid") for t in TEAM]]
 
 
 @pytest.fixture
@@ -72,7 +83,7 @@ async def wired(engine: AsyncEngine, database_url: str, tmp_path: Path, clock: F
         signals=attach_grooming_alerts(flush_interval=0.01),
     )
     runtime = await middleware.start()
-    for child in [*STRANGERS, "club-kid", "new-kid"]:
+    for child in [*STRANGERS, "club-kid", "new-kid", *TEAM, *EXTRA_STRANGERS]:
         await runtime.bands.set(child, band=AgeBand.B13_15)
     await runtime.bands.set("coach", band=AgeBand.ADULT)
     await runtime.bands.set("newcomer", band=AgeBand.ADULT)
@@ -167,3 +178,17 @@ async def test_children_reached_through_a_new_friend_raise_an_alert_through_an_o
     await wired.middleware.drain()
     raised = await _alerts(wired).service.list()
     assert [(a.subject, a.signal) for a in raised] == [("newcomer", "requests-through-new-ties")]
+
+
+async def test_the_cap_holds_back_requests_to_strangers_children_not_to_a_team(wired: Wrapped) -> None:
+    # Seven children who are friends of a child the coach has known for a year: a team day.
+    for child in TEAM:
+        assert (await wired.post("/api/friend-requests", "coach", json={"to": child})).status_code == 201
+        await wired.middleware.drain()
+    # The same day, five children outside the circle, then a sixth: held back until tomorrow.
+    for child in [*STRANGERS, EXTRA_STRANGERS[0]]:
+        assert (await wired.post("/api/friend-requests", "coach", json={"to": child})).status_code == 201
+        await wired.middleware.drain()
+    refused = await wired.post("/api/friend-requests", "coach", json={"to": EXTRA_STRANGERS[1]})
+    assert refused.status_code == 403
+    assert refused.json()["rule"] == "stranger-request-cap"
