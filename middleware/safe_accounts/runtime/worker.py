@@ -21,7 +21,7 @@ from ..bands.directory import BandDirectory
 from ..clock import Clock
 from ..config import DEFAULT_REDIS_PREFIX, channel_prefix, without_password
 from ..db import migrate
-from ..db.pool import timings
+from ..db.pool import PoolTimings, timings
 from ..decide.facts import RestrictionFacts
 from ..decide.stores import StoreFacts
 from ..decisions.log import DecisionLog
@@ -74,6 +74,13 @@ class Runtime:
     # `channel_prefix` (the prefix and the database number: see config.channel_prefix).
     redis_prefix: str = DEFAULT_REDIS_PREFIX
     channel_prefix: str = f"{DEFAULT_REDIS_PREFIX}db0:"
+    # The pool's lookup timings, held from the start: disposing of the engine at shutdown
+    # replaces its pool, and a final health report must still say where the time went.
+    lookup_timings: PoolTimings | None = None
+
+    def __post_init__(self) -> None:
+        if self.lookup_timings is None:
+            self.lookup_timings = timings(self.engine)
 
     @property
     def bands(self) -> BandDirectory:
@@ -106,7 +113,8 @@ class Runtime:
     def lookup_health(self) -> dict[str, Any]:
         """Where lookups' time goes (waiting for a pool connection, then the query) by kind,
         the pool's state, and how many misses shared another request's fetch."""
-        report = timings(self.engine).health()
+        assert self.lookup_timings is not None  # set by __post_init__
+        report = self.lookup_timings.health()
         facts = self.facts
         flights: dict[str, Flights[Any, Any]] = {
             "bands": facts.bands.flights,
