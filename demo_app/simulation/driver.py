@@ -39,7 +39,7 @@ from .behaviour import (
 )
 from .parameters import Parameters
 from .population import Population, Role, build_population
-from .stack import FrozenClock, drain, migrate, restricted_notice, wrap
+from .stack import FrozenClock, drain, migrate, policy_signals, restricted_notice, wrap
 from .world import write_population
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday; fixed, so a seed gives one result
@@ -252,6 +252,7 @@ class Run:
     database_url: str
     policy_name: str
     policy_version: str
+    signals: frozenset[str]  # the policy's signal ids
 
 
 async def drive(
@@ -286,7 +287,13 @@ async def drive(
     finally:
         await front.close()  # writes the decision log's last rows, closes the stores
     return Run(
-        population, journal, START.timestamp(), url, front.policy.policy.name, front.policy.version
+        population,
+        journal,
+        START.timestamp(),
+        url,
+        front.policy.policy.name,
+        front.policy.version,
+        policy_signals(front),
     )
 
 

@@ -55,7 +55,7 @@ class Outcome:
 
 
 async def measure(run: Run, params: Parameters) -> Outcome:
-    protections, raised = await read_logs(run.database_url)
+    protections, raised = await read_logs(run.database_url, run.signals)
     people = run.population.by_id
     journal = run.journal
     start = run.start
@@ -63,18 +63,24 @@ async def measure(run: Run, params: Parameters) -> Outcome:
     first_alert: dict[int, float] = {}
     signals_of: dict[int, set[str]] = {}
     alerts_of: Counter[int] = Counter()
+    crossings_of: Counter[int] = Counter()
     by_signal: Counter[str] = Counter()
-    # Each signal's share of the alerts: on groomers' accounts, on everyone else's.
+    # Each signal's share of the alerts: those it raised (it crossed first), on groomers'
+    # accounts and on everyone else's; and the open alerts its later crossings joined.
     signal_hits: dict[str, Counter[str]] = {}
-    for subject, signal, created in raised:
-        by_signal[signal] += 1
-        if subject.isdigit() and int(subject) in people:
-            account = int(subject)
+    signal_joined: dict[str, Counter[str]] = {}
+    for alert in raised:
+        by_signal[alert.signal] += 1
+        if alert.subject.isdigit() and int(alert.subject) in people:
+            account, created = int(alert.subject), alert.created_at
             first_alert[account] = min(first_alert.get(account, created), created)
-            signals_of.setdefault(account, set()).add(signal)
+            signals_of.setdefault(account, set()).update((alert.signal, *alert.joined_by))
             alerts_of[account] += 1
+            crossings_of[account] += alert.crossings
             truth = "groomer" if people[account].role is Role.GROOMER else "benign"
-            signal_hits.setdefault(signal, Counter())[truth] += 1
+            signal_hits.setdefault(alert.signal, Counter())[truth] += 1
+            for other in alert.joined_by:
+                signal_joined.setdefault(other, Counter())[truth] += 1
 
     groomer_accounts = [p for p in run.population.people if p.role is Role.GROOMER]
     contacts_by: dict[int, list[tuple[float, int]]] = {}
@@ -165,10 +171,21 @@ async def measure(run: Run, params: Parameters) -> Outcome:
             "accounts_alerted": len(alerted_known),
             "per_alerted_account": _ratio(sum(alerts_of.values()), len(alerted_known)),
             "per_alerted_groomer_account": _summary(groomer_alerts),
-            # Per signal: alerts on groomers' accounts and on benign ones.
+            # Crossings per alerted account, the first included: what the account's alerts
+            # would have been had later crossings not joined the open alert.
+            "crossings_per_alerted_account": _ratio(
+                sum(crossings_of.values()), len(alerted_known)
+            ),
+            # Per signal: the alerts it raised (it crossed first) on groomers' accounts and
+            # on benign ones, and the open alerts its later crossings joined.
             "contribution": {
-                signal: {"groomer": hits["groomer"], "benign": hits["benign"]}
-                for signal, hits in sorted(signal_hits.items())
+                signal: {
+                    "groomer": signal_hits.get(signal, Counter())["groomer"],
+                    "benign": signal_hits.get(signal, Counter())["benign"],
+                    "joined_groomer": signal_joined.get(signal, Counter())["groomer"],
+                    "joined_benign": signal_joined.get(signal, Counter())["benign"],
+                }
+                for signal in sorted({*signal_hits, *signal_joined})
             },
             # Who was alerted, as the ground truth knows them: the run's full record.
             "accounts": [

@@ -63,12 +63,26 @@ def _protections(d: dict[str, Any]) -> list[str]:
 def _alerts(d: dict[str, Any]) -> list[str]:
     alerts = d["alerts"]
     lines = [f"Alerts raised: {alerts['total']} on {alerts['accounts_alerted']} accounts"]
-    lines.append(f"  {'signal':<42} {'alerts':>6} {'groomer':>8} {'benign':>7}")
-    for signal, n in alerts["by_signal"].items():
-        hits = alerts["contribution"].get(signal, {"groomer": 0, "benign": 0})
-        lines.append(f"  {signal:<42} {n:>6} {hits['groomer']:>8} {hits['benign']:>7}")
+    lines.append(
+        f"  {'signal':<42} {'alerts':>6} {'groomer':>8} {'benign':>7}"
+        f" {'joined: groomer':>16} {'benign':>7}"
+    )
+    for signal, hits in alerts["contribution"].items():
+        n = alerts["by_signal"].get(signal, 0)
+        lines.append(
+            f"  {signal:<42} {n:>6} {hits['groomer']:>8} {hits['benign']:>7}"
+            f" {hits['joined_groomer']:>16} {hits['joined_benign']:>7}"
+        )
+    lines.append(
+        "  (alerts: raised by the signal, the first to cross; joined: open alerts its later"
+        " crossings were added to)"
+    )
     per = alerts["per_alerted_account"]
     lines.append(_row("alerts per alerted account", "n/a" if per is None else f"{per:.2f}"))
+    crossings = alerts["crossings_per_alerted_account"]
+    lines.append(
+        _row("crossings per alerted account", "n/a" if crossings is None else f"{crossings:.2f}")
+    )
     return lines
 
 

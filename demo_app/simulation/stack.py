@@ -8,7 +8,7 @@ import contextlib
 import os
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.alerts.tables import alerts
@@ -25,8 +25,10 @@ RELOAD_NEVER = 7 * 24 * 3600.0  # seconds of real time
 
 __all__ = [
     "FrozenClock",
+    "Raised",
     "SafeAccountsMiddleware",
     "migrate",
+    "policy_signals",
     "read_logs",
     "restricted_notice",
     "wrap",
@@ -83,9 +85,26 @@ def drain(front: SafeAccountsMiddleware) -> Callable[[], Awaitable[None]]:
     return front.drain
 
 
+class Raised(NamedTuple):
+    """An alert as the store keeps it: the signal that raised it, and the crossings that
+    joined it while it was open (`counts` holds each other signal's figure by its id)."""
+
+    subject: str
+    signal: str
+    created_at: float
+    joined_by: tuple[str, ...]  # other signals whose crossings joined the alert
+    crossings: int  # every crossing the alert holds, the first included
+
+
+def policy_signals(front: SafeAccountsMiddleware) -> frozenset[str]:
+    """The ids of the policy's count and rate signals."""
+    signals = front.policy.policy.signals
+    return frozenset(s.id for s in (*signals.counts, *signals.rates))
+
+
 async def read_logs(
-    database_url: str,
-) -> tuple[list[dict[str, Any]], list[tuple[str, str, float]]]:
+    database_url: str, signals: frozenset[str]
+) -> tuple[list[dict[str, Any]], list[Raised]]:
     """Protections fired (by rule, action, outcome, mode) and alerts raised, in order."""
     engine = make_engine(database_url)
     try:
@@ -109,11 +128,20 @@ async def read_logs(
             ]
             a = alerts.c
             found = await conn.execute(
-                select(a.subject, a.signal, a.created_at).order_by(
+                select(a.subject, a.signal, a.created_at, a.counts).order_by(
                     a.created_at, a.subject, a.signal
                 )
             )
-            raised = [(str(r[0]), str(r[1]), float(r[2])) for r in found]
+            raised = [
+                Raised(
+                    str(r[0]),
+                    str(r[1]),
+                    float(r[2]),
+                    tuple(sorted(k for k in r[3] if k in signals and k != r[1])),
+                    int(r[3].get("crossings", 1)),
+                )
+                for r in found
+            ]
     finally:
         await engine.dispose()
     return protections, raised

@@ -34,6 +34,10 @@ FIGURES: tuple[tuple[str, Callable[[dict[str, Any]], float | None]], ...] = (
     ),
     ("alerts_per_alerted_account", lambda d: d["alerts"]["per_alerted_account"]),
     (
+        "crossings_per_alerted_account",
+        lambda d: d["alerts"].get("crossings_per_alerted_account"),
+    ),
+    (
         "benign_requests_refused",
         lambda d: sum(
             n for role, n in d["friction"]["requests_refused_by_role"].items() if role != "groomer"
@@ -66,6 +70,10 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         row["benign_adults_by_role"] = {
             role: figures["of"] for role, figures in d["false_alerts"]["per_role"].items()
         }
+        row["signals"] = {
+            signal: {"raised": hits["groomer"] + hits["benign"], **hits}
+            for signal, hits in d["alerts"]["contribution"].items()
+        }
         row["recall_by_tactic"] = {
             tactic: t["recall"]
             for tactic, t in d["detection"]["by_tactic"].items()
@@ -82,6 +90,12 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
             "of": of,
             "per_1000": round(1000 * alerted / of, 2) if of else None,
         }
+    contribution: dict[str, dict[str, int]] = {}
+    for row in rows:
+        for signal, hits in row["signals"].items():
+            pooled = contribution.setdefault(signal, dict.fromkeys(hits, 0))
+            for key, n in hits.items():
+                pooled[key] = pooled.get(key, 0) + n
     first = outcomes[0].data if outcomes else {}
     return {
         "policy": first.get("policy"),
@@ -90,6 +104,9 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "spread": {name: _spread([row[name] for row in rows]) for name, _ in FIGURES},
         # All seeds pooled: the rate per role is too rare an event for one seed to show.
         "false_alerts_per_role_pooled": per_role,
+        # Each signal's alerts over all seeds: raised (it crossed first) on groomers' and
+        # benign accounts, and open alerts its later crossings joined.
+        "signals_pooled": dict(sorted(contribution.items())),
     }
 
 
@@ -110,8 +127,13 @@ _SHORT = {
     "children_contacted_before_alert_median": "contacted",
     "children_reached_before_alert": "reached",
     "alerts_per_alerted_account": "alerts/acct",
+    "crossings_per_alerted_account": "cross/acct",
     "benign_requests_refused": "refused",
 }
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in counts.items() if n)
 
 
 def render_summary(summary: dict[str, Any]) -> str:
@@ -140,9 +162,26 @@ def render_summary(summary: dict[str, Any]) -> str:
             f" ({figures['per_1000']} per 1,000)"
         )
     lines.append("")
+    lines.append("  false alerts per role, per seed")
+    for row in summary["seeds"]:
+        alerted = _counts(row["false_alerts_by_role"]) or "none"
+        lines.append(f"    seed {row['seed']:<4} {alerted}")
+    lines.append("")
+    lines.append("  each signal's alerts, all seeds pooled (raised: the first to cross)")
+    lines.append(
+        f"    {'signal':<40} {'raised':>6} {'groomer':>8} {'benign':>7}"
+        f" {'joined: groomer':>16} {'benign':>7}"
+    )
+    for signal, hits in summary["signals_pooled"].items():
+        lines.append(
+            f"    {signal:<40} {hits['raised']:>6} {hits['groomer']:>8} {hits['benign']:>7}"
+            f" {hits['joined_groomer']:>16} {hits['joined_benign']:>7}"
+        )
+    lines.append("")
     lines.append(
         "  FA: false alerts on benign adults; h to alert, contacted: medians per alerted groomer"
         " account; reached: children who accepted a groomer before its alert, all accounts;"
+        " cross/acct: crossings per alerted account, those that joined an open alert included;"
         " refused: benign people's friend requests refused (a cap), resent ones included"
     )
     return "\n".join(lines)

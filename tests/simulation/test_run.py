@@ -120,3 +120,17 @@ def test_percentiles_are_values_that_occurred() -> None:
     assert percentile([5.0], 0.9) == 5.0
     assert percentile([float(x) for x in range(1, 11)], 0.9) == 9.0
     assert percentile([float(x) for x in range(1, 11)], 0.5) == 5.0
+
+
+def test_each_signals_contribution_adds_up_to_the_alerts_raised(small: tuple[Run, Outcome]) -> None:
+    alerts: dict[str, Any] = small[1].to_json()["alerts"]
+    contribution = alerts["contribution"]
+    assert contribution, "the small run raises alerts"
+    for signal, n in alerts["by_signal"].items():
+        # Every alert is raised by exactly one signal, the first to cross.
+        assert contribution[signal]["groomer"] + contribution[signal]["benign"] == n
+    accounts = alerts["accounts"]
+    for signal, hits in contribution.items():
+        holding = [a for a in accounts if signal in a["signals"]]
+        assert hits["joined_groomer"] + hits["joined_benign"] <= len(holding)
+    assert alerts["crossings_per_alerted_account"] >= alerts["per_alerted_account"] >= 1
