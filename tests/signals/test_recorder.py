@@ -168,7 +168,8 @@ async def test_submit_queues_without_io_and_flush_writes_in_batches() -> None:
     assert [c.signal for c in crossings] == ["rejected-by-minors"]
     assert recorder.health() | {"last_error_at": None} == {
         "backend": "memory", "queued": 0, "spooled": 0, "overflowed": 0, "rejected": 0,
-        "recorded": 10, "crossings": 1, "crossings_pending": 0, "crossings_recovered": 0,
+        "recorded": 10, "submitted": {"contact_rejected": 10},
+        "crossings": 1, "crossings_pending": 0, "crossings_recovered": 0,
             "store_reachable": True,
         "last_error": None, "last_error_at": None, "persistence": None,
     }

@@ -51,12 +51,32 @@ MAX_RSS_GROWTH = 0.10  # a worker's median RSS over the last third of the run, o
 RSS_SAMPLES_NEEDED = 9  # fewer (a very short run) and memory is not judged, which fails the gate
 RSS_INTERVAL = 0.5  # seconds between samples
 
-# The signal event each acknowledged answer stands for, by action kind (decide/actions.py):
+# The signal event each acknowledged answer stands for (decide/actions.py, the action table):
 # a 2xx of these counts one event about the pair...
-EVENT_ON_SUCCESS = ("contact_request", "contact_response", "block", "report")
+EVENT_ON_SUCCESS = {"contact_request": "contact_request", "block": "blocked", "report": "reported"}
+# ...a contact request answered counts as the answer's word...
+EVENT_ON_ANSWER = {"accept": "contact_accepted", "reject": "contact_rejected"}
 # ...and so does a refusal (403 with our decision id) of these, one per refused target (the
 # soak's refused requests have one target each).
-EVENT_ON_REFUSAL = ("contact_request", "direct_message")
+EVENT_ON_REFUSAL = {"contact_request": "contact_request", "direct_message": "direct_message_denied"}
+
+
+def event_of(request: Request, status: int, refused: bool) -> str | None:
+    """The signal event the answer to `request` leaves behind, as the action table says."""
+    if refused:
+        return EVENT_ON_REFUSAL.get(request.kind)
+    if not 200 <= status < 300:
+        return None
+    if request.kind == "contact_response":
+        return EVENT_ON_ANSWER.get(request.path.rsplit("/", 1)[-1])
+    return EVENT_ON_SUCCESS.get(request.kind)
+
+
+def to_self(request: Request) -> bool:
+    """Whether the request's only target is its actor: an account acting on itself is no
+    pair, so it counts no event (pipeline/targets.py drops the actor from the targets)."""
+    body = request.json if isinstance(request.json, dict) else {}
+    return request.actor in (body.get("to"), body.get("account"))
 
 
 @dataclass(frozen=True)
@@ -87,7 +107,8 @@ class Tally:
     rss: dict[int, list[int]] = field(default_factory=dict)  # worker pid -> kB samples
     connections_peak: int = 0
     protected: int = 0  # requests on routes the policy knows, 503s and their retries included
-    acknowledged: Counter[str] = field(default_factory=Counter)  # signal events answered, by action kind
+    acknowledged: Counter[str] = field(default_factory=Counter)  # signal events answered, by event kind
+    to_self: Counter[str] = field(default_factory=Counter)  # answers to requests about oneself, by event kind
 
 
 async def _pg(sql: str, database: str = "postgres") -> Any:
@@ -177,10 +198,9 @@ async def _client(port: int, population: Population, script: Any,
                 tally.refusal_ids.append(json.loads(body)["decision_id"])
             if request.kind != "unknown_route":
                 tally.protected += 1
-            if (refused and request.kind in EVENT_ON_REFUSAL) or (
-                200 <= status < 300 and request.kind in EVENT_ON_SUCCESS
-            ):
-                tally.acknowledged[request.kind] += 1
+            event = event_of(request, status, refused)
+            if event is not None:
+                (tally.to_self if to_self(request) else tally.acknowledged)[event] += 1
     finally:
         await connection.close()
 
@@ -299,14 +319,20 @@ async def _check(options: Options, population: Population, tally: Tally, url: st
     answered = sum(tally.acknowledged.values())
     workers = len(final)
     took = sum(int(_signals(h).get("recorded", 0)) for h in final)
+    submitted: Counter[str] = Counter()
+    for h in final:
+        submitted.update(_signals(h).get("submitted") or {})
     waiting = sum(int(_signals(h).get("queued", 0)) + _pending(h) for h in final)
     dropped = sum(int(_signals(h).get(k, 0)) for h in final for k in ("overflowed", "rejected")) + sum(
         int((h.get("pending_facts") or {}).get("lost", 0) or 0) for h in final
     )
-    events_ok = workers == options.workers and took == answered and not waiting and not dropped
+    events_ok = (workers == options.workers and took == answered and +submitted == +tally.acknowledged
+                 and not waiting and not dropped)
     checks.append((events_ok, f"lost events: the clients were answered {answered} signal events, the signal store "
                               f"took {took} (lost {answered - took}; still queued or pending {waiting}; dropped "
-                              f"{dropped}; final health from {workers} of {options.workers} workers)"))
+                              f"{dropped}; final health from {workers} of {options.workers} workers; "
+                              f"by kind, answered / submitted: {_by_kind(tally.acknowledged, submitted)}; "
+                              f"answers about oneself, which count nothing: {dict(tally.to_self) or 0})"))
 
     lost = sorted(set(tally.refusal_ids) - logged)
     checks.append((not lost, f"lost decision rows: {len(lost)} of the {len(set(tally.refusal_ids))} refusals answered "
@@ -358,7 +384,7 @@ async def _check(options: Options, population: Population, tally: Tally, url: st
         f"latency p50 {_ms(pct(0.5))}, p90 {_ms(pct(0.9))}, p99 {_ms(pct(0.99))}, max {_ms(latencies[-1] if latencies else 0)}",
         f"- statuses: {', '.join(f'{k}: {v}' for k, v in sorted(tally.statuses.items()))}",
         f"- by action: {', '.join(f'{k}: {v}' for k, v in sorted(tally.by_kind.items()))}",
-        f"- signal events answered, by action: {', '.join(f'{k}: {v}' for k, v in sorted(tally.acknowledged.items()))}",
+        f"- signal events answered, by kind: {', '.join(f'{k}: {v}' for k, v in sorted(tally.acknowledged.items()))}",
         f"- alerts: {len(alert_rows)} rows for {len(per_account)} accounts; decision log: {rows} rows",
         f"- PostgreSQL connections to the run's database: {baseline} before, peak {tally.connections_peak} during, "
         f"{after} after shutdown",
@@ -379,6 +405,10 @@ async def _check(options: Options, population: Population, tally: Tally, url: st
         f"- result: {'PASSED' if passed else 'FAILED (' + ', '.join(failed) + ')'}",
     ]
     return passed, "\n".join(lines)
+
+
+def _by_kind(answered: Counter[str], submitted: Counter[str]) -> str:
+    return ", ".join(f"{k} {answered[k]} / {submitted[k]}" for k in sorted(set(answered) | set(submitted)))
 
 
 def _signals(health: dict[str, Any]) -> dict[str, Any]:

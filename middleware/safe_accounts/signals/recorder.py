@@ -109,6 +109,9 @@ class SignalRecorder:
         self._overflowed = 0
         self._rejected = 0
         self._recorded = 0
+        # Events taken in, by kind: what a load test checks against what its clients were
+        # answered, kind by kind, to tell a lost event from one that was never submitted.
+        self._submitted: dict[str, int] = {}
         self._crossed = 0
         self._last_error: str | None = None
         self._last_error_at: float | None = None
@@ -129,6 +132,8 @@ class SignalRecorder:
         # Split over the lanes by the writer, not here: reading the subject costs the
         # request path a cache miss.
         self._queue.append(event)
+        kind = event.kind.value
+        self._submitted[kind] = self._submitted.get(kind, 0) + 1
         if self._wake is not None and len(self._queue) >= self._batch_size:
             self._wake.set()
 
@@ -210,6 +215,7 @@ class SignalRecorder:
             "overflowed": self._overflowed,
             "rejected": self._rejected,
             "recorded": self._recorded,
+            "submitted": dict(sorted(self._submitted.items())),
             "crossings": self._crossed,
             "crossings_pending": len(self._crossings),
             "crossings_recovered": self._recovered,
