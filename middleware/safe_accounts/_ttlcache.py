@@ -45,10 +45,6 @@ class TTLCache(Generic[K, V]):
     def discard(self, key: K) -> None:
         self._data.pop(key, None)
 
-    def discard_where(self, predicate: Callable[[K], bool]) -> None:
-        for key in [k for k in self._data if predicate(k)]:
-            del self._data[key]
-
     def clear(self) -> None:
         self._data.clear()
 

@@ -38,7 +38,9 @@ class Lookup:
         fn: Callable[..., Any] | None = None,
     ) -> None:
         self.name = name
-        self._engine = engine
+        # A lookup reads: without a transaction it is the query alone, with no BEGIN and
+        # ROLLBACK round trips around it (each one a wait on a loaded worker's event loop).
+        self._engine = None if engine is None else engine.execution_options(isolation_level="AUTOCOMMIT")
         self._fn = fn
         self._clause = None
         self._params: frozenset[str] = frozenset()

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .._singleflight import Flights
-from .._ttlcache import TTLCache
 from ..clock import SYSTEM_CLOCK, Clock
 from ..policy import model
 from .invalidation import RelationshipInvalidations
 from .lookup import Lookup, compile_lookup
+from .pair_cache import PairCache
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -52,8 +52,8 @@ class RelationshipDirectory:
             else None
         )
         ttl = max(config.cache_seconds, 0.001)
-        self._pairs: TTLCache[tuple[str, str], bool] = TTLCache(config.cache_size, ttl, clock.now)
-        self._mutuals: TTLCache[tuple[str, str], int] = TTLCache(config.cache_size, ttl, clock.now)
+        self._pairs: PairCache[bool] = PairCache(config.cache_size, ttl, clock.now)
+        self._mutuals: PairCache[int] = PairCache(config.cache_size, ttl, clock.now)
         # Bumped by every forget: a lookup that raced one must not cache what it read.
         self._epoch = 0
         self._caching = True
@@ -136,14 +136,13 @@ class RelationshipDirectory:
         return {(actor, target): value}
 
     def forget(self, *accounts: str) -> None:
-        """Drop what this worker caches about `accounts`, each way (one pass over the cache)."""
+        """Drop what this worker caches about `accounts`, each way (their pairs only)."""
         if not accounts:
             return
         self._epoch += 1
         self._forget_flights()
-        gone = frozenset(accounts)
-        self._pairs.discard_where(lambda key: key[0] in gone or key[1] in gone)
-        self._mutuals.discard_where(lambda key: key[0] in gone or key[1] in gone)
+        self._pairs.discard_involving(accounts)
+        self._mutuals.discard_involving(accounts)
 
     async def forget_everywhere(self, accounts: Collection[str]) -> bool:
         """Drop what every worker caches about `accounts`, here first; returns once every
