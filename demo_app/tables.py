@@ -129,6 +129,16 @@ suspensions = Table(
     Column("suspended_by", String(80), nullable=False),
 )
 
+# Accounts the platform has verified as a school's or a club's staff (a coach, a teacher, a
+# youth worker): the policy's `relationships.vouched` reads it. A table of its own, so an
+# existing demo.db gains it on start; nothing in the app writes it (an operator's job).
+staff_vouches = Table(
+    "staff_vouches",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id"), primary_key=True),
+    Column("vouched_for_by", String(80), nullable=False),  # the school or club
+)
+
 __all__ = [
     "accounts",
     "blocks",
@@ -140,5 +150,6 @@ __all__ = [
     "messages",
     "metadata",
     "reports",
+    "staff_vouches",
     "suspensions",
 ]

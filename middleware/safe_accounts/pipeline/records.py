@@ -273,7 +273,11 @@ async def record_success(
                 )
                 continue
         ties = await _ties_quietly(rt, kind, actor.id, target, at)
-        submit(rt, kind, actor.id, target, mutual, at, decision_id, ties=ties, subject_band=actor.band)
+        vouched = await _vouched_quietly(rt, kind, actor.id, target)
+        submit(
+            rt, kind, actor.id, target, mutual, at, decision_id, ties=ties, subject_band=actor.band,
+            vouched=vouched,
+        )
 
 
 async def record_answer(
@@ -287,7 +291,8 @@ async def record_answer(
             continue
         if read:
             ties = await _ties_quietly(rt, kind, pair.target.id, responder, at)
-            submit(rt, kind, pair.target.id, responder, None, at, None, ties=ties)
+            vouched = await _vouched_quietly(rt, kind, pair.target.id, responder)
+            submit(rt, kind, pair.target.id, responder, None, at, None, ties=ties, vouched=vouched)
         elif responder.id is not None:
             late_facts.pair_event(
                 rt, kind, subject=pair.target.id, other=responder, at=at, decision_id=None, other_read=False
@@ -335,6 +340,20 @@ async def _ties_quietly(rt: Runtime, kind: EventKind, subject: str, other: Party
         return None
 
 
+async def _vouched_quietly(rt: Runtime, kind: EventKind, subject: str, other: Party) -> bool:
+    """Whether the platform vouches for `subject` (`relationships.vouched`), when a signal
+    filters `kind` by it and `other` is a minor (whom every such signal is about). Not
+    vouched when none does or it cannot be read: vouching spares an account from signals,
+    so a failing lookup never spares anyone."""
+    if rt.vouched is None or kind not in rt.vouched.kinds or not is_minor(rt, other):
+        return False
+    try:
+        async with within(rt.facts.time_budget):
+            return await rt.vouched.check(subject)
+    except StorageError:
+        return False
+
+
 def is_minor(rt: Runtime, person: Party) -> bool:
     """A minor as the policy counts them (`unknown` too, by the protective default)."""
     return person.band.is_minor or (person.band is AgeBand.UNKNOWN and rt.policy.unknown_is_minor)
@@ -352,9 +371,12 @@ def submit(
     refused: bool = False,
     ties: int | None = None,
     subject_band: AgeBand | None = None,
+    vouched: bool = False,
 ) -> None:
     """One event about `subject` reaching `other`; dropped when no signal pipeline is attached.
     `refused`: the attempt was refused by an enforced rule (it never reached `other`)."""
     if rt.signals is None or other.id is None:
         return
-    rt.signals.submit(Event(kind, subject, other.id, other.band, mutual, at, decision_id, refused, ties, subject_band))
+    rt.signals.submit(
+        Event(kind, subject, other.id, other.band, mutual, at, decision_id, refused, ties, subject_band, vouched)
+    )

@@ -32,6 +32,7 @@ _LOOKUP_PARAMS: dict[str, tuple[str, ...]] = {
     "connected": ("actor", "targets"),
     "mutual_count": ("actor", "target"),
     "community_ties": ("actor", "target", "now"),
+    "vouched": ("account",),
 }
 # ... and the moderators' display lookup (see Moderation in model.py).
 _DISPLAY_PARAMS = ("accounts",)
@@ -226,6 +227,9 @@ def _lookups(data: dict[str, Any], queries: dict[str, Any]) -> Iterator[Finding]
             if allowed == _DISPLAY_PARAMS:
                 if "accounts" not in used:
                     yield (*at, "sql"), "query must use :accounts (the ids to show, as `IN :accounts`)"
+            elif allowed == _LOOKUP_PARAMS["vouched"]:
+                if "account" not in used:
+                    yield (*at, "sql"), "query must use :account (the account that may be vouched for)"
             elif "actor" not in used:
                 yield (*at, "sql"), f"query must use :actor (whose `{at[-1]}` this is)"
 

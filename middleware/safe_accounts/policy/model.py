@@ -451,6 +451,13 @@ class Relationships(_Frozen):
         "the middleware clock's time in seconds since the epoch. Read once per contact request to a minor, "
         "never cached, for signals that say `where: {community_ties: ...}`.",
     )
+    vouched: Lookup | None = Field(
+        default=None,
+        description="A row when `:account` is vouched for by the platform (e.g. verified as a school's or "
+        "club's staff), none when not; a first column that is false, 0 or NULL counts as not vouched. Read "
+        "once per contact request to a minor and per answer by one, when a signal filters that event by "
+        "`where: {vouched: ...}`; never cached. Without it (or when it cannot be read) nobody is vouched.",
+    )
     cache_seconds: float = Field(default=30.0, ge=0)
     cache_size: int = Field(
         default=100_000, gt=0, description="Pairs remembered per worker (each way counts once)."
@@ -567,6 +574,12 @@ class SignalFilter(_Frozen):
         default=None,
         description="false: only attempts that reached the other account (not refused by an enforced rule); "
         "true: only refused ones. Absent: both.",
+    )
+    vouched: bool | None = Field(
+        default=None,
+        description="Contact requests to minors and minors' answers only: false counts only accounts the "
+        "platform has not vouched for (`relationships.vouched`; without that lookup, or when it cannot be read, "
+        "nobody is vouched), true only vouched ones. Absent: both. Other events match no `vouched: true`.",
     )
 
 

@@ -19,6 +19,7 @@ from ..moderation.due import DueTimes
 from ..moderation.filer import CaseFiler
 from ..moderation.reports import ReportLog
 from ..relations.ties import CommunityTies
+from ..relations.vouched import Vouched
 from .pending_facts import PendingFacts, pending_attempt_timeout
 from .worker import Runtime, SignalsFactory
 
@@ -81,6 +82,7 @@ def attach_grooming_alerts(
         runtime.health_parts["alerts"] = alerts.health
         runtime.alerts = alerts
         runtime.ties = CommunityTies.wanted(runtime.policy.policy, runtime.engine)
+        runtime.vouched = Vouched.wanted(runtime.policy.policy, runtime.engine)
         # Acknowledged events still missing facts: read and submitted before the signals
         # are drained, and closed before them (closers run in reverse), so that what they
         # submit at shutdown is still written.

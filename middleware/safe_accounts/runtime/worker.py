@@ -29,6 +29,7 @@ from ..errors import storage_errors
 from ..identity.wiring import ActorTally
 from ..relations import RelationshipDirectory
 from ..relations.ties import CommunityTies
+from ..relations.vouched import Vouched
 from .pending_facts import PendingFacts
 
 if TYPE_CHECKING:  # the runtime sits below the request path: it only names its policy type
@@ -65,6 +66,8 @@ class Runtime:
     pending: PendingFacts | None = None
     # The policy's network context for contact requests to minors, when a signal counts by it.
     ties: CommunityTies | None = None
+    # The platform's vouched accounts, when a signal filters by them (`where: {vouched: ...}`).
+    vouched: Vouched | None = None
     # What `drain` writes after the decision log, in order (signals before the deliveries
     # of the alerts they raise).
     drainers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)

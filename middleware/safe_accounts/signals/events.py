@@ -30,3 +30,7 @@ class Event:
     # The subject's band, when the event was recorded with it (contact requests); None
     # matches no `where: {subject_band: ...}`.
     subject_band: AgeBand | None = None
+    # The platform vouches for the subject (`relationships.vouched`, read for contact
+    # requests and answers when a signal filters by it); False when not, not read, or
+    # unreadable: vouching spares an account from signals, so it is granted only when known.
+    vouched: bool = False

@@ -54,6 +54,7 @@ class CountSpec:
     ties_min: int | None = None
     ties_max: int | None = None
     subject_bands: frozenset[AgeBand] | None = None
+    vouched: bool | None = None  # only (not) vouched subjects; None: both
 
     @property
     def alerts(self) -> bool:
@@ -70,6 +71,8 @@ class CountSpec:
         if self.subject_bands is not None and event.subject_band not in self.subject_bands:
             return False
         if self.refused is not None and event.refused is not self.refused:
+            return False
+        if self.vouched is not None and event.vouched is not self.vouched:
             return False
         # An unknown count matches no range: an alert accuses someone, so it is raised only
         # on what is known.
@@ -109,6 +112,7 @@ class CountSpec:
             subject_bands=None
             if where.subject_band is None
             else expand_bands(where.subject_band, unknown_is_minor=unknown_is_minor),
+            vouched=where.vouched,
         )
 
     @property
