@@ -9,27 +9,14 @@ See docs/simulation.md for the model, its assumptions and its parameters.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
-from .driver import drive, scratch
-from .outcome import Outcome, measure
+from .outcome import Outcome
 from .parameters import DEFAULT_MIX, Parameters, SimulationError, Tactic, default_policy, parse_mix
 from .population import Population, Role, build_population
 from .report import render_table
+from .run import run_simulation, simulate
 from .summary import render_summary, summarise
-
-
-async def run_simulation(params: Parameters, on_day: Callable[[int], None] | None = None) -> Outcome:
-    """Build, drive and measure one run in a scratch database that is removed afterwards;
-    `on_day(n)` hears each simulated day as it ends."""
-    with scratch() as workdir:
-        run = await drive(params, workdir, on_day)
-        return await measure(run, params)
-
-
-def simulate(params: Parameters, on_day: Callable[[int], None] | None = None) -> Outcome:
-    return asyncio.run(run_simulation(params, on_day))
+from .sweep import find_knobs, parse_scales, run_sweep
+from .sweep_chart import render_chart
 
 
 __all__ = [
@@ -42,10 +29,14 @@ __all__ = [
     "Tactic",
     "build_population",
     "default_policy",
+    "find_knobs",
     "parse_mix",
+    "parse_scales",
+    "render_chart",
     "render_summary",
     "render_table",
     "run_simulation",
+    "run_sweep",
     "simulate",
     "summarise",
 ]

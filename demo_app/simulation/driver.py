@@ -270,7 +270,9 @@ async def drive(
     front = wrap(app, policy=params.policy, database_url=url, clock=clock, secret=SECRET)
     try:
         async with app.router.lifespan_context(app):
-            await write_population(app.state.runtime.engine, population, clock.now())
+            await write_population(
+                app.state.runtime.engine, population, clock.now(), vouched=params.vouched
+            )
             await front.start()
             transport = httpx.ASGITransport(app=front)
             async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:

@@ -99,6 +99,9 @@ class Parameters:
     groomers: int = DEFAULT_GROOMERS
     mix: Mapping[Tactic, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     policy: Path = field(default_factory=default_policy)
+    # Teachers, coaches and youth workers are vouched for in the app's `staff_vouches`
+    # (the policy's `relationships.vouched`); otherwise nobody is.
+    vouched: bool = False
 
     def __post_init__(self) -> None:
         for name in ("accounts", "days", "seed", "groomers"):
@@ -128,6 +131,7 @@ class Parameters:
             "groomers": self.groomers,
             "mix": {t.value: round(self.mix.get(t, 0.0), 4) for t in Tactic},
             "policy": _shown(Path(self.policy)),
+            "vouched": self.vouched,
         }
 
 

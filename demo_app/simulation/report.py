@@ -32,6 +32,8 @@ def _header(d: dict[str, Any]) -> list[str]:
     groomers = pop["groomers"]
     title = f"Safe Accounts simulation: seed {p['seed']}, {p['days']} days"
     title += f" from {d['simulated']['start'][:10]}, policy {d['policy']['name']} ({p['policy']})"
+    if p.get("vouched"):
+        title += ", teachers, coaches and youth workers vouched for"
     traffic = d["traffic"]
     return [
         title,

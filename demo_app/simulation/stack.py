@@ -16,6 +16,8 @@ from safe_accounts.clock import FrozenClock
 from safe_accounts.db.engine import make_engine
 from safe_accounts.db.migrate import upgrade_url
 from safe_accounts.decisions.table import decision_log
+from safe_accounts.policy.loader import load_policy
+from safe_accounts.policy.model import PolicyFile
 from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 from sqlalchemy import func, select
 from starlette.types import ASGIApp
@@ -29,6 +31,7 @@ __all__ = [
     "SafeAccountsMiddleware",
     "migrate",
     "policy_signals",
+    "read_policy",
     "read_logs",
     "restricted_notice",
     "wrap",
@@ -99,7 +102,13 @@ class Raised(NamedTuple):
 def policy_signals(front: SafeAccountsMiddleware) -> frozenset[str]:
     """The ids of the policy's count and rate signals."""
     signals = front.policy.policy.signals
-    return frozenset(s.id for s in (*signals.counts, *signals.rates))
+    return frozenset([s.id for s in signals.counts] + [s.id for s in signals.rates])
+
+
+def read_policy(path: Path) -> PolicyFile:
+    """The policy at `path`, loaded and checked as the middleware loads it (its `extends`
+    merged); a policy that does not load raises the loader's file:line error."""
+    return load_policy(path).policy
 
 
 async def read_logs(

@@ -132,6 +132,9 @@ _SHORT = {
 }
 
 
+VOUCHED = ", teachers, coaches and youth workers vouched for"
+
+
 def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {k}" for k, n in counts.items() if n)
 
@@ -143,6 +146,7 @@ def render_summary(summary: dict[str, Any]) -> str:
         (
             f"Across {len(summary['seeds'])} seeds, policy {policy.get('name')}"
             f" ({summary['parameters'].get('policy')})"
+            + (VOUCHED if summary["parameters"].get("vouched") else "")
         ),
         "  " + f"{'seed':<6}" + "".join(f"{_SHORT[n]:>12}" for n in names),
     ]

@@ -104,3 +104,14 @@ def test_without_the_demo_app_it_says_to_run_from_a_checkout(
     ran = simulate("--accounts", "100")
     assert ran.code == 1
     assert NEEDS_CHECKOUT in ran.err
+
+
+@pytest.mark.slow
+def test_vouched_says_so_in_the_table_and_the_json(simulate: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "outcome.json"
+    ran = simulate(
+        "--accounts", "120", "--days", "1", "--groomers", "2", "--vouched", "--out", str(out)
+    )
+    assert ran.code == 0, ran.err
+    assert "teachers, coaches and youth workers vouched for" in ran.out
+    assert json.loads(out.read_text())["parameters"]["vouched"] is True

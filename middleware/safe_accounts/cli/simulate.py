@@ -91,6 +91,45 @@ def _simulation() -> ModuleType:
     default=None,
     help="Also write the outcome as JSON here.",
 )
+@click.option(
+    "--vouched",
+    is_flag=True,
+    help=(
+        "Teachers, coaches and youth workers are vouched for in the app's staff_vouches table "
+        "(the policy's relationships.vouched); otherwise nobody is."
+    ),
+)
+@click.option(
+    "--sweep",
+    is_flag=True,
+    help=(
+        "Scale the policy's main knobs (--knobs) over a few values (--scales), one world per "
+        "setting, and draw precision against recall as an SVG chart (--chart). The world is "
+        "small unless --accounts, --days or --groomers say otherwise."
+    ),
+)
+@click.option(
+    "--chart",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="With --sweep: where to write the SVG chart (default simulation-sweep.svg here).",
+)
+@click.option(
+    "--knobs",
+    default=None,
+    metavar="ID,ID,...",
+    help=(
+        "With --sweep: the alerting signals (their threshold) and capped rules (their "
+        "actor_count.min) to scale, by id (default: scattered-rejections-by-minors, "
+        "early-rejections-from-minors, rejection-rate-from-minors, stranger-request-cap)."
+    ),
+)
+@click.option(
+    "--scales",
+    default=None,
+    metavar="F,F,...",
+    help="With --sweep: the factors each knob is scaled by (default 0.5,1,1.5,2).",
+)
 def command(
     accounts: int | None,
     days: int | None,
@@ -100,11 +139,23 @@ def command(
     mix: str | None,
     policy: Path | None,
     out: Path | None,
+    vouched: bool,
+    sweep: bool,
+    chart: Path | None,
+    knobs: str | None,
+    scales: str | None,
 ) -> None:
     """Drive a synthetic population through the demo app and measure the alerts."""
     sim = _simulation()
     # An alert is a warning in a live service; here it is the expected result, counted below.
     logging.getLogger("safe_accounts").setLevel(logging.ERROR)
+    if not sweep and (chart, knobs, scales) != (None, None, None):
+        raise click.UsageError("--chart, --knobs and --scales go with --sweep")
+    if sweep:
+        _sweep(
+            sim, accounts, days, seed, seeds, groomers, mix, policy, out, vouched, chart, knobs, scales
+        )
+        return
     given: dict[str, Any] = {
         k: v
         for k, v in {
@@ -116,6 +167,7 @@ def command(
         }.items()
         if v is not None
     }
+    given["vouched"] = vouched
     try:
         if mix is not None:
             given["mix"] = sim.parse_mix(mix)
@@ -150,6 +202,83 @@ def command(
     if retried:
         took += f"; {retried} requests answered 503 by a busy machine were retried"
     click.echo(f"({took})", err=True)
+
+
+def _sweep(
+    sim: ModuleType,
+    accounts: int | None,
+    days: int | None,
+    seed: int | None,
+    seeds: str | None,
+    groomers: int | None,
+    mix: str | None,
+    policy: Path | None,
+    out: Path | None,
+    vouched: bool,
+    chart: Path | None,
+    knobs: str | None,
+    scales: str | None,
+) -> None:
+    """`simulate --sweep`: every setting of every knob on a small world, drawn as a chart."""
+    sweeping = sim.sweep  # demo_app.simulation.sweep, imported with the package
+
+    chart = chart if chart is not None else Path("simulation-sweep.svg")
+    given: dict[str, Any] = {
+        "accounts": sweeping.SWEEP_ACCOUNTS if accounts is None else accounts,
+        "days": sweeping.SWEEP_DAYS if days is None else days,
+        "groomers": sweeping.SWEEP_GROOMERS if groomers is None else groomers,
+        "vouched": vouched,
+    }
+    if policy is not None:
+        given["policy"] = policy
+    try:
+        if mix is not None:
+            given["mix"] = sim.parse_mix(mix)
+        if seed is not None:
+            given["seed"] = seed
+        params = sim.Parameters(**given)
+        for path, hint in ((out, "--out"), (chart, "--chart")):
+            if path is not None and not path.parent.is_dir():
+                raise click.BadParameter(
+                    f"folder {str(path.parent)!r} does not exist", param_hint=hint
+                )
+        if seeds is not None and seed is not None:
+            raise click.UsageError("give --seed or --seeds, not both")
+        chosen = [params.seed] if seeds is None else _parse_seeds(seeds)
+        ids = sweeping.DEFAULT_KNOBS if knobs is None else [k.strip() for k in knobs.split(",") if k.strip()]
+        factors = sweeping.DEFAULT_SCALES if scales is None else sim.parse_scales(scales)
+        found = sim.find_knobs(params.policy, ids)
+        began = time.perf_counter()
+        runs = sweeping.count_settings(found, factors) * len(chosen)
+        with progress("simulating days", params.days * runs) as bar:
+            result = sim.run_sweep(params, chosen, found, factors, lambda _day: bar.advance())
+    except sim.SimulationError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(_render_sweep(result))
+    chart.write_text(sim.render_chart(result))
+    click.echo(f"\nchart written to {chart}")
+    if out is not None:
+        out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        click.echo(f"sweep written to {out}")
+    click.echo(f"(ran {runs} simulations in {time.perf_counter() - began:.1f} s)", err=True)
+
+
+def _render_sweep(result: dict[str, Any]) -> str:
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value * 100:.1f}%"
+
+    lines = [
+        f"{'setting':<44} {'recall':>8} {'precision':>10} {'FA/1000':>8} {'reached':>8}",
+    ]
+    for p in result["points"]:
+        name = "policy as it is" if p["knob"] is None else f"{p['knob']} = {p['value']:g}"
+        fa = p["false_alerts_per_1000_benign_adults"]
+        reached = p["children_reached_before_alert"]
+        lines.append(
+            f"{name:<44} {pct(p['recall']):>8} {pct(p['precision']):>10}"
+            f" {'n/a' if fa is None else f'{fa:g}':>8} {'n/a' if reached is None else f'{reached:g}':>8}"
+        )
+    return "\n".join(lines)
 
 
 def _parse_seeds(text: str) -> list[int]:
