@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..config import database_url
+
+# A pooled connection back from use more recently than this is handed out without a ping.
+# The asyncpg dialect's ping is three round trips (BEGIN, the ping, ROLLBACK): under load
+# they cost the worker as much as the lookup's query, to check a connection that answered
+# a moment ago. One idle longer, or never used, is pinged as before, so a server restarted
+# while the pool sat idle is survived without a failed request.
+PING_AFTER_IDLE = 1.0  # seconds
+_RETURNED_AT = "safe_accounts_returned_at"
 
 
 def make_engine(
@@ -17,8 +26,11 @@ def make_engine(
 
     SQLite gets WAL and a busy timeout so that a web worker and the CLI can share
     the embedded file; PostgreSQL gets a pool of `pool_size` connections (and up to
-    `max_overflow` more under a burst: the policy's `defaults.pool`) that checks
-    connections before use, so a restarted server is survived without a restart of ours.
+    `max_overflow` more under a burst: the policy's `defaults.pool`) that checks a
+    connection idle for more than `PING_AFTER_IDLE` before use, so a restarted server is
+    survived without a restart of ours. (A restart within that second fails the queries
+    already on their way to it; the first such failure has the pool replace every
+    connection it holds.)
     """
     url = database_url(url)
     if url.startswith("sqlite"):
@@ -34,11 +46,32 @@ def make_engine(
             cursor.close()
 
         return engine
-    options.setdefault("pool_pre_ping", True)
+    ping_when_idle = not options.get("pool_pre_ping", False)
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, **options)
     if engine.dialect.driver == "asyncpg":
         event.listen(engine.sync_engine, "do_connect", _asyncpg_connect)
+    if ping_when_idle:
+        event.listen(engine.sync_engine.pool, "connect", _returned)  # just opened: it answered
+        event.listen(engine.sync_engine.pool, "checkin", _returned)
+        event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
     return engine
+
+
+def _returned(_dbapi_conn: Any, record: Any) -> None:
+    if record is not None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Check a connection idle for longer than `PING_AFTER_IDLE` (or never used): one the
+    server dropped is replaced (the pool retries the checkout) instead of failing a lookup."""
+    returned = record.info.get(_RETURNED_AT)
+    if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE:
+        return
+    try:
+        dbapi_conn.ping()
+    except Exception as error:
+        raise exc.DisconnectionError(f"connection dropped while idle: {error}") from error
 
 
 def writer_engine(engine: AsyncEngine) -> AsyncEngine:
