@@ -1,4 +1,5 @@
-"""`python -m tests.soak [--seconds 60] [--clients 300] [--think 0.3] [--rate 1] [--runs 1] [--write-doc FILE]`
+"""`python -m tests.soak [--seconds 60] [--clients 300] [--think 0.3] [--rate 1] [--ramp 5] [--runs 1]
+[--write-doc FILE]`
 
 Exits 0 when every run passed every check, 1 when one failed (docs/reliability.md, "The soak gate").
 """
@@ -27,15 +28,17 @@ def main() -> int:
                         help="mean pause between one client's requests, seconds (0: as fast as it can)")
     parser.add_argument("--rate", type=float, default=Options.rate,
                         help="load multiplier: each client pauses think/rate (2: twice the request rate)")
+    parser.add_argument("--ramp", type=float, default=Options.ramp,
+                        help="seconds over which the clients arrive (0.3: all at once, a cold start under full load)")
     parser.add_argument("--runs", type=int, default=1, help="runs in a row; the gate passes when all pass")
     parser.add_argument("--write-doc", type=Path, help=f"replace the text between {BEGIN} and {END} in this file")
     args = parser.parse_args()
     if args.seconds <= 0 or args.clients <= 0 or args.workers <= 0 or args.runs <= 0:
         parser.error("--seconds, --clients, --workers and --runs must be positive")
-    if args.think < 0 or args.rate <= 0:
-        parser.error("--think must not be negative, --rate must be positive")
+    if args.think < 0 or args.rate <= 0 or args.ramp < 0:
+        parser.error("--think and --ramp must not be negative, --rate must be positive")
     options = Options(seconds=args.seconds, clients=args.clients, workers=args.workers, think=args.think,
-                      rate=args.rate)
+                      rate=args.rate, ramp=args.ramp)
     reports, results = [], []
     for run in range(1, args.runs + 1):
         passed, report = asyncio.run(soak(replace(options, seed=options.seed + run - 1)))

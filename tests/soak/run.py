@@ -36,9 +36,14 @@ from .wire import Connection, WireError
 
 # The policy as a platform runs it: the baseline's 250 ms budget and relationships cached
 # for the default 30 s, kept true by the invalidation every worker hears (the suite's
-# policy caches nothing, so its tests see each change at once).
-POLICY = PRODUCTION_POLICY.replace("  cache_seconds: 0\n", "", 1)
-assert POLICY != PRODUCTION_POLICY
+# policy caches nothing, so its tests see each change at once); each worker's pool sized
+# for the lookups it runs at once under this load, so connections stay open rather than
+# being opened and closed again with each burst (overflow connections are closed when
+# returned), within PostgreSQL's max_connections for both workers.
+POLICY = PRODUCTION_POLICY.replace("  cache_seconds: 0\n", "", 1).replace(
+    "  time_budget_ms: 250\n", "  time_budget_ms: 250\n  pool:\n    size: 20\n    overflow: 10\n", 1
+)
+assert POLICY.count("cache_seconds: 0") < PRODUCTION_POLICY.count("cache_seconds: 0") and "size: 20" in POLICY
 
 # The server's log line for a failed lookup (safe_accounts.pipeline.enforcement.LOOKUP_FAILED).
 LOOKUP_FAILED = re.compile(r"safety check for route (\S+) failed")
@@ -88,6 +93,12 @@ class Options:
     groomers: int = 20
     think: float = 0.3  # mean pause between one client's requests (exponential), seconds
     rate: float = 1.0  # load multiplier: each client's pause is think / rate
+    # Seconds over which the clients arrive (each at a uniformly drawn moment). Users reach
+    # freshly started workers over seconds, not all in one moment: every client at once
+    # (a ramp under `think`) is a cold start under the full load, where each worker reads
+    # every band and relationship afresh and refuses some of the first seconds' requests
+    # (docs/reliability.md, "Past saturation").
+    ramp: float = 5.0
     seed: int = 8
 
     @property
@@ -109,6 +120,7 @@ class Tally:
     protected: int = 0  # requests on routes the policy knows, 503s and their retries included
     acknowledged: Counter[str] = field(default_factory=Counter)  # signal events answered, by event kind
     to_self: Counter[str] = field(default_factory=Counter)  # answers to requests about oneself, by event kind
+    unavailable_at: Counter[int] = field(default_factory=Counter)  # 503s by the run's 5-second period
 
 
 async def _pg(sql: str, database: str = "postgres") -> Any:
@@ -161,11 +173,11 @@ async def _sample(server: ServerProcess, database: str, tally: Tally, stop: asyn
 
 
 async def _client(port: int, population: Population, script: Any,
-                  rng: random.Random, until: float, think: float, tally: Tally) -> None:
+                  rng: random.Random, until: float, think: float, ramp: float, tally: Tally) -> None:
     connection = Connection("127.0.0.1", port)
     try:
-        # Start spread out, as users do, rather than all in the same millisecond.
-        await asyncio.sleep(rng.uniform(0, think))
+        # Arrive spread out over the ramp, as users do, rather than all in the same millisecond.
+        await asyncio.sleep(rng.uniform(0, ramp))
         while time.monotonic() < until:
             scripted = bool(script) and rng.random() < 0.5
             request: Request = script.popleft() if scripted else population.everyday(rng)
@@ -182,6 +194,7 @@ async def _client(port: int, population: Population, script: Any,
             if scripted:
                 tally.scripted[(request.kind, status)] += 1
             if status == 503:
+                tally.unavailable_at[int((time.monotonic() - until) // 5)] += 1
                 if scripted:
                     script.append(request)  # retried later, as a real client retries a 503
                 await asyncio.sleep(1.0)  # and backs off first
@@ -241,7 +254,7 @@ async def soak(options: Options) -> tuple[bool, str]:
         started = time.monotonic()
         await asyncio.gather(*(
             _client(server.port, population, script, random.Random(rng.random()), started + options.seconds,
-                    options.pause, tally)
+                    options.pause, options.ramp, tally)
             for _ in range(options.clients)
         ))
         elapsed = time.monotonic() - started
@@ -375,7 +388,8 @@ async def _check(options: Options, population: Population, tally: Tally, url: st
     failed = [line.split(":")[0] for ok, line in checks if not ok]
     lines = [
         f"- command: `python -m tests.soak --seconds {options.seconds:g} --clients {options.clients} "
-        f"--think {options.think:g} --rate {options.rate:g}` ({options.workers} uvicorn workers, each client pausing "
+        f"--think {options.think:g} --rate {options.rate:g} --ramp {options.ramp:g}` ({options.workers} uvicorn workers, "
+        f"the clients arriving over the first {options.ramp:g} s, each pausing "
         f"{options.pause:g} s on average between requests and 1 s after a 503, {len(population.parents)} parents, "
         f"{len(population.children)} children, {len(population.groomers)} groomers; PostgreSQL + Redis on loopback; "
         "2 cores shared by server and clients)",
@@ -383,6 +397,9 @@ async def _check(options: Options, population: Population, tally: Tally, url: st
         f"{options.clients / options.pause if options.pause else float('inf'):.0f}/s); "
         f"latency p50 {_ms(pct(0.5))}, p90 {_ms(pct(0.9))}, p99 {_ms(pct(0.99))}, max {_ms(latencies[-1] if latencies else 0)}",
         f"- statuses: {', '.join(f'{k}: {v}' for k, v in sorted(tally.statuses.items()))}",
+        "- 503s by 5 s of the run: " + (", ".join(
+            f"{options.seconds + 5 * k:g}-{options.seconds + 5 * k + 5:g} s: {n}"
+            for k, n in sorted(tally.unavailable_at.items())) or "none"),
         f"- by action: {', '.join(f'{k}: {v}' for k, v in sorted(tally.by_kind.items()))}",
         f"- signal events answered, by kind: {', '.join(f'{k}: {v}' for k, v in sorted(tally.acknowledged.items()))}",
         f"- alerts: {len(alert_rows)} rows for {len(per_account)} accounts; decision log: {rows} rows",
