@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape
 WIDTH, HEIGHT = 860, 580
 LEFT, RIGHT, TOP, BOTTOM = 90, 300, 70, 80  # margins around the plot area
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+GAP = ' dx="6"'  # between two values in one label (SVG collapses spaces)
 STEPS = (0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5)
 
 
@@ -103,9 +104,8 @@ def render_chart(sweep: dict[str, Any]) -> str:
 
     # Each knob's settings joined through the policy as it is, in the order of its values.
     baseline = next((p for p in drawn if p["knob"] is None), None)
-    placed: list[tuple[float, float]] = []  # value labels drawn so far, so none covers another
-    if baseline is not None:
-        placed.append((x_of(baseline["recall"]) - 9, y_of(baseline["precision"]) + 18))
+    # Settings often share a point: one label per point, each value in its knob's colour.
+    labels: dict[tuple[int, int], list[tuple[str, str]]] = {}
     legend_y = TOP + 10
     for n, knob in enumerate(sweep["knobs"]):
         colour = COLOURS[n % len(COLOURS)]
@@ -124,11 +124,8 @@ def render_chart(sweep: dict[str, Any]) -> str:
                 f' cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}">'
                 f"<title>{escape(_describe(p))}</title></circle>"
             )
-            # Labels run away from the legend: leftwards for points on the right half.
-            leftwards = x > LEFT + plot_w / 2
-            lx, ly = _free_spot(placed, x - 8 if leftwards else x + 8, y - 6, -28 if leftwards else 28)
-            anchor = "end" if leftwards else "start"
-            out.append(_text(lx, ly, f"{p['value']:g}", fill=colour, font_size="11", text_anchor=anchor))
+            spot = (round(x), round(y))
+            labels.setdefault(spot, []).append((colour, f"{p['value']:g}"))
         out.append(f'<circle cx="{LEFT + plot_w + 24}" cy="{legend_y}" r="5" fill="{colour}"/>')
         out.append(_text(LEFT + plot_w + 34, legend_y + 4, knob["id"]))
         out.append(
@@ -148,6 +145,9 @@ def render_chart(sweep: dict[str, Any]) -> str:
             f"<title>{escape(_describe(baseline))}</title></circle>"
         )
         out.append(_text(x - 9, y + 18, "policy as it is", font_weight="bold", text_anchor="end"))
+    out += _labels(labels, LEFT + plot_w / 2, reserved=[] if baseline is None else [
+        (x_of(baseline["recall"]) - 100, x_of(baseline["recall"]) - 9, y_of(baseline["precision"]) + 18)
+    ])
     out.append(f'<circle cx="{LEFT + plot_w + 24}" cy="{legend_y}" r="7" fill="black"/>')
     out.append(_text(LEFT + plot_w + 34, legend_y + 4, "the policy as it is (every knob x1)"))
     legend_y += 30
@@ -161,15 +161,31 @@ def render_chart(sweep: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _free_spot(
-    placed: list[tuple[float, float]], x: float, y: float, step: float
-) -> tuple[float, float]:
-    """Where a label wanted at (x, y) covers no label placed before it: `step` further
-    along, as many steps as it takes (settings often share a point)."""
-    while any(abs(x - px) < 26 and abs(y - py) < 12 for px, py in placed):
-        x += step
-    placed.append((x, y))
-    return x, y
+def _labels(
+    labels: dict[tuple[int, int], list[tuple[str, str]]],
+    middle: float,
+    reserved: list[tuple[float, float, float]],
+) -> list[str]:
+    """One label by each point that has settings: the values, each in its knob's colour;
+    leftwards of points right of `middle` (away from the legend); above a point, or below
+    one near the top of the plot, moved a line further while it would cover a label placed
+    before it."""
+    out: list[str] = []
+    placed = list(reserved)  # (left, right, baseline y) of each label, the baseline's first
+    for (x, y), values in sorted(labels.items()):
+        width = sum(6.5 * len(v) for _, v in values) + 6 * (len(values) - 1)
+        leftwards = x > middle
+        left = x - 8 - width if leftwards else x + 8
+        below = y < TOP + 40
+        line, step = (y + 18.0, 13.0) if below else (y - 7.0, -13.0)
+        while any(left < r and left + width > lft and abs(line - ly) < 13 for lft, r, ly in placed):
+            line += step
+        placed.append((left, left + width, line))
+        spans = "".join(
+            f'<tspan{GAP if i else ""} fill="{c}">{escape(v)}</tspan>' for i, (c, v) in enumerate(values)
+        )
+        out.append(f'<text x="{left:.1f}" y="{line:.1f}" font-size="11">{spans}</text>')
+    return out
 
 
 def _describe(point: dict[str, Any]) -> str:
