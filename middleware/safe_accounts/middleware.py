@@ -19,6 +19,7 @@ lifespan, on the first protected request) and close on shutdown, after the app's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -27,12 +28,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+from sqlalchemy.exc import SQLAlchemyError
 
 from ._types import ASGIApp, Receive, Scope, Send
 from .alerts.restrictions import Restrictions
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
-from .db.engine import make_engine
+from .db.engine import is_postgres, make_engine
+from .db.pool import fill
 from .decide.refusal import UNAVAILABLE
 from .errors import SafeAccountsError, StorageError
 from .pipeline import problem
@@ -296,6 +299,11 @@ class SafeAccountsMiddleware:
                 except SafeAccountsError as exc:
                     logger.error(START_FAILED, exc)
                     raise
+                if is_postgres(self.engine):
+                    # The schema check above reached the server: what fails here is a
+                    # connection too many, which the pool retries when a request needs it.
+                    with contextlib.suppress(SQLAlchemyError, OSError):
+                        await fill(self.engine)
                 logger.info(
                     STARTED, self.policy.policy.name, self.policy.version,
                     len(self.policy.routes), sum(len(r.rules) for r in self.policy.rules.values()),

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts.db.engine import make_engine
-from safe_accounts.db.pool import NoConnectionInTime, connection, timings
+from safe_accounts.db.pool import NoConnectionInTime, connection, fill, timings
 from safe_accounts.decide.budget import OverBudget, within
 from safe_accounts.errors import StorageError
 
@@ -93,3 +93,13 @@ async def test_without_a_deadline_a_lookup_waits_in_line_as_the_pool_says(one_co
     async with connection(one_connection, "bands") as conn:  # an idle connection: taken at once
         assert (await conn.execute(text("SELECT 3"))).scalar_one() == 3
     assert times.gave_up == 0
+
+
+async def test_fill_opens_the_pools_connections_before_any_request_needs_them(postgres_database: str) -> None:
+    engine = make_engine(postgres_database, pool_size=3, max_overflow=2)
+    try:
+        assert await fill(engine) == 3
+        assert timings(engine).health()["pool"] == {"size": 3, "max_overflow": 2, "idle": 3, "in_use": 0}
+        assert await fill(engine) == 0  # already full
+    finally:
+        await engine.dispose()

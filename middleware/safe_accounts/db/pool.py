@@ -190,4 +190,23 @@ async def connection(engine: AsyncEngine, kind: str) -> AsyncIterator[AsyncConne
         await conn.close()
 
 
-__all__ = ["NoConnectionInTime", "PoolTimings", "connection", "timings", "until"]
+async def fill(engine: AsyncEngine) -> int:
+    """Open the pool's `size` connections now (at start-up), not under the first requests:
+    a worker that starts under load would otherwise open them all at once, each a new
+    server process, while its first lookups wait in line for them. How many were opened.
+    Raises what connecting raises."""
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return 0
+    wanted = pool.size() - pool.checkedin()
+    if wanted <= 0:
+        return 0
+    conns = [engine.connect() for _ in range(wanted)]
+    try:
+        await asyncio.gather(*(conn.start() for conn in conns))
+    finally:
+        await asyncio.gather(*(conn.close() for conn in conns), return_exceptions=True)
+    return wanted
+
+
+__all__ = ["NoConnectionInTime", "PoolTimings", "connection", "fill", "timings", "until"]
