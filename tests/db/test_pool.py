@@ -103,3 +103,24 @@ async def test_fill_opens_the_pools_connections_before_any_request_needs_them(po
         assert await fill(engine) == 0  # already full
     finally:
         await engine.dispose()
+
+
+async def test_a_checkout_its_waiter_gave_up_on_gives_its_connection_back_to_the_pool(
+    one_connection: AsyncEngine,
+) -> None:
+    times = timings(one_connection).of("bands")
+    times.observe(0.0, 0.01)
+    async with one_connection.connect() as held:
+        await held.execute(text("SELECT 1"))
+        with pytest.raises(NoConnectionInTime):
+            async with within(0.2), connection(one_connection, "bands"):
+                pytest.fail("no connection was free")
+    # The held connection is back: the abandoned checkout takes it and returns it, rather
+    # than leaving it to the garbage collector.
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if timings(one_connection).health()["pool"]["in_use"] == 0:
+            break
+    assert timings(one_connection).health()["pool"] == {"size": 1, "max_overflow": 0, "idle": 1, "in_use": 0}
+    async with within(5), connection(one_connection, "bands") as conn:
+        assert (await conn.execute(text("SELECT 1"))).scalar() == 1
