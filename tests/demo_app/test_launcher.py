@@ -25,6 +25,9 @@ ALLOWED = {
         "safe_accounts.db.engine",
         "safe_accounts.db.migrate",
         "safe_accounts.decisions.table",
+        # A sweep's policies are checked as the middleware loads them, before a run starts.
+        "safe_accounts.policy.loader",
+        "safe_accounts.policy.model",
         "safe_accounts.runtime.signals_wiring",
     },
 }

@@ -154,4 +154,5 @@ def test_every_table_is_in_the_apps_metadata() -> None:
         "blocks",
         "reports",
         "suspensions",
+        "staff_vouches",
     }
