@@ -161,7 +161,7 @@ async def connection(engine: AsyncEngine, kind: str) -> AsyncIterator[AsyncConne
     deadline = _deadline.get()
     conn = engine.connect()
     if deadline is None or _idle(engine.pool):
-        await _checked_out(conn)
+        await conn.start()
     else:
         patience = deadline - asked - times.typical
         if patience <= 0:
@@ -171,7 +171,7 @@ async def connection(engine: AsyncEngine, kind: str) -> AsyncIterator[AsyncConne
             )
         try:
             async with asyncio.timeout(patience):
-                await _checked_out(conn)
+                await conn.start()
         except TimeoutError:
             times.gave_up += 1
             raise NoConnectionInTime(
@@ -188,40 +188,6 @@ async def connection(engine: AsyncEngine, kind: str) -> AsyncIterator[AsyncConne
         times.observe(got - asked, loop.time() - got)
     finally:
         await conn.close()
-
-
-# Checkouts whose waiter left before they finished: held here until their connection is back.
-_abandoned: set[asyncio.Task[Any]] = set()
-
-
-async def _checked_out(conn: AsyncConnection) -> None:
-    """`conn.start()`, in a task of its own that a waiter giving up (a timeout, a cancelled
-    request) does not cut short: a checkout cancelled half-way leaves a connection that
-    belongs to nobody, which the pool only gets back from the garbage collector (with a
-    warning). The abandoned checkout runs to its end and gives its connection straight back."""
-    task = asyncio.ensure_future(conn.start())
-    try:
-        await asyncio.shield(task)
-    except BaseException:
-        if not task.done():
-            _abandoned.add(task)
-            task.add_done_callback(lambda done: _give_back(conn, done))
-        raise
-
-
-def _give_back(conn: AsyncConnection, task: asyncio.Task[Any]) -> None:
-    _abandoned.discard(task)
-    if task.cancelled() or task.exception() is not None:
-        return  # no connection was had: nothing to give back
-    closing = asyncio.ensure_future(conn.close())
-    _abandoned.add(closing)
-    closing.add_done_callback(_closed)
-
-
-def _closed(task: asyncio.Task[Any]) -> None:
-    _abandoned.discard(task)
-    if not task.cancelled():
-        task.exception()  # retrieved: a connection that fails to close is the pool's to drop
 
 
 async def fill(engine: AsyncEngine) -> int:
