@@ -87,3 +87,12 @@ def compile_lookups(
 ) -> dict[str, Lookup]:
     return {name: compile_lookup(name, spec, engine) for name, spec in specs.items()}
 
+
+def events_filtered_by(policy: model.PolicyFile, fact: str) -> frozenset[model.EventKind]:
+    """The event kinds an enabled count signal of `policy` filters by `fact` (a `where:` field):
+    only those pay for the fact's query."""
+    return frozenset(
+        signal.event
+        for signal in policy.signals.counts
+        if signal.enabled and getattr(signal.where, fact) is not None
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..policy import model
-from .lookup import Lookup, compile_lookup
+from .lookup import Lookup, compile_lookup, events_filtered_by
 
 
 class CommunityTies:
@@ -37,9 +37,5 @@ class CommunityTies:
     def wanted(cls, policy: model.PolicyFile, engine: AsyncEngine | None) -> CommunityTies | None:
         """The lookup when a signal of the policy counts by it and the policy declares it."""
         spec = policy.relationships.community_ties
-        kinds = frozenset(
-            signal.event
-            for signal in policy.signals.counts
-            if signal.enabled and signal.where.community_ties is not None
-        )
+        kinds = events_filtered_by(policy, "community_ties")
         return cls(spec, engine, kinds) if spec is not None and kinds else None

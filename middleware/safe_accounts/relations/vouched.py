@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..policy import model
-from .lookup import Lookup, compile_lookup
+from .lookup import Lookup, compile_lookup, events_filtered_by
 
 
 class Vouched:
@@ -36,9 +36,5 @@ class Vouched:
     def wanted(cls, policy: model.PolicyFile, engine: AsyncEngine | None) -> Vouched | None:
         """The lookup when a signal of the policy filters by it and the policy declares it."""
         spec = policy.relationships.vouched
-        kinds = frozenset(
-            signal.event
-            for signal in policy.signals.counts
-            if signal.enabled and signal.where.vouched is not None
-        )
+        kinds = events_filtered_by(policy, "vouched")
         return cls(spec, engine, kinds) if spec is not None and kinds else None
