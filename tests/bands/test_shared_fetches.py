@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts.bands import BandDirectory, OwnBandStore
 from safe_accounts.bands.age import AgeBand, Assurance, BandRecord
+from safe_accounts.bands.directory import FETCHES_AT_ONCE
 from safe_accounts.clock import FrozenClock
 from safe_accounts.policy.model import BandCacheSettings
 
@@ -54,15 +55,26 @@ async def test_concurrent_misses_on_an_account_without_a_record_make_one_query_a
     assert directory.cached("nobody") is not None
 
 
-async def test_a_page_joins_the_fetch_in_flight_for_its_overlap_and_fetches_only_the_rest(
-    engine: AsyncEngine, directory: BandDirectory
-) -> None:
+async def test_pages_asked_for_in_the_same_moment_are_one_query(engine: AsyncEngine, directory: BandDirectory) -> None:
     with statements(engine, TABLE) as sql:
         first, second = await asyncio.gather(
             directory.get_many(["kid", "ann"]), directory.get_many(["ann", "kid", "bob"])
         )
-    assert len(sql) == 2  # the first page's two accounts, then "bob" alone
+    assert len(sql) == 1  # "bob" joined the first page's fetch before it began
     assert first["kid"].band is second["kid"].band is AgeBand.B13_15
+    assert second["bob"].band is AgeBand.UNKNOWN
+
+
+async def test_a_page_joins_the_fetch_in_flight_for_its_overlap_and_fetches_only_the_rest(
+    engine: AsyncEngine, directory: BandDirectory
+) -> None:
+    with statements(engine, TABLE) as sql:
+        first = asyncio.create_task(directory.get_many(["kid", "ann"]))
+        await _steps(2)  # its fetch has begun
+        second = await directory.get_many(["ann", "kid", "bob"])
+        await first
+    assert len(sql) == 2  # the first page's two accounts, then "bob" alone
+    assert first.result()["kid"].band is second["kid"].band is AgeBand.B13_15
     assert second["bob"].band is AgeBand.UNKNOWN
 
 
@@ -159,3 +171,65 @@ class SlowToCancelStore(GatedStore):
             for _ in range(5):
                 await asyncio.sleep(0)
             raise
+
+
+async def _steps(n: int) -> None:
+    """Let the event loop run `n` steps (a request's miss, then its fetch's own task)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def _busy(directory: BandDirectory, store: GatedStore) -> list[asyncio.Task[BandRecord]]:
+    """As many fetches running, each about an account of its own, as one directory runs at once."""
+    running = []
+    for n in range(FETCHES_AT_ONCE):
+        running.append(asyncio.create_task(directory.get(f"busy-{n}")))
+        await _steps(2)  # its fetch has begun: the next miss cannot join it
+    assert len(store.fetched) == FETCHES_AT_ONCE
+    return running
+
+
+async def test_misses_for_many_accounts_while_fetches_run_wait_and_go_in_one_query(clock: FrozenClock) -> None:
+    store = GatedStore()
+    directory = BandDirectory(store, cache=SETTINGS, clock=clock)
+    running = await _busy(directory, store)
+    waiting = [asyncio.create_task(directory.get(f"cold-{n}")) for n in range(20)]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert len(store.fetched) == FETCHES_AT_ONCE  # nobody else runs a query meanwhile
+    store.gate.set()
+    records = await asyncio.gather(*running, *waiting)
+    assert {r.band for r in records} == {AgeBand.ADULT}
+    assert len(store.fetched) == FETCHES_AT_ONCE + 1
+    assert sorted(store.fetched[-1]) == sorted(f"cold-{n}" for n in range(20))
+    assert directory.cached("cold-7") is not None
+
+
+async def test_a_waiting_fetch_everyone_left_never_runs(clock: FrozenClock) -> None:
+    store = GatedStore()
+    directory = BandDirectory(store, cache=SETTINGS, clock=clock)
+    running = await _busy(directory, store)
+    leavers = [asyncio.create_task(directory.get(f"cold-{n}")) for n in range(3)]
+    await asyncio.sleep(0)
+    for leaver in leavers:
+        leaver.cancel()
+    await asyncio.gather(*leavers, return_exceptions=True)
+    newcomer = asyncio.create_task(directory.get("cold-0"))  # a fetch of its own, not the abandoned one
+    store.gate.set()
+    assert (await newcomer).band is AgeBand.ADULT
+    await asyncio.gather(*running)
+    assert store.fetched[FETCHES_AT_ONCE:] == [["cold-0"]]
+
+
+async def test_a_miss_after_an_invalidation_does_not_join_the_waiting_fetch(clock: FrozenClock) -> None:
+    store = GatedStore()
+    directory = BandDirectory(store, cache=SETTINGS, clock=clock)
+    running = await _busy(directory, store)
+    before = asyncio.create_task(directory.get("kid"))
+    await asyncio.sleep(0)
+    await directory.forget(["kid"])
+    after = asyncio.create_task(directory.get("kid"))
+    await asyncio.sleep(0)
+    store.gate.set()
+    await asyncio.gather(*running, before, after)
+    assert store.fetched[FETCHES_AT_ONCE:] == [["kid"], ["kid"]]

@@ -2,7 +2,8 @@
 
 Reads come from the in-process cache when they can (`cached` never does I/O, for the
 request path); the misses of a whole request are one query, and a miss for an account
-already being fetched waits for that fetch instead of querying again (`_singleflight.py`).
+already being fetched waits for that fetch instead of querying again, and while a few
+fetches run, the misses of other requests gather into one next fetch (`_singleflight.py`).
 An account with no record is cached as such, like one with a record. Changes go to the
 store, to this process's cache, and to every other process's cache through Redis pub/sub.
 """
@@ -26,6 +27,11 @@ from .store import BandStore
 if TYPE_CHECKING:
     import redis.asyncio
 
+# Fetches of bands one worker runs at once; more misses meanwhile wait and go in one query.
+# Enough that a slow query does not hold up every request, few enough that a cold worker's
+# burst is a handful of queries of many ids, not one per account queueing for the pool.
+FETCHES_AT_ONCE = 4
+
 
 class BandDirectory:
     """Age bands for the middleware: cached, batched, kept fresh across processes."""
@@ -46,8 +52,9 @@ class BandDirectory:
         self._cache = BandCache(cache, clock)
         # Bumped by every invalidation: a fetch that raced one must not cache what it read.
         self._epoch = 0
-        # Misses being fetched: concurrent requests about one account make one query.
-        self._flights: Flights[str, BandRecord] = Flights()
+        # Misses being fetched: concurrent requests about one account make one query, and
+        # concurrent requests about many accounts a few.
+        self._flights: Flights[str, BandRecord] = Flights(at_once=FETCHES_AT_ONCE)
         self._invalidations = (
             None
             if redis is None
