@@ -5,7 +5,7 @@ guard, the records), instead of `if action is ...` chains in each of them.
 
 | action | targets | a refusal counts as | a success counts as (about) | after a success |
 | --- | --- | --- | --- | --- |
-| direct_message | protected | `direct_message_denied` | - | - |
+| direct_message | protected | `direct_message_denied` | `direct_message`, when a signal counts it (`spec_of`) | - |
 | contact_request | protected | `contact_request` | `contact_request` (the actor) | - |
 | contact_response | - | - | accepted / rejected (the requester) | the pair is forgotten everywhere |
 | profile_view | protected | - | - | - |
@@ -17,7 +17,7 @@ guard, the records), instead of `if action is ...` chains in each of them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from ..policy.model import PROTECTS_TARGET, Action, EventKind
@@ -74,3 +74,13 @@ ACTIONS: Mapping[Action, ActionSpec] = MappingProxyType({
         ActionSpec(Action.BLOCK, succeeded_counts_as=EventKind.BLOCKED, against_target=True, forgets_pair_first=True),
     )
 })
+
+
+def spec_of(action: Action, counted: frozenset[EventKind]) -> ActionSpec:
+    """`action`'s row for a policy whose enabled count signals count the events `counted`: a
+    direct message that reached the other account is an event only when a signal counts
+    it, so a policy without one neither watches the app's answer to a DM nor records it."""
+    spec = ACTIONS[action]
+    if action is Action.DIRECT_MESSAGE and EventKind.DIRECT_MESSAGE in counted:
+        return replace(spec, succeeded_counts_as=EventKind.DIRECT_MESSAGE)
+    return spec

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..decide.actions import ACTIONS, ActionSpec
+from ..decide.actions import ActionSpec, spec_of
 from ..decide.fixed import fixed_rule
 from ..decide.rules import CompiledRule, RuleSet, compile_rules
 from ..identity import IdentityResolver, build_resolver
@@ -172,6 +172,8 @@ class CompiledPolicy:
             build_resolver(policy.identity, clock=clock) if identity else IdentityResolver(())
         )
         self.lookups: Mapping[str, Lookup] = compile_lookups(policy.queries, engine)
+        # The events the policy's enabled count signals count: what a success must record.
+        self.counted = frozenset(signal.event for signal in policy.signals.counts if signal.enabled)
         self.rules: Mapping[Action, RuleSet] = compile_rules(policy)
         self.routes: list[CompiledRoute] = [self._route(i, r) for i, r in enumerate(policy.routes)]
         self.table: RouteTable[CompiledRoute] = RouteTable(
@@ -180,6 +182,7 @@ class CompiledPolicy:
 
     def _route(self, index: int, route: Route) -> CompiledRoute:
         methods = (route.method,) if isinstance(route.method, str) else route.method
+        spec = spec_of(route.action, self.counted)
         # Refusing unreadable targets changes an answer: only where an enforced rule could.
         required = route.requires_targets and any(r.mode is Mode.ENFORCE for r in self.rules[route.action].rules)
         targets = Targets([compile_source(s, self.lookups) for s in route.targets], required=required)
@@ -194,7 +197,7 @@ class CompiledPolicy:
             methods=upper,
             template=route.path,
             action=route.action,
-            spec=ACTIONS[route.action],
+            spec=spec,
             rules=self.rules[route.action],
             targets=targets,
             response=_response(route.response),
@@ -208,7 +211,7 @@ class CompiledPolicy:
                 f is not None and f.startswith(("json.", "form."))
                 for f in (None if answer is None else answer.field, route.report_text)
             ),
-            passes_through_when_allowed=route.response is None and not ACTIONS[route.action].acts_on_success,
+            passes_through_when_allowed=route.response is None and not spec.acts_on_success,
             filters_lists=filters_lists,
             personal=bool({"GET", "HEAD"} & set(upper)) and (
                 filters_lists or notices or _enforces(self.rules[route.action])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import zoneinfo
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -236,12 +237,22 @@ def _lookups(data: dict[str, Any], queries: dict[str, Any]) -> Iterator[Finding]
 
 def _signals(data: dict[str, Any]) -> Iterator[Finding]:
     counts = _ids(data, "signals", "counts")
+    at_night = False
     for index, count in _entries(data, "signals", "counts"):
         window = count.get("window")
         if isinstance(window, str) and (found := _WINDOW.match(window)) and int(found.group(1)) == 0:
             yield ("signals", "counts", index, "window"), "`window` must be longer than zero"
         for key in ("mutual_connections", "community_ties"):
             yield from _range(("signals", "counts", index, "where", key), count.get("where"), key)
+        where = count.get("where")
+        if not isinstance(where, dict):
+            continue
+        within = where.get("accepted_within")
+        if isinstance(within, str) and (found := _WINDOW.match(within)) and int(found.group(1)) == 0:
+            yield ("signals", "counts", index, "where", "accepted_within"), "`accepted_within` must be longer than zero"
+        at_night = at_night or (where.get("at_night") is not None and count.get("enabled") is not False)
+    if at_night:
+        yield from _night_zone(data)
     for index, rate in _entries(data, "signals", "rates"):
         for key in ("numerator", "denominator"):
             name = rate.get(key)
@@ -250,6 +261,24 @@ def _signals(data: dict[str, Any]) -> Iterator[Finding]:
                 yield ("signals", "rates", index, key), (
                     f"`{key}` names `{name}`, which is not a count signal (known: {known})"
                 )
+
+
+def _night_zone(data: dict[str, Any]) -> Iterator[Finding]:
+    """The night's time zone, read only when an enabled signal asks what time of night it is:
+    a policy that never does needs no time zone database."""
+    signals = data.get("signals")
+    night = signals.get("night") if isinstance(signals, dict) else None
+    zone = night.get("timezone", "UTC") if isinstance(night, dict) else "UTC"
+    if not isinstance(zone, str):
+        return  # the model's to report
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        at: Loc = ("signals", "night", "timezone") if isinstance(night, dict) and "timezone" in night else ("signals",)
+        yield at, (
+            f"{zone!r} is not a time zone this system knows (an IANA name such as Europe/London; "
+            "without the operating system's time zone database, `pip install tzdata`)"
+        )
 
 
 def _range(at: Loc, holder: Any, key: str = "mutual_connections") -> Iterator[Finding]:

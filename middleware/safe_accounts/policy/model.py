@@ -555,14 +555,18 @@ class EventKind(enum.StrEnum):
     BLOCKED = "blocked"
     REPORTED = "reported"
     DM_DENIED = "direct_message_denied"
+    # A direct message that reached the other account (the app answered it with success).
+    # Recorded only when an enabled count signal counts it: a policy without one pays
+    # nothing per message.
+    DIRECT_MESSAGE = "direct_message"
 
 
 class SignalFilter(_Frozen):
     other_band: tuple[BandName, ...] | None = None
     subject_band: tuple[BandName, ...] | None = Field(
         default=None,
-        description="Contact requests only: the band of the account reaching out (`minor`: an account "
-        "that says it is under 18). Other events match no `subject_band`.",
+        description="Contact requests and direct messages only: the band of the account reaching out "
+        "(`minor`: an account that says it is under 18). Other events match no `subject_band`.",
     )
     mutual_connections: Range | None = None
     community_ties: Range | None = Field(
@@ -580,6 +584,18 @@ class SignalFilter(_Frozen):
         description="Contact requests to minors and minors' answers only: false counts only accounts the "
         "platform has not vouched for (`relationships.vouched`; without that lookup, or when it cannot be read, "
         "nobody is vouched), true only vouched ones. Absent: both. Other events match no `vouched: true`.",
+    )
+    accepted_within: str | None = Field(
+        default=None,
+        pattern=r"^\d+[smhd]$",
+        description="Only events whose other account accepted a contact request from the subject at most this "
+        "long before (`10m`): a direct message within minutes of a child accepting. The signal store keeps each "
+        "acceptance (the pair and its time, nothing else) for the longest such duration of the policy.",
+    )
+    at_night: bool | None = Field(
+        default=None,
+        description="true: only events at night by `signals.night` (its hours, in its time zone); false: only "
+        "events outside them. Absent: both.",
     )
 
 
@@ -622,7 +638,31 @@ class RateSignal(_Frozen):
     enabled: bool = True
 
 
+_CLOCK_TIME = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class NightHours(_Frozen):
+    """When `where: {at_night: true}` holds: from `from` to `to` (across midnight when `to` is earlier), in
+    `timezone`. One zone for the whole policy: the platform's users' (a per-account zone would need a lookup
+    per event)."""
+
+    from_: str = Field(default="22:00", alias="from", pattern=_CLOCK_TIME, description="`HH:MM`, 24-hour clock.")
+    to: str = Field(
+        default="06:00", pattern=_CLOCK_TIME, description="`HH:MM`, 24-hour clock; the night ends before it."
+    )
+    timezone: str = Field(
+        default="UTC", min_length=1, description="An IANA time zone name (`Europe/London`): the users' local time."
+    )
+
+    @model_validator(mode="after")
+    def _some_hours(self) -> NightHours:
+        if self.from_ == self.to:
+            raise ValueError("`from` and `to` are the same time: the night would be empty")
+        return self
+
+
 class Signals(_Frozen):
+    night: NightHours = NightHours()
     counts: tuple[CountSignal, ...] = ()
     rates: tuple[RateSignal, ...] = ()
 

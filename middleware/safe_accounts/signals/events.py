@@ -27,8 +27,8 @@ class Event:
     # circle (`relationships.community_ties`); None when the policy has no such lookup or
     # it could not be read.
     ties: int | None = None
-    # The subject's band, when the event was recorded with it (contact requests); None
-    # matches no `where: {subject_band: ...}`.
+    # The subject's band, when the event was recorded with it (contact requests, direct
+    # messages); None matches no `where: {subject_band: ...}`.
     subject_band: AgeBand | None = None
     # The platform vouches for the subject (`relationships.vouched`, read for contact
     # requests and answers when a signal filters by it); False when not, not read, or

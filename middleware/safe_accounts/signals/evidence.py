@@ -21,6 +21,7 @@ _KIND_CODES = {
     EventKind.BLOCKED: "b",
     EventKind.REPORTED: "p",
     EventKind.DM_DENIED: "d",
+    EventKind.DIRECT_MESSAGE: "m",
 }
 _BAND_CODES = {
     AgeBand.UNDER_13: "c",

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from .crossing import Crossing, window_key
 from .evidence import EvidenceItem
-from .plan import CountSpec, Observation, SignalPlan
+from .plan import Acceptance, CountSpec, Note, Observation, SignalPlan
 from .pseudonyms import Pseudonyms
-from .store import EVIDENCE_KEPT, pending_field, rate_counts, spec_named
+from .store import EVIDENCE_KEPT, acceptance_period, accepted_in_time, pending_field, rate_counts, spec_named
 
 _SWEEP_EVERY = 10_000  # writes between sweeps of expired entries
 _RECEIPTS_KEPT = 1024  # batch answers kept for replays
@@ -65,6 +65,9 @@ class InProcessSignalStore:
         self._receipts: OrderedDict[str, list[Crossing]] = OrderedDict()
         self._writes = 0
         self._pending: dict[tuple[str, str], tuple[Crossing, float]] = {}  # (subject, field) -> crossing, expiry
+        # (subject, other, memory, period) -> when the other last accepted the subject's
+        # request in that period
+        self._accepted: dict[tuple[str, str, int, int], float] = {}
 
     async def start(self) -> None:
         pass
@@ -105,12 +108,15 @@ class InProcessSignalStore:
         series = self._series.get((self._pseudonyms.of(subject), spec.key_name))
         return 0 if series is None else series.trim(spec, at)
 
-    async def record(self, batch_id: str, observations: Sequence[Observation]) -> list[Crossing]:
+    async def record(self, batch_id: str, observations: Sequence[Note]) -> list[Crossing]:
         if batch_id in self._receipts:
             return list(self._receipts[batch_id])
         crossings: list[Crossing] = []
         for obs in observations:
-            crossings.extend(self._observe(obs))
+            if isinstance(obs, Acceptance):
+                self._remember(obs)
+            elif obs.count.accepted_within is None or self._soon_after_acceptance(obs):
+                crossings.extend(self._observe(obs))
         self._receipts[batch_id] = crossings
         while len(self._receipts) > _RECEIPTS_KEPT:
             self._receipts.popitem(last=False)
@@ -119,6 +125,20 @@ class InProcessSignalStore:
             self._writes = 0
             self._sweep(max((o.event.at for o in observations), default=0.0))
         return list(crossings)
+
+    def _remember(self, acceptance: Acceptance) -> None:
+        event, memory = acceptance.event, acceptance.memory
+        pair = (self._pseudonyms.of(event.subject), self._pseudonyms.of(event.other), memory)
+        self._accepted[(*pair, acceptance_period(event.at, memory))] = event.at
+
+    def _soon_after_acceptance(self, obs: Observation) -> bool:
+        event, spec = obs.event, obs.count
+        memory, within = spec.acceptance_memory, spec.accepted_within or 0
+        pair = (self._pseudonyms.of(event.subject), self._pseudonyms.of(event.other), memory)
+        period = acceptance_period(event.at, memory)
+        return any(
+            accepted_in_time(self._accepted.get((*pair, p)), event.at, within) for p in (period, period - 1)
+        )
 
     def _observe(self, obs: Observation) -> list[Crossing]:
         event, spec = obs.event, obs.count
@@ -191,3 +211,6 @@ class InProcessSignalStore:
             del self._markers[key]
         for key in [k for k, (_, expires) in self._pending.items() if expires <= now]:
             del self._pending[key]
+        # An acceptance is read from its own period and the next only.
+        for pair in [k for k in self._accepted if (k[3] + 2) * k[2] <= now]:
+            del self._accepted[pair]

@@ -4,16 +4,22 @@ A count signal's sliding window is counted in buckets of ceil(window / 60) secon
 60 buckets per window), so a signal's memory is bounded whatever the event rate. The window
 a count sees is therefore between `window - bucket` and `window` long: with the baseline's
 `7d`, buckets are 2.8 hours.
+
+Every `where:` filter runs here, in Python, before anything is written - except
+`accepted_within`, which asks when the pair's contact request was accepted: the store knows
+(an `Acceptance` tells it), and checks it in the same call that counts.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import zoneinfo
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
 
 from ..bands.age import AgeBand, expand_bands
 from ..errors import ConfigurationError
-from ..policy.model import CountSignal, EventKind, RateSignal, Signals
+from ..policy.model import CountSignal, EventKind, NightHours, RateSignal, Signals
 from .events import Event
 
 BUCKETS_PER_WINDOW = 60
@@ -36,6 +42,37 @@ def window_seconds(text: str) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class NightClock:
+    """`signals.night`, compiled: whether a moment is at night in the zone's local time."""
+
+    start: int  # minutes after local midnight
+    end: int
+    zone: tzinfo
+
+    @classmethod
+    def compile(cls, night: NightHours) -> NightClock:
+        try:
+            zone = zoneinfo.ZoneInfo(night.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigurationError(
+                f"signals.night: {night.timezone!r} is not a time zone this system knows"
+            ) from None
+        return cls(_minutes(night.from_), _minutes(night.to), zone)
+
+    def holds(self, at: float) -> bool:
+        local = datetime.fromtimestamp(at, self.zone)
+        minute = local.hour * 60 + local.minute
+        if self.start < self.end:
+            return self.start <= minute < self.end
+        return minute >= self.start or minute < self.end  # across midnight
+
+
+def _minutes(clock: str) -> int:
+    hours, _, minutes = clock.partition(":")
+    return int(hours) * 60 + int(minutes)
+
+
+@dataclass(frozen=True, slots=True)
 class CountSpec:
     id: str
     event: EventKind
@@ -55,6 +92,13 @@ class CountSpec:
     ties_max: int | None = None
     subject_bands: frozenset[AgeBand] | None = None
     vouched: bool | None = None  # only (not) vouched subjects; None: both
+    # Only events within this many seconds after the other accepted the subject's contact
+    # request: checked by the store, which remembers acceptances for `acceptance_memory`
+    # (the plan's longest `accepted_within`, so every such signal reads the same memory).
+    accepted_within: int | None = None
+    acceptance_memory: int = 0
+    at_night: bool | None = None  # only events at night (True), only by day (False), or both
+    night: NightClock | None = None  # the policy's night, when `at_night` asks
 
     @property
     def alerts(self) -> bool:
@@ -74,6 +118,8 @@ class CountSpec:
             return False
         if self.vouched is not None and event.vouched is not self.vouched:
             return False
+        if self.night is not None and self.night.holds(event.at) is not self.at_night:
+            return False
         # An unknown count matches no range: an alert accuses someone, so it is raised only
         # on what is known.
         return _within(event.mutual, self.mutual_min, self.mutual_max) and _within(
@@ -81,7 +127,9 @@ class CountSpec:
         )
 
     @classmethod
-    def compile(cls, signal: CountSignal, *, unknown_is_minor: bool) -> CountSpec:
+    def compile(
+        cls, signal: CountSignal, *, unknown_is_minor: bool, night: NightClock | None = None
+    ) -> CountSpec:
         window = window_seconds(signal.window)
         bucket = max(1, math.ceil(window / BUCKETS_PER_WINDOW))
         where = signal.where
@@ -113,11 +161,18 @@ class CountSpec:
             if where.subject_band is None
             else expand_bands(where.subject_band, unknown_is_minor=unknown_is_minor),
             vouched=where.vouched,
+            accepted_within=None if where.accepted_within is None else window_seconds(where.accepted_within),
+            at_night=where.at_night,
+            night=None if where.at_night is None else night,
         )
 
     @property
     def needs_ties(self) -> bool:
         return self.ties_min is not None or self.ties_max is not None
+
+    @property
+    def needs_acceptance(self) -> bool:
+        return self.accepted_within is not None
 
 
 def _within(value: int | None, low: int | None, high: int | None) -> bool:
@@ -154,15 +209,40 @@ class Observation:
 
 
 @dataclass(frozen=True, slots=True)
+class Acceptance:
+    """`event.other` accepted a contact request from `event.subject` at `event.at`: the store
+    remembers the pair's time for `memory` seconds, for signals that count only events soon
+    after it (`accepted_within`). Nothing else of the event is kept."""
+
+    event: Event
+    memory: int
+
+
+# What a batch hands the store, in the order submitted.
+Note = Observation | Acceptance
+
+
+@dataclass(frozen=True, slots=True)
 class SignalPlan:
     counts: tuple[CountSpec, ...]
     rates: tuple[RateSpec, ...]
     by_kind: dict[EventKind, tuple[tuple[CountSpec, tuple[RateSpec, ...]], ...]]
+    # How long acceptances are remembered (0: no signal asks, none is), and of which
+    # others' bands (None: all): those a signal with `accepted_within` may count.
+    acceptance_memory: int = 0
+    acceptance_bands: frozenset[AgeBand] | None = None
 
     @classmethod
     def compile(cls, signals: Signals, *, unknown_is_minor: bool = True) -> SignalPlan:
-        counts = tuple(
-            CountSpec.compile(s, unknown_is_minor=unknown_is_minor) for s in signals.counts if s.enabled
+        enabled = [s for s in signals.counts if s.enabled]
+        night = NightClock.compile(signals.night) if any(s.where.at_night is not None for s in enabled) else None
+        counts = tuple(CountSpec.compile(s, unknown_is_minor=unknown_is_minor, night=night) for s in enabled)
+        memory = max((c.accepted_within or 0 for c in counts), default=0)
+        counts = tuple(replace(c, acceptance_memory=memory) if c.needs_acceptance else c for c in counts)
+        asking = [c for c in counts if c.needs_acceptance]
+        bands = (
+            None if any(c.other_bands is None for c in asking)
+            else frozenset(b for c in asking for b in c.other_bands or ())
         )
         by_id = {c.id: c for c in counts}
         if len(by_id) != len(counts):
@@ -172,18 +252,29 @@ class SignalPlan:
         for count in counts:
             involved = tuple(r for r in rates if count in (r.numerator, r.denominator))
             by_kind.setdefault(count.event, []).append((count, involved))
-        return cls(counts, rates, {kind: tuple(pairs) for kind, pairs in by_kind.items()})
+        return cls(
+            counts, rates, {kind: tuple(pairs) for kind, pairs in by_kind.items()},
+            acceptance_memory=memory, acceptance_bands=bands,
+        )
 
     def count_named(self, signal: str) -> CountSpec | None:
         return next((count for count in self.counts if count.id == signal), None)
 
-    def observations(self, event: Event) -> list[Observation]:
-        """The signals `event` counts under, after their `where` filters."""
-        return [
+    def observations(self, event: Event) -> list[Note]:
+        """What the store does with `event`: the signals it counts under, after their `where`
+        filters, and, for an acceptance a signal may ask about, remembering it first."""
+        found: list[Note] = [
             Observation(event, count, rates)
             for count, rates in self.by_kind.get(event.kind, ())
             if count.matches(event)
         ]
+        if (
+            self.acceptance_memory
+            and event.kind is EventKind.CONTACT_ACCEPTED
+            and (self.acceptance_bands is None or event.other_band in self.acceptance_bands)
+        ):
+            found.insert(0, Acceptance(event, self.acceptance_memory))
+        return found
 
 
 def _rate(rate: RateSignal, counts: dict[str, CountSpec]) -> RateSpec:

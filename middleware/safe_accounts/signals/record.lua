@@ -15,6 +15,14 @@
 --   operations, in order, flat (one after the other in one array):
 --     k, at, other, evidence entry, decision                          count one event in hash k
 --     0, rate r, numerator hash, denominator hash, at, decision               check one rate
+--     -1, subject's pseudonym, at, other, memory        remember that other accepted subject
+--     -2, within, memory, then a count operation (k, ...): count it only if other accepted
+--         the subject's request at most `within` seconds before `at`
+--
+-- Acceptances are kept per subject in `{prefix}{{pseudonym}}:accepted/{memory}:{period}`
+-- (other -> time), one hash per fixed period of `memory` seconds, expiring two periods
+-- after its last write: an event reads its own period's and the one before, which hold
+-- every acceptance at most `memory` before it. The same hash tag: the same Cluster slot.
 --
 -- The hashes are not passed in KEYS: redis-py packs every argument in Python, at about a
 -- microsecond each, a third of what building the rest of a call costs. They share the
@@ -22,7 +30,8 @@
 -- script uses without declaring them (the pending hash below relies on the same).
 --
 -- Returns one entry per crossing: {operation number, count (or numerator), denominator,
--- evidence, more evidence}, evidence newest first.
+-- evidence, more evidence}, evidence newest first. (A -2 prefix and its count are one
+-- operation.)
 --
 -- A crossing is also kept *pending* in its subject's `...{tag}:pending` hash (field: kind,
 -- signal and window; value: what it takes to raise the alert again) in the execution that
@@ -257,13 +266,51 @@ local function hold(i, prefix, window, ttl, decision, at, first, second, ev, mor
   if redis.call('TTL', key) < ttl then redis.call('EXPIRE', key, int(ttl)) end
 end
 
+-- The fixed period of `memory` seconds `at` falls in, as Python's `at // memory` has it.
+local function period_of(at, memory)
+  return math.floor((at - math.fmod(at, memory)) / memory + 0.5)
+end
+
+local function accepted_key(tag, memory, period)
+  return tag .. ':accepted/' .. int(memory) .. ':' .. int(period)
+end
+
+local function remember(pseudonym, at, other, memory)
+  local key = accepted_key(prefix .. '{' .. pseudonym .. '}', memory, period_of(at, memory))
+  redis.call('HSET', key, other, string.format('%.17g', at))
+  redis.call('EXPIRE', key, int(2 * memory))
+end
+
+-- Whether `other` accepted the request of hash i's subject at most `within` before `at`.
+local function accepted_soon(i, other, at, within, memory)
+  local tag = string.match(HASH[i], '^[^{]*{[^}]*}')
+  local period = period_of(at, memory)
+  for back = 0, 1 do
+    local when = tonumber(redis.call('HGET', accepted_key(tag, memory, period - back), other))
+    if when ~= nil and when <= at and at - when <= within then return true end
+  end
+  return false
+end
+
 local crossings = {}
 local op = 0
 local p = 1  -- the operation's first value in `ops`
 while p <= #ops do
   op = op + 1
   local i = ops[p]
-  if i ~= 0 then
+  local counts_it = true
+  if i == -2 then
+    local within, memory = ops[p + 1], ops[p + 2]
+    p = p + 3
+    i = ops[p]
+    counts_it = accepted_soon(i, ops[p + 2], ops[p + 1], within, memory)
+  end
+  if i == -1 then
+    remember(ops[p + 1], ops[p + 2], ops[p + 3], ops[p + 4])
+    p = p + 5
+  elseif i ~= 0 and not counts_it then
+    p = p + 5
+  elseif i ~= 0 then
     local at, other, entry, decision = ops[p + 1], ops[p + 2], ops[p + 3], ops[p + 4]
     p = p + 5
     local c = count_of(i)

@@ -35,7 +35,7 @@ from ..errors import StorageError
 from ..policy.model import Signals
 from .crossing import Crossing
 from .events import Event
-from .plan import Observation, SignalPlan
+from .plan import Note, SignalPlan
 from .store import SignalStore
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ RECOVERED = "%d crossings left pending by a stopped worker are being raised"
 
 MAX_RETRY_INTERVAL = 1.0
 
-Batch = tuple[str, list[Observation], int]  # id, observations, events
+Batch = tuple[str, list[Note], int]  # id, observations (and acceptances), events
 
 
 class _Lane:
@@ -312,7 +312,7 @@ class SignalRecorder:
             return None
         taken = min(self._batch_size, len(lane.queue))
         self._in_lanes -= taken
-        observations: list[Observation] = []
+        observations: list[Note] = []
         observe, pop = self._plan.observations, lane.queue.popleft
         for _ in range(taken):
             observations += observe(pop())

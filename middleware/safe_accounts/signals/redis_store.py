@@ -8,6 +8,9 @@ subject's crossings not yet acknowledged, written by the script that detects the
 subject between braces is a Cluster hash tag: all of one subject's keys share a slot, so a
 batch is cut by slot and each piece is one atomic script call on the node that owns it.
 
+`{prefix}{{subject}}:accepted/{memory}:{period}` holds the acceptances a signal with
+`accepted_within` asks about (other -> time), one hash per fixed period (record.lua).
+
 `{prefix}{pending}:index` (its own slot) is a sorted set of the pending hashes, scored by
 the crossing's time: a recovery pass reads it instead of scanning the keyspace. It is
 written right after the script, so a writer killed in between leaves a pending hash the
@@ -34,7 +37,7 @@ from .crossing import Crossing
 from .evidence import EvidenceItem, encode_evidence
 from .persistence import Persistence, persistence_of
 from .persistence import report as report_persistence
-from .plan import CountSpec, Observation, RateSpec, SignalPlan
+from .plan import Acceptance, CountSpec, Note, Observation, RateSpec, SignalPlan
 from .pseudonyms import Pseudonyms, UnreadableSeal
 from .store import DEFAULT_PREFIX, EVIDENCE_KEPT, crossing_of, pending_field, spec_named
 
@@ -188,8 +191,8 @@ class RedisSignalStore:
 
     # --- recording ------------------------------------------------------------------
 
-    def _calls(self, batch_id: str, observations: Sequence[Observation]) -> list[_ScriptCall]:
-        groups: dict[int, list[Observation]] = {}
+    def _calls(self, batch_id: str, observations: Sequence[Note]) -> list[_ScriptCall]:
+        groups: dict[int, list[Note]] = {}
         if self._cluster:
             for obs in observations:
                 tag = self.name_of(obs.event.subject)
@@ -198,7 +201,7 @@ class RedisSignalStore:
             groups[0] = list(observations)
         return [_ScriptCall(self, batch_id, group) for group in groups.values()]
 
-    async def record(self, batch_id: str, observations: Sequence[Observation]) -> list[Crossing]:
+    async def record(self, batch_id: str, observations: Sequence[Note]) -> list[Crossing]:
         if not observations:
             return []
         client = await self.client()
@@ -328,10 +331,11 @@ class _ScriptCall:
     cost as much as the rest of the loop.
     """
 
-    def __init__(self, store: RedisSignalStore, batch_id: str, group: list[Observation]) -> None:
+    def __init__(self, store: RedisSignalStore, batch_id: str, group: list[Note]) -> None:
         self._store = store
         self._group = group
-        self._ops: list[tuple[Observation, RateSpec | None]] | None = None  # built if something crossed
+        # Built if something crossed; an acceptance is an operation that never crosses (None).
+        self._ops: list[tuple[Observation | None, RateSpec | None]] | None = None
         self.keys: list[str] = [store._key(store.name_of(group[0].event.subject), "batch", batch_id)]
         self.longest_hold = 1  # seconds the longest-lived pending entry this call may write lives
         self._counts: dict[str, int] = {}  # count signal's key name -> its row in `counts`
@@ -345,10 +349,16 @@ class _ScriptCall:
         names = store._names
         series = self._series
         for obs in group:
+            if isinstance(obs, Acceptance):
+                event = obs.event
+                add((-1, store.name_of(event.subject), event.at, store.name_of(event.other), obs.memory))
+                continue
             event, spec = obs.event, obs.count
             index = series.get(spec.key_name, {}).get(event.subject) or self._add_series(event.subject, spec)
             other = names.get(event.other) or store.name_of(event.other)
             entry = encode_evidence(event.kind, other, event.other_band, event.mutual, event.at, event.ties)
+            if spec.accepted_within is not None:
+                add((-2, spec.accepted_within, spec.acceptance_memory))
             add((index, event.at, other, entry, event.decision_id))
             for rate in obs.rates:
                 add(self._rate(obs, rate))
@@ -394,15 +404,20 @@ class _ScriptCall:
         return (0, row, self._series_of(subject, num), self._series_of(subject, den), obs.event.at,
                 obs.event.decision_id)
 
-    def _operation(self, number: int) -> tuple[Observation, RateSpec | None]:
+    def _operation(self, number: int) -> tuple[Observation | None, RateSpec | None]:
         """The observation (and rate, for a rate check) of the script's operation `number`."""
         if self._ops is None:
-            self._ops = [(obs, rate) for obs in self._group for rate in (None, *obs.rates)]
+            self._ops = [
+                (None, None) if isinstance(obs, Acceptance) else (obs, rate)
+                for obs in self._group
+                for rate in (None, *(() if isinstance(obs, Acceptance) else obs.rates))
+            ]
         return self._ops[number - 1]
 
     def crossing(self, entry: list[Any]) -> Crossing:
         op, first, second, evidence, more = entry
         obs, rate = self._operation(int(op))
+        assert obs is not None, "an acceptance never crosses"
         items = [EvidenceItem.decode(e) for e in (*evidence, *more)]
         event = obs.event
         spec: CountSpec | RateSpec = obs.count if rate is None else rate

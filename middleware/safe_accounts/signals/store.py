@@ -9,6 +9,14 @@ reply lost, not the write) returns the first answer and counts nothing twice.
 Every crossing `record` returns is also kept *pending* by the store until `acknowledge`
 (called once its alert is stored): `pending` returns those no worker acknowledged, so a
 crossing whose worker died before SQL took it is raised by another (docs/signals.md).
+
+An `Acceptance` among the notes is remembered per (subject, other) for its `memory`, in
+fixed periods of that length (the last acceptance of a pair in each): an acceptance is
+found from any moment of its own period and the next, so one at most `memory` before an
+event is always found, and the store keeps at most two periods' acceptances per subject.
+A count signal with `accepted_within` counts an event only when an acceptance of the pair
+kept in the event's period or the one before is at most that long before it (and not
+after it).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from typing import Protocol
 
 from .crossing import Crossing, window_key
 from .evidence import EvidenceItem
-from .plan import CountSpec, Observation, RateSpec, SignalPlan
+from .plan import CountSpec, Note, RateSpec, SignalPlan
 
 EVIDENCE_KEPT = 20  # events of evidence kept per (subject, signal)
 DEFAULT_PREFIX = "safe_accounts:"
@@ -29,8 +37,9 @@ class SignalStore(Protocol):
 
     async def start(self) -> None: ...
 
-    async def record(self, batch_id: str, observations: Sequence[Observation]) -> list[Crossing]:
-        """Count `observations` in order; return the crossings they caused. Raises StorageError."""
+    async def record(self, batch_id: str, observations: Sequence[Note]) -> list[Crossing]:
+        """Count (or remember) `observations` in order; return the crossings they caused.
+        Raises StorageError."""
 
     async def count(self, subject: str, spec: CountSpec, at: float) -> int:
         """`subject`'s count under `spec` in its window ending at `at`: what has been
@@ -46,6 +55,17 @@ class SignalStore(Protocol):
         """Forget these crossings as pending: their alerts are stored. Raises StorageError."""
 
     async def close(self) -> None: ...
+
+
+def acceptance_period(at: float, memory: int) -> int:
+    """The fixed period of `memory` seconds (aligned to the epoch) an acceptance at `at` is
+    kept under."""
+    return int(at // memory)
+
+
+def accepted_in_time(accepted: float | None, at: float, within: int) -> bool:
+    """Whether an event at `at` follows the pair's acceptance at `accepted` closely enough."""
+    return accepted is not None and accepted <= at and at - accepted <= within
 
 
 def pending_field(crossing: Crossing) -> str:
