@@ -128,3 +128,41 @@ async def test_an_upgrade_over_two_live_alerts_of_one_account_stops_and_names_th
         await migrate.check_schema(engine)
     finally:
         await engine.dispose()
+
+
+async def _columns(engine, table: str) -> set[str]:  # type: ignore[no-untyped-def]
+    async with engine.connect() as conn:
+        return {c["name"] for c in await conn.run_sync(lambda c: inspect(c).get_columns(table))}
+
+
+async def test_the_sampling_rate_column_comes_and_goes_keeping_the_rows(empty_url: str) -> None:
+    # 0008: a sampled allow rule's rows keep their rate; rows written before stand for themselves.
+    from sqlalchemy import text
+
+    row = (
+        "INSERT INTO safe_accounts_decisions (id, at, action, rule, policy_version, mode, outcome, "
+        "actor_band, route, affected) VALUES ('d1', 1.0, 'profile_view', 'r', 'v', 'enforce', 'allow', "
+        "'adult', 'profile', 1)"
+    )
+    engine = make_engine(empty_url)
+    try:
+        await migrate.upgrade(engine, "0007_decision_targets")
+        async with engine.begin() as conn:
+            await conn.execute(text(row))
+        await migrate.upgrade(engine)
+        for table in ("safe_accounts_decisions", "safe_accounts_held_decisions"):
+            assert "sample_rate" in await _columns(engine, table)
+        async with engine.begin() as conn:
+            assert (await conn.execute(text("SELECT sample_rate FROM safe_accounts_decisions"))).all() == [(None,)]
+            await conn.execute(text("UPDATE safe_accounts_decisions SET sample_rate = 0.1"))
+        await migrate.downgrade(engine, "0007_decision_targets")
+        for table in ("safe_accounts_decisions", "safe_accounts_held_decisions"):
+            assert "sample_rate" not in await _columns(engine, table)
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT id, targets FROM safe_accounts_decisions"))).all() == [
+                ("d1", None)
+            ]
+        await migrate.upgrade(engine)
+        await migrate.check_schema(engine)
+    finally:
+        await engine.dispose()

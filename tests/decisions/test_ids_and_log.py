@@ -32,5 +32,6 @@ async def test_a_recorded_decision_is_one_row_with_every_field_and_no_message_te
         "actor_id": "adult-1", "actor_band": "adult", "target_id": "child-1",
         "target_band": "under_13", "route": "dm", "affected": 1,
         "targets": None,  # a list's row names its accounts here (tests/middleware/test_list_filtering.py)
+        "sample_rate": None,  # every such decision is logged (tests/decisions/test_sampling.py)
     }
     await log.close()

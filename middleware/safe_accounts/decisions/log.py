@@ -32,6 +32,9 @@ class DecisionRow(NamedTuple):
     affected: int = 1
     # A list's row: every account the rule applied to, as [id, band] (`decisions/table.py`).
     targets: list[list[str | None]] | None = None
+    # The share of such decisions the log keeps, on a row of a sampled `allow` rule
+    # (`decisions/sampling.py`); None: every one is logged.
+    sample_rate: float | None = None
 
 
 class DecisionLog(BatchedTable):

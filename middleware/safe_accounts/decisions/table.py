@@ -1,6 +1,7 @@
 """The decision log: every deny, hide, filter and redact (and would-be one in monitor mode).
 
-Never message text: ids, bands, the rule and the outcome only.
+Never message text: ids, bands, the rule and the outcome only. An `allow` rule may log only
+a share of its decisions (`log: {sample: R}`, `decisions/sampling.py`): its rows say so.
 
 A request about one account (a DM, a profile view, a contact request) is one row per
 account it reached. A list the app answered with (search, suggestions) is one row per rule
@@ -36,6 +37,10 @@ decision_log = Table(
     # writer's batch, and a purge, a legal hold's copy and an evidence bundle carry it as
     # they carry every other column.
     Column("targets", JSON, nullable=True),
+    # On a row of an `allow` rule that samples its log (`log: {sample: R}`): R, the share of
+    # such decisions the log kept, so a count of rows scales up to an estimate (each row
+    # stands for 1/R decisions). NULL: every such decision is logged.
+    Column("sample_rate", Float, nullable=True),
     Index("ix_safe_accounts_decisions_at", "at"),
     Index("ix_safe_accounts_decisions_actor_id_at", "actor_id", "at"),
 )

@@ -151,5 +151,6 @@ held_decisions = Table(
     Column("route", String(255), nullable=False),
     Column("affected", Integer, nullable=False),
     Column("targets", JSON, nullable=True),  # as the log's (`decisions/table.py`)
+    Column("sample_rate", Float, nullable=True),  # as the log's
     Index("ix_safe_accounts_held_decisions_case_id", "case_id"),
 )
