@@ -198,3 +198,37 @@ async def build(engine: AsyncEngine) -> None:
         await conn.execute(decision_log.insert(), DECISIONS)
         await conn.execute(restrictions.insert(), RESTRICTIONS)
         await conn.execute(moderation_actions.insert(), ACTIONS)
+
+
+def allowed(id: str, at: float, action: str, sample_rate: float | None = None) -> dict[str, Any]:
+    """A row of a `then: allow` rule; with `sample_rate`, one the rule sampled."""
+    return {**decision(id, at, action, "adult", outcome="allow"), "status": None, "sample_rate": sample_rate}
+
+
+# Rows of allow rules: profile views sampled at a tenth (three rows, thirty views) beside one
+# logged whole; search pages sampled at 0.3 (three rows standing for 10.000...02 pages, 10 by
+# the week's rounding) in the second week; one contact request recorded whole, and sampled
+# rows on both sides of the period.
+ALLOWED = [
+    *(allowed(f"p{n}", T0 + 2 * D + n, "profile_view", 0.1) for n in range(3)),
+    allowed("p-whole", T0 + 3 * D, "profile_view"),
+    *(allowed(f"s{n}", T0 + 9 * D + n, "discovery", 0.3) for n in range(3)),
+    allowed("c1", T0 + 4 * D, "contact_request"),
+    allowed("p-before", T0 - 1, "profile_view", 0.1),
+    allowed("p-after", END + 2, "profile_view", 0.1),
+]
+EXPECTED_ALLOWED = {
+    "total": 42,
+    "estimated": True,
+    "sampled_rows": 6,
+    "by_kind": [
+        {"kind": "contact_request", "count": 1, "estimated": False, "sampled_rows": 0},
+        {"kind": "discovery", "count": 10, "estimated": True, "sampled_rows": 3},
+        {"kind": "profile_view", "count": 31, "estimated": True, "sampled_rows": 3},
+    ],
+}
+
+
+async def add_allowed(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(decision_log.insert(), ALLOWED)

@@ -16,7 +16,7 @@ from safe_accounts.moderation.retention import InvalidRetention, purge
 from safe_accounts.moderation.tables import reports
 from safe_accounts.moderation.transparency import Period, transparency_report
 
-from .records import END, FIRST, LAST, T0, build, decision
+from .records import END, EXPECTED_ALLOWED, FIRST, LAST, T0, add_allowed, build, decision
 
 D = 86_400
 # Thirty days after the period; purging what is older than ten days cuts at the Monday
@@ -56,6 +56,24 @@ async def test_figures_are_the_same_before_and_after_a_purge(engine: AsyncEngine
         wider_before
     )
     assert after["folded_before"] == "2026-01-19"
+
+
+async def test_allowed_decisions_estimated_from_sampled_rows_survive_a_purge(engine: AsyncEngine) -> None:
+    await build(engine)
+    await add_allowed(engine)
+    before = await _report(engine)
+    wider_before = await _report(engine, date(2025, 12, 29), date(2026, 1, 25))
+    assert before["decisions_allowed"] == EXPECTED_ALLOWED
+
+    await purge(engine, older_than_days=10, clock=FrozenClock(NOW))
+
+    assert await _count(engine, decision_log) == 2  # d-after and p-after
+    after = await _report(engine)
+    assert after["decisions_allowed"] == EXPECTED_ALLOWED  # estimated, and labelled so, as before
+    assert _figures(after) == _figures(before)
+    assert _figures(await _report(engine, date(2025, 12, 29), date(2026, 1, 25))) == _figures(
+        wider_before
+    )
 
 
 async def test_a_second_purge_changes_no_figure(engine: AsyncEngine) -> None:

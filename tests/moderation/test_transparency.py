@@ -21,7 +21,9 @@ from safe_accounts.moderation.weeks import week_start
 
 from safe_accounts.alerts.tables import alerts
 
-from .records import EXPECTED, FIRST, LAST, T0, alert, build
+from safe_accounts.moderation.render import to_csv, to_html
+
+from .records import EXPECTED, EXPECTED_ALLOWED, FIRST, LAST, T0, add_allowed, alert, build
 
 
 @pytest.fixture
@@ -66,6 +68,49 @@ async def test_stranger_contacts_blocked_are_enforced_denials_by_kind_and_band(
     # Monitor-mode denials and hides are not blocked contacts; no band counts as "unknown".
     assert report.contacts_blocked == EXPECTED["contacts_blocked"]
     assert report.contacts_blocked_total == 4
+
+
+async def test_decisions_allowed_are_none_without_allow_rules(report: TransparencyReport) -> None:
+    # The monitor-mode denial and the hide are refusals, not allowed decisions.
+    assert report.to_json()["decisions_allowed"] == {
+        "total": 0, "estimated": False, "sampled_rows": 0, "by_kind": []
+    }
+
+
+@pytest.fixture
+async def with_allowed(engine: AsyncEngine) -> TransparencyReport:
+    await build(engine)
+    await add_allowed(engine)
+    return await transparency_report(
+        engine, Period.of(FIRST, LAST), clock=FrozenClock(T0 + 30 * 86_400)
+    )
+
+
+async def test_decisions_allowed_scale_sampled_rows_up_by_their_rate(
+    with_allowed: TransparencyReport,
+) -> None:
+    assert with_allowed.to_json()["decisions_allowed"] == EXPECTED_ALLOWED
+    # Nothing else moves: allowed rows are never blocked contacts.
+    assert with_allowed.contacts_blocked == EXPECTED["contacts_blocked"]
+
+
+async def test_the_csv_and_html_say_which_allowed_counts_are_estimates(
+    with_allowed: TransparencyReport,
+) -> None:
+    rows = {
+        (figure, dimension): value
+        for figure, dimension, value in (line.split(",") for line in to_csv(with_allowed).splitlines())
+    }
+    assert rows[("decisions_allowed", "")] == "42"
+    assert rows[("decisions_allowed_sampled_rows", "")] == "6"
+    assert rows[("decisions_allowed", "kind=profile_view")] == "31"
+    assert rows[("decisions_allowed_sampled_rows", "kind=profile_view")] == "3"
+    assert rows[("decisions_allowed_sampled_rows", "kind=contact_request")] == "0"
+    html = to_html(with_allowed)
+    assert 'id="decisions-allowed">about 42<' in html
+    assert "(an estimate: some rules log a sample)" in html
+    assert "about 31 (estimate)" in html and "about 10 (estimate)" in html
+    assert "<td>contact_request</td>\n  <td class=\"num\">1</td>" in html
 
 
 async def test_accounts_restricted_are_distinct_accounts(report: TransparencyReport) -> None:

@@ -37,6 +37,13 @@ def to_csv(report: TransparencyReport) -> str:
     writer.writerow(["stranger_contacts_blocked", "", report.contacts_blocked_total])
     for (action, band), count in sorted(report.contacts_blocked.items()):
         writer.writerow(["stranger_contacts_blocked", f"kind={action};target_band={band}", count])
+    # Estimated where sampled rows are behind it: `decisions_allowed_sampled_rows` above 0.
+    allowed = report.allowed
+    writer.writerow(["decisions_allowed", "", allowed.total])
+    writer.writerow(["decisions_allowed_sampled_rows", "", sum(allowed.sampled_rows.values())])
+    for kind, count in sorted(allowed.by_kind.items()):
+        writer.writerow(["decisions_allowed", f"kind={kind}", count])
+        writer.writerow(["decisions_allowed_sampled_rows", f"kind={kind}", allowed.sampled_rows.get(kind, 0)])
     writer.writerow(["accounts_restricted", "", report.accounts_restricted])
     writer.writerow(["accounts_restricted", "by=system", report.accounts_restricted_automatically])
     writer.writerow(

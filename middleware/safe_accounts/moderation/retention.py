@@ -2,7 +2,8 @@
 
 What goes, once older than DAYS:
 
-- decision-log rows: deleted, after their enforced denials are folded into weekly totals
+- decision-log rows: deleted, after their enforced denials, and the decisions `then: allow`
+  rules recorded (estimated where sampled), are folded into weekly totals
   (`safe_accounts_weekly_figures`) that the transparency report reads instead;
 - evidence on resolved alerts: cleared (the alert, its signal and counts stay);
 - account ids and the reporter's words on resolved reports: erased (the report stays as an
@@ -34,7 +35,15 @@ from ..decisions.table import decision_log
 from ..errors import SafeAccountsError, storage_errors
 from .model import ItemStatus
 from .tables import case_items, cases, held_decisions, purges, reports, weekly_figures
-from .transparency import CONTACTS_BLOCKED, blocked_contact
+from .transparency import (
+    CONTACTS_BLOCKED,
+    DECISIONS_ALLOWED,
+    DECISIONS_ALLOWED_SAMPLED,
+    EVERY_BAND,
+    allowed_by_week,
+    blocked_contact,
+    estimate,
+)
 from .weeks import DAY, floor_to_week, week_of, week_start
 
 # pg_advisory_xact_lock key for purges (the migrations use another): one purge at a time.
@@ -167,14 +176,15 @@ async def _keep_held_decisions(conn: AsyncConnection, cutoff: int) -> int:
 
 
 async def _fold_decisions(conn: AsyncConnection, cutoff: int) -> int:
-    """Add the enforced denials before `cutoff` to the weekly totals; returns the weeks touched.
+    """Add the enforced denials, and the decisions allowed by `then: allow` rules, before
+    `cutoff` to the weekly totals; returns the weeks touched.
 
     Totals are added to, not replaced: a row written late (after an earlier purge of its
     week) is folded into that week by the next purge."""
     band = func.coalesce(decision_log.c.target_band, "unknown")
     week = week_of(decision_log.c.at)
     folded = [
-        (week_start(int(w)), action, target_band, int(count))
+        (week_start(int(w)), CONTACTS_BLOCKED, action, target_band, int(count))
         for w, action, target_band, count in await conn.execute(
             select(week, decision_log.c.action, band, func.count())
             .where(
@@ -184,10 +194,17 @@ async def _fold_decisions(conn: AsyncConnection, cutoff: int) -> int:
             .group_by(week, decision_log.c.action, band)
         )
     ]
-    for starts, action, target_band, count in folded:
+    for w, action, stands_for, sampled in await conn.execute(
+        allowed_by_week(decision_log.c.at < cutoff)
+    ):
+        starts = week_start(int(w))
+        folded.append((starts, DECISIONS_ALLOWED, action, EVERY_BAND, estimate(float(stands_for))))
+        if sampled:
+            folded.append((starts, DECISIONS_ALLOWED_SAMPLED, action, EVERY_BAND, int(sampled)))
+    for starts, figure, action, target_band, count in folded:
         key = and_(
             weekly_figures.c.week_start == starts,
-            weekly_figures.c.figure == CONTACTS_BLOCKED,
+            weekly_figures.c.figure == figure,
             weekly_figures.c.action == action,
             weekly_figures.c.band == target_band,
         )
@@ -198,7 +215,7 @@ async def _fold_decisions(conn: AsyncConnection, cutoff: int) -> int:
             await conn.execute(
                 weekly_figures.insert().values(
                     week_start=starts,
-                    figure=CONTACTS_BLOCKED,
+                    figure=figure,
                     action=action,
                     band=target_band,
                     count=count,

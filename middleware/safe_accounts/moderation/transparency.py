@@ -28,6 +28,12 @@ from .tables import case_items, moderation_actions, purges, reports, weekly_figu
 from .weeks import as_date, day_start, floor_to_week, monday_of, week_index, week_of, week_start
 
 CONTACTS_BLOCKED = "contacts_blocked"
+# The weekly totals a purge keeps of the decisions `then: allow` rules recorded: their
+# estimate (each row standing for 1/sample_rate decisions), and how many of the rows behind
+# it were sampled. Kept per kind, under this band (the totals' key has one; these have none).
+DECISIONS_ALLOWED = "decisions_allowed"
+DECISIONS_ALLOWED_SAMPLED = "decisions_allowed_sampled"
+EVERY_BAND = "all"
 
 
 def blocked_contact() -> Any:
@@ -39,6 +45,36 @@ def blocked_contact() -> Any:
         decision_log.c.outcome == "deny",
         decision_log.c.rule.not_like("route:%"),
     )
+
+
+def allowed_decision() -> Any:
+    """The decision-log rows of `then: allow` rules (in either mode): what they recorded."""
+    return decision_log.c.outcome == "allow"
+
+
+def allowed_by_week(where: Any) -> Any:
+    """Per week and kind of the allowed rows `where` selects: the decisions they stand for
+    (a sampled row for 1/sample_rate of them, any other for itself) and how many of them
+    were sampled. `estimate` rounds the first."""
+    week = week_of(decision_log.c.at)
+    return (
+        select(
+            week,
+            decision_log.c.action,
+            func.sum(1.0 / func.coalesce(decision_log.c.sample_rate, 1.0)),
+            func.count(decision_log.c.sample_rate),
+        )
+        .where(allowed_decision(), where)
+        .group_by(week, decision_log.c.action)
+    )
+
+
+def estimate(stands_for: float) -> int:
+    """A week's decisions of one kind, estimated from its rows: rounded week by week, the
+    way a purge keeps them, so a report reads the same before and after one."""
+    return round(stands_for)
+
+
 SYSTEM = "system"  # `created_by` of restrictions an alert made
 _RESOLVING = sorted(a.value for a in RESOLVING)
 MAX_DAYS = 3660
@@ -160,6 +196,43 @@ class DueFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class AllowedFigures:
+    """The decisions `then: allow` rules recorded, by kind. A rule that samples its log
+    (`log: {sample: R}`) writes a share R of its decisions, each row standing for 1/R: a kind
+    with sampled rows behind it is an estimate, and says so."""
+
+    by_kind: dict[str, int]  # decisions, estimated where rows were sampled
+    sampled_rows: dict[str, int]  # of the rows behind each, how many were sampled
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_kind.values())
+
+    @property
+    def estimated(self) -> bool:
+        return any(self.sampled_rows.values())
+
+    def is_estimate(self, kind: str) -> bool:
+        return self.sampled_rows.get(kind, 0) > 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "estimated": self.estimated,
+            "sampled_rows": sum(self.sampled_rows.values()),
+            "by_kind": [
+                {
+                    "kind": kind,
+                    "count": count,
+                    "estimated": self.is_estimate(kind),
+                    "sampled_rows": self.sampled_rows.get(kind, 0),
+                }
+                for kind, count in sorted(self.by_kind.items())
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Week:
     start: date  # its Monday
     reports: int
@@ -202,6 +275,7 @@ class TransparencyReport:
     folded_before: int | None  # blocked contacts before this instant come from weekly figures
     notes: tuple[str, ...]
     due: DueFigures = DueFigures(0, 0, 0)
+    allowed: AllowedFigures = AllowedFigures({}, {})
 
     @property
     def alerts_raised(self) -> int:
@@ -239,6 +313,7 @@ class TransparencyReport:
                     for (action, band), count in sorted(self.contacts_blocked.items())
                 ],
             },
+            "decisions_allowed": self.allowed.to_json(),
             "accounts_restricted": {
                 "total": self.accounts_restricted,
                 "automatically": self.accounts_restricted_automatically,
@@ -328,6 +403,8 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
             blocked[(action, target_band)] += count
             blocked_weekly[week_index(starts)] += count
 
+    allowed = await _allowed(conn, start, end, raw_from, folded_before)
+
     # --- accounts restricted -----------------------------------------------------------------
     restricted_in = and_(
         restriction_rows.c.created_at >= start, restriction_rows.c.created_at < end
@@ -405,7 +482,31 @@ async def _compute(conn: AsyncConnection, period: Period, now: float) -> Transpa
         folded_before=folded_before,
         notes=_notes(period, folded_before),
         due=due,
+        allowed=allowed,
     )
+
+
+async def _allowed(
+    conn: AsyncConnection, start: int, end: int, raw_from: int, folded_before: int | None
+) -> AllowedFigures:
+    """The decisions allowed by `then: allow` rules, week by week: from the log from
+    `raw_from` on, from the weekly totals the purges kept before it."""
+    counts: dict[str, int] = defaultdict(int)
+    sampled: dict[str, int] = defaultdict(int)
+    in_log = and_(decision_log.c.at >= raw_from, decision_log.c.at < end)
+    for _week, action, stands_for, sampled_rows in await conn.execute(allowed_by_week(in_log)):
+        counts[action] += estimate(float(stands_for))
+        sampled[action] += int(sampled_rows)
+    if folded_before is not None and start < folded_before:
+        for figure, action, count in await conn.execute(
+            select(weekly_figures.c.figure, weekly_figures.c.action, weekly_figures.c.count).where(
+                weekly_figures.c.figure.in_([DECISIONS_ALLOWED, DECISIONS_ALLOWED_SAMPLED]),
+                weekly_figures.c.week_start >= start,
+                weekly_figures.c.week_start < min(end, folded_before),
+            )
+        ):
+            (counts if figure == DECISIONS_ALLOWED else sampled)[action] += int(count)
+    return AllowedFigures(dict(counts), {kind: sampled.get(kind, 0) for kind in counts})
 
 
 async def _pairs(conn: AsyncConnection, query: Any) -> dict[str, int]:
@@ -483,14 +584,14 @@ def _notes(period: Period, folded_before: int | None) -> tuple[str, ...]:
     if folded_before is None or period.start >= folded_before:
         return ()
     notes = [
-        f"Stranger contacts blocked before {as_date(folded_before).isoformat()} come from weekly "
-        "totals kept when the decision log was purged; a purged week counts in the period if its "
-        "Monday does."
+        f"Stranger contacts blocked and decisions allowed before {as_date(folded_before).isoformat()} "
+        "come from weekly totals kept when the decision log was purged; a purged week counts in "
+        "the period if its Monday does."
     ]
     for edge, name in ((period.start, "starts"), (period.end, "ends")):
         if edge < folded_before and edge != floor_to_week(edge):
             notes.append(
-                f"The period {name} inside a purged week: that week's blocked contacts are counted "
-                "whole or not at all (by its Monday)."
+                f"The period {name} inside a purged week: that week's blocked contacts and allowed "
+                "decisions are counted whole or not at all (by its Monday)."
             )
     return tuple(notes)
