@@ -70,6 +70,9 @@ class CompiledRule:
     # Its `actor_count` condition alone, over the actor's counts: read before the
     # relationship, so a rule whose count is not reached asks nothing of the host's tables.
     counted: Callable[[Mapping[str, int]], bool] = lambda counts: True
+    # The share of this `allow` rule's decisions the log keeps when they change nothing
+    # (`log.sample`, below 1); None: every one.
+    sample: float | None = None
     # The verdict this rule gives when it applies: built once, not per decision.
     verdict: Verdict = field(init=False, compare=False, repr=False)
 
@@ -190,6 +193,7 @@ def compile_rule(
         counted=_compile_counted(rule.when),
         cheap=_compile_cheap(rule.when, unknown_is_minor),
         looked_up=_compile_looked_up(rule.when),
+        sample=rule.log.sample if rule.log is not None and rule.log.sample < 1 else None,
     )
 
 

@@ -112,7 +112,7 @@ async def filter_lists(
                 del holder[key]
     decision_id = records.log_decision(
         rt, action=Action.DISCOVERY, route=route, at=at, actor=actor,
-        pairs=removed + monitored, affected_by_rule=True,
+        pairs=removed + monitored, affected_by_rule=True, changed_nothing=not removed,
     )
     return bool(removed or notices), (decision_id if removed else None), notices
 

@@ -19,10 +19,11 @@ from ..decide.ids import PLAIN_FIRST, canonical
 from ..decide.refusal import STATUS, Refusal, refusal_of
 from ..decide.request import Decision
 from ..decide.rules import PairVerdict, Party, strongest
+from ..decisions import sampling
 from ..decisions.ids import new_decision_id
 from ..decisions.log import DecisionRow
 from ..errors import StorageError
-from ..policy.model import Action, EventKind, Mode
+from ..policy.model import Action, EventKind, Mode, Outcome
 from ..runtime import Runtime
 from ..signals.events import Event
 from . import late_facts
@@ -105,14 +106,21 @@ def decision_rows(
     actor: Party,
     pairs: Sequence[PairVerdict],
     affected_by_rule: bool = False,
+    changed_nothing: bool = False,
 ) -> list[DecisionRow]:
     """The decision-log rows of a decision: one per refused (or would-be refused) account;
     the first row's id names the decision. With `affected_by_rule` (a list the app answered
     with), one row per rule however long the list: `affected` counts the accounts and
-    `targets` names each, with its band."""
+    `targets` names each, with its band.
+
+    `changed_nothing`: the decision leaves the answer as the app makes it (no refusal, no
+    filter, no redaction). Only then are the rows of an `allow` rule that samples its log
+    sampled (`decisions/sampling.py`), and never an actor's under restriction: moderators
+    are looking at that account, and every decision about it is kept for them."""
     rows: dict[tuple[str, str | None], DecisionRow] = {}
     listed: dict[str, list[list[str | None]]] = {}
     band_values = _BAND_VALUES
+    sampling_on = changed_nothing and not actor.restricted
     for pair in per_account(rt, pairs):
         rule = pair.verdict.rule
         if rule is None:
@@ -138,12 +146,14 @@ def decision_rows(
             target_id=target.id,
             target_band=target.band.value,
             route=route,
+            sample_rate=rule.sample if sampling_on else None,
         )
-    if not affected_by_rule:
-        return list(rows.values())
-    return [
-        row._replace(affected=len(listed[row.rule]), targets=listed[row.rule]) for row in rows.values()
-    ]
+    out = list(rows.values())
+    if affected_by_rule:
+        out = [row._replace(affected=len(listed[row.rule]), targets=listed[row.rule]) for row in out]
+    if sampling_on and any(row.sample_rate is not None for row in out):
+        return sampling.kept(out)
+    return out
 
 
 def log_decision(
@@ -155,10 +165,13 @@ def log_decision(
     actor: Party,
     pairs: Sequence[PairVerdict],
     affected_by_rule: bool = False,
+    changed_nothing: bool = False,
 ) -> str | None:
-    """Queue a decision's rows (`decision_rows`); the decision id (None: no rule applied)."""
+    """Queue a decision's rows (`decision_rows`); the decision id (None: no rule applied, or
+    the decision's rows were sampled out)."""
     rows = decision_rows(
-        rt, action=action, route=route, at=at, actor=actor, pairs=pairs, affected_by_rule=affected_by_rule
+        rt, action=action, route=route, at=at, actor=actor, pairs=pairs, affected_by_rule=affected_by_rule,
+        changed_nothing=changed_nothing,
     )
     for row in rows:
         rt.decisions.record(row)
@@ -175,14 +188,18 @@ async def judged(
     policy's time budget (a worker killed right after answering loses none). When they
     cannot be - the database is down or slow - the refusal is answered all the same (it is
     already the protective answer) and its rows are queued like any other, counted in the
-    health report's `decision_log.answered_unwritten`. Everything else is queued."""
-    if decision.decisive is None:
+    health report's `decision_log.answered_unwritten`. Everything else is queued (an allowed
+    decision that changes nothing, sampled when its rule says so: `decision_rows`)."""
+    decisive = decision.decisive
+    if decisive is None:
         return None, None
+    verdict = decisive.verdict
     rows = decision_rows(
-        rt, action=spec.action, route=route, at=at, actor=decision.actor, pairs=decision.pairs
+        rt, action=spec.action, route=route, at=at, actor=decision.actor, pairs=decision.pairs,
+        changed_nothing=verdict.mode is Mode.MONITOR or verdict.outcome is Outcome.ALLOW,
     )
     decision_id = rows[0].id if rows else None
-    refusal = refusal_of(decision.decisive.verdict, decision_id)
+    refusal = refusal_of(verdict, decision_id)
     if refusal is None:
         for row in rows:
             rt.decisions.record(row)

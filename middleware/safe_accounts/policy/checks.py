@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from . import sqltext
 from .jsonpath import compile_path
+from .model import CHANGES_NOTHING
 from .paths import template_params
 
 Loc = tuple[str | int, ...]
@@ -311,6 +312,33 @@ def _identity(data: dict[str, Any]) -> Iterator[Finding]:
 def _rules(data: dict[str, Any]) -> Iterator[Finding]:
     for index, rule in _entries(data, "rules"):
         yield from _range(("rules", index, "when", "mutual_connections"), rule.get("when"))
+        yield from _sampled_log(("rules", index), rule)
+
+
+# The actions whose allowed decisions may be sampled (model.CHANGES_NOTHING), as written.
+_SAMPLED_ACTIONS = tuple(sorted(action.value for action in CHANGES_NOTHING))
+
+
+def _sampled_log(at: Loc, rule: dict[str, Any]) -> Iterator[Finding]:
+    """A rule that samples its log (`log: {sample: ...}`) must be an `allow` rule about
+    actions that change nothing: a refusal, a filter or a redaction is always logged, and a
+    DM or a contact request allowed is what alerts and evidence point back to."""
+    log = rule.get("log")
+    if not isinstance(log, dict) or "sample" not in log:
+        return
+    then = rule.get("then")
+    if isinstance(then, str) and then != "allow":
+        yield (*at, "log", "sample"), (
+            f"only `then: allow` rules sample their log; this rule's `{then}` decisions are always logged"
+        )
+    actions = rule.get("action")
+    written = [actions] if isinstance(actions, str) else actions if isinstance(actions, list) else []
+    others = [a for a in written if isinstance(a, str) and a not in _SAMPLED_ACTIONS]
+    if others:
+        yield (*at, "log", "sample"), (
+            f"only the allowed decisions of actions that change nothing ({', '.join(_SAMPLED_ACTIONS)}) "
+            f"may be sampled; this rule is also about {', '.join(others)}, whose decisions are always logged"
+        )
 
 
 def _tests(data: dict[str, Any]) -> Iterator[Finding]:

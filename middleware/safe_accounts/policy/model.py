@@ -232,6 +232,11 @@ def _header_text(name: str, value: str) -> None:
 # answer; a discovery's accounts are in the app's answer.
 PROTECTS_TARGET = frozenset({Action.DIRECT_MESSAGE, Action.CONTACT_REQUEST, Action.PROFILE_VIEW})
 
+# Actions whose requests change nothing: they read (a profile, a list of people), nothing is
+# sent, requested or recorded after their answer, and no signal counts them. Only their
+# allowed decisions may be sampled in the decision log (`Rule.log`).
+CHANGES_NOTHING = frozenset({Action.PROFILE_VIEW, Action.DISCOVERY})
+
 
 class Route(_Frozen):
     name: str | None = None
@@ -409,6 +414,18 @@ class Conditions(_Frozen):
     )
 
 
+class RuleLog(_Frozen):
+    """How many of a rule's decisions the decision log keeps."""
+
+    sample: float = Field(
+        default=1, gt=0, le=1, strict=True,
+        description="The share of the rule's decisions written to the decision log (0 < sample <= 1), "
+        "chosen by a hash of each decision's id; each row written keeps the rate (`sample_rate`) so "
+        "counts can be scaled up. Only on `then: allow` rules of actions that change nothing "
+        "(`profile_view`, `discovery`), and only when the request's answer is left as the app made it.",
+    )
+
+
 class Rule(_Frozen):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     action: Action | tuple[Action, ...]
@@ -418,6 +435,9 @@ class Rule(_Frozen):
     mode: Mode | None = Field(default=None, description="Overrides the policy's mode for this rule.")
     on_failure: Failure | None = Field(default=None, description="Overrides `defaults.on_failure`.")
     enabled: bool = True
+    log: RuleLog | None = Field(
+        default=None, description="`{sample: 0.1}`: log a share of this `allow` rule's decisions. Default: every one."
+    )
 
 
 # --- relationships, queries, identity, bands ----------------------------------------------
