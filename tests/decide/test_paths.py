@@ -6,6 +6,8 @@ what is missing (`decide/judge.py`). Over `Cold(facts)` every cache read misses,
 plain way runs on the very facts the cached way read. Hypothesis writes the rules (every
 kind of condition, every outcome, both modes), the accounts (bands, assurance, no record,
 restrictions, ages, numeric spellings of one account), the relationships and the request.
+Discovery rules may name kinds of list (`when: {discovery: [...]}`): each kind's rule set,
+chosen at start-up, holds the page to the same verdicts as a request naming each account.
 """
 
 from __future__ import annotations
@@ -21,8 +23,21 @@ from safe_accounts.bands.age import AgeBand, Assurance, BandRecord
 from safe_accounts.decide.given import GivenFacts
 from safe_accounts.decide.page import decide_page
 from safe_accounts.decide.request import decide
-from safe_accounts.decide.rules import RuleSet, compile_rule
-from safe_accounts.policy.model import Action, Conditions, Failure, Mode, Outcome, Range, Rule
+from safe_accounts.decide.rules import RuleSet, compile_discovery, compile_rule, compile_rules
+from safe_accounts.policy.model import (
+    Accounts,
+    Action,
+    Conditions,
+    Defaults,
+    DiscoveryKind,
+    Failure,
+    Lookup,
+    Mode,
+    Outcome,
+    PolicyFile,
+    Range,
+    Rule,
+)
 
 from .cold import Cold
 
@@ -135,3 +150,50 @@ def test_each_listed_account_gets_the_verdict_a_request_naming_it_alone_gets(
         alone = run(decide(given_facts, rules, actor, [account] if account != actor else []))
         decisive = alone.decisive
         assert page.ruled.get(account) == decisive, account
+
+
+kinds = st.lists(st.sampled_from(DiscoveryKind), min_size=1, max_size=2, unique=True).map(tuple)
+
+
+@st.composite
+def discovery_policies(draw: st.DrawFn) -> PolicyFile:
+    """Discovery rules of every kind of condition, some of them about kinds of list only."""
+    rules = tuple(
+        Rule(
+            id=f"rule-{index}",
+            action=Action.DISCOVERY,
+            when=draw(conditions).model_copy(update={"discovery": draw(_maybe(kinds))}),
+            then=draw(st.sampled_from([o for o in Outcome if o is not Outcome.ALLOW])),
+            reason="because",
+            mode=draw(st.sampled_from(Mode)),
+        )
+        for index in range(draw(st.integers(1, 6)))
+    )
+    return PolicyFile(
+        version=1, name="kinds", rules=rules, defaults=Defaults(unknown_age=draw(st.sampled_from(["minor", "adult"]))),
+        accounts=Accounts(created_at=Lookup(sql="SELECT created_at FROM users WHERE id = :account")),
+    )
+
+
+@examples
+@given(
+    policy=discovery_policies(), kind=st.none() | st.sampled_from(DiscoveryKind), given_facts=facts(),
+    actor=actors, listed=targets,
+)
+def test_a_list_of_each_kind_is_judged_on_the_page_as_each_account_alone_and_from_the_caches_as_by_fetching(
+    policy: PolicyFile, kind: DiscoveryKind | None, given_facts: GivenFacts, actor: str | None, listed: list[str]
+) -> None:
+    rules = compile_rules(policy)[Action.DISCOVERY] if kind is None else compile_discovery(policy)[kind]
+    # The kind's rules: those that name no kind, and those that name it.
+    assert [r.id for r in rules.rules] == [
+        r.id for r in RuleSet(Action.DISCOVERY, [
+            compile_rule(rule, policy_mode=policy.mode, on_failure=Failure.CLOSED, unknown_is_minor=True)
+            for rule in policy.rules
+            if rule.when.discovery is None or (kind is not None and kind in rule.when.discovery)
+        ]).rules
+    ]
+    page = run(decide_page(given_facts, rules, actor, listed))
+    assert run(decide_page(Cold(given_facts), rules, actor, listed)) == page
+    for account in listed:
+        alone = run(decide(given_facts, rules, actor, [account] if account != actor else []))
+        assert page.ruled.get(account) == alone.decisive, account

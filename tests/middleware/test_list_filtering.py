@@ -139,7 +139,7 @@ async def _filter(
 ) -> tuple[bool, str | None, dict[str, dict[str, str]]]:
     actor = (await decide(rt.facts, _rules(rt), actor_id, ())).actor
     return await filter_lists(
-        rt, route="search", at=rt.clock.now(), actor=actor, document=document,
+        rt, route="search", rules=_rules(rt), at=rt.clock.now(), actor=actor, document=document,
         lists=lists, id_path=id_path, notice_field=notice_field,
     )
 

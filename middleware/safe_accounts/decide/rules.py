@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..bands.age import AgeBand, Assurance, expand_bands
-from ..policy.model import Action, Conditions, Failure, Mode, Outcome, PolicyFile, Range, Rule
+from ..policy.model import Action, Conditions, DiscoveryKind, Failure, Mode, Outcome, PolicyFile, Range, Rule
 
 # Parties, lookups and verdicts are made per listed account on the request path:
 # NamedTuples, because creating one costs a fraction of a frozen dataclass.
@@ -329,23 +329,48 @@ def strongest(pairs: Iterable[PairVerdict]) -> PairVerdict | None:
 
 def compile_rules(policy: PolicyFile) -> Mapping[Action, RuleSet]:
     """The enabled rules of `policy`, as one rule set per action (empty for an action no
-    rule is about)."""
+    rule is about). Discovery's is the set for lists of no kind: its rules that name no
+    kind of list (`compile_discovery` gives each kind's)."""
+    return {action: _rule_set(policy, action, None) for action in Action}
+
+
+def compile_discovery(
+    policy: PolicyFile, kindless: RuleSet | None = None
+) -> Mapping[DiscoveryKind, RuleSet]:
+    """The discovery rule set of each kind of list (`Route.discovery`): the rules that name
+    no kind and those that name it. A kind no rule names shares `kindless` (the rule set of
+    lists of no kind), memo and all."""
+    named = {
+        kind for rule in policy.rules if rule.enabled and rule.when.discovery is not None
+        for kind in rule.when.discovery
+    }
+    if kindless is None:
+        kindless = _rule_set(policy, Action.DISCOVERY, None)
+    return {
+        kind: _rule_set(policy, Action.DISCOVERY, kind) if kind in named else kindless for kind in DiscoveryKind
+    }
+
+
+def _rule_set(policy: PolicyFile, action: Action, kind: DiscoveryKind | None) -> RuleSet:
     unknown_is_minor = policy.defaults.unknown_age == "minor"
-    out: dict[Action, RuleSet] = {}
-    for action in Action:
-        out[action] = RuleSet(
-            action,
-            [
-                compile_rule(
-                    rule, policy_mode=policy.mode, on_failure=policy.defaults.on_failure,
-                    unknown_is_minor=unknown_is_minor, restricted_notice=policy.moderation.restricted_notice,
-                )
-                for rule in policy.rules
-                if rule.enabled and _covers(rule.action, action)
-            ],
-        )
-    return out
+    return RuleSet(
+        action,
+        [
+            compile_rule(
+                rule, policy_mode=policy.mode, on_failure=policy.defaults.on_failure,
+                unknown_is_minor=unknown_is_minor, restricted_notice=policy.moderation.restricted_notice,
+            )
+            for rule in policy.rules
+            if rule.enabled and _covers(rule.action, action) and _lists(rule.when.discovery, kind)
+        ],
+    )
 
 
 def _covers(actions: Action | tuple[Action, ...], action: Action) -> bool:
     return action == actions if isinstance(actions, Action) else action in actions
+
+
+def _lists(kinds: tuple[DiscoveryKind, ...] | None, kind: DiscoveryKind | None) -> bool:
+    """Whether a rule about the lists `kinds` (None: any) applies to a list of `kind`
+    (None: a list of no kind)."""
+    return kinds is None or (kind is not None and kind in kinds)

@@ -16,10 +16,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..clock import SYSTEM_CLOCK, Clock
 from ..decide.actions import ActionSpec, spec_of
 from ..decide.fixed import fixed_rule
-from ..decide.rules import CompiledRule, RuleSet, compile_rules
+from ..decide.rules import CompiledRule, RuleSet, compile_discovery, compile_rules
 from ..identity import IdentityResolver, build_resolver
 from ..policy.jsonpath import compile_path
-from ..policy.model import Action, FrameFilter, Mode, NotFound, Outcome, PolicyFile, ResponseFrom, ResponseShape, Route
+from ..policy.model import (
+    Action,
+    DiscoveryKind,
+    FrameFilter,
+    Mode,
+    NotFound,
+    Outcome,
+    PolicyFile,
+    ResponseFrom,
+    ResponseShape,
+    Route,
+)
 from ..policy.paths import RouteTable
 from ..relations.lookup import Lookup, compile_lookups
 from .caching import vary_of
@@ -75,7 +86,11 @@ class CompiledRoute:
     action: Action
     # What the action means besides its rules: what it refuses, records and counts.
     spec: ActionSpec
+    # The rules of its action; on a discovery route, those of its kind of list.
     rules: RuleSet
+    # The discovery rules that judge the lists of people in its answer: on a discovery
+    # route its own `rules`; elsewhere (`response.lists`) those of lists of no kind.
+    lists: RuleSet
     targets: Targets
     response: CompiledResponse | None
     answer: CompiledAnswer | None
@@ -175,22 +190,31 @@ class CompiledPolicy:
         # The events the policy's enabled count signals count: what a success must record.
         self.counted = frozenset(signal.event for signal in policy.signals.counts if signal.enabled)
         self.rules: Mapping[Action, RuleSet] = compile_rules(policy)
+        # Discovery's rule set for each kind of list (`Route.discovery`).
+        self.discovery: Mapping[DiscoveryKind, RuleSet] = compile_discovery(policy, self.rules[Action.DISCOVERY])
         self.routes: list[CompiledRoute] = [self._route(i, r) for i, r in enumerate(policy.routes)]
         self.table: RouteTable[CompiledRoute] = RouteTable(
             (r.method, r.path, compiled) for r, compiled in zip(policy.routes, self.routes, strict=True)
         )
 
+    def rules_of(self, action: Action, kind: DiscoveryKind | None = None) -> RuleSet:
+        """The rules that decide `action`; for discovery, on a list of `kind` (None: of no kind)."""
+        return self.discovery[kind] if action is Action.DISCOVERY and kind is not None else self.rules[action]
+
     def _route(self, index: int, route: Route) -> CompiledRoute:
         methods = (route.method,) if isinstance(route.method, str) else route.method
         spec = spec_of(route.action, self.counted)
+        rules = self.rules_of(route.action, route.discovery)
+        # Lists of people in the answer: a discovery route's are its own kind's.
+        lists_rules = rules if route.action is Action.DISCOVERY else self.rules[Action.DISCOVERY]
         # Refusing unreadable targets changes an answer: only where an enforced rule could.
-        required = route.requires_targets and any(r.mode is Mode.ENFORCE for r in self.rules[route.action].rules)
+        required = route.requires_targets and any(r.mode is Mode.ENFORCE for r in rules.rules)
         targets = Targets([compile_source(s, self.lookups) for s in route.targets], required=required)
         answer = _answer(route.response_from)
         upper = tuple(m.upper() for m in methods)
         shape = route.response
         lists = shape is not None and bool(shape.lists or (route.action is Action.DISCOVERY and shape.items))
-        filters_lists = lists and _enforces(self.rules[Action.DISCOVERY])
+        filters_lists = lists and _enforces(lists_rules)
         notices = route.action is Action.DISCOVERY and shape is not None and shape.notice_field is not None
         return CompiledRoute(
             name=route.name or f"routes[{index}]",
@@ -198,7 +222,8 @@ class CompiledPolicy:
             template=route.path,
             action=route.action,
             spec=spec,
-            rules=self.rules[route.action],
+            rules=rules,
+            lists=lists_rules,
             targets=targets,
             response=_response(route.response),
             answer=answer,
@@ -214,7 +239,7 @@ class CompiledPolicy:
             passes_through_when_allowed=route.response is None and not spec.acts_on_success,
             filters_lists=filters_lists,
             personal=bool({"GET", "HEAD"} & set(upper)) and (
-                filters_lists or notices or _enforces(self.rules[route.action])
+                filters_lists or notices or _enforces(rules)
             ),
             not_found=compile_not_found(route.not_found or self.not_found, route.path),
             report_text=None if route.report_text is None else reference(route.report_text),

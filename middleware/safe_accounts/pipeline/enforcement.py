@@ -27,7 +27,7 @@ from ..decide.refusal import UNAVAILABLE, Refusal
 from ..decide.request import decide, undecided
 from ..decide.rules import PairVerdict, Party
 from ..errors import StorageError
-from ..policy.model import Action, EventKind, Mode, Outcome
+from ..policy.model import EventKind, Mode, Outcome
 from ..runtime import Runtime
 from . import late_facts, problem, records
 from .app_call import AppError
@@ -274,7 +274,7 @@ class Enforcement:
                             changed = profile.pop(name, _REMOVED) is not _REMOVED or changed
                 headers.append((problem.DECISION_HEADER, decision_id.encode()))
             filtered, list_decision, notices = await filter_lists(
-                self.rt, route=self.route.name, at=self.now, actor=actor, document=document,
+                self.rt, route=self.route.name, rules=self.route.lists, at=self.now, actor=actor, document=document,
                 lists=lists, id_path=shape.id, notice_field=notice_field,
             )
             changed = changed or filtered
@@ -288,7 +288,7 @@ class Enforcement:
         strict = redact or self.route.filters_lists
         capture = ResponseCapture(
             self._client_send(actor, pairs), rewrite,
-            fail_closed=self.rt.policy.rules[Action.DISCOVERY].fails_closed or redact,
+            fail_closed=self.route.lists.fails_closed or redact,
             strict=strict, head=self.scope.get("method") == "HEAD",
         )
         await self._call_app(capture.send, for_reading(self.scope) if strict else None)

@@ -16,7 +16,7 @@ from typing import Any
 from ..decide.budget import within
 from ..decide.ids import PLAIN_FIRST
 from ..decide.page import decide_page
-from ..decide.rules import PairVerdict, Party, strongest
+from ..decide.rules import PairVerdict, Party, RuleSet, strongest
 from ..policy.jsonpath import WILDCARD
 from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
@@ -32,6 +32,7 @@ async def filter_lists(
     rt: Runtime,
     *,
     route: str,
+    rules: RuleSet,
     at: float,
     actor: Party,
     document: Any,
@@ -39,8 +40,9 @@ async def filter_lists(
     id_path: tuple[object, ...],
     notice_field: str | None,
 ) -> tuple[bool, str | None, dict[str, dict[str, str]]]:
-    """Drop the accounts the discovery rules filter from every list; add safety notices.
-    Returns (changed, the decision id of the filtering, notices by account)."""
+    """Drop the accounts the discovery rules `rules` (the route's, for its kind of list)
+    filter from every list; add safety notices. Returns (changed, the decision id of the
+    filtering, notices by account)."""
     if not lists:
         return False, None, {}
     slots = [slot for steps in lists for slot in _locate(document, steps)]
@@ -51,7 +53,6 @@ async def filter_lists(
     # Every id once, in first-seen order (as `account_ids` would list them).
     # With every item's id plain, `per_item` holds strings only.
     ids: list[str] = list(dict.fromkeys(per_item)) if all_plain else _distinct(per_item)  # type: ignore[arg-type]
-    rules = rt.policy.rules[Action.DISCOVERY]
     # Notices are for the actor as the request saw it; verdicts read its band afresh, as
     # they read every listed account's.
     with_notices = notice_field is not None and _may_see_notices(actor, rt)

@@ -37,6 +37,17 @@ class Action(enum.StrEnum):
     BLOCK = "block"
 
 
+class DiscoveryKind(enum.StrEnum):
+    """What list of people a `discovery` route answers, for the rules that concern some
+    kinds of list only (`when: {discovery: [suggestions]}`)."""
+
+    SEARCH = "search"  # accounts matching what the viewer typed
+    SUGGESTIONS = "suggestions"  # accounts the platform proposes ("people you may know")
+    CONNECTIONS = "connections"  # an account's friends, followers or following
+    REQUESTS = "requests"  # contact requests sent to the viewer
+    MEMBERS = "members"  # the people in a conversation or a group
+
+
 class Outcome(enum.StrEnum):
     ALLOW = "allow"
     FILTER = "filter"  # discovery: drop the matching accounts from the listed response
@@ -281,6 +292,12 @@ class Route(_Frozen):
     reason: str | None = Field(
         default=None, description="With `outcome`: what the problem details tell the client (and moderators)."
     )
+    discovery: DiscoveryKind | None = Field(
+        default=None,
+        description="`discovery` routes: what list of people the answer is (`search`, `suggestions`, "
+        "`connections`, `requests`, `members`). Rules that name kinds (`when: {discovery: [...]}`) apply only "
+        "on routes of those kinds; every other discovery rule applies whatever the kind, or without one.",
+    )
     report_text: str | None = Field(
         default=None,
         description="`report` routes: `json.PATH`, `form.NAME` or `query.NAME` holding what the reporter wrote. "
@@ -343,6 +360,15 @@ class Route(_Frozen):
     def _report_text_on_reports(self) -> Route:
         if self.report_text is not None and self.action is not Action.REPORT:
             raise ValueError("`report_text` applies only to `action: report` routes")
+        return self
+
+    @model_validator(mode="after")
+    def _discovery_kind_on_discovery(self) -> Route:
+        if self.discovery is not None and self.action is not Action.DISCOVERY:
+            raise ValueError(
+                "`discovery` (the kind of list) applies only to `action: discovery` routes; lists of people in "
+                "other answers (`response.lists`) are judged by the discovery rules that name no kind"
+            )
         return self
 
     @model_validator(mode="after")
@@ -412,6 +438,13 @@ class Conditions(_Frozen):
         "when the grooming-signal pipeline is attached; without it (or for an anonymous actor) the count is 0. "
         "Events still on their way to the store are not counted yet.",
     )
+    discovery: tuple[DiscoveryKind, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="`discovery` rules only: the route's kind of list (its `discovery`) is one of these. Such a "
+        "rule applies only on routes that declare one of the kinds: never on a discovery route without a kind, "
+        "nor on the lists inside other answers (`response.lists`). Chosen with the route, at start-up.",
+    )
 
 
 class RuleLog(_Frozen):
@@ -438,6 +471,14 @@ class Rule(_Frozen):
     log: RuleLog | None = Field(
         default=None, description="`{sample: 0.1}`: log a share of this `allow` rule's decisions. Default: every one."
     )
+
+    @model_validator(mode="after")
+    def _discovery_kinds_on_discovery(self) -> Rule:
+        if self.when.discovery is not None and self.action is not Action.DISCOVERY:
+            raise ValueError(
+                "`when.discovery` (kinds of list) applies only to rules whose `action` is `discovery` alone"
+            )
+        return self
 
 
 # --- relationships, queries, identity, bands ----------------------------------------------
@@ -751,6 +792,11 @@ class PolicyTest(_Frozen):
     expect: Outcome
     rule: str | None = None
     mode: Mode | None = Field(default=None, description="Expected mode of the deciding rule.")
+    discovery: DiscoveryKind | None = Field(
+        default=None,
+        description="With `action: discovery`: the kind of list the target is shown in (default: none). A "
+        "`request` test takes the kind of the route it reaches.",
+    )
 
     @model_validator(mode="after")
     def _request_or_action(self) -> PolicyTest:
@@ -758,6 +804,8 @@ class PolicyTest(_Frozen):
             raise ValueError("give either `request` or `action` (with `target`)")
         if self.action is not None and self.target is None and self.action is not Action.DISCOVERY:
             raise ValueError("an `action` test needs a `target`")
+        if self.discovery is not None and self.action is not Action.DISCOVERY:
+            raise ValueError("`discovery` goes with `action: discovery` (a `request` test takes its route's kind)")
         return self
 
 

@@ -20,7 +20,7 @@ from ..decide.rules import PairVerdict
 from ..pipeline.compiled import CompiledRoute
 from ..pipeline.request_view import RequestView, parse_query
 from ..pipeline.targets import TargetsUnread
-from ..policy.model import Action, Mode, Outcome
+from ..policy.model import Mode, Outcome
 from ..runtime import Runtime
 
 
@@ -130,8 +130,7 @@ def afterwards(runtime: Runtime, route: CompiledRoute, decisive: PairVerdict | N
     lists = list(shape.lists) if shape is not None else []
     listed = shape is not None and route.spec.targets_in_answer and shape.items is not None
     if listed or lists:
-        discovery = policy.rules[Action.DISCOVERY]
-        rules = ", ".join(r.id for r in discovery.rules if r.outcome is Outcome.FILTER) or "none"
+        rules = ", ".join(r.id for r in route.lists.rules if r.outcome is Outcome.FILTER) or "none"
         where = ([f"the accounts listed at {shape.items}"] if listed and shape is not None else []) + [
             f"the list at {path}" for path in lists
         ]

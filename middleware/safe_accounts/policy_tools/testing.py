@@ -15,12 +15,12 @@ from ..decide.fixed import decide_fixed
 from ..decide.given import GivenFacts
 from ..decide.refusal import Refusal, refusal_of
 from ..decide.request import Decision, decide
-from ..decide.rules import ALLOW, CompiledRule
+from ..decide.rules import ALLOW, CompiledRule, RuleSet
 from ..pipeline.compiled import CompiledPolicy
 from ..pipeline.ids import account_ids
 from ..pipeline.request_view import RequestView, parse_query
 from ..pipeline.targets import FormSource, JsonSource, PathSource, QuerySource, unread
-from ..policy.model import Action, PolicyTest
+from ..policy.model import PolicyTest
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class CaseResult:
     refusal: Refusal | None = None
 
 
-def _targets(policy: CompiledPolicy, case: PolicyTest) -> tuple[Action, list[str], str]:
+def _targets(policy: CompiledPolicy, case: PolicyTest) -> tuple[RuleSet, list[str], str]:
     assert case.request is not None
     method, _, target = case.request.partition(" ")
     path, _, query = target.strip().partition("?")
@@ -55,7 +55,7 @@ def _targets(policy: CompiledPolicy, case: PolicyTest) -> tuple[Action, list[str
         raw.extend(source.values(view))
     if route.targets.required and unread(raw):
         raise LookupError(f"route {route.name!r} refuses this request (400): no target account can be read from it")
-    return route.action, [t for t in account_ids(raw) if t != case.actor], route.name
+    return route.rules, [t for t in account_ids(raw) if t != case.actor], route.name
 
 
 def _fixed(policy: CompiledPolicy, case: PolicyTest) -> CompiledRule | None:
@@ -75,12 +75,15 @@ async def run_case(policy: CompiledPolicy, case: PolicyTest) -> CaseResult:
         return _result(case, decided, "the route's fixed outcome")
     try:
         if case.action is not None:
-            action, targets, where = case.action, [case.target] if case.target else [], case.action.value
+            rules = policy.rules_of(case.action, case.discovery)
+            targets, where = [case.target] if case.target else [], case.action.value
+            if case.discovery is not None:
+                where += f" ({case.discovery.value})"
         else:
-            action, targets, where = _targets(policy, case)
+            rules, targets, where = _targets(policy, case)
     except LookupError as exc:
         return CaseResult(case.name, False, case.expect.value, "error", None, str(exc))
-    return _result(case, await decide(facts, policy.rules[action], case.actor, targets), f"via {where}")
+    return _result(case, await decide(facts, rules, case.actor, targets), f"via {where}")
 
 
 def _result(case: PolicyTest, decision: Decision, where: str) -> CaseResult:
