@@ -18,10 +18,43 @@ def cli(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subp
     )
 
 
-def test_the_shipped_policies_pass_their_own_tests() -> None:
-    done = cli("policy", "test", "policies/baseline.yaml", "policies/demo.yaml")
+# Every policy file the repository ships: the bundled ones and the simulation's.
+SHIPPED = sorted(
+    str(path.relative_to(REPO)) for path in [*REPO.glob("policies/*.yaml"), *REPO.glob("demo_app/simulation/*.yaml")]
+)
+
+
+def test_every_shipped_policy_file_passes_its_own_tests_and_its_bases() -> None:
+    assert {"policies/baseline.yaml", "policies/demo.yaml", "demo_app/simulation/plain-thresholds.yaml"} <= set(SHIPPED)
+    done = cli("policy", "test", *SHIPPED)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "policies/baseline.yaml: 22/22 cases passed" in done.stdout
+    assert "FAIL" not in done.stdout
+    for file in SHIPPED:
+        assert f"{file}: " in done.stdout, file
+
+
+def test_the_bases_cases_about_a_rule_switched_off_are_skipped_and_listed(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(textwrap.dedent("""
+        version: 1
+        name: no-cap
+        extends: baseline
+        rules:
+          - {id: stranger-request-cap, enabled: false}
+        tests:
+          - name: a case of its own that fails still fails
+            accounts: {a: adult, c: under_13}
+            actor: a
+            action: direct_message
+            target: c
+            expect: allow
+    """))
+    done = cli("policy", "test", str(policy))
+    assert done.returncode == 1
+    skipped = [line for line in done.stdout.splitlines() if line.startswith("SKIP")]
+    assert skipped and all("rule stranger-request-cap is switched off" in line for line in skipped)
+    assert "FAIL" in done.stdout and "a case of its own that fails still fails" in done.stdout
+    assert "skipped (their rule is switched off)" in done.stdout
 
 
 def test_a_failing_case_fails_the_run_and_says_what_it_got(tmp_path: Path) -> None:

@@ -88,14 +88,17 @@ def test_(files: tuple[Path, ...], verbose: bool) -> None:
     """Run the test cases each FILE carries (its own and its bases'), like `opa test`.
 
     Each case gives accounts with bands, connections, and an action or a request; the
-    rules decide in memory exactly as the middleware's engine does. Exits 1 on any failure.
+    rules decide in memory exactly as the middleware's engine does. A case naming a rule
+    the file switches off is skipped, and listed. Exits 1 on any failure.
     """
     failures = 0
     for file in files:
         loaded = _loaded(file)
         results = run(run_tests, CompiledPolicy(loaded.policy, loaded.version, identity=False))
         for result in results:
-            if not result.passed:
+            if result.skipped is not None:
+                click.echo(f"SKIP {file}: {result.name}: {result.skipped}")
+            elif not result.passed:
                 failures += 1
                 rule = f", rule {result.rule}" if result.rule else ""
                 click.echo(
@@ -103,8 +106,10 @@ def test_(files: tuple[Path, ...], verbose: bool) -> None:
                 )
             elif verbose:
                 click.echo(f"ok   {file}: {result.name}")
+        skipped = sum(r.skipped is not None for r in results)
         passed = sum(r.passed for r in results)
-        click.echo(f"{file}: {passed}/{len(results)} cases passed")
+        summary = f"{file}: {passed}/{len(results) - skipped} cases passed"
+        click.echo(summary + (f", {skipped} skipped (their rule is switched off)" if skipped else ""))
     if failures:
         raise SystemExit(1)
 

@@ -5,6 +5,10 @@ connections between them, and either an action against a target or a request tha
 policy's route map must recognise. The case's facts are given in memory
 (`decide.GivenFacts`) and decided by the middleware's own `decide`, so a passing case is a
 statement about production; what the client would be told is the middleware's `Refusal`.
+
+A case that names a rule the policy switches off (`enabled: false`, usually a base's rule an
+extending file does not want, with the base's cases about it) is skipped, and says so: what
+it expects of that rule says nothing about this policy.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class CaseResult:
     note: str = ""
     # What the client is told, when the decision refuses (a 403 problem, the app's 404).
     refusal: Refusal | None = None
+    # Why the case was not run (None: it was); a skipped case neither passes nor fails.
+    skipped: str | None = None
 
 
 def _targets(policy: CompiledPolicy, case: PolicyTest) -> tuple[RuleSet, list[str], str]:
@@ -68,6 +74,11 @@ def _fixed(policy: CompiledPolicy, case: PolicyTest) -> CompiledRule | None:
 
 
 async def run_case(policy: CompiledPolicy, case: PolicyTest) -> CaseResult:
+    if case.rule is not None and case.rule in _switched_off(policy):
+        return CaseResult(
+            case.name, False, case.expect.value, "skipped", case.rule,
+            skipped=f"rule {case.rule} is switched off (enabled: false)",
+        )
     facts = GivenFacts.of_case(case)
     fixed = _fixed(policy, case)
     if fixed is not None:  # decided before any target is read
@@ -102,3 +113,8 @@ def _result(case: PolicyTest, decision: Decision, where: str) -> CaseResult:
 
 async def run_tests(policy: CompiledPolicy) -> list[CaseResult]:
     return [await run_case(policy, case) for case in policy.policy.tests]
+
+
+def _switched_off(policy: CompiledPolicy) -> frozenset[str]:
+    """The ids of the policy's rules that are not enabled."""
+    return frozenset(rule.id for rule in policy.policy.rules if not rule.enabled)
