@@ -72,7 +72,13 @@ async def test_two_processes_cross_each_baseline_signal_once_and_raise_one_alert
     results = await asyncio.to_thread(run_two, redis_url, redis_prefix, database_url, "baseline")
     crossed = [s for r in results for s in r["signals"]]
     assert "rejection-rate-from-minors" in crossed and "rejected-by-minors" in crossed, results
-    assert "scattered-rejections-by-minors" in crossed and "scattered-requests-from-minors" in crossed, results
+    # Every signal issue 14 added that these events reach: the network context's three, the
+    # month's rejections and the early-rejection rate.
+    for signal in (
+        "scattered-rejections-by-minors", "scattered-requests-from-minors", "requests-through-new-ties",
+        "rejected-by-minors-30d", "early-rejections-from-minors",
+    ):
+        assert signal in crossed, (signal, results)
     assert len(crossed) == len(set(crossed)), results
     assert 1 <= await alert_rows(engine) <= len(crossed)
 

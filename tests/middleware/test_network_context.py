@@ -3,20 +3,24 @@ towards `scattered-rejections-by-minors` only when the child shares nothing with
 requester's circle as the host's query says it at that moment; a teen account's requests
 to children outside its circle count towards `scattered-requests-from-minors`; an adult's
 requests to children whose only friends in common are new count towards
-`requests-through-new-ties`."""
+`requests-through-new-ties`. Each on both signal stores (in process, Redis), at its
+threshold; with Redis, two workers answering at once raise one alert."""
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts import AgeBand, SafeAccountsMiddleware
 from safe_accounts.alerts.pipeline import GroomingAlerts
+from safe_accounts.alerts.tables import alerts
 from safe_accounts.clock import FrozenClock
 from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 
@@ -61,8 +65,7 @@ CIRCLE = [("coach", "kid", NOW - 365 * 86400), ("coach", "kid-friend", NOW + 864
 EXTRA_FRIENDS = [("club-kid", "kid"), ("new-kid", "kid-friend"), *[(t, "kid") for t in TEAM]]
 
 
-@pytest.fixture
-async def wired(engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Wrapped]:
+async def prepare_host(engine: AsyncEngine, clock: FrozenClock) -> None:
     await seed(engine, clock)
     async with engine.begin() as conn:
         await conn.exec_driver_sql(
@@ -75,12 +78,15 @@ async def wired(engine: AsyncEngine, database_url: str, tmp_path: Path, clock: F
             await conn.exec_driver_sql(f"INSERT INTO host_friendships VALUES ('{a}', '{b}'), ('{b}', '{a}')")
         for i in range(1, len(STRANGERS) + 3):
             await conn.exec_driver_sql(f"INSERT INTO host_requests VALUES ('{200 + i}', 'coach')")
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(TIES_POLICY)
+
+
+async def start_worker(
+    database_url: str, policy: Path, clock: FrozenClock, redis_url: str | None = None, redis_prefix: str | None = None
+) -> Wrapped:
     host = HostApp()
     middleware = SafeAccountsMiddleware(
         host.build(), policy=policy, database_url=database_url, clock=clock,
-        signals=attach_grooming_alerts(flush_interval=0.01),
+        redis_url=redis_url, redis_prefix=redis_prefix, signals=attach_grooming_alerts(flush_interval=0.01),
     )
     runtime = await middleware.start()
     for child in [*STRANGERS, "club-kid", "new-kid", *TEAM, *EXTRA_STRANGERS]:
@@ -88,13 +94,36 @@ async def wired(engine: AsyncEngine, database_url: str, tmp_path: Path, clock: F
     await runtime.bands.set("coach", band=AgeBand.ADULT)
     await runtime.bands.set("newcomer", band=AgeBand.ADULT)
     await runtime.bands.set("fake-teen", band=AgeBand.B13_15)
-    transport = httpx.ASGITransport(app=middleware)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield Wrapped(host, middleware, client)
-    await middleware.close()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://testserver")
+    return Wrapped(host, middleware, client)
+
+
+async def stop(worker: Wrapped) -> None:
+    await worker.client.aclose()
+    await worker.middleware.close()
+
+
+async def drop_circle(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.exec_driver_sql("DROP TABLE IF EXISTS host_circle")
     await drop_host_tables(engine)
+
+
+@pytest.fixture(params=["in-process", pytest.param("redis", marks=pytest.mark.redis)])
+async def wired(
+    request: pytest.FixtureRequest, engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock
+) -> AsyncIterator[Wrapped]:
+    redis_url = redis_prefix = None
+    if request.param == "redis":
+        redis_url = request.getfixturevalue("redis_url")
+        redis_prefix = request.getfixturevalue("redis_prefix")
+    await prepare_host(engine, clock)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(TIES_POLICY)
+    worker = await start_worker(database_url, policy, clock, redis_url, redis_prefix)
+    yield worker
+    await stop(worker)
+    await drop_circle(engine)
 
 
 @pytest.fixture
@@ -192,3 +221,50 @@ async def test_the_cap_holds_back_requests_to_strangers_children_not_to_a_team(w
     refused = await wired.post("/api/friend-requests", "coach", json={"to": EXTRA_STRANGERS[1]})
     assert refused.status_code == 403
     assert refused.json()["rule"] == "stranger-request-cap"
+
+
+@pytest.fixture
+async def two_workers(
+    engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock, redis_url: str, redis_prefix: str
+) -> AsyncIterator[list[Wrapped]]:
+    await prepare_host(engine, clock)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(TIES_POLICY)
+    workers = [await start_worker(database_url, policy, clock, redis_url, redis_prefix) for _ in range(2)]
+    yield workers
+    for worker in workers:
+        await stop(worker)
+    await drop_circle(engine)
+
+
+async def _alert_rows(engine: AsyncEngine) -> list[tuple[str, str]]:
+    async with engine.connect() as conn:
+        return [(r.subject, r.signal) for r in await conn.execute(select(alerts.c.subject, alerts.c.signal))]
+
+
+@pytest.mark.redis
+async def test_two_workers_answering_at_once_cross_each_network_signal_once(
+    two_workers: list[Wrapped], engine: AsyncEngine
+) -> None:
+    a, b = two_workers
+    # The coach's first two rejections from outside the circle arrive together, one through
+    # each worker: neither worker alone has two, the shared count reaches two once. Two more
+    # after them cross nothing.
+    await asyncio.gather(_reject(a, "far-1"), _reject(b, "far-2"))
+    await asyncio.gather(_reject(a, "far-3"), _reject(b, "far-4"))
+    # The fake teen's three requests to children outside its circle, at once, through both
+    # workers; a fourth after them.
+    sent = await asyncio.gather(*(
+        worker.post("/api/friend-requests", "fake-teen", json={"to": child})
+        for worker, child in zip([a, b, a], STRANGERS, strict=False)
+    ))
+    sent.append(await b.post("/api/friend-requests", "fake-teen", json={"to": STRANGERS[3]}))
+    assert all(response.status_code == 201 for response in sent)
+    for worker in two_workers:
+        await worker.middleware.drain()
+    crossings = sum(_alerts(worker).recorder.health()["crossings"] for worker in two_workers)
+    assert crossings == 2
+    rows = await _alert_rows(engine)
+    assert sorted(rows) == [
+        ("coach", "scattered-rejections-by-minors"), ("fake-teen", "scattered-requests-from-minors")
+    ]

@@ -1,7 +1,10 @@
 """The baseline's cap on contact requests to strangers (`stranger-request-cap`): friction
 before any alert. An account whose requests reached five under-18s it shares no friends
 with in 24 hours has its next request to anyone it shares no friends with refused - in
-words that do not say the target is a child - with no alert; a day later it may go on."""
+words that do not say the target is a child - with no alert; a day later it may go on.
+
+On both signal stores (in process, Redis); with Redis, two workers share one count: the
+cap holds at five children reached through either."""
 
 from __future__ import annotations
 
@@ -28,25 +31,40 @@ STRANGER_KIDS = [f"stranger-kid-{i}" for i in range(7)]
 REVEALING = ("under-18", "minor", "child", "moderator", "review")
 
 
-@pytest.fixture
-async def capped(
-    engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock
-) -> AsyncIterator[tuple[SafeAccountsMiddleware, httpx.AsyncClient]]:
+async def start_worker(
+    database_url: str, policy: Path, clock: FrozenClock, redis_url: str | None, redis_prefix: str | None
+) -> tuple[SafeAccountsMiddleware, httpx.AsyncClient]:
+    middleware = SafeAccountsMiddleware(
+        HostApp().build(), policy=policy, database_url=database_url, clock=clock,
+        redis_url=redis_url, redis_prefix=redis_prefix, signals=attach_grooming_alerts(),
+    )
+    await middleware.start()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://host")
+    return middleware, client
+
+
+async def seed_strangers(engine: AsyncEngine, clock: FrozenClock) -> None:
     await seed(engine, clock)
     directory = BandDirectory(OwnBandStore(engine, clock=clock), cache=BandCacheSettings(), clock=clock)
     for kid in STRANGER_KIDS:
         await directory.set(kid, band=AgeBand.B13_15, assurance=Assurance.SELF_DECLARED)
     await directory.close()
+
+
+@pytest.fixture(params=["in-process", pytest.param("redis", marks=pytest.mark.redis)])
+async def capped(
+    request: pytest.FixtureRequest, engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock
+) -> AsyncIterator[tuple[SafeAccountsMiddleware, httpx.AsyncClient]]:
+    redis_url = redis_prefix = None
+    if request.param == "redis":
+        redis_url = request.getfixturevalue("redis_url")
+        redis_prefix = request.getfixturevalue("redis_prefix")
+    await seed_strangers(engine, clock)
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY)
-    middleware = SafeAccountsMiddleware(
-        HostApp().build(), policy=policy, database_url=database_url, clock=clock,
-        signals=attach_grooming_alerts(),
-    )
-    await middleware.start()
-    transport = httpx.ASGITransport(app=middleware)
-    async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
-        yield middleware, client
+    middleware, client = await start_worker(database_url, policy, clock, redis_url, redis_prefix)
+    yield middleware, client
+    await client.aclose()
     await middleware.close()
     await drop_host_tables(engine)
 
@@ -98,3 +116,26 @@ async def test_refused_requests_do_not_count_and_the_cap_lifts_as_the_day_passes
     clock.advance(25 * 3600)
     assert (await request(middleware, client, "adult", STRANGER_KIDS[5])).status_code < 400
     assert (await request(middleware, client, "adult", STRANGER_KIDS[6])).status_code < 400
+
+
+@pytest.mark.redis
+async def test_two_workers_on_one_redis_hold_the_cap_at_five_children_reached_through_either(
+    engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock, redis_url: str, redis_prefix: str
+) -> None:
+    await seed_strangers(engine, clock)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    workers = [await start_worker(database_url, policy, clock, redis_url, redis_prefix) for _ in range(2)]
+    try:
+        # Three children through one worker, two through the other: five in all.
+        for i, kid in enumerate(STRANGER_KIDS[:5]):
+            middleware, client = workers[i % 2]
+            assert (await request(middleware, client, "adult", kid)).status_code < 400
+        for middleware, client in workers:
+            refused = await request(middleware, client, "adult", STRANGER_KIDS[5])
+            assert refused.status_code == 403 and refused.json()["rule"] == "stranger-request-cap"
+    finally:
+        for middleware, client in workers:
+            await client.aclose()
+            await middleware.close()
+        await drop_host_tables(engine)

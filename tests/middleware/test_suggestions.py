@@ -59,7 +59,9 @@ async def suggesting(
     policy = tmp_path / "policy.yaml"
     policy.write_text(SUGGESTIONS_POLICY)
     host = Suggesting()
-    middleware = SafeAccountsMiddleware(host.build(), policy=policy, database_url=database_url, clock=clock, signals=None)
+    middleware = SafeAccountsMiddleware(
+        host.build(), policy=policy, database_url=database_url, clock=clock, signals=None
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://testserver") as client:
         yield Wrapped(host, middleware, client)
     await middleware.close()

@@ -1,7 +1,7 @@
 """Vouched accounts end to end (`relationships.vouched`): a coach the platform vouches for
 is not alerted by `scattered-rejections-by-minors` nor held back by the cap on requests to
 strangers' children; a vouch withdrawn counts from the next answer; a lookup that fails
-vouches for nobody."""
+vouches for nobody. On both signal stores (in process, Redis)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,14 @@ def clock() -> FrozenClock:
     return FrozenClock(NOW)
 
 
-@pytest.fixture
-async def wired(engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Wrapped]:
+@pytest.fixture(params=["in-process", pytest.param("redis", marks=pytest.mark.redis)])
+async def wired(
+    request: pytest.FixtureRequest, engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock
+) -> AsyncIterator[Wrapped]:
+    redis_url = redis_prefix = None
+    if request.param == "redis":
+        redis_url = request.getfixturevalue("redis_url")
+        redis_prefix = request.getfixturevalue("redis_prefix")
     await seed(engine, clock)
     async with engine.begin() as conn:
         await conn.exec_driver_sql(
@@ -60,7 +66,7 @@ async def wired(engine: AsyncEngine, database_url: str, tmp_path: Path, clock: F
     host = HostApp()
     middleware = SafeAccountsMiddleware(
         host.build(), policy=policy, database_url=database_url, clock=clock,
-        signals=attach_grooming_alerts(flush_interval=0.01),
+        redis_url=redis_url, redis_prefix=redis_prefix, signals=attach_grooming_alerts(flush_interval=0.01),
     )
     runtime = await middleware.start()
     for child in [*STRANGERS, *EXTRA_STRANGERS]:

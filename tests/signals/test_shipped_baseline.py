@@ -1,7 +1,8 @@
 """The shipped baseline's own signals, read from policies/baseline.yaml, each driven to its
 threshold on every store backend (in-process, Redis, Redis Cluster): whatever the defaults
 are tuned to, each count crosses exactly once at its threshold and the rejection rate
-crosses once its minimum of requests is there."""
+crosses once its minimum of requests is there; the count the cap on requests to strangers
+reads reaches the cap's minimum at that many children, not before."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from safe_accounts.bands.age import AgeBand
+from safe_accounts.clock import FrozenClock
 from safe_accounts.policy.loader import load_policy
 from safe_accounts.policy.model import EventKind
 from safe_accounts.signals import Crossing, Event, SignalPlan
+from safe_accounts.signals.counts import SignalCounts
 from safe_accounts.signals.store import SignalStore
 
 from .conftest import MakeStore
@@ -97,3 +101,28 @@ def test_the_rate_counts_rejections_of_requests_to_minors() -> None:
     for rate in RATES:
         assert rate.numerator.event is EventKind.CONTACT_REJECTED
         assert rate.denominator.event is EventKind.CONTACT_REQUEST
+
+
+CAP = next(rule for rule in BASELINE.rules if rule.id == "stranger-request-cap").when.actor_count
+
+
+async def test_the_count_the_cap_reads_reaches_its_minimum_at_that_many_children_reached(make_store: MakeStore) -> None:
+    assert CAP is not None
+    store = make_store()
+    clock = FrozenClock(1_800_000_000.0)
+    counts = SignalCounts(store, PLAN, clock=clock)
+    for i in range(CAP.min):
+        # Below the cap's minimum until the last of them is counted: the request it reads
+        # for goes on.
+        assert await counts.count("adult-1", CAP.signal) == i
+        request = event(
+            EventKind.CONTACT_REQUEST, clock.now(), other=f"child-{i}", mutual=0, subject_band=AgeBand.ADULT
+        )
+        assert CAP.signal not in [c.signal for c in await record(store, [request])]
+        clock.advance(60)
+    assert await counts.count("adult-1", CAP.signal) == CAP.min
+    # The same child again is no new child; one it shares a friend with is not counted.
+    again = event(EventKind.CONTACT_REQUEST, clock.now(), other="child-0", mutual=0, subject_band=AgeBand.ADULT)
+    friend = event(EventKind.CONTACT_REQUEST, clock.now(), other="child-x", mutual=1, subject_band=AgeBand.ADULT)
+    await record(store, [again, friend])
+    assert await counts.count("adult-1", CAP.signal) == CAP.min
