@@ -44,7 +44,10 @@ class BandDirectory:
         clock: Clock = SYSTEM_CLOCK,
         redis: redis.asyncio.Redis | None = None,
         channel_prefix: str = "safe_accounts:",
+        fetches_at_once: int | None = FETCHES_AT_ONCE,
     ) -> None:
+        """`fetches_at_once=None` starts a fetch for every miss no fetch in flight covers (as
+        before misses gathered: for comparing the two)."""
         self.store = store
         # Read once: a store of the app's own making may not say (then: it does not).
         self.knows_every_account: bool = getattr(store, "knows_every_account", False)
@@ -54,7 +57,7 @@ class BandDirectory:
         self._epoch = 0
         # Misses being fetched: concurrent requests about one account make one query, and
         # concurrent requests about many accounts a few.
-        self._flights: Flights[str, BandRecord] = Flights(at_once=FETCHES_AT_ONCE)
+        self._flights: Flights[str, BandRecord] = Flights(at_once=fetches_at_once)
         self._invalidations = (
             None
             if redis is None
