@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -31,6 +31,7 @@ import orjson
 from sqlalchemy.exc import SQLAlchemyError
 
 from ._types import ASGIApp, Receive, Scope, Send
+from .alerts.model import Alert
 from .alerts.restrictions import Restrictions
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
@@ -110,7 +111,7 @@ class SafeAccountsMiddleware:
         clock: Clock = SYSTEM_CLOCK,
         health_path: str | None = "/.well-known/safe-accounts/health",
         signals: SignalsFactory | str | None = "default",
-        on_alert: Callable[..., Any] | None = None,
+        on_alert: Callable[[Alert], Awaitable[object] | object] | None = None,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
         pseudonym_key: bytes | None = None,
