@@ -16,9 +16,22 @@ from dataclasses import dataclass
 from .parameters import Parameters, Tactic
 from .population import HARD_BENIGN, ORDINARY_ADULTS, Person, Population, Role
 
+MINUTE = 60.0
 HOUR = 3600.0
 DAY = 24 * HOUR
 WAKING = (7 * HOUR, 23 * HOUR)  # actions happen between 07:00 and 23:00
+
+# When people write their direct messages (hours of the simulated day; past 24:00 is after
+# midnight). The simulated clock is UTC, London's own time in the default run (March,
+# before summer time).
+LATE = (20 * HOUR, 26 * HOUR)  # groomers, to the children they reached: when parents are not around
+AFTER_PRACTICE = (18.5 * HOUR, 22.5 * HOUR)  # coaches and youth workers, to their children
+AFTER_SCHOOL = (16 * HOUR, 22 * HOUR)  # tutors, to their pupils: around homework
+OWN_HOURS = {
+    Role.PARENT: (6.5 * HOUR, 23.5 * HOUR),  # early risers; waiting up for a teen who is out
+    Role.RELATIVE: (0.0, 24 * HOUR),  # any hour: grandparents up before dawn, relatives abroad, shifts
+    Role.SIBLING_FRIEND: (10 * HOUR, 26 * HOUR),  # 18-20 year olds: up late
+}
 
 # Ordinary life.
 DM_A_FRIEND = 0.02
@@ -30,6 +43,32 @@ SEARCH = 0.015
 VIEW_A_FRIEND = 0.01
 TEACHER_ONBOARDS_CLASS = 0.25  # share of teachers who, one day, send requests to their class
 ONBOARDING_REQUESTS = (8, 20)
+
+# Messages to the children people are connected with (chance a day, per child).
+PARENT_MESSAGES_CHILD = 0.2
+RELATIVE_MESSAGES_CHILD = 0.05
+TUTOR_MESSAGES_PUPIL = 1 / 7  # about once a week, around a lesson
+SIBLING_FRIEND_MESSAGES_CHILD = 0.1
+PRACTICES_A_WEEK = 2  # a coach's team trains on two fixed weekdays...
+CLUB_NIGHTS_A_WEEK = 1  # ... a youth club meets on one
+MESSAGE_AFTER_PRACTICE = 0.5  # chance the coach (youth worker) writes to every child of theirs after it
+
+# The first message after a contact request is accepted: the requester's chance of writing
+# to the person who accepted, and how long after the acceptance, then moved into the
+# requester's hours for that person (`_hours`) if it falls outside them. Groomers write at
+# once, whatever the hour: they sent the request to get in touch.
+FIRST_MESSAGE = {
+    Role.GROOMER: (0.9, (1 * MINUTE, 20 * MINUTE)),
+    Role.RELATIVE: (0.6, (1 * MINUTE, 2 * HOUR)),  # a grandparent delighted to be accepted
+    Role.TEACHER: (0.1, (1 * HOUR, 24 * HOUR)),  # class news goes through the school
+    Role.COACH: (0.5, (5 * MINUTE, 3 * HOUR)),  # welcome to the team
+    Role.YOUTH_WORKER: (0.5, (5 * MINUTE, 3 * HOUR)),
+    Role.TUTOR: (0.7, (5 * MINUTE, 3 * HOUR)),  # arranging the first lesson
+    Role.SIBLING_FRIEND: (0.5, (1 * MINUTE, 1 * HOUR)),
+    Role.CHILD: (0.5, (1 * MINUTE, 1 * HOUR)),
+    Role.PARENT: (0.3, (1 * MINUTE, 4 * HOUR)),
+    Role.ADULT: (0.3, (1 * MINUTE, 4 * HOUR)),
+}
 
 # Hard benign roles.
 TEAM_DAY_WITHIN = 7  # a coach befriends the whole team on one of the first days
@@ -125,6 +164,7 @@ class Answer:
     request_id: int
     sender: int
     accept: bool
+    relation: Relation = Relation.ADULT  # what the one answering made of the sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,11 +237,14 @@ class Society:
                 ]
                 self.children_of[person.id] = kids
         self.teens = [c for c in self.children if _age(self.people[c], population) >= 13]
+        self.practice_days: dict[int, frozenset[int]] = {}  # coach, youth worker -> weekdays (0: Monday)
         for person in population.people:
             if person.role is Role.COACH:
                 self.team_day[person.id] = self.rng.randrange(min(TEAM_DAY_WITHIN, params.days))
+                self.practice_days[person.id] = frozenset(self.rng.sample(range(7), PRACTICES_A_WEEK))
             if person.role is Role.YOUTH_WORKER:
                 self.club_start[person.id] = self.rng.randrange(min(TEAM_DAY_WITHIN, params.days))
+                self.practice_days[person.id] = frozenset(self.rng.sample(range(7), CLUB_NIGHTS_A_WEEK))
             if person.role is Role.GROOMER and person.groomer not in self.groomer_start:
                 self.groomer_start[person.groomer or 0] = self.rng.randrange(
                     min(GROOMER_START_DAYS, params.days)
@@ -237,8 +280,23 @@ class Society:
 
     # --- planning a day -------------------------------------------------------------------
 
-    def _at(self, day: int) -> float:
-        return day * DAY + self.rng.uniform(*WAKING)
+    def _at(self, day: int, hours: tuple[float, float] = WAKING) -> float:
+        return day * DAY + self.rng.uniform(*hours)
+
+    def _hours(self, sender: int, recipient: int) -> tuple[float, float]:
+        """When `sender` writes to `recipient` (see LATE, AFTER_PRACTICE, ...)."""
+        role = self.people[sender].role
+        if self.people[recipient].role is Role.CHILD:
+            if role is Role.GROOMER:
+                return LATE
+            if role in (Role.COACH, Role.YOUTH_WORKER):
+                return AFTER_PRACTICE
+            if role is Role.TUTOR:
+                return AFTER_SCHOOL
+        return OWN_HOURS.get(role, WAKING)
+
+    def _message(self, day: int, sender: int, recipient: int) -> Planned:
+        return (self._at(day, self._hours(sender, recipient)), Message(sender, recipient))
 
     def plan_day(self, day: int) -> list[Planned]:
         plan: list[Planned] = []
@@ -258,7 +316,7 @@ class Society:
         me = person.id
         friends = sorted(self.friends[me])
         if friends and rng.random() < DM_A_FRIEND:
-            plan.append((self._at(day), Message(me, rng.choice(friends))))
+            plan.append(self._message(day, me, rng.choice(friends)))
         if friends and rng.random() < VIEW_A_FRIEND:
             plan.append((self._at(day), ViewProfile(me, rng.choice(friends))))
         if rng.random() < SEARCH:
@@ -273,6 +331,7 @@ class Society:
                         (self._at(day), SendRequest(me, rng.choice(others), Relation.CLASSMATE))
                     )
             return plan
+        plan += self._messages_to_children(person, day, friends)
         known = [k for k in self.population.known_children.get(me, ()) if not self.connected(me, k)]
         if person.role in HARD_BENIGN:
             plan += self._hard_benign_day(person, day, known)
@@ -290,6 +349,34 @@ class Society:
             if not self.connected(me, child):
                 plan.append((self._at(day), SendRequest(me, child, Relation.STRANGER)))
         return plan
+
+    def _messages_to_children(self, person: Person, day: int, friends: list[int]) -> list[Planned]:
+        """Adults writing to the children they are connected with: parents to their own,
+        relatives to the family's, coaches and youth workers to the team after practice,
+        tutors to their pupils, an older friend to the teens they know."""
+        rng = self.rng
+        me, role = person.id, person.role
+        children = [f for f in friends if self.people[f].role is Role.CHILD]
+        if role is Role.PARENT:
+            chance = PARENT_MESSAGES_CHILD
+            children = [k for k in self.children_of.get(me, ()) if self.connected(me, k)]
+        elif role is Role.RELATIVE:
+            chance = RELATIVE_MESSAGES_CHILD
+            children = [k for k in children if self.people[k].family == person.family]
+        elif role is Role.TUTOR:
+            chance = TUTOR_MESSAGES_PUPIL
+        elif role is Role.SIBLING_FRIEND:
+            chance = SIBLING_FRIEND_MESSAGES_CHILD
+        elif role in (Role.COACH, Role.YOUTH_WORKER):
+            if day % 7 not in self.practice_days.get(me, ()) or rng.random() >= MESSAGE_AFTER_PRACTICE:
+                return []
+            # One message to the whole team, as a team's group chat would reach each child.
+            at = self._at(day, AFTER_PRACTICE)
+            team = set(self.population.known_children.get(me, ()))
+            return [(at + i, Message(me, k)) for i, k in enumerate(c for c in children if c in team)]
+        else:
+            return []
+        return [self._message(day, me, k) for k in children if rng.random() < chance]
 
     def _hard_benign_day(self, person: Person, day: int, known: list[int]) -> list[Planned]:
         """Coaches, youth workers, tutors and friends of older children reaching the
@@ -394,7 +481,7 @@ class Society:
             plan.append((self._at(day), Message(me, child)))
         for child in sorted(self.accepted.get(me, ())):
             if rng.random() < DM_ACCEPTED_CHILD:
-                plan.append((self._at(day), Message(me, child)))
+                plan.append(self._message(day, me, child))
         return plan
 
     # --- reactions ------------------------------------------------------------------------
@@ -413,13 +500,38 @@ class Society:
                 return []
             accept = draw < accepts
         when = at + rng.uniform(*ANSWER_DELAY)
-        plan: list[Planned] = [(when, Answer(request.target, request_id, request.actor, accept))]
+        plan: list[Planned] = [(when, Answer(request.target, request_id, request.actor, accept, request.relation))]
         if not accept and request.relation in _UNKNOWN_TO_THE_CHILD:
             if rng.random() < BLOCK_AFTER_REJECT:
                 plan.append((when + 60, Block(request.target, request.actor)))
             if rng.random() < REPORT_AFTER_REJECT:
                 plan.append((when + 120, Report(request.target, request.actor)))
         return plan
+
+    def after_acceptance(self, answer: Answer, at: float) -> list[Planned]:
+        """The requester's first message to the person who just accepted them (maybe none):
+        soon, or later in the requester's hours for them. Nobody writes to a stranger's
+        child they asked by mistake."""
+        sender = self.people[answer.sender]
+        if answer.relation is Relation.STRANGER and sender.role is not Role.GROOMER:
+            return []
+        chance, delay = FIRST_MESSAGE.get(sender.role, (0.0, (0.0, 0.0)))
+        rng = self.rng
+        if rng.random() >= chance:
+            return []
+        when = at + rng.uniform(*delay)
+        if sender.role is not Role.GROOMER:
+            when = self._within(when, self._hours(sender.id, answer.actor))
+        return [(when, Message(sender.id, answer.actor))]
+
+    def _within(self, when: float, hours: tuple[float, float]) -> float:
+        """`when`, or a moment in the first hour of the next stretch of `hours` after it."""
+        start, end = hours
+        day, clock = divmod(when, DAY)
+        if start <= clock < end or clock < end - DAY:
+            return when
+        opens = day * DAY + start if clock < start else (day + 1) * DAY + start
+        return opens + self.rng.uniform(0, min(HOUR, end - start))
 
     def after_message(self, message: Message, at: float) -> list[Planned]:
         """A child who receives a groomer's message may block or report them."""

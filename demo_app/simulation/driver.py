@@ -197,6 +197,7 @@ class Driver:
             response = await send("POST", f"/api/friend-requests/{task.request_id}/{verb}")
             if response.status_code == 200 and task.accept:
                 society.became_friends(task.sender, task.actor)
+                self._push(society.after_acceptance(task, at))
                 if society.people[task.sender].role is Role.GROOMER:
                     self.journal.groomer_requests_accepted += 1
                     if society.people[task.actor].role is Role.CHILD:
