@@ -76,8 +76,9 @@ def pg_url(database: str) -> str:
 async def _pg_admin(sql: str) -> None:
     import asyncpg
 
+    # A server that is down refuses at once; a loaded machine may take seconds to accept.
     conn = await asyncpg.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres", timeout=5
+        host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres", timeout=30
     )
     try:
         await conn.execute(sql)
