@@ -5,6 +5,7 @@ time zone). Never message text: a DM is an event like any other."""
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -245,3 +246,55 @@ def test_a_disabled_signal_asks_for_nothing(when: str) -> None:
     )
     plan = SignalPlan.compile(signals)  # the unknown zone is never read
     assert plan.acceptance_memory == 0 and plan.counts == ()
+
+
+# --- the script against the in-process store ------------------------------------------------
+
+BUSY = SignalPlan.compile(
+    Signals.model_validate(
+        {
+            "counts": [
+                {"id": "soon", "event": "direct_message", "where": {"accepted_within": "10m"}, "window": "1h",
+                 "count": "distinct_others", "threshold": 3, "reason": "r"},
+                {"id": "soon-events", "event": "direct_message", "where": {"accepted_within": "4m"}, "window": "2h",
+                 "threshold": 4, "reason": "r"},
+                {"id": "accepted", "event": "contact_accepted", "window": "1h", "threshold": 5, "reason": "r"},
+            ]
+        }
+    )
+)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("seed", range(4))
+async def test_the_script_remembers_acceptances_exactly_like_the_in_process_store(
+    redis_url: str, redis_prefix: str, seed: int
+) -> None:
+    """Acceptances and messages at random, some late (older than what came before them), in
+    batches that hold both: the script finds the same acceptances in the same periods as
+    the in-process store (the reference) and crosses the same signals at the same events."""
+    from safe_accounts.signals.redis_store import RedisSignalStore
+
+    from .test_redis_store import _summary
+
+    rng = random.Random(seed)
+    memory = InProcessSignalStore()
+    store = RedisSignalStore(redis_url, prefix=redis_prefix)
+    try:
+        now = DAY
+        soon = 0  # crossings of the signals that ask about acceptances
+        for batch in range(60):
+            events = []
+            for _ in range(rng.randrange(1, 30)):
+                now += rng.uniform(0, 90)
+                at = now - rng.choice([0, 0, 0, rng.uniform(0, 1800)])
+                kind = rng.choice([EventKind.CONTACT_ACCEPTED, EventKind.DIRECT_MESSAGE, EventKind.DIRECT_MESSAGE])
+                events.append(event(kind, at, subject=f"adult-{rng.randrange(3)}", other=f"child-{rng.randrange(12)}",
+                                    mutual=None, decision_id=f"d-{batch}-{len(events)}"))
+            notes = [n for e in events for n in BUSY.observations(e)]
+            expected = await memory.record(f"b{batch}", notes)
+            assert _summary(await store.record(f"b{batch}", notes)) == _summary(expected), batch
+            soon += sum(1 for c in expected if c.signal.startswith("soon"))
+        assert soon > 0
+    finally:
+        await store.close()
