@@ -16,6 +16,8 @@ from .problems import ConfigurationProblem
 from .seed import DATABASE_URL_ENV, seed_url
 
 SECRET_ENV = "DEMO_APP_SECRET"
+# Read by `demo_app.wrapped` when it is imported: which policy file the wrapped app runs.
+POLICY_ENV = "DEMO_APP_POLICY"
 # Read by every `safe-accounts` command run in this folder (and by the middleware's
 # constructor from the environment): the demo's database, not an empty safe_accounts.db.
 DOTENV_NAMES = ("SAFE_ACCOUNTS_DATABASE_URL", "SAFE_ACCOUNTS_REDIS_URL")
@@ -70,10 +72,8 @@ def _band(age: int) -> str:
     return "16_17" if age < 18 else "adult"
 
 
-def _banner(base: str, bare: bool) -> str:
-    front = (
-        "the app alone (--bare)" if bare else "the app behind Safe Accounts (policies/demo.yaml)"
-    )
+def _banner(base: str, bare: bool, policy: str) -> str:
+    front = "the app alone (--bare)" if bare else f"the app behind Safe Accounts ({policy})"
     lines = [
         f"Demo social app: {front}",
         f"  pages     {base}/login   (log in as a persona, one button each)",
@@ -105,12 +105,23 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get(DATABASE_URL_ENV, DEFAULT_DATABASE_URL),
         help=f"where both the app and Safe Accounts keep their tables (default {DEFAULT_DATABASE_URL})",
     )
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="the policy file Safe Accounts runs (default policies/demo.yaml): try your own on the demo",
+    )
     args = parser.parse_args(argv)
     try:
         url = async_url(args.database_url)
     except ConfigurationProblem as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.policy is not None:
+        if not args.policy.is_file():
+            print(f"error: --policy {args.policy}: no such file", file=sys.stderr)
+            return 2
+        os.environ[POLICY_ENV] = str(args.policy.resolve())
     # The app (and the middleware in front of it) read these when they are imported below.
     os.environ[DATABASE_URL_ENV] = url
     os.environ.setdefault(SECRET_ENV, secrets.token_urlsafe(32))
@@ -141,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    print(_banner(f"http://{args.host}:{args.port}", args.bare), flush=True)
+    policy = os.environ.get(POLICY_ENV, "policies/demo.yaml")
+    print(_banner(f"http://{args.host}:{args.port}", args.bare, policy), flush=True)
     uvicorn.run(served, host=args.host, port=args.port, log_level="info")
     return 0
 

@@ -18,6 +18,8 @@ import pytest
 from demo_app.personas import PERSONAS
 
 SECRET = "a-test-key-that-is-long-enough-for-hs256"
+# policies/demo.yaml with a test machine's time budget (the file says why).
+POLICY = Path(__file__).resolve().parent / "policies" / "demo_under_test.yaml"
 BASE = "http://demo.test"
 ID = {p.handle: p.id for p in PERSONAS}
 
@@ -32,10 +34,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def served_demo(args: list[str], folder: Path, env: Mapping[str, str]) -> Iterator[str]:
-    """`python -m demo_app --port P *args` in `folder` on a free port, as `make demo` runs it;
-    its base URL once its log-in page answers, and the process stopped afterwards."""
+    """`python -m demo_app --port P *args` in `folder` on a free port, as `make demo` runs it
+    (wrapped, with the demo's policy under a test budget); its base URL once its log-in page
+    answers, and the process stopped afterwards."""
     port = free_port()
     command = [sys.executable, "-m", "demo_app", "--port", str(port), *args]
+    if "--bare" not in args:
+        command += ["--policy", str(POLICY)]
     process = subprocess.Popen(command, cwd=folder, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

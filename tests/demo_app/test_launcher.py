@@ -53,12 +53,12 @@ def test_the_app_imports_nothing_from_safe_accounts(module: str) -> None:
 
 
 def test_the_banner_names_the_urls_and_every_persona() -> None:
-    banner = _banner("http://127.0.0.1:8000", bare=False)
+    banner = _banner("http://127.0.0.1:8000", bare=False, policy="policies/demo.yaml")
     assert "http://127.0.0.1:8000/login" in banner and "/api/login" in banner
-    assert "behind Safe Accounts" in banner
+    assert "behind Safe Accounts (policies/demo.yaml)" in banner
     for p in PERSONAS:
         assert p.handle in banner and p.display_name in banner
-    assert "the app alone" in _banner("http://127.0.0.1:8000", bare=True)
+    assert "the app alone" in _banner("http://127.0.0.1:8000", bare=True, policy="policies/demo.yaml")
 
 
 @pytest.mark.parametrize(
@@ -72,3 +72,9 @@ def test_the_banner_bands_follow_the_ages(age: int, band: str) -> None:
 def test_a_bad_database_url_stops_the_launcher_with_a_message(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["--database-url", "mysql://nowhere/db"]) == 2
     assert "not supported" in capsys.readouterr().err
+
+
+def test_a_policy_file_that_is_not_there_stops_the_launcher_with_a_message(capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    missing = tmp_path / "nowhere.yaml"
+    assert main(["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}", "--policy", str(missing)]) == 2
+    assert f"--policy {missing}: no such file" in capsys.readouterr().err

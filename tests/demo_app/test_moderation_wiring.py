@@ -5,11 +5,10 @@ incoming request, on an adult in a conversation); staff pages are linked for mod
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
-from demo_support import BASE, ID, SECRET, Login
+from demo_support import BASE, ID, POLICY, SECRET, Login
 from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.clock import FrozenClock
 from starlette.applications import Starlette
@@ -17,7 +16,6 @@ from starlette.applications import Starlette
 from demo_app.app import link_staff_page, serve_pages_through
 from demo_app.service import suspensions
 
-POLICY = Path(__file__).resolve().parents[2] / "policies" / "demo.yaml"
 NO_FRIENDS_IN_COMMON = "You have no friends in common with this account."
 
 

@@ -6,18 +6,16 @@ finds the stranger by name, and an adult's suggestions are as the app made them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
-from demo_support import BASE, ID, SECRET, Login
+from demo_support import BASE, ID, POLICY, SECRET, Login
 from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.clock import FrozenClock
 from starlette.applications import Starlette
 
 from demo_app.app import serve_pages_through
 
-POLICY = Path(__file__).resolve().parents[2] / "policies" / "demo.yaml"
 
 
 @pytest.fixture
