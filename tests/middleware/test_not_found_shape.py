@@ -43,6 +43,8 @@ def policy_text(template: str = "/users/{user_id}", not_found: str = "") -> str:
         version: 1
         name: absent
         extends: baseline
+        defaults:
+          time_budget_ms: 2000  # a loaded test machine, not a production budget
         identity:
           - source: header
             header: x-account-id
@@ -200,8 +202,8 @@ async def test_a_hidden_profile_carries_nothing_of_ours_but_the_decision_log_has
 
 async def test_a_policy_wide_default_applies_to_every_route_without_its_own(wrap: Wrap, bands: AsyncEngine) -> None:
     policy = policy_text().replace(
-        "routes:",
-        'defaults:\n  not_found: {status: 404, content_type: application/json, body: \'{"error":"no such user"}\'}\nroutes:',
+        "defaults:\n",
+        'defaults:\n  not_found: {status: 404, content_type: application/json, body: \'{"error":"no such user"}\'}\n',
     )
     hidden = await judged(wrap, bands, absent_apps.starlette_signed_in, policy, f"/users/{CHILD}")
     assert hidden[2] == b'{"error":"no such user"}'
