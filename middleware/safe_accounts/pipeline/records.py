@@ -291,9 +291,10 @@ async def record_success(
                 continue
         ties = await _ties_quietly(rt, kind, actor.id, target, at)
         vouched = await _vouched_quietly(rt, kind, actor.id, target)
+        adults = await _adult_connections_quietly(rt, kind, actor.id, actor.band, target, at)
         submit(
             rt, kind, actor.id, target, mutual, at, decision_id, ties=ties, subject_band=actor.band,
-            vouched=vouched,
+            vouched=vouched, adult_connections=adults,
         )
 
 
@@ -309,7 +310,11 @@ async def record_answer(
         if read:
             ties = await _ties_quietly(rt, kind, pair.target.id, responder, at)
             vouched = await _vouched_quietly(rt, kind, pair.target.id, responder)
-            submit(rt, kind, pair.target.id, responder, None, at, None, ties=ties, vouched=vouched)
+            adults = await _adult_connections_quietly(rt, kind, pair.target.id, None, responder, at)
+            submit(
+                rt, kind, pair.target.id, responder, None, at, None, ties=ties, vouched=vouched,
+                adult_connections=adults,
+            )
         elif responder.id is not None:
             late_facts.pair_event(
                 rt, kind, subject=pair.target.id, other=responder, at=at, decision_id=None, other_read=False
@@ -371,6 +376,24 @@ async def _vouched_quietly(rt: Runtime, kind: EventKind, subject: str, other: Pa
         return False
 
 
+async def _adult_connections_quietly(
+    rt: Runtime, kind: EventKind, subject: str, subject_band: AgeBand | None, other: Party, at: float
+) -> int | None:
+    """The percentage of `subject`'s connections who are adults (`relationships.adult_connections`),
+    when a signal could count this event by it; None when none could, or it cannot be read.
+    An unknown share matches no range, so a failing lookup raises no alert: the share
+    only ever narrows a signal down to the accounts it accuses, and an accusation is
+    made only on what is known."""
+    wanted = rt.adult_connections
+    if wanted is None or not wanted.wanted_for(kind, subject_band, other.band):
+        return None
+    try:
+        async with within(rt.facts.time_budget):
+            return await wanted.share(subject, at)
+    except StorageError:
+        return None
+
+
 def is_minor(rt: Runtime, person: Party) -> bool:
     """A minor as the policy counts them (`unknown` too, by the protective default)."""
     return person.band.is_minor or (person.band is AgeBand.UNKNOWN and rt.policy.unknown_is_minor)
@@ -389,11 +412,15 @@ def submit(
     ties: int | None = None,
     subject_band: AgeBand | None = None,
     vouched: bool = False,
+    adult_connections: int | None = None,
 ) -> None:
     """One event about `subject` reaching `other`; dropped when no signal pipeline is attached.
     `refused`: the attempt was refused by an enforced rule (it never reached `other`)."""
     if rt.signals is None or other.id is None:
         return
     rt.signals.submit(
-        Event(kind, subject, other.id, other.band, mutual, at, decision_id, refused, ties, subject_band, vouched)
+        Event(
+            kind, subject, other.id, other.band, mutual, at, decision_id, refused, ties, subject_band, vouched,
+            adult_connections,
+        )
     )

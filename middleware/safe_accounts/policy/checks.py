@@ -35,6 +35,12 @@ _LOOKUP_PARAMS: dict[str, tuple[str, ...]] = {
     "mutual_count": ("actor", "target"),
     "community_ties": ("actor", "target", "now"),
     "vouched": ("account",),
+    "adult_connections": ("account", "adult_born_by", "now"),
+}
+# The lookups called with the account the answer is about, rather than with an actor.
+_ABOUT_ACCOUNT = {
+    "vouched": "the account that may be vouched for",
+    "adult_connections": "the account whose connections are counted",
 }
 # ... and the moderators' display lookup (see Moderation in model.py).
 _DISPLAY_PARAMS = ("accounts",)
@@ -229,9 +235,9 @@ def _lookups(data: dict[str, Any], queries: dict[str, Any]) -> Iterator[Finding]
             if allowed == _DISPLAY_PARAMS:
                 if "accounts" not in used:
                     yield (*at, "sql"), "query must use :accounts (the ids to show, as `IN :accounts`)"
-            elif allowed == _LOOKUP_PARAMS["vouched"]:
+            elif at[-1] in _ABOUT_ACCOUNT:
                 if "account" not in used:
-                    yield (*at, "sql"), "query must use :account (the account that may be vouched for)"
+                    yield (*at, "sql"), f"query must use :account ({_ABOUT_ACCOUNT[str(at[-1])]})"
             elif "actor" not in used:
                 yield (*at, "sql"), f"query must use :actor (whose `{at[-1]}` this is)"
 
@@ -243,7 +249,7 @@ def _signals(data: dict[str, Any]) -> Iterator[Finding]:
         window = count.get("window")
         if isinstance(window, str) and (found := _WINDOW.match(window)) and int(found.group(1)) == 0:
             yield ("signals", "counts", index, "window"), "`window` must be longer than zero"
-        for key in ("mutual_connections", "community_ties"):
+        for key in ("mutual_connections", "community_ties", "subject_adult_connections"):
             yield from _range(("signals", "counts", index, "where", key), count.get("where"), key)
         where = count.get("where")
         if not isinstance(where, dict):
@@ -252,6 +258,12 @@ def _signals(data: dict[str, Any]) -> Iterator[Finding]:
         if isinstance(within, str) and (found := _WINDOW.match(within)) and int(found.group(1)) == 0:
             yield ("signals", "counts", index, "where", "accepted_within"), "`accepted_within` must be longer than zero"
         at_night = at_night or (where.get("at_night") is not None and count.get("enabled") is not False)
+        asks_adults = where.get("subject_adult_connections") is not None and count.get("enabled") is not False
+        if asks_adults and not _declared(data, "adult_connections"):
+            yield ("signals", "counts", index, "where", "subject_adult_connections"), (
+                "`subject_adult_connections` needs the `relationships.adult_connections` lookup "
+                "(the percentage of an account's connections who are adults), which this policy does not declare"
+            )
     if at_night:
         yield from _night_zone(data)
     for index, rate in _entries(data, "signals", "rates"):
@@ -262,6 +274,11 @@ def _signals(data: dict[str, Any]) -> Iterator[Finding]:
                 yield ("signals", "rates", index, key), (
                     f"`{key}` names `{name}`, which is not a count signal (known: {known})"
                 )
+
+
+def _declared(data: dict[str, Any], lookup: str) -> bool:
+    relationships = data.get("relationships")
+    return isinstance(relationships, dict) and relationships.get(lookup) is not None
 
 
 def _night_zone(data: dict[str, Any]) -> Iterator[Finding]:

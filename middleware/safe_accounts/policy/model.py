@@ -401,6 +401,11 @@ class Range(_Frozen):
     max: int | None = Field(default=None, ge=0)
 
 
+class PercentRange(_Frozen):
+    min: int | None = Field(default=None, ge=0, le=100)
+    max: int | None = Field(default=None, ge=0, le=100)
+
+
 class ActorCount(_Frozen):
     """The actor's current count under a count signal of the policy, in its window."""
 
@@ -519,6 +524,14 @@ class Relationships(_Frozen):
         "once per contact request to a minor and per answer by one, when a signal filters that event by "
         "`where: {vouched: ...}`; never cached. Without it (or when it cannot be read) nobody is vouched.",
     )
+    adult_connections: Lookup | None = Field(
+        default=None,
+        description="One row: the percentage (0-100) of `:account`'s connections who are adults; no row or "
+        "NULL when it has too few connections to say (the query decides how few). `:adult_born_by` is the "
+        "latest birth date of an adult today by the middleware clock (`YYYY-MM-DD`), `:now` that clock's time "
+        "in seconds since the epoch; both optional. Read once per event a signal filters by "
+        "`where: {subject_adult_connections: ...}`; never cached.",
+    )
     cache_seconds: float = Field(default=30.0, ge=0)
     cache_size: int = Field(
         default=100_000, gt=0, description="Pairs remembered per worker (each way counts once)."
@@ -634,6 +647,13 @@ class SignalFilter(_Frozen):
         default=None,
         description="Contact requests only: the `relationships.community_ties` count of the pair "
         "(0: the child shares nothing with the actor's circle). Needs that lookup.",
+    )
+    subject_adult_connections: PercentRange | None = Field(
+        default=None,
+        description="Contact requests to minors and minors' answers only: the percentage of the subject's own "
+        "connections who are adults (`relationships.adult_connections`): `{min: 60}`, an account whose circle is "
+        "mostly adults. Too few connections to say, or a lookup that cannot be read, matches no range. Needs that "
+        "lookup.",
     )
     refused: bool | None = Field(
         default=None,

@@ -28,6 +28,7 @@ from ..decisions.log import DecisionLog
 from ..errors import storage_errors
 from ..identity.wiring import ActorTally
 from ..relations import RelationshipDirectory
+from ..relations.adult_connections import AdultConnections
 from ..relations.ties import CommunityTies
 from ..relations.vouched import Vouched
 from .pending_facts import PendingFacts
@@ -68,6 +69,9 @@ class Runtime:
     ties: CommunityTies | None = None
     # The platform's vouched accounts, when a signal filters by them (`where: {vouched: ...}`).
     vouched: Vouched | None = None
+    # How much of an account's circle is adult, when a signal filters by it
+    # (`where: {subject_adult_connections: ...}`).
+    adult_connections: AdultConnections | None = None
     # What `drain` writes after the decision log, in order (signals before the deliveries
     # of the alerts they raise).
     drainers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)

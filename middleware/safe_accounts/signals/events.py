@@ -34,3 +34,7 @@ class Event:
     # requests and answers when a signal filters by it); False when not, not read, or
     # unreadable: vouching spares an account from signals, so it is granted only when known.
     vouched: bool = False
+    # The percentage of the subject's connections who are adults (`relationships.adult_connections`,
+    # read when a signal filters the event by it); None when not read, unreadable, or too
+    # few connections to tell: None matches no `where: {subject_adult_connections: ...}`.
+    adult_connections: int | None = None

@@ -153,7 +153,9 @@ class InProcessSignalStore:
             series.values[idx] = series.values.get(idx, 0) + 1
         series.newest = idx if series.newest is None else max(series.newest, idx)
         series.evidence.appendleft(
-            EvidenceItem(event.kind, other, event.other_band, event.mutual, event.at, event.ties)
+            EvidenceItem(
+                event.kind, other, event.other_band, event.mutual, event.at, event.ties, event.adult_connections
+            )
         )
         series.expires = max(series.expires, event.at + spec.window + spec.bucket)
         count = series.trim(spec, event.at)

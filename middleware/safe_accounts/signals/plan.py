@@ -92,6 +92,8 @@ class CountSpec:
     ties_max: int | None = None
     subject_bands: frozenset[AgeBand] | None = None
     vouched: bool | None = None  # only (not) vouched subjects; None: both
+    adults_min: int | None = None  # the subject's adult connections, in percent
+    adults_max: int | None = None
     # Only events within this many seconds after the other accepted the subject's contact
     # request: checked by the store, which remembers acceptances for `acceptance_memory`
     # (the plan's longest `accepted_within`, so every such signal reads the same memory).
@@ -122,8 +124,10 @@ class CountSpec:
             return False
         # An unknown count matches no range: an alert accuses someone, so it is raised only
         # on what is known.
-        return _within(event.mutual, self.mutual_min, self.mutual_max) and _within(
-            event.ties, self.ties_min, self.ties_max
+        return (
+            _within(event.mutual, self.mutual_min, self.mutual_max)
+            and _within(event.ties, self.ties_min, self.ties_max)
+            and _within(event.adult_connections, self.adults_min, self.adults_max)
         )
 
     @classmethod
@@ -140,6 +144,7 @@ class CountSpec:
         )
         mutual = where.mutual_connections
         ties = where.community_ties
+        adults = where.subject_adult_connections
         return cls(
             id=signal.id,
             event=signal.event,
@@ -161,6 +166,8 @@ class CountSpec:
             if where.subject_band is None
             else expand_bands(where.subject_band, unknown_is_minor=unknown_is_minor),
             vouched=where.vouched,
+            adults_min=None if adults is None else adults.min,
+            adults_max=None if adults is None else adults.max,
             accepted_within=None if where.accepted_within is None else window_seconds(where.accepted_within),
             at_night=where.at_night,
             night=None if where.at_night is None else night,

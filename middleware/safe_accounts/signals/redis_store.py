@@ -356,7 +356,9 @@ class _ScriptCall:
             event, spec = obs.event, obs.count
             index = series.get(spec.key_name, {}).get(event.subject) or self._add_series(event.subject, spec)
             other = names.get(event.other) or store.name_of(event.other)
-            entry = encode_evidence(event.kind, other, event.other_band, event.mutual, event.at, event.ties)
+            entry = encode_evidence(
+                event.kind, other, event.other_band, event.mutual, event.at, event.ties, event.adult_connections
+            )
             if spec.accepted_within is not None:
                 add((-2, spec.accepted_within, spec.acceptance_memory))
             add((index, event.at, other, entry, event.decision_id))
