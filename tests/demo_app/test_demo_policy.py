@@ -5,12 +5,14 @@ ids bound as strings (as Safe Accounts binds them)."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
 from demo_support import ID, Login
 from safe_accounts.policy import load_policy
 from safe_accounts.policy.model import Action, PolicyFile
+from safe_accounts.relations.adult_connections import adult_born_by
 from sqlalchemy import bindparam, text
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -153,3 +155,16 @@ async def test_the_sender_of_a_request_only_for_its_recipient(
     sql = policy.queries["friend_request_sender"].sql
     assert await run(app, sql, request_id=str(request["id"]), actor=str(ID["leo"])) == s("stranger")
     assert await run(app, sql, request_id=str(request["id"]), actor=str(ID["mia"])) == []
+
+
+async def test_adult_connections_is_the_share_of_adults_among_the_friends(
+    app: Starlette, policy: PolicyFile
+) -> None:
+    assert policy.relationships.adult_connections is not None
+    sql = policy.relationships.adult_connections.sql
+    born_by = adult_born_by(date.today()).isoformat()  # seeded ages are 100 days inside the year
+    share = {h: await run(app, sql, account=str(ID[h]), adult_born_by=born_by) for h in ("mia", "leo", "priya")}
+    # Mia: Leo, Ava, her dad and her teacher; Leo: Zoe besides; Priya: three adults.
+    assert share == {"mia": [50], "leo": [40], "priya": [100]}
+    # The stranger has one friend: too few to say.
+    assert await run(app, sql, account=str(ID["stranger"]), adult_born_by=born_by) == [None]
