@@ -4,16 +4,13 @@ signals' `where: {subject_adult_connections: ...}`."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from safe_accounts.bands.age import AgeBand, band_on
 from safe_accounts.errors import PolicyError
 from safe_accounts.policy import load_policy
-from safe_accounts.policy.model import EventKind
-from safe_accounts.relations.adult_connections import AdultConnections, adult_born_by
+from safe_accounts.relations.adult_connections import AdultConnections
 from safe_accounts.signals import SignalPlan
 
 LOOKUP = """
@@ -45,17 +42,6 @@ def test_a_signal_counts_only_subjects_whose_circle_is_in_range(tmp_path: Path) 
     loaded = load_policy(write(tmp_path, LOOKUP + SIGNAL))
     (spec,) = SignalPlan.compile(loaded.policy.signals).counts
     assert (spec.adults_min, spec.adults_max) == (60, None)
-
-
-def test_the_lookup_is_read_only_for_the_events_a_signal_could_count_by_it(tmp_path: Path) -> None:
-    found = AdultConnections.wanted(load_policy(write(tmp_path, LOOKUP + SIGNAL)).policy, None, unknown_is_minor=True)
-    assert found is not None and found.kinds == {EventKind.CONTACT_REQUEST}
-    request = EventKind.CONTACT_REQUEST
-    assert found.wanted_for(request, AgeBand.B13_15, AgeBand.B16_17)
-    assert found.wanted_for(request, AgeBand.UNKNOWN, AgeBand.UNDER_13)  # unknown counts as a minor
-    assert not found.wanted_for(request, AgeBand.ADULT, AgeBand.B13_15)  # an adult's request
-    assert not found.wanted_for(request, AgeBand.B13_15, AgeBand.ADULT)  # a teen asking an adult
-    assert not found.wanted_for(EventKind.CONTACT_REJECTED, AgeBand.B13_15, AgeBand.B13_15)
 
 
 def test_without_a_signal_that_asks_nothing_is_queried(tmp_path: Path) -> None:
@@ -96,14 +82,3 @@ def test_a_range_nothing_can_match_is_refused(tmp_path: Path) -> None:
     bad = SIGNAL.replace("{min: 60}", "{min: 80, max: 60}")
     with pytest.raises(PolicyError, match=r"`min` \(80\) is greater than `max` \(60\).*subject_adult_connections"):
         load_policy(write(tmp_path, LOOKUP + bad))
-
-
-def test_an_adult_by_the_lookups_date_is_an_adult_by_the_bands() -> None:
-    # Every day of a leap year and the next: born on or before `adult_born_by(today)` is
-    # exactly the bands' adult, 29 February birthdays included.
-    today = date(2027, 12, 1)
-    for _ in range(800):
-        latest = adult_born_by(today)
-        assert band_on(latest, today) is AgeBand.ADULT
-        assert band_on(latest + timedelta(days=1), today) is not AgeBand.ADULT
-        today += timedelta(days=1)
