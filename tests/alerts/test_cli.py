@@ -6,14 +6,16 @@ import asyncio
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts.alerts import AlertService, AlertStatus
 from safe_accounts.cli import cli
+from safe_accounts.signals.scoring import ScoreContribution
 
-from .crossings import crossing
+from .crossings import AT, crossing
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -48,6 +50,17 @@ async def test_list_show_and_filter(engine: AsyncEngine, database_url: str) -> N
         invoke, "alerts", "show", first.id, "--json", "--database-url", database_url
     )
     assert json.loads(out)["evidence"][0]["other"] == "child-0"
+
+
+async def test_a_scores_alert_shows_each_parts_contribution(engine: AsyncEngine, database_url: str) -> None:
+    parts = (ScoreContribution("outside-circle", 3, 0.2, AT), ScoreContribution("scattered", 1, 0.5, AT))
+    score = replace(crossing(signal="risk"), kind="score", counts={"score": 1.1, "threshold": 1.0}, evidence=parts)
+    raised = await AlertService(engine).raise_alert(score)
+    assert raised is not None
+    code, out = await asyncio.to_thread(invoke, "alerts", "show", raised.id, "--database-url", database_url)
+    assert code == 0, out
+    assert "score=1.1, threshold=1.0" in out
+    assert "score part outside-circle: 3 x 0.2 = 0.6" in out and "score part scattered: 1 x 0.5 = 0.5" in out
 
 
 async def test_an_unknown_id_is_a_message_not_a_traceback(engine: AsyncEngine, database_url: str) -> None:

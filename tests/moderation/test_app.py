@@ -11,17 +11,19 @@ from pathlib import Path
 import httpx
 import pytest
 from safe_accounts.alerts.restrictions import Restrictions
+from safe_accounts.alerts.tables import alerts
 from safe_accounts.clock import FrozenClock
 from safe_accounts.moderation import Moderation, moderation_app
 from safe_accounts.moderation.evidence import ExportKey, verify
 from safe_accounts.policy.loader import load_policy
+from safe_accounts.signals.scoring import ScoreContribution
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount
 
 from .conftest import DISPLAY_POLICY, file_report, host_people, raise_alert
-from .records import T0
+from .records import T0, alert
 
 MOD = {"x-user": "mod-1", "x-role": "moderator"}
 OTHER_MOD = {"x-user": "mod-2", "x-role": "moderator"}
@@ -147,6 +149,30 @@ async def test_a_case_page_shows_the_childs_words_the_timeline_and_the_due_time(
     # The children's report is due within 24 hours of its arrival (the default due times).
     assert "2026-01-05 00:00 UTC" in page.text  # opened with the alert
     assert re.search(r'id="due">2026-01-06 00:00 UTC, in 24.0 h', page.text)
+
+
+async def test_a_risk_scores_parts_show_in_the_timeline_as_what_each_added(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    parts = [
+        ScoreContribution("minors-outside-circle-requested", 3.0, 0.2, T0).to_json(),
+        ScoreContribution("scattered-rejections-by-minors", 1.0, 0.5, T0).to_json(),
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(
+            alerts.insert(),
+            [
+                alert(
+                    "a1", "adult-x", "outside-circle-risk", T0, counts={"score": 1.1, "threshold": 1.0}, evidence=parts
+                )
+            ],
+        )
+    page = await client.get(f"/safe-accounts/cases/{await _case_id(client)}", headers=MOD)
+    start = page.text.index('id="timeline"')
+    timeline = page.text[start : page.text.index("</table>", start)]
+    assert "score_part: minors-outside-circle-requested 3.0 &times; 0.2 = 0.6</td>" in timeline
+    assert "score_part: scattered-rejections-by-minors 1.0 &times; 0.5 = 0.5</td>" in timeline
+    assert "None" not in timeline  # no band, no other account: a dash
 
 
 async def test_an_items_page_is_its_cases(client: httpx.AsyncClient, engine: AsyncEngine) -> None:

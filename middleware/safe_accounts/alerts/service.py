@@ -170,7 +170,7 @@ class AlertService:
             merged = dict(counts)
             merged["crossings"] = int(merged.get("crossings", 1)) + 1
             if crossing.signal != signal:
-                value = crossing.counts.get("count", crossing.counts.get("rate"))
+                value = crossing.counts.get("count", crossing.counts.get("rate", crossing.counts.get("score")))
                 if value is not None:
                     merged[crossing.signal] = value
             seen = {(e.get("kind"), e.get("other"), e.get("at")) for e in evidence}

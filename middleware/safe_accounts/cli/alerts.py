@@ -123,6 +123,12 @@ def _show_alert(alert: Alert) -> None:
         click.echo(f"decision   {alert.decision_id}")
     click.echo(f"evidence   {len(alert.evidence)} most recent events, newest first:")
     for item in alert.evidence:
+        if item.get("kind") == "score_part":  # a risk score's part: what it added, not an event
+            click.echo(
+                f"  {_when(item['at'])}  score part {item['signal']}: {item['value']} x {item['weight']} "
+                f"= {item['contribution']}"
+            )
+            continue
         mutual = "?" if item.get("mutual") is None else item["mutual"]
         click.echo(
             f"  {_when(item['at'])}  {item['kind']:<22} other={item['other']}  "

@@ -51,7 +51,7 @@ def check(files: tuple[Path, ...]) -> None:
                 click.echo(str(problem))
             continue
         policy = loaded.policy
-        signals = len(policy.signals.counts) + len(policy.signals.rates)
+        signals = len(policy.signals.counts) + len(policy.signals.rates) + len(policy.signals.scores)
         click.echo(
             f"{file}: ok ({_count(len(policy.routes), 'route')}, {_count(len(policy.rules), 'rule')}, "
             f"{_count(signals, 'signal')}, version {loaded.version})"

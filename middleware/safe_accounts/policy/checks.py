@@ -78,7 +78,7 @@ def _ids(data: Any, *path: str) -> set[str]:
 def _duplicates(data: dict[str, Any], where: Callable[[Loc], str]) -> Iterator[Finding]:
     groups: list[tuple[str, str, list[tuple[str, ...]]]] = [
         ("rule id", "id", [("rules",)]),
-        ("signal id", "id", [("signals", "counts"), ("signals", "rates")]),
+        ("signal id", "id", [("signals", "counts"), ("signals", "rates"), ("signals", "scores")]),
         ("route name", "name", [("routes",)]),
         ("test name", "name", [("tests",)]),
     ]
@@ -266,6 +266,7 @@ def _signals(data: dict[str, Any]) -> Iterator[Finding]:
             )
     if at_night:
         yield from _night_zone(data)
+    yield from _scores(data)
     for index, rate in _entries(data, "signals", "rates"):
         for key in ("numerator", "denominator"):
             name = rate.get(key)
@@ -274,6 +275,39 @@ def _signals(data: dict[str, Any]) -> Iterator[Finding]:
                 yield ("signals", "rates", index, key), (
                     f"`{key}` names `{name}`, which is not a count signal (known: {known})"
                 )
+
+
+def _scores(data: dict[str, Any]) -> Iterator[Finding]:
+    """Each part of an enabled score names an enabled count or rate signal, once."""
+    enabled = {
+        item["id"]: item.get("enabled") is not False
+        for place in ("counts", "rates")
+        for _, item in _entries(data, "signals", place)
+        if isinstance(item.get("id"), str)
+    }
+    for index, score in _entries(data, "signals", "scores"):
+        if score.get("enabled") is False:
+            continue
+        seen: set[str] = set()
+        for p_index, part in _entries(score, "parts"):
+            name = part.get("signal")
+            if not isinstance(name, str):
+                continue
+            at: Loc = ("signals", "scores", index, "parts", p_index, "signal")
+            if name not in enabled:
+                known = ", ".join(sorted(enabled)) or "none"
+                yield at, f"`signal` names `{name}`, which is not a count or rate signal (known: {known})"
+            elif not enabled[name] and part.get("weight") != 0:
+                yield (
+                    at,
+                    (
+                        f"`{name}` is disabled (`enabled: false`): a score cannot read it "
+                        "(enable it, drop the part with `weight: 0`, or disable the score)"
+                    ),
+                )
+            if name in seen:
+                yield at, f"`{name}` is already a part of this score: give each signal one weight"
+            seen.add(name)
 
 
 def _declared(data: dict[str, Any], lookup: str) -> bool:

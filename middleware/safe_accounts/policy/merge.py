@@ -1,7 +1,8 @@
 """`extends`: an app's policy merged over its base, before validation.
 
-- Lists of named things merge by their key: `rules`, `signals.counts` and `signals.rates`
-  by `id`, `routes` by `name` (a route without a name is appended).
+- Lists of named things merge by their key: `rules`, `signals.counts`, `signals.rates` and
+  `signals.scores` by `id`, `routes` by `name` (a route without a name is appended), and a
+  score's `parts` by `signal` (so an app can change one weight, or add a part).
   An entry whose key is already in the base replaces the fields it gives and keeps the
   others, so `rules: [{id: stranger-dm-to-minor, mode: monitor}]` changes only the mode.
   Fields are replaced whole: a new `when:` replaces the base's `when:`, it is not merged.
@@ -41,7 +42,10 @@ _LISTS_BY_ID: dict[tuple[str, ...], str] = {
     ("rules",): "id",
     ("signals", "counts"): "id",
     ("signals", "rates"): "id",
+    ("signals", "scores"): "id",
 }
+# Lists inside one entry of a list above, merged by their own key: a score's parts.
+_NESTED_BY_KEY: dict[tuple[str, ...], tuple[str, str]] = {("signals", "scores"): ("parts", "signal")}
 _LISTS_APPENDED: frozenset[tuple[str, ...]] = frozenset({("tests",)})
 
 
@@ -60,11 +64,11 @@ def merge(base: Node, child: Node, at: tuple[str, ...] = ()) -> Node:
         return Sequence((*base.items, *child.items), child.mark)
     key_field = _LISTS_BY_ID.get(at)
     if key_field is not None and isinstance(base, Sequence) and isinstance(child, Sequence):
-        return _merge_list(base, child, key_field)
+        return _merge_list(base, child, key_field, _NESTED_BY_KEY.get(at))
     return child
 
 
-def _merge_list(base: Sequence, child: Sequence, key_field: str) -> Sequence:
+def _merge_list(base: Sequence, child: Sequence, key_field: str, nested: tuple[str, str] | None = None) -> Sequence:
     merged: list[Node] = list(base.items)
     positions: dict[Any, int] = {}
     for index, item in enumerate(base.items):
@@ -81,7 +85,18 @@ def _merge_list(base: Sequence, child: Sequence, key_field: str) -> Sequence:
         assert isinstance(item, Mapping)
         old = merged[found]
         assert isinstance(old, Mapping)
-        merged[found] = Mapping({**old.entries, **item.entries}, item.mark)
+        entries = {**old.entries, **item.entries}
+        if nested is not None:
+            name, nested_key = nested
+            before, after = old.entries.get(name), item.entries.get(name)
+            if (
+                before is not None
+                and after is not None
+                and isinstance(before.value, Sequence)
+                and isinstance(after.value, Sequence)
+            ):
+                entries[name] = Entry(after.key_mark, _merge_list(before.value, after.value, nested_key))
+        merged[found] = Mapping(entries, item.mark)
     return Sequence(tuple(merged), child.mark)
 
 

@@ -742,10 +742,43 @@ class NightHours(_Frozen):
         return self
 
 
+class ScorePart(_Frozen):
+    signal: str = Field(description="Id of a count or rate signal (`signals.counts`, `signals.rates`).")
+    weight: float = Field(
+        ge=0,
+        description="What one unit of the signal's current value adds to the score (a count's event or other; "
+        "a rate's value, 0-1, once its `min_denominator` is met). 0 leaves the part out (an app's policy can drop "
+        "a base's part this way).",
+    )
+
+
+class Score(_Frozen):
+    """A risk score per account: weak signals combined with declared weights. It alerts when the sum of each
+    part's weight times its signal's current value reaches `threshold`; each part's value, weight and
+    contribution go in the alert's evidence."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    threshold: float = Field(gt=0, description="The score from which the account is alerted.")
+    parts: tuple[ScorePart, ...] = Field(min_length=1, description="The signals combined, each with its weight.")
+    reason: str
+    escalate: Escalation = Escalation()
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Score:
+        if not any(part.weight > 0 for part in self.parts):
+            raise ValueError("every part has weight 0: the score could never reach its threshold")
+        return self
+
+
 class Signals(_Frozen):
     night: NightHours = NightHours()
     counts: tuple[CountSignal, ...] = ()
     rates: tuple[RateSignal, ...] = ()
+    scores: tuple[Score, ...] = Field(
+        default=(),
+        description="Risk scores over count and rate signals (often ones with `alert: false`): see docs/signals.md.",
+    )
 
 
 class Pool(_Frozen):

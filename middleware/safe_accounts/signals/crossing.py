@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from .evidence import EvidenceItem
+
+class Evidence(Protocol):
+    """What an alert's evidence holds: an event behind a signal (`EvidenceItem`), or a
+    part's contribution to a score (`scoring.ScoreContribution`)."""
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 def window_key(window: int, at: float) -> str:
@@ -26,11 +31,11 @@ class Crossing:
     window_key: str
     at: float
     counts: Mapping[str, float]
-    evidence: tuple[EvidenceItem, ...]
+    evidence: tuple[Evidence, ...]
     reason: str
     restrict: bool
     decision_id: str | None = None
-    kind: str = field(default="count")  # "count" or "rate"
+    kind: str = field(default="count")  # "count", "rate" or "score"
 
     def counts_json(self) -> dict[str, Any]:
         return dict(self.counts)

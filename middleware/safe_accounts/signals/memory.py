@@ -108,6 +108,9 @@ class InProcessSignalStore:
         series = self._series.get((self._pseudonyms.of(subject), spec.key_name))
         return 0 if series is None else series.trim(spec, at)
 
+    async def counts(self, wanted: Sequence[tuple[str, CountSpec, float]]) -> list[int]:
+        return [await self.count(subject, spec, at) for subject, spec, at in wanted]
+
     async def record(self, batch_id: str, observations: Sequence[Note]) -> list[Crossing]:
         if batch_id in self._receipts:
             return list(self._receipts[batch_id])

@@ -19,7 +19,7 @@ from datetime import datetime, tzinfo
 
 from ..bands.age import AgeBand, expand_bands
 from ..errors import ConfigurationError
-from ..policy.model import CountSignal, EventKind, NightHours, RateSignal, Signals
+from ..policy.model import CountSignal, EventKind, NightHours, RateSignal, Score, Signals
 from .events import Event
 
 BUCKETS_PER_WINDOW = 60
@@ -207,6 +207,53 @@ class RateSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ScorePartSpec:
+    """One part of a score: a count or a rate signal, and what one unit of its value adds."""
+
+    signal: str
+    weight: float
+    count: CountSpec | None = None
+    rate: RateSpec | None = None
+
+    @property
+    def counts(self) -> tuple[CountSpec, ...]:
+        """The counts its value is read from: one, or a rate's numerator and denominator."""
+        if self.rate is not None:
+            return (self.rate.numerator, self.rate.denominator)
+        assert self.count is not None
+        return (self.count,)
+
+    @property
+    def window(self) -> int:
+        return self.rate.window if self.rate is not None else self.count.window if self.count is not None else 0
+
+    def value(self, read: tuple[int, ...]) -> float:
+        """The signal's current value from its counts as read: a count, or a rate once its
+        `min_denominator` is met (0 before: too few answers to say anything)."""
+        if self.rate is None:
+            return float(read[0])
+        numerator, denominator = read
+        if denominator < self.rate.min_denominator:
+            return 0.0
+        return numerator / denominator
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreSpec:
+    id: str
+    threshold: float
+    parts: tuple[ScorePartSpec, ...]  # those with a weight above 0
+    reason: str
+    restrict: bool
+    window: int  # the longest part's window: one crossing per score and window
+
+    @property
+    def counts(self) -> frozenset[str]:
+        """The ids of the counts whose events can change the score."""
+        return frozenset(count.id for part in self.parts for count in part.counts)
+
+
+@dataclass(frozen=True, slots=True)
 class Observation:
     """One event to count under one signal, and the rates to check right after."""
 
@@ -238,6 +285,12 @@ class SignalPlan:
     # others' bands (None: all): those a signal with `accepted_within` may count.
     acceptance_memory: int = 0
     acceptance_bands: frozenset[AgeBand] | None = None
+    scores: tuple[ScoreSpec, ...] = ()
+
+    @property
+    def scored_counts(self) -> frozenset[str]:
+        """The ids of the counts some score reads: an event counted under one is scored."""
+        return frozenset(name for score in self.scores for name in score.counts)
 
     @classmethod
     def compile(cls, signals: Signals, *, unknown_is_minor: bool = True) -> SignalPlan:
@@ -259,9 +312,11 @@ class SignalPlan:
         for count in counts:
             involved = tuple(r for r in rates if count in (r.numerator, r.denominator))
             by_kind.setdefault(count.event, []).append((count, involved))
+        rates_by_id = {r.id: r for r in rates}
+        scores = tuple(_score(s, by_id, rates_by_id) for s in signals.scores if s.enabled)
         return cls(
             counts, rates, {kind: tuple(pairs) for kind, pairs in by_kind.items()},
-            acceptance_memory=memory, acceptance_bands=bands,
+            acceptance_memory=memory, acceptance_bands=bands, scores=scores,
         )
 
     def count_named(self, signal: str) -> CountSpec | None:
@@ -302,4 +357,27 @@ def _rate(rate: RateSignal, counts: dict[str, CountSpec]) -> RateSpec:
         reason=rate.reason,
         restrict=rate.escalate.restrict,
         key_name=f"{rate.id}/rate",
+    )
+
+
+def _score(score: Score, counts: dict[str, CountSpec], rates: dict[str, RateSpec]) -> ScoreSpec:
+    parts: list[ScorePartSpec] = []
+    for part in score.parts:
+        if part.weight == 0:
+            continue  # left out, e.g. by an app's policy over its base
+        if part.signal in counts:
+            parts.append(ScorePartSpec(part.signal, part.weight, count=counts[part.signal]))
+        elif part.signal in rates:
+            parts.append(ScorePartSpec(part.signal, part.weight, rate=rates[part.signal]))
+        else:
+            raise ConfigurationError(
+                f"score {score.id!r} reads {part.signal!r}, which is not an enabled count or rate signal"
+            )
+    return ScoreSpec(
+        id=score.id,
+        threshold=score.threshold,
+        parts=tuple(parts),
+        reason=score.reason,
+        restrict=score.escalate.restrict,
+        window=max(part.window for part in parts),
     )

@@ -36,6 +36,7 @@ from ..policy.model import Signals
 from .crossing import Crossing
 from .events import Event
 from .plan import Note, SignalPlan
+from .scoring import Scorer
 from .store import SignalStore
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ BATCH_REJECTED = "the signal store rejected a batch (a bug, not an outage): %d e
 EVENTS_LOST_AT_CLOSE = "signal store unreachable at shutdown: %d events were not written"
 ACKNOWLEDGE_FAILED = "could not acknowledge %d crossings to the signal store (their alerts are stored): %s"
 RECOVERED = "%d crossings left pending by a stopped worker are being raised"
+SCORING_FAILED = "could not read the counts to score a batch (its subjects' next events score them): %s"
 
 MAX_RETRY_INTERVAL = 1.0
 
@@ -84,6 +86,7 @@ class SignalRecorder:
     ) -> None:
         self._store = store
         self._plan = SignalPlan.compile(signals, unknown_is_minor=unknown_is_minor)
+        self._scorer = Scorer(self._plan, store)
         self._on_crossing = on_crossing
         self._clock = clock
         self._batch_size = batch_size
@@ -279,6 +282,8 @@ class SignalRecorder:
                 return True
             lane.inflight = None
             self._recorded += taken
+            if self._scorer.active:
+                crossings += await self._score(observations)
             self._crossed += len(crossings)
             for crossing in crossings:
                 if _identity(crossing) not in self._held:
@@ -290,6 +295,16 @@ class SignalRecorder:
             if len(self._queue) + self._in_lanes < self._spool_limit:
                 self._overflowing = False
             return True
+
+    async def _score(self, observations: list[Note]) -> list[Crossing]:
+        """The score crossings of a batch just recorded. The batch stays recorded if the
+        counts cannot be read: a score is read, never written, so the subjects' next events
+        score them on everything counted by then."""
+        try:
+            return await self._scorer.evaluate(observations)
+        except StorageError as exc:
+            logger.warning(SCORING_FAILED, exc)
+            return []
 
     def _split(self) -> None:
         """Move what was submitted to the lanes, each subject always to the same one."""
@@ -343,6 +358,10 @@ class SignalRecorder:
                 await self._acknowledge(handed)
 
     async def _acknowledge(self, handed: list[Crossing]) -> None:
+        if not handed:
+            return
+        # A score crossing is never pending in the store (scoring.py): nothing to acknowledge.
+        handed = [c for c in handed if c.kind != "score"]
         if not handed:
             return
         try:

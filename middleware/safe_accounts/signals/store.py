@@ -45,6 +45,10 @@ class SignalStore(Protocol):
         """`subject`'s count under `spec` in its window ending at `at`: what has been
         recorded, not what is still queued. Raises StorageError."""
 
+    async def counts(self, wanted: Sequence[tuple[str, CountSpec, float]]) -> list[int]:
+        """`count` for each (subject, spec, at), in order: what a score reads of its parts.
+        One round trip on Redis, however many. Raises StorageError."""
+
     async def pending(self, plan: SignalPlan, before: float, *, scan: bool = False) -> list[Crossing]:
         """Crossings recorded, by any process, at `before` or earlier and not acknowledged, of
         the signals `plan` still has. `scan`: also look where the index may not point yet (a
@@ -101,13 +105,14 @@ def crossing_of(
             restrict=spec.restrict,
             decision_id=decision_id,
         )
+    newest_first = sorted(evidence, key=lambda e: e.at, reverse=True)
     return Crossing(
         signal=spec.id,
         subject=subject,
         window_key=window_key(spec.window, at),
         at=at,
         counts=rate_counts(spec, first, second),
-        evidence=tuple(sorted(evidence, key=lambda e: e.at, reverse=True)),
+        evidence=tuple(newest_first),
         reason=spec.reason,
         restrict=spec.restrict,
         decision_id=decision_id,
