@@ -12,7 +12,7 @@ import pytest
 
 from safe_accounts.errors import StorageError
 from safe_accounts.policy.model import EventKind, Signals
-from safe_accounts.signals import CountSpec, Crossing, Event, SignalPlan
+from safe_accounts.signals import CountSpec, Crossing, Event, SignalPlan, SignalRecorder
 from safe_accounts.signals.memory import InProcessSignalStore
 from safe_accounts.signals.scoring import Scorer
 from safe_accounts.signals.store import SignalStore
@@ -240,3 +240,22 @@ async def test_a_score_that_could_not_be_read_is_read_at_the_subject_s_next_even
         await scored(store, [rejected(i) for i in range(4)], scorer)
     (crossing,) = await scored(store, [rejected(4)], scorer)
     assert crossing.counts["score"] == 1.25
+
+
+async def test_the_recorder_scores_after_writing_and_keeps_a_batch_it_could_not_score() -> None:
+    raised: list[Crossing] = []
+
+    async def on_crossing(crossing: Crossing) -> None:
+        raised.append(crossing)
+
+    store = FailsOnce()
+    recorder = SignalRecorder(store, SIGNALS, on_crossing=on_crossing, flush_interval=0.01)
+    for i in range(4):
+        recorder.submit(rejected(i))
+    await recorder.flush()
+    assert raised == [] and recorder.health()["recorded"] == 4  # written, not scored
+    recorder.submit(rejected(4))
+    await recorder.flush()
+    assert [(c.kind, c.signal, c.counts["score"]) for c in raised] == [("score", SCORE, 1.25)]
+    assert recorder.health()["crossings"] == 1
+    await recorder.close()
