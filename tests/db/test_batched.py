@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from safe_accounts.db.bulk_insert import BulkInsert
+from safe_accounts.db.bulk_insert import BulkInsert, bounded
 from safe_accounts.db.engine import make_engine, writer_engine
 from safe_accounts.decisions.log import DecisionLog, DecisionRow
 from safe_accounts.decisions.table import decision_log
@@ -190,4 +190,54 @@ async def test_while_the_database_is_down_rows_written_now_are_queued_without_tr
     assert await log.flush() == 2  # the background writer's next write succeeds ...
     assert await log.record_before_answer([row(3)], within=5)  # ... and rows are written first again
     assert await _ids(engine) == ["d1", "d2", "d3"]
+    await log.close()
+
+
+# --- values the database will not take ------------------------------------------------------
+
+
+async def test_an_id_longer_than_its_column_is_written_bounded_and_distinct_ids_stay_distinct(
+    engine: AsyncEngine,
+) -> None:
+    # An app may list an account id of any length; PostgreSQL refuses a value longer than
+    # its column, and a row that can never be written would hold every row behind it.
+    log = DecisionLog(engine)
+    long_ones = ["x" * 300, "x" * 299 + "y"]
+    for n, target in enumerate(long_ones):
+        log.record(row(n)._replace(target_id=target, actor_id=target))
+    log.record(row(2))
+    assert await log.flush() == 3
+    async with engine.connect() as conn:
+        stored = (await conn.execute(select(decision_log.c.target_id).order_by(decision_log.c.id))).scalars().all()
+    assert stored[:2] == [bounded(t, 255) for t in long_ones]
+    assert all(len(s) == 255 for s in stored[:2]) and stored[0] != stored[1]
+    assert stored[2] == "t"
+    assert bounded("x" * 300, 255) == bounded("x" * 300, 255)  # the same id reads the same
+    assert log.health()["rejected"] == 0
+    await log.close()
+
+
+async def test_a_row_the_database_refuses_is_set_aside_counted_and_the_rows_around_it_are_written(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = DecisionLog(engine)
+    log.record(row(0))
+    log.record(row(1)._replace(rule=None))  # type: ignore[arg-type]  # NOT NULL: never writable
+    log.record(row(2))
+    assert await log.flush() == 2
+    assert await _ids(engine) == ["d0", "d2"]
+    health = log.health()
+    assert health["queued"] == 0 and health["rejected"] == 1 and health["last_error"] is None
+    assert "row d1 refused by the database" in caplog.text
+    # The queue is not held: what comes next is written as usual.
+    log.record(row(3))
+    assert await log.flush() == 1
+    await log.close()
+
+
+async def test_a_refusal_whose_row_the_database_refuses_is_not_said_to_be_written(engine: AsyncEngine) -> None:
+    log = DecisionLog(engine)
+    written = await log.record_before_answer([row(0)._replace(rule=None)], within=5.0)  # type: ignore[arg-type]
+    assert written is False
+    assert log.health()["rejected"] == 1 and log.health()["answered_unwritten"] == 1
     await log.close()

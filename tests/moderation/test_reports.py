@@ -69,7 +69,7 @@ async def test_the_background_writer_writes_and_close_writes_the_rest(engine: As
         )
     await log.close()
     assert [r["reporter_id"] for r in await _rows(engine)] == [f"kid-{i}" for i in range(5)]
-    assert log.health() == {"queued": 0, "written": 5, "dropped": 0, "last_error": None}
+    assert log.health() == {"queued": 0, "written": 5, "dropped": 0, "rejected": 0, "last_error": None}
 
 
 async def test_a_full_queue_drops_the_oldest_and_counts_them(engine: AsyncEngine) -> None:

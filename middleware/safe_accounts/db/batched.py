@@ -18,6 +18,11 @@ writer's own (`engine.writer_engine`): one round trip however many rows
 A batch is written again after any failure, including one whose commit succeeded but whose
 answer was lost with the connection: every row is inserted unless its primary key is there
 already, so a batch written twice is on the record once, never an error for ever.
+
+A batch the database refuses for what a row holds rather than for its own state (a value
+it cannot store: `bulk_insert.data_errors`) is written again a row at a time, and a row it
+still refuses is set aside, counted (`rejected`) and logged with its id: retried, it would
+fail for ever and hold every row queued behind it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ logger = logging.getLogger("safe_accounts.db")
 
 WRITE_FAILED = "%s: write of %d rows failed (%s); keeping them queued"
 OVERFLOWED = "%s: queue full, %d oldest rows dropped so far"
+REJECTED = "%s: row %s refused by the database (%s: %s); set aside, not retried"
 NOT_WRITTEN_FIRST = "%s: %d rows answered before they were written (%s); they stay queued"
 
 
@@ -72,6 +78,7 @@ class BatchedTable:
         self._taken = 0
         self.written = 0
         self.dropped = 0
+        self.rejected = 0
         self.answered_unwritten = 0
         self.last_error: str | None = None
 
@@ -98,7 +105,7 @@ class BatchedTable:
             self.add(row)
         if not rows:
             return True
-        last, dropped = self._added - 1, self.dropped
+        last, dropped, rejected = self._added - 1, self.dropped, self.rejected
         reason = self.last_error
         if reason is None:
             if self._urgent is None or self._urgent.done():
@@ -115,9 +122,12 @@ class BatchedTable:
             except Exception as exc:  # noqa: BLE001 - the caller's answer must still go out
                 reason = exc.__class__.__name__
             else:
-                if self._taken > last and self.dropped == dropped:
+                if self._taken > last and self.dropped == dropped and self.rejected == rejected:
                     return True
-                reason = self.last_error or "dropped from a full queue"
+                if self.rejected != rejected:
+                    reason = "refused by the database"
+                else:
+                    reason = self.last_error or "dropped from a full queue"
         self.answered_unwritten += len(rows)
         logger.warning(NOT_WRITTEN_FIRST, self._name, len(rows), reason)
         return False
@@ -141,7 +151,11 @@ class BatchedTable:
                 rows = [self._queue[i] for i in range(min(self._batch, len(self._queue)))]
                 failures: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, *self.inserts.errors)
                 try:
-                    await self.inserts.write(rows)
+                    try:
+                        await self.inserts.write(rows)
+                    except self.inserts.refusals:
+                        total += await self._write_each(len(rows))
+                        continue
                 except failures as exc:
                     self.last_error = exc.__class__.__name__
                     logger.warning(WRITE_FAILED, self._name, len(rows), self.last_error)
@@ -153,6 +167,26 @@ class BatchedTable:
                 self.written += len(rows)
                 self.last_error = None
             return total
+
+    async def _write_each(self, count: int) -> int:
+        """The first `count` queued rows, one INSERT each, after their batch was refused for
+        its data; rows written. A row refused again is taken off the queue and counted; any
+        other failure is raised with the rows from it on still queued."""
+        written = 0
+        for _ in range(count):
+            row = self._queue[0]
+            try:
+                await self.inserts.write([row])
+            except self.inserts.refusals as exc:
+                self.rejected += 1
+                logger.error(REJECTED, self._name, row.get("id"), exc.__class__.__name__, exc)
+            else:
+                written += 1
+                self.written += 1
+                self.last_error = None
+            self._queue.popleft()
+            self._taken += 1
+        return written
 
     async def close(self) -> None:
         # Stop by asking, never by cancelling: a write cancelled between its commit and the
@@ -177,5 +211,6 @@ class BatchedTable:
             "queued": len(self._queue),
             "written": self.written,
             "dropped": self.dropped,
+            "rejected": self.rejected,
             "last_error": self.last_error,
         }

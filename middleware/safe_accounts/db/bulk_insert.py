@@ -10,16 +10,23 @@ aiosqlite's `executemany` then `commit`.
 
 A write that fails leaves its connection in a state nobody can vouch for: it is discarded,
 and the next write opens another.
+
+A string longer than its column (an account id an app listed, of any length) is written
+bounded (`bounded`): cut, with a digest of the whole value at its end, so that distinct
+values stay distinct and the same value always reads the same. PostgreSQL refuses an
+over-long value, and a row that can never be written would hold every row behind it in the
+queue; SQLite would keep it whole, and the two databases would then disagree.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -37,6 +44,19 @@ def insert_once(table: Table, dialect: str) -> Insert:
     return table.insert()
 
 
+_DIGEST_BYTES = 16  # 32 hex characters: distinct values stay distinct
+
+
+def bounded(value: str, length: int) -> str:
+    """`value` as it fits a column of `length` characters: itself when it fits, else its
+    start, `~` and a digest of the whole value."""
+    if len(value) <= length:
+        return value
+    digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=_DIGEST_BYTES).hexdigest()
+    keep = max(length - len(digest) - 1, 0)
+    return f"{value[:keep]}~{digest}"[:length]
+
+
 def driver_errors(dialect: Dialect) -> tuple[type[BaseException], ...]:
     """What the driver raises when a write fails (SQLAlchemy's own errors, raised while
     connecting, and `OSError` are caught beside these)."""
@@ -49,6 +69,19 @@ def driver_errors(dialect: Dialect) -> tuple[type[BaseException], ...]:
     return ()
 
 
+def data_errors(dialect: Dialect) -> tuple[type[BaseException], ...]:
+    """What the database raises about a row's values rather than about itself (a value it
+    cannot store, a constraint the row breaks): writing the row again will never succeed.
+    `TypeError` and `ValueError` come from a value no bind processor can take."""
+    if dialect.driver == "asyncpg":
+        import asyncpg
+
+        return (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, TypeError, ValueError)
+    if dialect.name == "sqlite":
+        return (sqlite3.DataError, sqlite3.IntegrityError, TypeError, ValueError)
+    return (TypeError, ValueError)
+
+
 class BulkInsert:
     """Rows of `table` written a batch at a time on one connection of `engine`."""
 
@@ -59,22 +92,27 @@ class BulkInsert:
         if compiled.positiontup is None:
             raise ValueError(f"{dialect.name}: the batch INSERT needs a positional paramstyle")
         self._sql = compiled.string
-        self._columns: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
+        self._columns: list[tuple[str, Any, Callable[[Any], Any] | None, int | None]] = []
         for name in compiled.positiontup:
             column = table.c[name]
             scalar = column.default is not None and column.default.is_scalar
             default = getattr(column.default, "arg", None) if scalar else None
-            self._columns.append((name, default, column.type.dialect_impl(dialect).bind_processor(dialect)))
+            length = column.type.length if isinstance(column.type, String) else None
+            process = column.type.dialect_impl(dialect).bind_processor(dialect)
+            self._columns.append((name, default, process, length))
         self._commits = dialect.name == "sqlite"  # asyncpg's executemany commits by itself
         self.errors = driver_errors(dialect)
+        self.refusals = data_errors(dialect)
         self._conn: AsyncConnection | None = None
         self.statements = 0  # batches sent
 
     def parameters(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """`row` as the statement's positional parameters, each processed as SQLAlchemy would."""
         out = []
-        for name, default, process in self._columns:
+        for name, default, process, length in self._columns:
             value = row.get(name, default)
+            if length is not None and isinstance(value, str) and len(value) > length:
+                value = bounded(value, length)
             out.append(value if process is None or value is None else process(value))
         return tuple(out)
 
