@@ -98,6 +98,20 @@ async def start_worker(
     return Wrapped(host, middleware, client)
 
 
+async def worker_on_store(
+    request: pytest.FixtureRequest, database_url: str, policy_text: str, tmp_path: Path, clock: FrozenClock
+) -> Wrapped:
+    """A worker running `policy_text` on the signal store the fixture's parameter names:
+    "in-process", or "redis" (the test's own Redis key prefix)."""
+    redis_url = redis_prefix = None
+    if request.param == "redis":
+        redis_url = request.getfixturevalue("redis_url")
+        redis_prefix = request.getfixturevalue("redis_prefix")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(policy_text)
+    return await start_worker(database_url, policy, clock, redis_url, redis_prefix)
+
+
 async def stop(worker: Wrapped) -> None:
     await worker.client.aclose()
     await worker.middleware.close()
@@ -113,14 +127,8 @@ async def drop_circle(engine: AsyncEngine) -> None:
 async def wired(
     request: pytest.FixtureRequest, engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock
 ) -> AsyncIterator[Wrapped]:
-    redis_url = redis_prefix = None
-    if request.param == "redis":
-        redis_url = request.getfixturevalue("redis_url")
-        redis_prefix = request.getfixturevalue("redis_prefix")
     await prepare_host(engine, clock)
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(TIES_POLICY)
-    worker = await start_worker(database_url, policy, clock, redis_url, redis_prefix)
+    worker = await worker_on_store(request, database_url, TIES_POLICY, tmp_path, clock)
     yield worker
     await stop(worker)
     await drop_circle(engine)

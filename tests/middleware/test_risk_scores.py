@@ -21,7 +21,16 @@ from safe_accounts.alerts.tables import alerts
 from safe_accounts.clock import FrozenClock
 
 from .conftest import Wrapped
-from .test_network_context import NOW, STRANGERS, TIES_POLICY, drop_circle, prepare_host, start_worker, stop
+from .test_network_context import (
+    NOW,
+    STRANGERS,
+    TIES_POLICY,
+    drop_circle,
+    prepare_host,
+    start_worker,
+    stop,
+    worker_on_store,
+)
 
 SCORE = "reach-risk"
 # `unconnected-minors-requested` (the baseline's count for the request cap, `alert: false`)
@@ -54,14 +63,8 @@ def clock() -> FrozenClock:
 async def wired(
     request: pytest.FixtureRequest, engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock
 ) -> AsyncIterator[Wrapped]:
-    redis_url = redis_prefix = None
-    if request.param == "redis":
-        redis_url = request.getfixturevalue("redis_url")
-        redis_prefix = request.getfixturevalue("redis_prefix")
     await prepare_host(engine, clock)
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(SCORE_POLICY)
-    worker = await start_worker(database_url, policy, clock, redis_url, redis_prefix)
+    worker = await worker_on_store(request, database_url, SCORE_POLICY, tmp_path, clock)
     yield worker
     await stop(worker)
     await drop_circle(engine)
