@@ -358,8 +358,6 @@ class SignalRecorder:
                 await self._acknowledge(handed)
 
     async def _acknowledge(self, handed: list[Crossing]) -> None:
-        if not handed:
-            return
         # A score crossing is never pending in the store (scoring.py): nothing to acknowledge.
         handed = [c for c in handed if c.kind != "score"]
         if not handed:
