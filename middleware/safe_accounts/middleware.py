@@ -118,6 +118,9 @@ class SafeAccountsMiddleware:
     ) -> None:
         self.app = app
         loaded = load_policy(Path(policy))
+        for notice in loaded.notices:
+            # What the policy inherits and cannot do as written: said once per worker, at start.
+            logger.warning("policy %s: %s", policy, notice)
         self.settings = Settings.resolve(database_url, redis_url, redis_prefix)
         pool = loaded.policy.defaults.pool
         self.engine = make_engine(self.settings.database_url, pool_size=pool.size, max_overflow=pool.overflow)

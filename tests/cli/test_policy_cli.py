@@ -40,7 +40,7 @@ def test_a_bad_file_lists_every_problem_as_file_line_reason_and_exits_1() -> Non
 
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert len(lines) == 5
+    assert len(lines) == 6
     assert all(re.match(rf"{re.escape(str(BAD / 'signals.yaml'))}:\d+: .+ \(signals\.\S+\)$", line) for line in lines)
     assert lines[0] == (
         f"{BAD / 'signals.yaml'}:6: `window` must be a whole number and a unit: s, m, h or d "
@@ -75,3 +75,18 @@ def test_schema_prints_the_policy_json_schema() -> None:
 
     assert result.exit_code == 0
     assert json.loads(result.output) == policy_json_schema()
+
+
+def test_a_file_that_loads_with_notes_lists_them_and_passes(tmp_path: Path) -> None:
+    # The baseline's network-context signals read `relationships.community_ties`, which this
+    # host does not declare: the file loads, and each inactive signal is named.
+    path = tmp_path / "app.yaml"
+    path.write_text("version: 1\nname: app\nextends: baseline\n", encoding="utf-8")
+
+    result = run("check", str(path))
+
+    assert result.exit_code == 0, result.output
+    first, *notes = result.output.splitlines()
+    assert first.startswith(f"{path}: ok (")
+    assert notes and all(re.match(r".*baseline\.yaml:\d+: note: (rule|signal) `[^`]+` is ", note) for note in notes)
+    assert any("signal `scattered-rejections-by-minors` is inactive" in note for note in notes)

@@ -52,8 +52,15 @@ def test_the_lookup_is_compiled_only_for_the_events_a_signal_counts_by_it(tmp_pa
     assert CommunityTies.wanted(load_policy(write(tmp_path, TIES)).policy, None) is None
 
 
-def test_without_the_lookup_a_signal_by_ties_counts_nothing_and_nothing_is_queried(tmp_path: Path) -> None:
-    assert CommunityTies.wanted(load_policy(write(tmp_path, SCATTERED)).policy, None) is None
+def test_a_signal_by_ties_without_the_lookup_is_refused_at_its_line(tmp_path: Path) -> None:
+    # Without the lookup no event has ties: the signal would count nothing, silently.
+    with pytest.raises(PolicyError, match=r"policy.yaml:8: `community_ties` needs the `relationships.community_ties`"):
+        load_policy(write(tmp_path, SCATTERED))
+
+
+def test_a_disabled_signal_by_ties_needs_no_lookup_and_nothing_is_queried(tmp_path: Path) -> None:
+    disabled = SCATTERED.replace("threshold: 2", "threshold: 2\n      enabled: false")
+    assert CommunityTies.wanted(load_policy(write(tmp_path, disabled)).policy, None) is None
 
 
 def test_a_lookup_with_another_parameter_is_refused_by_name(tmp_path: Path) -> None:

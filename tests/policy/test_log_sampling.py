@@ -23,6 +23,8 @@ rules:
     then: allow
     reason: A connection's profile, recorded.
     log: {sample: 0.1}
+relationships:
+  connected: {sql: "SELECT friend_id FROM friendships WHERE user_id = :actor AND friend_id IN :targets"}
 """
 
 

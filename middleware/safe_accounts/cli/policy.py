@@ -14,7 +14,7 @@ import click
 from .._callables import import_callable
 from ..alerts.restrictions import Restrictions
 from ..clock import SYSTEM_CLOCK
-from ..errors import ConfigurationError, PolicyError
+from ..errors import ConfigurationError, PolicyError, PolicyProblem
 from ..pipeline.compiled import CompiledPolicy
 from ..policy import load_policy, policy_json_schema
 from ..policy_tools.app_routes import Uninspectable, resolve_app
@@ -39,7 +39,10 @@ def command() -> None:
 def check(files: tuple[Path, ...]) -> None:
     """Load each FILE (following `extends`) and list every problem as file:line: reason.
 
-    Exits 1 if any file has a problem, so it can guard a deployment or a CI job.
+    Exits 1 if any file has a problem, so it can guard a deployment or a CI job. A file that
+    loads is followed by its notes (file:line: note: reason): what it inherits from a
+    bundled policy and cannot do as written, such as a baseline signal whose lookup the
+    file does not declare.
     """
     failed = False
     for file in files:
@@ -56,6 +59,8 @@ def check(files: tuple[Path, ...]) -> None:
             f"{file}: ok ({_count(len(policy.routes), 'route')}, {_count(len(policy.rules), 'rule')}, "
             f"{_count(signals, 'signal')}, version {loaded.version})"
         )
+        for notice in loaded.notices:
+            click.echo(_note(notice))
     if failed:
         # SystemExit, not click's Exit: `run_cli` runs click with standalone_mode=False,
         # where an Exit's code is returned and dropped.
@@ -66,6 +71,10 @@ def check(files: tuple[Path, ...]) -> None:
 def schema() -> None:
     """Print the policy file's JSON Schema (docs/policy.schema.json is this output)."""
     click.echo(json.dumps(policy_json_schema(), indent=2, ensure_ascii=False))
+
+
+def _note(notice: PolicyProblem) -> str:
+    return str(PolicyProblem(notice.file, notice.line, f"note: {notice.reason}", path=notice.path))
 
 
 def _count(number: int, noun: str) -> str:

@@ -2,7 +2,9 @@
 
 Each check reads the plain merged data defensively (a value of the wrong type is the
 model's to report, not ours), so that these problems are listed together with the
-model's, all in one go. Each finding is (location, reason).
+model's, all in one go. Each finding is (location, reason). Conditions that read a
+relationship lookup the policy does not declare are `needs.py`'s: whether one is a problem
+depends on which file wrote it, which the loader knows.
 """
 
 from __future__ import annotations
@@ -258,12 +260,6 @@ def _signals(data: dict[str, Any]) -> Iterator[Finding]:
         if isinstance(within, str) and (found := _WINDOW.match(within)) and int(found.group(1)) == 0:
             yield ("signals", "counts", index, "where", "accepted_within"), "`accepted_within` must be longer than zero"
         at_night = at_night or (where.get("at_night") is not None and count.get("enabled") is not False)
-        asks_adults = where.get("subject_adult_connections") is not None and count.get("enabled") is not False
-        if asks_adults and not _declared(data, "adult_connections"):
-            yield ("signals", "counts", index, "where", "subject_adult_connections"), (
-                "`subject_adult_connections` needs the `relationships.adult_connections` lookup "
-                "(the percentage of an account's connections who are adults), which this policy does not declare"
-            )
     if at_night:
         yield from _night_zone(data)
     yield from _scores(data)
@@ -308,11 +304,6 @@ def _scores(data: dict[str, Any]) -> Iterator[Finding]:
             if name in seen:
                 yield at, f"`{name}` is already a part of this score: give each signal one weight"
             seen.add(name)
-
-
-def _declared(data: dict[str, Any], lookup: str) -> bool:
-    relationships = data.get("relationships")
-    return isinstance(relationships, dict) and relationships.get(lookup) is not None
 
 
 def _night_zone(data: dict[str, Any]) -> Iterator[Finding]:

@@ -6,8 +6,11 @@
 
 Steps: read each file of the `extends` chain (base first) into a marked tree, merge the
 trees (merge.py), validate the merged tree against the model, then check what the model
-cannot see (checks.py). Problems from every step are collected and raised together as
-one `PolicyError`, sorted by file and line; nothing else escapes for a bad file.
+cannot see (checks.py), and what needs a lookup the policy does not declare (needs.py).
+Problems from every step are collected and raised together as one `PolicyError`, sorted by
+file and line; nothing else escapes for a bad file. What a bundled base (the baseline)
+needs and the host has not declared is no problem of the host's file: it is kept as a
+notice (`LoadedPolicy.notices`), shown by `policy check` and logged at start-up.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pydantic import ValidationError
 
 from .. import _resources
 from ..errors import PolicyError, PolicyProblem
-from . import checks, reasons
+from . import checks, needs, reasons
 from .merge import merge
 from .model import PolicyFile
 from .yamlnodes import Mapping, Node, Scalar, locate, parse, to_plain
@@ -41,6 +44,9 @@ class LoadedPolicy:
     files: tuple[Path, ...]  # every file read, the base of the chain first
     version: str  # first 16 hex digits of sha256 over the canonical JSON of `policy`
     _tree: Node = field(repr=False, compare=False)
+    # What the policy inherits from a bundled base and cannot do as written (a signal of
+    # the baseline that reads a lookup this policy does not declare): loud, not fatal.
+    notices: tuple[PolicyProblem, ...] = ()
 
     def where(self, path: Loc) -> tuple[str, int] | None:
         """(file, line) where the merged value at `path` was written, e.g.
@@ -70,9 +76,12 @@ def load_policy(path: str | Path) -> LoadedPolicy:
         problems.extend([PolicyProblem(str(files[-1]), None, "the policy is nested too deeply")])
     for loc, message in checks.find(data, lambda loc: _where_text(tree, loc)):
         problems.add(tree, loc, message)
+    notices = [_unmet(tree, data, unmet, problems) for unmet in needs.unmet(data)]
     if problems or policy is None:
         raise problems.error()
-    return LoadedPolicy(policy, tuple(files), policy_version(policy), tree)
+    return LoadedPolicy(
+        policy, tuple(files), policy_version(policy), tree, tuple(n for n in notices if n is not None)
+    )
 
 
 def policy_version(policy: PolicyFile) -> str:
@@ -202,6 +211,75 @@ def _is_bundled_name(name: str) -> bool:
     return "/" not in name and "\\" not in name and not name.startswith(".") and not name.endswith(
         (".yaml", ".yml")
     )
+
+
+# --- lookups a condition needs ------------------------------------------------------------
+
+
+def _unmet(tree: Node, data: Any, unmet: needs.Unmet, problems: _Problems) -> PolicyProblem | None:
+    """A condition whose lookup the policy does not declare.
+
+    One that never holds without it turns its rule or signal off: a problem where the
+    host's own files wrote the condition, or change the bundled rule or signal it is in
+    (the host relies on something that never acts); a notice when all of it comes from a
+    bundled policy, since refusing that would make the baseline unloadable for every host
+    without the lookup. One that holds for every pair without it (a mutual-connection
+    range from 0: everyone counts as sharing none) leaves the item acting on more than it
+    says, the protective way round, as `connected: false` does without its lookup: a
+    notice, wherever it is written.
+    """
+    kind = "rule" if unmet.item[0] == "rules" else "signal"
+    item = _item_at(data, unmet.item)
+    name = item.get("id")
+    without = f"without it {unmet.without}"
+    if unmet.inactive and _written_by_host(tree, unmet.condition):
+        problems.add(
+            tree, unmet.condition,
+            f"`{unmet.condition[-1]}` {unmet.needs}: {without} "
+            "(declare it under `relationships:`, or drop the condition)",
+        )
+        return None
+    changed = [key for key in item if key != "id" and _written_by_host(tree, (*unmet.item, key))]
+    if changed and unmet.inactive:
+        problems.add(
+            tree, (*unmet.item, changed[0]),
+            f"{kind} `{name}` is changed here, and its `{unmet.written}` ({_where_text(tree, unmet.condition)}) "
+            f"{unmet.needs}: {without} (declare it under `relationships:`, "
+            f"or switch the {kind} off with `enabled: false`)",
+        )
+        return None
+    mark, _ = locate(tree, unmet.condition)
+    if unmet.inactive:
+        state, hint = "inactive", f", or switch the {kind} off with `enabled: false` to say the policy does without it"
+    else:
+        state, hint = "broader than written", " for the range to count what it says"
+    return PolicyProblem(
+        mark.file if mark is not None else "", mark.line if mark is not None else None,
+        f"{kind} `{name}` is {state}: its `{unmet.written}` {unmet.needs}: {without} "
+        f"(declare the lookup under `relationships:`{hint})",
+        path=_path_text(unmet.condition),
+    )
+
+
+def _item_at(data: Any, loc: Loc) -> dict[str, Any]:
+    for step in loc:
+        data = data[step]
+    assert isinstance(data, dict)  # needs.unmet yields only rules and signals that are mappings
+    return data
+
+
+def _written_by_host(tree: Node, loc: Loc) -> bool:
+    """Whether the value at `loc` was written in a file of the host's, not a bundled policy."""
+    mark, found = locate(tree, loc)
+    return found and mark is not None and not _is_bundled_file(mark.file)
+
+
+def _is_bundled_file(file: str) -> bool:
+    try:
+        bundled = _resources.policies_dir()
+    except FileNotFoundError:
+        return False
+    return _resolve(Path(file)).parent == _resolve(bundled)
 
 
 # --- collecting problems -----------------------------------------------------------------------
