@@ -10,6 +10,8 @@ from safe_accounts.alerts import AlertService, AlertStatus, LiveAlertExists, Res
 from safe_accounts.alerts.outbox import AlertOutbox
 from safe_accounts.alerts.tables import alert_outbox, restrictions
 from safe_accounts.clock import FrozenClock
+from safe_accounts.db.bulk_insert import bounded
+from safe_accounts.db.metadata import ACCOUNT_ID_LENGTH
 
 from .crossings import AT, WEEK, crossing
 
@@ -112,6 +114,28 @@ async def test_escalation_restricts_the_subject_in_the_same_transaction(engine: 
         assert [(r["account_id"], r["alert_id"], r["created_by"], r["lifted_at"]) for r in rows] == [
             ("adult-1", alert.id, "system", None)
         ]
+    finally:
+        await held.close()
+
+
+async def test_a_crossing_about_an_id_longer_than_our_tables_keep_is_stored_bounded(engine: AsyncEngine) -> None:
+    # A crossing left pending from before recorders bounded ids: on PostgreSQL it failed for
+    # ever, and every crossing after it waited behind it.
+    held = Restrictions(engine)
+    await held.start()
+    try:
+        service = AlertService(engine, restrictions=held)
+        long_id = "a" * 100_000
+        alert = await service.raise_alert(crossing(long_id, restrict=True))
+        kept = bounded(long_id, ACCOUNT_ID_LENGTH)
+        assert alert is not None and alert.subject == kept
+        assert held.is_restricted(kept)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(restrictions))).mappings().all()
+        assert [r["account_id"] for r in rows] == [kept]
+        assert [a.subject for a in await service.list()] == [kept]
+        assert await service.raise_alert(crossing(long_id, at=AT + 60)) is None  # joins it, as ever
+        assert await service.raise_alert(crossing("adult-2")) is not None
     finally:
         await held.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from safe_accounts.db.metadata import ACCOUNT_ID_LENGTH
 from safe_accounts.errors import ConfigurationError
 from safe_accounts.pipeline.jsondoc import DuplicateKey
 from safe_accounts.pipeline.request_view import RequestView
@@ -16,6 +17,7 @@ from safe_accounts.pipeline.targets import (
     QuerySource,
     Targets,
     TargetsUnread,
+    TargetUnkept,
     reference,
     unread,
 )
@@ -82,3 +84,23 @@ def test_a_reference_reads_what_a_target_source_reads() -> None:
     assert reference("actor")(view()) == ["me"]
     with pytest.raises(ConfigurationError, match="must be `actor`"):
         reference("header.x")
+
+
+def test_a_target_longer_than_our_tables_keep_is_unreadable_on_every_route() -> None:
+    # Not only where targets are required: a block or a report records its target too.
+    for required in (True, False):
+        targets = Targets([JsonSource("to")], required=required)
+        at_the_limit = "k" * ACCOUNT_ID_LENGTH
+        assert targets.extract_now(view(json={"to": at_the_limit})) == [at_the_limit]
+        for over in ("k" * (ACCOUNT_ID_LENGTH + 1), " 7" + "0" * ACCOUNT_ID_LENGTH, "x" * 100_000):
+            with pytest.raises(TargetUnkept):
+                targets.extract_now(view(json={"to": over}))
+            with pytest.raises(TargetUnkept):
+                targets.extract_now(view(json={"to": ["ann", over]}))
+
+
+async def test_a_target_a_lookup_names_longer_than_our_tables_keep_is_unreadable_too() -> None:
+    targets = Targets([JsonSource("to")])
+    with pytest.raises(TargetUnkept):
+        await targets.extract(view(json={"to": "k" * (ACCOUNT_ID_LENGTH + 1)}))
+    assert issubclass(TargetUnkept, TargetsUnread)  # answered as an unreadable target

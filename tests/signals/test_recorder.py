@@ -10,6 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from safe_accounts.clock import FrozenClock
+from safe_accounts.db.bulk_insert import bounded
+from safe_accounts.db.metadata import ACCOUNT_ID_LENGTH
 from safe_accounts.errors import StorageError
 from safe_accounts.policy.model import EventKind, Signals
 from safe_accounts.signals import Crossing, Event, Observation, SignalRecorder
@@ -120,6 +122,31 @@ async def test_one_writer_writes_everything_in_submission_order() -> None:
         recorder.submit(e)
     await recorder.flush()
     assert store.written == events and store.most_on_the_wire == 1
+
+
+async def test_ids_longer_than_our_tables_keep_are_counted_and_crossed_bounded() -> None:
+    # Only an id no request supplied gets here (a requester an app's answer names): counted
+    # under the form the decision log writes, so its alert is one SQL can store.
+    store = WriteLog()
+    crossings: list[Crossing] = []
+
+    async def keep(crossing: Crossing) -> None:
+        crossings.append(crossing)
+
+    recorder = SignalRecorder(store, BASELINE_LIKE, on_crossing=keep)
+    long_subject, long_other = "s" * 100_000, "o" * (ACCOUNT_ID_LENGTH + 1)
+    blocks = [
+        event(EventKind.BLOCKED, AT + i, subject=long_subject, other=other)
+        for i, other in enumerate([long_other, "child-2", "child-3"])
+    ]
+    for e in blocks:
+        recorder.submit(e)
+    await recorder.flush()
+    kept = bounded(long_subject, ACCOUNT_ID_LENGTH)
+    assert {e.subject for e in store.written} == {kept}
+    assert store.written[0].other == bounded(long_other, ACCOUNT_ID_LENGTH)
+    assert [e.other for e in store.written[1:]] == ["child-2", "child-3"]
+    assert [c.subject for c in crossings] == [kept]
 
 
 async def test_a_failed_batch_is_written_again_before_anything_after_it() -> None:

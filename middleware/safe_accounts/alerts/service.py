@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -24,6 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import SYSTEM_CLOCK, Clock
+from ..db.bulk_insert import bounded
+from ..db.metadata import ACCOUNT_ID_LENGTH
 from ..errors import StorageError, storage_errors
 from ..signals.crossing import Crossing
 from .model import Alert, AlertStatus, LiveAlertExists, UnknownAlert
@@ -64,6 +67,11 @@ class AlertService:
 
     async def raise_alert(self, crossing: Crossing) -> Alert | None:
         """Store the alert (and its restriction and deliveries); None if it already exists."""
+        if len(crossing.subject) > ACCOUNT_ID_LENGTH:
+            # Recorders bound what they count (`signals.recorder`), but a crossing left pending
+            # in the store from before may not be: whole, PostgreSQL refuses it for ever, and
+            # every crossing offered after it waits behind it.
+            crossing = replace(crossing, subject=bounded(crossing.subject, ACCOUNT_ID_LENGTH))
         now = self._clock.now()
         alert = Alert(
             id=uuid.uuid4().hex,

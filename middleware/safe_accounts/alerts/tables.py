@@ -18,7 +18,7 @@ from sqlalchemy import (
     text,
 )
 
-from ..db.metadata import metadata
+from ..db.metadata import ACCOUNT_ID_LENGTH, metadata
 
 # An alert not yet resolved (open or acknowledged), as SQL: the predicate of the partial
 # unique index below, and of migration 0006, which must stay in step with it.
@@ -28,7 +28,7 @@ alerts = Table(
     "safe_accounts_alerts",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("subject", String(255), nullable=False),
+    Column("subject", String(ACCOUNT_ID_LENGTH), nullable=False),
     Column("signal", String(128), nullable=False),
     # The fixed window the crossing fell in: see signals.crossing.window_key.
     Column("window_key", String(32), nullable=False),
@@ -57,13 +57,13 @@ restrictions = Table(
     "safe_accounts_restrictions",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("account_id", String(255), nullable=False),
+    Column("account_id", String(ACCOUNT_ID_LENGTH), nullable=False),
     Column("alert_id", String(32), ForeignKey("safe_accounts_alerts.id"), nullable=True),
     Column("reason", Text, nullable=False),
     Column("created_at", Float, nullable=False),
-    Column("created_by", String(255), nullable=False),
+    Column("created_by", String(ACCOUNT_ID_LENGTH), nullable=False),
     Column("lifted_at", Float, nullable=True),
-    Column("lifted_by", String(255), nullable=True),
+    Column("lifted_by", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("lift_note", Text, nullable=True),
     Index("ix_safe_accounts_restrictions_account_id_lifted_at", "account_id", "lifted_at"),
 )

@@ -2,13 +2,13 @@
 
 from sqlalchemy import Column, Date, Float, String, Table
 
-from ..db.metadata import metadata
+from ..db.metadata import ACCOUNT_ID_LENGTH, metadata
 
 age_bands = Table(
     "safe_accounts_age_bands",
     metadata,
     # Strings, so any app's id type (int, uuid, snowflake) fits.
-    Column("account_id", String(255), primary_key=True),
+    Column("account_id", String(ACCOUNT_ID_LENGTH), primary_key=True),
     Column("band", String(16), nullable=False),
     Column("assurance", String(16), nullable=False),
     Column("source", String(64), nullable=False),

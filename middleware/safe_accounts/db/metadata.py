@@ -6,6 +6,12 @@ from sqlalchemy import MetaData
 TABLE_PREFIX = "safe_accounts_"
 VERSION_TABLE = "safe_accounts_alembic_version"
 
+# How many characters every column of ours that holds an account id keeps (`String` of this
+# length in each table; the migrations created them so). An id longer than this cannot be
+# kept exactly: the request path refuses one the request supplies (`pipeline/keeping.py`),
+# and the writers bound one only an app's answer names (`db/bulk_insert.bounded`).
+ACCOUNT_ID_LENGTH = 255
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -15,7 +15,11 @@ import re
 from decimal import Decimal
 from typing import Any
 
-MAX_ID_LENGTH = 255
+from ..db.metadata import ACCOUNT_ID_LENGTH
+
+# No account id is longer than our tables keep: a longer one a request supplies is refused
+# (`keeps`), so no reading of one as a number is ever needed either.
+MAX_ID_LENGTH = ACCOUNT_ID_LENGTH
 
 # What a number may be written with: a sign, digits of any script (as `int()` and `float()`
 # read them), `_`, a point and an exponent. Anything else is not tried as a number: parsing
@@ -82,6 +86,14 @@ def is_plain_id(value: Any) -> bool:
     """A string no app could read as another account (no sign, digit or space to trim): its
     only spelling is itself. Most ids (`user-42`) are; the check is a few comparisons."""
     return type(value) is str and value != "" and value[0] in PLAIN_FIRST and not value[-1].isspace()
+
+
+def keeps(account: str | None) -> bool:
+    """Whether our tables can keep `account` exactly (anonymous: nothing to keep). An id a
+    request supplies that they cannot is refused before any store is read: cut, it would
+    be another account's key (a restriction, a count, a case), and whole, PostgreSQL
+    refuses to write it."""
+    return account is None or len(account) <= MAX_ID_LENGTH
 
 
 def canonical(account: str) -> str:

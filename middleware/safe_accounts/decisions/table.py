@@ -11,7 +11,7 @@ per request, however long the list: `affected` counts the accounts the rule appl
 
 from sqlalchemy import JSON, Column, Float, Index, Integer, String, Table
 
-from ..db.metadata import metadata
+from ..db.metadata import ACCOUNT_ID_LENGTH, metadata
 
 decision_log = Table(
     "safe_accounts_decisions",
@@ -24,9 +24,9 @@ decision_log = Table(
     Column("mode", String(16), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("status", Integer, nullable=True),
-    Column("actor_id", String(255), nullable=True),
+    Column("actor_id", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("actor_band", String(16), nullable=False),
-    Column("target_id", String(255), nullable=True),
+    Column("target_id", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("target_band", String(16), nullable=True),
     Column("route", String(255), nullable=False),
     # How many list items a filter removed (discovery); 1 otherwise.

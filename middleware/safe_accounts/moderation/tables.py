@@ -10,7 +10,7 @@ hold keeps everything.
 
 from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
-from ..db.metadata import metadata
+from ..db.metadata import ACCOUNT_ID_LENGTH, metadata
 
 reports = Table(
     "safe_accounts_reports",
@@ -18,9 +18,9 @@ reports = Table(
     Column("id", String(32), primary_key=True),
     Column("at", Float, nullable=False),
     # Erased (NULL) once the report is resolved and past retention.
-    Column("reporter_id", String(255), nullable=True),
+    Column("reporter_id", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("reporter_band", String(16), nullable=False),
-    Column("reported_id", String(255), nullable=True),
+    Column("reported_id", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("reported_band", String(16), nullable=False),
     Column("decision_id", String(64), nullable=True),
     Column("status", String(16), nullable=False),  # open, acknowledged, resolved
@@ -39,9 +39,9 @@ moderation_actions = Table(
     Column("item_id", String(32), nullable=False),
     # Copied from the item so response times survive the item's retention.
     Column("item_created_at", Float, nullable=False),
-    Column("account_id", String(255), nullable=True),  # the account the item is about
+    Column("account_id", String(ACCOUNT_ID_LENGTH), nullable=True),  # the account the item is about
     Column("action", String(32), nullable=False),
-    Column("by", String(255), nullable=False),
+    Column("by", String(ACCOUNT_ID_LENGTH), nullable=False),
     Column("at", Float, nullable=False),
     Column("note", Text, nullable=True),
     # What the action did beyond being recorded (e.g. the host's suspend hook failed).
@@ -84,20 +84,20 @@ cases = Table(
     "safe_accounts_cases",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("account_id", String(255), nullable=False),
+    Column("account_id", String(ACCOUNT_ID_LENGTH), nullable=False),
     # The account while the case is open, NULL once it is resolved: at most one open case
     # per account, by a plain unique constraint (NULLs never collide, on SQLite or PostgreSQL).
-    Column("open_account", String(255), nullable=True, unique=True),
+    Column("open_account", String(ACCOUNT_ID_LENGTH), nullable=True, unique=True),
     Column("status", String(16), nullable=False),  # open, resolved
     Column("opened_at", Float, nullable=False),
-    Column("claimed_by", String(255), nullable=True),
+    Column("claimed_by", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("claimed_at", Float, nullable=True),
     Column("resolved_at", Float, nullable=True),
-    Column("resolved_by", String(255), nullable=True),
+    Column("resolved_by", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("outcome", String(32), nullable=True),  # the resolving action
     # Legal hold: while set, `purge` keeps everything the case's evidence needs.
     Column("held_at", Float, nullable=True),
-    Column("held_by", String(255), nullable=True),
+    Column("held_by", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("hold_note", Text, nullable=True),
     Index("ix_safe_accounts_cases_status_opened_at", "status", "opened_at"),
     Index("ix_safe_accounts_cases_account_id", "account_id"),
@@ -124,7 +124,7 @@ case_events = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("case_id", String(32), ForeignKey("safe_accounts_cases.id"), nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("by", String(255), nullable=False),
+    Column("by", String(ACCOUNT_ID_LENGTH), nullable=False),
     Column("at", Float, nullable=False),
     Column("note", Text, nullable=True),  # a hold's reason; an export's digest
     Index("ix_safe_accounts_case_events_case_id_at", "case_id", "at"),
@@ -144,9 +144,9 @@ held_decisions = Table(
     Column("mode", String(16), nullable=False),
     Column("outcome", String(16), nullable=False),
     Column("status", Integer, nullable=True),
-    Column("actor_id", String(255), nullable=True),
+    Column("actor_id", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("actor_band", String(16), nullable=False),
-    Column("target_id", String(255), nullable=True),
+    Column("target_id", String(ACCOUNT_ID_LENGTH), nullable=True),
     Column("target_band", String(16), nullable=True),
     Column("route", String(255), nullable=False),
     Column("affected", Integer, nullable=False),

@@ -23,6 +23,7 @@ from .._types import ASGIApp, Receive, Scope, Send
 from ..decide.budget import within
 from ..decide.failing import refuses as refuses_on_failure
 from ..decide.fixed import decide_fixed
+from ..decide.ids import keeps
 from ..decide.refusal import UNAVAILABLE, Refusal
 from ..decide.request import decide, undecided
 from ..decide.rules import PairVerdict, Party
@@ -40,7 +41,7 @@ from .jsondoc import walk
 from .lists import filter_lists
 from .readings import read_every_way
 from .request_view import BodyNotParsed, RequestView, parse_json
-from .targets import TargetsUnread, TooManyCombinations
+from .targets import TargetsUnread, TargetUnkept, TooManyCombinations
 
 logger = logging.getLogger("safe_accounts.enforcement")
 
@@ -48,6 +49,8 @@ LOOKUP_FAILED = "safety check for route %s failed (%s): %s"
 REWRITE_MISSED = "route %s: response could not be read (%s)"
 TARGETS_MISSING = "route %s: no target account found in the request"
 TARGETS_UNREAD = "route %s: refused, no target account could be read from the request"
+TARGET_UNKEPT = "route %s: refused, a target account's id is too long to keep"
+ACTOR_UNKEPT = "route %s: refused, the acting account's id is too long to keep"
 
 _READS = frozenset({"GET", "HEAD"})
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
@@ -96,6 +99,10 @@ class Enforcement:
 
     async def run(self) -> None:
         route = self.route
+        if not keeps(self.view.actor):  # before any store is read: see `decide.ids.keeps`
+            logger.info(ACTOR_UNKEPT, route.name)
+            await self._refuse(problem.ACTOR_UNREADABLE)
+            return
         if route.fixed is not None:  # an endpoint that only ever refuses: nothing to read
             await self._fixed()
             return
@@ -114,6 +121,10 @@ class Enforcement:
             decision = await decide(self.rt.facts, route.rules, self.view.actor, targets)
         except TooManyCombinations:
             await self._refuse(problem.TOO_MANY_ACCOUNTS)
+            return
+        except TargetUnkept:
+            logger.info(TARGET_UNKEPT, route.name)
+            await self._refuse(problem.TARGET_UNREADABLE)
             return
         except TargetsUnread:
             # Whatever the app reads as the target, we could not: refused, never let through.

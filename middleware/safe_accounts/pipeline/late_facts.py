@@ -19,6 +19,7 @@ from ..policy.model import EventKind
 from ..runtime import Runtime
 from ..runtime.pending_facts import PendingEvent
 from ..signals.events import Event
+from .targets import TargetsUnread
 
 
 def pair_event(
@@ -73,7 +74,11 @@ def answer_events(
     responder_id = responder.id
 
     async def resolve() -> Sequence[Event]:
-        ids = [a for a in dict.fromkeys(await requesters()) if a != responder_id]
+        try:
+            named = await requesters()
+        except TargetsUnread:  # read again, they name an id we cannot keep: no one to count
+            return []
+        ids = [a for a in dict.fromkeys(named) if a != responder_id]
         if not ids:
             return []
         band = (await rt.bands.get_many([responder_id]))[responder_id].band

@@ -53,6 +53,13 @@ TARGET_UNREADABLE = Refusal(
     "unreadable-target", "Target account could not be checked", 400,
     "The account this request is for could not be read from it, so it could not be checked.",
 )
+# An actor whose id is longer than our tables keep (`decide.ids.keeps`): their requests could
+# be neither recorded nor counted, so none is let through. A target of that kind is an
+# unreadable target (`targets.TargetUnkept`).
+ACTOR_UNREADABLE = Refusal(
+    "unreadable-actor", "Acting account could not be checked", 400,
+    "The account making this request has an id too long to be checked.",
+)
 UNREADABLE_RESPONSE = Refusal(
     "unreadable-response", "Response could not be checked", 502,
     "The answer could not be checked for accounts this viewer may not see.",

@@ -7,6 +7,7 @@ A body may have several readings (`readings.py`): JSON sources read every JSON r
 sources every form field, and a field the app may take from either (`to`, `participants[*]`)
 is read from both. A route whose action protects its target (`Targets.required`) refuses a
 request in which no target can be read, or a target is written in a shape we cannot read.
+Every route refuses a target whose id is longer than our tables keep (`TargetUnkept`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .._callables import import_callable
-from ..decide.ids import is_plain_id
+from ..decide.ids import is_plain_id, keeps
 from ..errors import ConfigurationError
 from ..policy import model
 from ..policy.jsonpath import WILDCARD, compile_path
@@ -44,6 +45,12 @@ class TooManyCombinations(Exception):
 
 class TargetsUnread(Exception):
     """A route whose targets are required found none it could read (answered with 400)."""
+
+
+class TargetUnkept(TargetsUnread):
+    """A target whose id is longer than our tables keep (`decide.ids.keeps`), on any route
+    and in any mode, like a body we cannot read: whatever we recorded of it would not be
+    the account the app acts on, so it is as unreadable as a target in a shape no id reads."""
 
 
 class Extractor:
@@ -264,7 +271,7 @@ class Targets:
             raw.extend(await source.avalues(view) if source.needs_io else source.values(view))
         if self.required and unread(raw):
             raise TargetsUnread()
-        return [t for t in account_ids(v for v in raw if v is not NOBODY) if t != view.actor]
+        return kept([t for t in account_ids(v for v in raw if v is not NOBODY) if t != view.actor])
 
     def extract_now(self, view: RequestView) -> list[str]:
         """`extract` for routes whose sources need no I/O (check `needs_io` first)."""
@@ -276,12 +283,19 @@ class Targets:
             for source in sources:
                 raw.extend(source.values(view))
         actor = view.actor
-        if len(raw) == 1 and is_plain_id(raw[0]):  # one plain id (`user-42`): its only spelling
-            return [] if raw[0] == actor else raw
+        if len(raw) == 1 and is_plain_id(raw[0]) and keeps(raw[0]):
+            return [] if raw[0] == actor else raw  # one plain id (`user-42`): its only spelling
         # One number (`{"to": 42}`) is read: no need to look at it again.
         if self.required and (len(raw) != 1 or type(raw[0]) is not int) and unread(raw):
             raise TargetsUnread()
-        return [t for t in account_ids(raw) if t != actor]
+        return kept([t for t in account_ids(raw) if t != actor])
+
+
+def kept(accounts: list[str]) -> list[str]:
+    """`accounts`, when our tables can keep every one of them; else TargetUnkept."""
+    if not all(map(keeps, accounts)):
+        raise TargetUnkept()
+    return accounts
 
 
 def unread(values: Sequence[Any]) -> bool:

@@ -34,6 +34,7 @@ from ..decide.actions import ACTIONS
 from ..decide.budget import within
 from ..decide.failing import refuses as refuses_on_failure
 from ..decide.fixed import decide_fixed
+from ..decide.ids import keeps
 from ..decide.refusal import UNAVAILABLE, Refusal
 from ..decide.request import decide
 from ..decide.rules import RuleSet
@@ -158,6 +159,8 @@ class SocketGuard:
     async def _handshake(self) -> tuple[Refusal | None, list[str]]:
         """The refusal (if any) and the peers the path/query/lookup named."""
         route, view = self.route, self.view
+        if not keeps(view.actor):  # before any store is read, as over HTTP
+            return problem.ACTOR_UNREADABLE, []
         if route.fixed is not None:  # an endpoint that only ever refuses (`decide/fixed.py`)
             decision = await decide_fixed(self.rt.facts, route.fixed, view.actor)
             _, refusal = await records.judged(
@@ -272,6 +275,8 @@ class FrameFilter:
                     if actions:
                         named = [i for path in frames.recipients for i in ids_at(part, path)]
                         targets = account_ids([*self.peers, *(t for t in named if t != actor)])
+                        if not all(map(keeps, targets)):
+                            return problem.TARGET_UNREADABLE, close
                         checks.extend((action, frames.rules[action], targets) for action in actions)
         if not checks and self.peers:
             checks.append((self.guard.route.action, self.guard.route.rules, self.peers))

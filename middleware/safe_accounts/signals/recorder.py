@@ -28,9 +28,12 @@ import math
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from ..clock import SYSTEM_CLOCK, Clock
+from ..db.bulk_insert import bounded
+from ..db.metadata import ACCOUNT_ID_LENGTH
 from ..errors import StorageError
 from ..policy.model import Signals
 from .crossing import Crossing
@@ -132,6 +135,8 @@ class SignalRecorder:
                 self._overflowing = True
                 logger.error(SPOOL_OVERFLOW)
             return
+        if len(event.subject) > ACCOUNT_ID_LENGTH or len(event.other) > ACCOUNT_ID_LENGTH:
+            event = _bounded(event)
         # Split over the lanes by the writer, not here: reading the subject costs the
         # request path a cache miss.
         self._queue.append(event)
@@ -368,6 +373,17 @@ class SignalRecorder:
             # Left pending, a crossing is offered once more by a recovery pass and refused
             # by SQL as a duplicate: retrying here would only delay the next batch.
             logger.warning(ACKNOWLEDGE_FAILED, len(handed), exc)
+
+
+def _bounded(event: Event) -> Event:
+    """`event` with ids our tables can keep. Only an id no request supplied gets here (the
+    request path refuses those): a requester only the app's answer names. Counted, alerted
+    and restricted under its bounded form, as the decision log writes it, it keeps the store's
+    keys short and its alert one PostgreSQL stores, instead of one retried for ever with every
+    later alert behind it."""
+    return replace(
+        event, subject=bounded(event.subject, ACCOUNT_ID_LENGTH), other=bounded(event.other, ACCOUNT_ID_LENGTH)
+    )
 
 
 def _identity(crossing: Crossing) -> tuple[str, str, str, str]:
