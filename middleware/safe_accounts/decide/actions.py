@@ -34,7 +34,8 @@ class ActionSpec:
     # `against_target`, about the target (blocked or reported, often by the child).
     succeeded_counts_as: EventKind | None = None
     against_target: bool = False
-    # The event carries the pair's mutual connections when the target is a minor.
+    # The event carries the pair's mutual connections when the target is a minor (any
+    # event carries them when a signal counts it by them: `records.mutual_wanted`).
     with_mutual: bool = False
     # Each account reported becomes a child-endangerment report for the moderators.
     files_reports: bool = False

@@ -374,7 +374,10 @@ class Enforcement:
         # spelling the cache may hold).
         await self.rt.relationships.forget_everywhere([p.target.id for p in pairs if p.target.id is not None])
         if not pairs and self.reread is not None:  # whom it answers is still to be read
-            late_facts.answer_events(self.rt, kind, responder=responder, at=self.now, requesters=self.reread)
+            late_facts.answer_events(
+                self.rt, kind, responder=responder, at=self.now, requesters=self.reread,
+                mutual_wanted=records.mutual_wanted(self.rt, kind),
+            )
             return
         await records.record_answer(
             self.rt, kind=kind, at=self.now, responder=responder, requesters=pairs, read=not self.unread

@@ -3,7 +3,8 @@
 What `records.py` hands to the runtime's `PendingFacts` instead of submitting an event with
 facts it does not have: what is known (the accounts, the action, the time, the decision),
 which facts are missing, and how to read them, off the request path. Each signal reads the
-other account's band (`where: other_band`), and a contact request to a minor the pair's
+other account's band (`where: other_band`) and, on the events that carry them (a contact
+request to a minor; any event a signal counts by them: `records.mutual_wanted`), the pair's
 mutual connections (`where: mutual_connections`): those are what `resolve` reads, the way
 the request path would have (the band store, the relationship lookup), with the same rules
 about which accounts count (`records.counts_as_account`).
@@ -33,16 +34,30 @@ def pair_event(
     other_read: bool,
     account: str | None = None,
     mutual_of: tuple[str, str] | None = None,
+    mutual_wanted: Callable[[AgeBand], bool] | None = None,
+    ties: int | None = None,
+    subject_band: AgeBand | None = None,
+    vouched: bool = False,
+    adult_connections: int | None = None,
 ) -> None:
     """Queue the event about `subject` reaching `other` with its missing facts: `other`'s
     band unless `other_read`; whether `account` (the target) is an account at all (None: it
-    need not be); the mutual connections of `mutual_of` when `other` turns out a minor."""
+    need not be); the mutual connections of `mutual_of` when `mutual_wanted` says the event
+    carries them for `other`'s band. The facts the request path did read (`ties`,
+    `subject_band`, `vouched`, `adult_connections`) go into the event as they are."""
     assert other.id is not None
     other_id = other.id
+    mutual_missing = mutual_of is not None and mutual_wanted is not None
     missing = tuple(
-        fact for fact, is_missing in (("bands", not other_read or account is not None), ("mutual", mutual_of))
+        fact for fact, is_missing in (("bands", not other_read or account is not None), ("mutual", mutual_missing))
         if is_missing
     )
+
+    def event(band: AgeBand, mutual: int | None) -> Event:
+        return Event(
+            kind, subject, other_id, band, mutual, at, decision_id, ties=ties, subject_band=subject_band,
+            vouched=vouched, adult_connections=adult_connections,
+        )
 
     async def resolve() -> Sequence[Event]:
         wanted = [a for a in (None if other_read else other_id, account) if a is not None]
@@ -51,11 +66,11 @@ def pair_event(
             return []  # no account: not counted, as on the request path
         band = other.band if other_read else found[other_id].band
         mutual = None
-        if mutual_of is not None and _minor(rt, band):
+        if mutual_of is not None and mutual_wanted is not None and mutual_wanted(band):
             mutual = await rt.relationships.mutual(*mutual_of)
-        return [Event(kind, subject, other_id, band, mutual, at, decision_id)]
+        return [event(band, mutual)]
 
-    known = (Event(kind, subject, other_id, other.band, None, at, decision_id),)
+    known = (event(other.band, None),)
     _add(rt, PendingEvent(kind.value, at, missing, resolve, known))
 
 
@@ -66,10 +81,12 @@ def answer_events(
     responder: Party,
     at: float,
     requesters: Callable[[], Awaitable[Sequence[str]]],
+    mutual_wanted: Callable[[AgeBand], bool] | None = None,
 ) -> None:
     """Queue the events of an answer to contact requests whose requesters could not be read
     (the lookup that names them failed): `requesters` reads them again, then the responder's
-    band is read, and every worker forgets each pair, as after any answer."""
+    band is read (and each pair's mutual connections, when `mutual_wanted` says the events
+    carry them for that band), and every worker forgets each pair, as after any answer."""
     assert responder.id is not None
     responder_id = responder.id
 
@@ -83,10 +100,15 @@ def answer_events(
             return []
         band = (await rt.bands.get_many([responder_id]))[responder_id].band
         await rt.relationships.forget_everywhere(ids)
-        return [Event(kind, a, responder_id, band, None, at, None) for a in ids]
+        carries = mutual_wanted is not None and mutual_wanted(band)
+        return [
+            Event(kind, a, responder_id, band, await rt.relationships.mutual(a, responder_id) if carries else None, at)
+            for a in ids
+        ]
 
     # Nothing is known to record until the requesters are read.
-    _add(rt, PendingEvent(kind.value, at, ("requesters", "bands"), resolve))
+    missing = ("requesters", "bands", "mutual") if mutual_wanted is not None else ("requesters", "bands")
+    _add(rt, PendingEvent(kind.value, at, missing, resolve))
 
 
 def _add(rt: Runtime, item: PendingEvent) -> None:
@@ -95,8 +117,3 @@ def _add(rt: Runtime, item: PendingEvent) -> None:
     elif rt.signals is not None:  # no resolver attached: the events as far as known
         for event in item.known:
             rt.signals.submit(event)
-
-
-def _minor(rt: Runtime, band: AgeBand) -> bool:
-    """A minor as the policy counts them (`unknown` too, by the protective default)."""
-    return band.is_minor or (band is AgeBand.UNKNOWN and rt.policy.unknown_is_minor)

@@ -5,12 +5,14 @@ of a socket), so a refusal counts the same towards the audit trail and the groom
 alerts whichever way the attempt arrived. What each action records is the action table's
 (`decide/actions.py`). The writers only queue (a list append, a submit): nothing here waits
 for SQL or Redis, except a refusal's decision-log rows (written before the refusal is
-answered: `judged`) and the one lookup a contact request to a minor may need.
+answered: `judged`) and, once the app has answered, the lookups an event's signals read:
+the pair's mutual connections (a contact request to a minor; any event a signal counts
+by them: `mutual_wanted`) and the network context.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..bands.age import AgeBand
 from ..decide.actions import ActionSpec
@@ -247,7 +249,7 @@ async def record_success(
 
     Not `read`: a lookup failed and the request went on without its facts (every band
     `unknown`); the events go to the writer to read them (`late_facts.py`), and so does one
-    whose mutual connections could not be had here."""
+    whose mutual connections could not be had here (`mutual_wanted`)."""
     if actor.id is None or not (spec.succeeded_counts_as or spec.files_reports):
         return
     accounts = per_account(rt, pairs)
@@ -256,45 +258,33 @@ async def record_success(
     kind = spec.succeeded_counts_as
     if kind is None or rt.signals is None:
         return
+    carries = mutual_wanted(rt, kind, with_mutual=spec.with_mutual)
     for pair in accounts:
         target = pair.target
         if target.id is None or not counts_as_account(rt, target):
             continue
         # Whether the target is an account at all is read with the bands, if it could not be told.
         unsure = None if read or is_account(rt, target) is not None else target.id
-        if spec.against_target:
-            # Blocks and reports count against the account blocked or reported: the target
-            # is the subject, the actor (often the child) is the other.
-            if read:
-                submit(rt, kind, target.id, actor, None, at, decision_id)
-            else:
-                late_facts.pair_event(
-                    rt, kind, subject=target.id, other=actor, at=at, decision_id=decision_id,
-                    other_read=False, account=unsure,
-                )
-            continue
+        # Blocks and reports count against the account blocked or reported: the target is
+        # the subject, the actor (often the child) is the other.
+        subject, other = (target.id, actor) if spec.against_target else (actor.id, target)
         mutual = pair.lookups.mutual
-        pair_ids = (actor.id, target.id) if mutual is None and spec.with_mutual else None
+        pair_ids = (actor.id, target.id) if mutual is None and carries is not None else None
         if not read:
             late_facts.pair_event(
-                rt, kind, subject=actor.id, other=target, at=at, decision_id=decision_id,
-                other_read=False, account=unsure, mutual_of=pair_ids,
+                rt, kind, subject=subject, other=other, at=at, decision_id=decision_id,
+                other_read=False, account=unsure, mutual_of=pair_ids, mutual_wanted=carries,
             )
             continue
-        if pair_ids is not None and is_minor(rt, target):
-            mutual = await _mutual_quietly(rt, actor.id, target.id)
-            if mutual is None:
-                late_facts.pair_event(
-                    rt, kind, subject=actor.id, other=target, at=at, decision_id=decision_id,
-                    other_read=True, mutual_of=pair_ids,
-                )
-                continue
+        if spec.against_target:
+            await _record_pair(rt, kind, subject, other, mutual, pair_ids, carries, at, decision_id)
+            continue
         ties = await _ties_quietly(rt, kind, actor.id, target, at)
         vouched = await _vouched_quietly(rt, kind, actor.id, target)
         adults = await _adult_connections_quietly(rt, kind, actor.id, actor.band, target, at)
-        submit(
-            rt, kind, actor.id, target, mutual, at, decision_id, ties=ties, subject_band=actor.band,
-            vouched=vouched, adult_connections=adults,
+        await _record_pair(
+            rt, kind, subject, other, mutual, pair_ids, carries, at, decision_id, ties=ties,
+            subject_band=actor.band, vouched=vouched, adult_connections=adults,
         )
 
 
@@ -302,23 +292,82 @@ async def record_answer(
     rt: Runtime, *, kind: EventKind, at: float, responder: Party, requesters: Sequence[PairVerdict],
     read: bool = True,
 ) -> None:
-    """A contact request answered (accepted or rejected): an event about each requester.
+    """A contact request answered (accepted or rejected): an event about each requester,
+    with the pair's mutual connections when a signal counts the answer by them.
     Not `read`: the responder's band could not be read, and the writer reads it."""
+    carries = mutual_wanted(rt, kind)
     for pair in per_account(rt, requesters):
-        if pair.target.id is None:
+        requester = pair.target.id
+        if requester is None or responder.id is None:
             continue
+        pair_ids = (requester, responder.id) if carries is not None else None
         if read:
-            ties = await _ties_quietly(rt, kind, pair.target.id, responder, at)
-            vouched = await _vouched_quietly(rt, kind, pair.target.id, responder)
-            adults = await _adult_connections_quietly(rt, kind, pair.target.id, None, responder, at)
-            submit(
-                rt, kind, pair.target.id, responder, None, at, None, ties=ties, vouched=vouched,
+            ties = await _ties_quietly(rt, kind, requester, responder, at)
+            vouched = await _vouched_quietly(rt, kind, requester, responder)
+            adults = await _adult_connections_quietly(rt, kind, requester, None, responder, at)
+            await _record_pair(
+                rt, kind, requester, responder, None, pair_ids, carries, at, None, ties=ties, vouched=vouched,
                 adult_connections=adults,
             )
-        elif responder.id is not None:
+        else:
             late_facts.pair_event(
-                rt, kind, subject=pair.target.id, other=responder, at=at, decision_id=None, other_read=False
+                rt, kind, subject=requester, other=responder, at=at, decision_id=None, other_read=False,
+                mutual_of=pair_ids, mutual_wanted=carries,
             )
+
+
+def mutual_wanted(rt: Runtime, kind: EventKind, *, with_mutual: bool = False) -> Callable[[AgeBand], bool] | None:
+    """Whether an event of `kind` carries the pair's mutual connections, by the other
+    account's band; None when no event of `kind` does. A contact request to a minor always
+    does (`ActionSpec.with_mutual`: what the baseline's signals and rules count by), and
+    any event an enabled signal could count by them (`relations/mutual_wanted.py`)."""
+    asked = rt.mutual_wanted
+    if asked is not None and kind not in asked.kinds:
+        asked = None
+    if not with_mutual and asked is None:
+        return None
+
+    def carries(band: AgeBand) -> bool:
+        return (with_mutual and minor_band(rt, band)) or (asked is not None and asked.wanted_for(kind, band))
+
+    return carries
+
+
+async def _record_pair(
+    rt: Runtime,
+    kind: EventKind,
+    subject: str,
+    other: Party,
+    mutual: int | None,
+    pair_ids: tuple[str, str] | None,
+    carries: Callable[[AgeBand], bool] | None,
+    at: float,
+    decision_id: str | None,
+    *,
+    ties: int | None = None,
+    subject_band: AgeBand | None = None,
+    vouched: bool = False,
+    adult_connections: int | None = None,
+) -> None:
+    """Submit the event about `subject` reaching `other`, whose band is read, with the pair's
+    mutual connections when it carries them (`carries`) and the request did not read them.
+    When they cannot be had here (the app has already answered, and the lookup failed or
+    ran out of the time budget), the event waits for the writer to read them
+    (`late_facts.py`), with the facts read here: counted without them, it would match no
+    signal that asks for them."""
+    if pair_ids is not None and carries is not None and carries(other.band):
+        mutual = await _mutual_quietly(rt, *pair_ids)
+        if mutual is None:
+            late_facts.pair_event(
+                rt, kind, subject=subject, other=other, at=at, decision_id=decision_id, other_read=True,
+                mutual_of=pair_ids, mutual_wanted=carries, ties=ties, subject_band=subject_band, vouched=vouched,
+                adult_connections=adult_connections,
+            )
+            return
+    submit(
+        rt, kind, subject, other, mutual, at, decision_id, ties=ties, subject_band=subject_band, vouched=vouched,
+        adult_connections=adult_connections,
+    )
 
 
 def _file_reports(
@@ -340,8 +389,9 @@ def _file_reports(
 
 
 async def _mutual_quietly(rt: Runtime, actor: str, target: str) -> int | None:
-    """The pair's mutual connections for the event, or None when they cannot be had here:
-    the app has already answered, so the event waits for the writer to read them."""
+    """The pair's mutual connections for the event, or None when they cannot be had here
+    within the time budget: the app has already answered, so the event waits for the
+    writer to read them (`_record_pair`)."""
     try:
         async with within(rt.facts.time_budget):
             return await rt.relationships.mutual(actor, target)
@@ -396,7 +446,12 @@ async def _adult_connections_quietly(
 
 def is_minor(rt: Runtime, person: Party) -> bool:
     """A minor as the policy counts them (`unknown` too, by the protective default)."""
-    return person.band.is_minor or (person.band is AgeBand.UNKNOWN and rt.policy.unknown_is_minor)
+    return minor_band(rt, person.band)
+
+
+def minor_band(rt: Runtime, band: AgeBand) -> bool:
+    """Whether the policy counts `band` as a minor's (`unknown` too, by the protective default)."""
+    return band.is_minor or (band is AgeBand.UNKNOWN and rt.policy.unknown_is_minor)
 
 
 def submit(

@@ -19,6 +19,7 @@ from ..moderation.due import DueTimes
 from ..moderation.filer import CaseFiler
 from ..moderation.reports import ReportLog
 from ..relations.adult_connections import AdultConnections
+from ..relations.mutual_wanted import MutualWanted
 from ..relations.ties import CommunityTies
 from ..relations.vouched import Vouched
 from .pending_facts import PendingFacts, pending_attempt_timeout
@@ -87,6 +88,7 @@ def attach_grooming_alerts(
         runtime.adult_connections = AdultConnections.wanted(
             runtime.policy.policy, runtime.engine, unknown_is_minor=runtime.policy.unknown_is_minor
         )
+        runtime.mutual_wanted = MutualWanted.of(runtime.policy.policy, unknown_is_minor=runtime.policy.unknown_is_minor)
         # Acknowledged events still missing facts: read and submitted before the signals
         # are drained, and closed before them (closers run in reverse), so that what they
         # submit at shutdown is still written.

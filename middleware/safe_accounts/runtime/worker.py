@@ -29,6 +29,7 @@ from ..errors import storage_errors
 from ..identity.wiring import ActorTally
 from ..relations import RelationshipDirectory
 from ..relations.adult_connections import AdultConnections
+from ..relations.mutual_wanted import MutualWanted
 from ..relations.ties import CommunityTies
 from ..relations.vouched import Vouched
 from .pending_facts import PendingFacts
@@ -72,6 +73,9 @@ class Runtime:
     # How much of an account's circle is adult, when a signal filters by it
     # (`where: {subject_adult_connections: ...}`).
     adult_connections: AdultConnections | None = None
+    # The events besides contact requests to minors that carry the pair's mutual
+    # connections, when a signal filters them by the count (`where: {mutual_connections: ...}`).
+    mutual_wanted: MutualWanted | None = None
     # What `drain` writes after the decision log, in order (signals before the deliveries
     # of the alerts they raise).
     drainers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
