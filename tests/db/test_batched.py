@@ -4,7 +4,9 @@ one INSERT per batch; and the few rows that must be written before their caller 
 from __future__ import annotations
 
 import asyncio
+import gc
 
+import orjson
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,7 +32,9 @@ async def returns(log: DecisionLog, engine: AsyncEngine) -> None:
     log._engine, log.inserts = engine, BulkInsert(writer_engine(engine), decision_log)  # noqa: SLF001
 
 
-async def test_rows_queued_while_the_database_is_down_are_written_when_it_returns(engine: AsyncEngine, database_url: str) -> None:
+async def test_rows_queued_while_the_database_is_down_are_written_when_it_returns(
+    engine: AsyncEngine, database_url: str
+) -> None:
     log = DecisionLog(make_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none"))
     for n in range(3):
         log.record(row(n))
@@ -142,6 +146,23 @@ async def test_a_lists_row_keeps_every_account_it_names(engine: AsyncEngine) -> 
     async with engine.connect() as conn:
         found = (await conn.execute(select(decision_log.c.affected, decision_log.c.targets))).one()
     assert tuple(found) == (2, [["7", "13_15"], ["8", "under_13"]])
+    await log.close()
+
+
+async def test_a_lists_row_waits_for_the_writer_as_json_text_no_collector_tracks(engine: AsyncEngine) -> None:
+    # Held as a list per account until the next batch, a page's row outlived young garbage
+    # collections and brought on full ones; as the bytes of its JSON it is nothing the
+    # collector sees.
+    log = DecisionLog(engine)
+    accounts = [["7", "13_15"], ["8", "under_13"], ["zoë", "16_17"]]
+    log.record(row(1)._replace(affected=3, targets=accounts))
+    [queued] = log._queue  # noqa: SLF001 - what waits for the writer
+    assert type(queued["targets"]) is bytes and not gc.is_tracked(queued["targets"])
+    assert orjson.loads(queued["targets"]) == accounts
+    assert await log.flush() == 1
+    async with engine.connect() as conn:
+        found = (await conn.execute(select(decision_log.c.targets))).scalar_one()
+    assert found == accounts  # written as JSON once, not as a JSON string of it
     await log.close()
 
 

@@ -16,6 +16,13 @@ bounded (`bounded`): cut, with a digest of the whole value at its end, so that d
 values stay distinct and the same value always reads the same. PostgreSQL refuses an
 over-long value, and a row that can never be written would hold every row behind it in the
 queue; SQLite would keep it whole, and the two databases would then disagree.
+
+A JSON column's value may come already written, as the `bytes` of its JSON text (no JSON
+serialiser takes `bytes`, so there is no other reading of them): it is sent as that text. A
+row waiting in a writer's queue keeps its JSON this way rather than as the lists it was made
+from: `bytes` are nothing the garbage collector tracks, while lists held until the next
+batch outlive young collections, are promoted, and bring on full collections of the whole
+process (docs/benchmarks.md, "Garbage the writers' queues kept").
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import String, Table
+from sqlalchemy import JSON, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -92,14 +99,14 @@ class BulkInsert:
         if compiled.positiontup is None:
             raise ValueError(f"{dialect.name}: the batch INSERT needs a positional paramstyle")
         self._sql = compiled.string
-        self._columns: list[tuple[str, Any, Callable[[Any], Any] | None, int | None]] = []
+        self._columns: list[tuple[str, Any, Callable[[Any], Any] | None, int | None, bool]] = []
         for name in compiled.positiontup:
             column = table.c[name]
             scalar = column.default is not None and column.default.is_scalar
             default = getattr(column.default, "arg", None) if scalar else None
             length = column.type.length if isinstance(column.type, String) else None
             process = column.type.dialect_impl(dialect).bind_processor(dialect)
-            self._columns.append((name, default, process, length))
+            self._columns.append((name, default, process, length, isinstance(column.type, JSON)))
         self._commits = dialect.name == "sqlite"  # asyncpg's executemany commits by itself
         self.errors = driver_errors(dialect)
         self.refusals = data_errors(dialect)
@@ -109,11 +116,14 @@ class BulkInsert:
     def parameters(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """`row` as the statement's positional parameters, each processed as SQLAlchemy would."""
         out = []
-        for name, default, process, length in self._columns:
+        for name, default, process, length, json in self._columns:
             value = row.get(name, default)
             if length is not None and isinstance(value, str) and len(value) > length:
                 value = bounded(value, length)
-            out.append(value if process is None or value is None else process(value))
+            if json and type(value) is bytes:  # JSON text already written (module docstring)
+                out.append(value.decode())
+            else:
+                out.append(value if process is None or value is None else process(value))
         return tuple(out)
 
     async def write(self, rows: Sequence[dict[str, Any]]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..db.batched import BatchedTable
@@ -44,13 +45,23 @@ class DecisionLog(BatchedTable):
         super().__init__(engine, decision_log, name="decision-log", batch=batch, interval=interval, limit=limit)
 
     def record(self, row: DecisionRow) -> None:
-        self.add(row._asdict())
+        self.add(_queued(row))
 
     async def record_before_answer(self, rows: Sequence[DecisionRow], *, within: float) -> bool:
         """Write `rows` now, waiting at most `within` seconds: True once they are committed.
         False: they are queued for the background writer instead, and counted."""
-        return await self.write_now([row._asdict() for row in rows], within=within)
+        return await self.write_now([_queued(row) for row in rows], within=within)
 
     def health(self) -> dict[str, object]:
         # Refusal rows answered before they could be written (`db.batched.write_now`).
         return {**super().health(), "answered_unwritten": self.answered_unwritten}
+
+
+def _queued(row: DecisionRow) -> dict[str, object]:
+    """`row` as the writer queues it: a list's accounts as the bytes of their JSON, one
+    object the garbage collector does not track where a page's row held a list per account
+    until the next batch (`db/bulk_insert.py`)."""
+    queued = row._asdict()
+    if row.targets is not None:
+        queued["targets"] = orjson.dumps(row.targets)
+    return queued
