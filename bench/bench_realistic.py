@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import re
+import statistics
 import subprocess
 import tempfile
 import textwrap
@@ -40,7 +42,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import orjson
@@ -492,13 +494,44 @@ class OwnTime:
         self.seconds += time.perf_counter() - start - sending
 
 
+class Collections:
+    """The garbage collector's time, summed while installed (a `gc.callbacks` entry)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def __enter__(self) -> Collections:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+class Timed(NamedTuple):
+    """One round: `per_request`'s figures, and per request, in µs, the time on the request
+    path outside the app's own and the garbage collector's time."""
+
+    round: Round
+    path: float
+    collecting: float
+
+
 async def timed_round(
-    app: Any, own: OwnTime, sc: dict[str, Any], body: bytes, requests: int, after: Any = None
-) -> tuple[Round, float]:
-    """`per_request`'s round, and the time per request, in µs, on the request path outside
-    the app's own: the end of round's `after` (writing what the round queued, which a
-    server does between requests) is charged to the round, not to the path."""
-    before, drained = own.seconds, 0.0
+    app: Any, own: OwnTime, collections: Collections, sc: dict[str, Any], body: bytes, requests: int,
+    after: Any = None,
+) -> Timed:
+    """`per_request`'s round, timed as `Timed` says: the end of round's `after` (writing what
+    the round queued, which a server does between requests) is charged to the round, not to
+    the path."""
+    before, drained, collected = own.seconds, 0.0, collections.seconds
 
     async def timed_after() -> None:
         nonlocal drained
@@ -507,7 +540,11 @@ async def timed_round(
         drained = time.perf_counter() - start
 
     measured = await per_request(app, sc, body, requests, after=None if after is None else timed_after)
-    return measured, measured.wall - (own.seconds - before + drained) / requests * 1e6
+    return Timed(
+        measured,
+        measured.wall - (own.seconds - before + drained) / requests * 1e6,
+        (collections.seconds - collected) / requests * 1e6,
+    )
 
 
 async def measure_in_process(kind: str, config: Config, tmp: Path) -> list[Row]:
@@ -533,28 +570,34 @@ async def measure_in_process(kind: str, config: Config, tmp: Path) -> list[Row]:
                     await one(bare, sc, body)
                     await one(wrapped, sc, body)
                 await wrapped.drain()
-                bare_rounds: list[tuple[Round, float]] = []
-                wrapped_rounds: list[tuple[Round, float]] = []
-                for index in range(config.rounds):
-                    # Which side goes first alternates too: neither always follows the other.
-                    if index % 2:
-                        wrapped_rounds.append(
-                            await timed_round(wrapped, inner, sc, body, config.per_round, after=wrapped.drain)
-                        )
-                    bare_rounds.append(await timed_round(bare, bare, sc, body, config.per_round))
-                    if not index % 2:
-                        wrapped_rounds.append(
-                            await timed_round(wrapped, inner, sc, body, config.per_round, after=wrapped.drain)
-                        )
-                b = median(r.wall for r, _ in bare_rounds)
-                w = median(r.wall for r, _ in wrapped_rounds)
+                bare_rounds: list[Timed] = []
+                wrapped_rounds: list[Timed] = []
+                with Collections() as collections:
+                    for index in range(config.rounds):
+                        # Which side goes first alternates too: neither always follows the other.
+                        if index % 2:
+                            wrapped_rounds.append(await timed_round(
+                                wrapped, inner, collections, sc, body, config.per_round, after=wrapped.drain
+                            ))
+                        bare_rounds.append(await timed_round(bare, bare, collections, sc, body, config.per_round))
+                        if not index % 2:
+                            wrapped_rounds.append(await timed_round(
+                                wrapped, inner, collections, sc, body, config.per_round, after=wrapped.drain
+                            ))
+                b = median(t.round.wall for t in bare_rounds)
+                w = median(t.round.wall for t in wrapped_rounds)
                 ratio = w / b
-                on_path = median(x for _, x in wrapped_rounds) - median(x for _, x in bare_rounds)
+                on_path = median(t.path for t in wrapped_rounds) - median(t.path for t in bare_rounds)
+                # A mean, not a median: a full collection is rare and long, and it is its share
+                # of every request that counts.
+                collecting = statistics.fmean(t.collecting for t in wrapped_rounds) - statistics.fmean(
+                    t.collecting for t in bare_rounds
+                )
                 rows.append(Row(
                     SECTION, f"{label}: {scenario.what}",
                     f"{b:,.0f} µs bare, {w:,.0f} µs wrapped: ratio {ratio:.2f}; "
-                    f"middleware on the request path {on_path:+.1f} µs; "
-                    f"{own_cpu([r for r, _ in bare_rounds], [r for r, _ in wrapped_rounds], scenario.listed)}",
+                    f"middleware on the request path {on_path:+.1f} µs, garbage collection {collecting:+.1f} µs; "
+                    f"{own_cpu([t.round for t in bare_rounds], [t.round for t in wrapped_rounds], scenario.listed)}",
                     f"<= {scenario.in_process_target}", ratio <= scenario.in_process_target,
                 ))
                 print(f"  {rows[-1].what}: {rows[-1].figure}", flush=True)
