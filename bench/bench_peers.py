@@ -128,7 +128,7 @@ CEDAR_REQUEST = {
 
 
 def cedar(*, parsed_entities: bool) -> Callable[[Case], Callable[[], bool]]:
-    import cedarpy  # noqa: PLC0415 - a benchmark-only extra
+    import cedarpy  # a benchmark-only extra, so imported where it is used
 
     policies = cedarpy.PolicySet.from_str(CEDAR_POLICIES)
 
@@ -172,7 +172,7 @@ class CasbinAccount:
 
 
 def casbin_enforcer(tmp: Path) -> Any:
-    import casbin  # noqa: PLC0415 - a benchmark-only extra
+    import casbin  # a benchmark-only extra, so imported where it is used
 
     model, policy = tmp / "model.conf", tmp / "policy.csv"
     model.write_text(CASBIN_MODEL)

@@ -45,7 +45,9 @@ class Lifespan:
 
 
 @contextlib.asynccontextmanager
-async def websocket(app: Any, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> AsyncIterator[tuple[asyncio.Queue[dict[str, Any]], asyncio.Queue[dict[str, Any]]]]:
+async def websocket(
+    app: Any, path: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> AsyncIterator[tuple[asyncio.Queue[dict[str, Any]], asyncio.Queue[dict[str, Any]]]]:
     """(to_app, from_app) queues of a websocket session on `path`; connect is sent for you."""
     to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

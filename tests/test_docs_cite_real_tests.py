@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 TEST_FILE = re.compile(r"`(tests/[\w/]+\.py)")
 TEST_NAME = re.compile(r"\b(test_\w+)\b")
 DEFINED = re.compile(r"^(?:async )?def (test_\w+)", re.MULTILINE)

@@ -22,15 +22,15 @@ import sys
 import time
 from pathlib import Path
 
+# Run as a script: its own folder is on sys.path, not the tests package.
+from crossings import crossing  # type: ignore[import-not-found]
+
 from safe_accounts.alerts import AlertService
 from safe_accounts.bands.age import AgeBand
 from safe_accounts.db.engine import make_engine
-from safe_accounts.policy.model import EventKind, Signals
 from safe_accounts.policy.loader import load_policy
+from safe_accounts.policy.model import EventKind, Signals
 from safe_accounts.signals import Event, SignalRecorder, signal_store_for
-
-# Run as a script: its own folder is on sys.path, not the tests package.
-from crossings import crossing  # type: ignore[import-not-found]
 
 BASELINE_FILE = Path(__file__).resolve().parents[2] / "policies" / "baseline.yaml"
 

@@ -216,7 +216,8 @@ async def test_after_an_outage_the_subscription_returns_and_the_cache_is_dropped
     ]
 
     async def started() -> subprocess.Popen[bytes]:
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        # Popen returns once the process is forked; the probe below is what waits, asynchronously.
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: ASYNC220
         probe = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
         try:
             for _ in range(500):

@@ -233,7 +233,7 @@ def test_identifiers_that_are_not_plain_sql_names_are_refused(
 
 async def test_a_missing_host_column_is_named(engine: AsyncEngine, host_table: str) -> None:
     store = HostBandStore(engine, host_table, "id", "birthday")
-    with pytest.raises(ConfigurationError, match="'birthday' is not a column .* born, id, nick"):
+    with pytest.raises(ConfigurationError, match=r"'birthday' is not a column .* born, id, nick"):
         await store.fetch(["1"])
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from bench import bench_peers
 from safe_accounts.bands.age import AgeBand
-from safe_accounts.pipeline.compiled import CompiledPolicy
 from safe_accounts.decide.rules import RuleSet
+from safe_accounts.pipeline.compiled import CompiledPolicy
 from safe_accounts.policy.loader import load_policy
 from safe_accounts.policy.model import Action
 

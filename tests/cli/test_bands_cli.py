@@ -13,7 +13,6 @@ import pytest
 
 from tests.conftest import Ran
 
-
 Cli = Callable[..., Ran]
 
 
@@ -232,7 +231,7 @@ async def test_a_change_from_the_cli_reaches_a_running_process(
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await process.communicate()
+        _, err = await process.communicate()
         assert process.returncode == 0, err
         for _ in range(1500):
             if directory.cached(account) is None:

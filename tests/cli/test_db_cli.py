@@ -8,7 +8,9 @@ from pathlib import Path
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "safe_accounts.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "safe_accounts.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_upgrade_then_current_says_up_to_date(tmp_path: Path) -> None:

@@ -35,7 +35,9 @@ routes:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "safe_accounts.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "safe_accounts.cli", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture

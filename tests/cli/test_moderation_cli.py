@@ -65,7 +65,10 @@ def test_reports_list_shows_who_reported_whom_newest_first(cli: Cli, database_ur
     assert f"reported={account} (adult)" in ran.out and "by=child-2 (under_13)" in ran.out
     shown = json.loads(cli("reports", "list", "--account", account, "--json", "--database-url", database_url).out)
     assert {r["reporter_id"] for r in shown} == {"child-1", "child-2"}
-    assert cli("reports", "list", "--account", account, "--status", "resolved", "--database-url", database_url).out == "no reports\n"
+    assert (
+        cli("reports", "list", "--account", account, "--status", "resolved", "--database-url", database_url).out
+        == "no reports\n"
+    )
 
 
 def test_alerts_show_takes_a_reports_id_too(cli: Cli, database_url: str, account: str) -> None:
@@ -101,18 +104,29 @@ def test_restrictions_list_then_lift_one_raised_by_an_alert(cli: Cli, database_u
     with_engine(database_url, lambda e: Moderation(e).take(alert.id, "restrict", by="mod-ann"))
     ran = cli("restrictions", "list", "--account", account, "--database-url", database_url)
     assert ran.code == 0, ran.err
-    assert ran.out.startswith(f"{account}  since ") and "by mod-ann  in force" in ran.out and f"alert={alert.id}" in ran.out
+    assert (
+        ran.out.startswith(f"{account}  since ")
+        and "by mod-ann  in force" in ran.out
+        and f"alert={alert.id}" in ran.out
+    )
 
     lifted = cli("restrictions", "lift", account, "--by", "mod-bo", "--note", "a coach", "--database-url", database_url)
     assert lifted.code == 0, lifted.err
     assert lifted.out.strip() == f"lifted the restriction of {account} (recorded as a lift on alert {alert.id})"
-    assert cli("restrictions", "list", "--account", account, "--database-url", database_url).out == "no restrictions in force\n"
-    every = json.loads(cli("restrictions", "list", "--all", "--account", account, "--json", "--database-url", database_url).out)
+    assert (
+        cli("restrictions", "list", "--account", account, "--database-url", database_url).out
+        == "no restrictions in force\n"
+    )
+    every = json.loads(
+        cli("restrictions", "list", "--all", "--account", account, "--json", "--database-url", database_url).out
+    )
     assert [(r["lifted_by"], r["lift_note"]) for r in every] == [("mod-bo", "a coach")]
 
     async def actions(engine: Any) -> list[str]:
         async with engine.connect() as conn:
-            rows = await conn.execute(select(moderation_actions.c.action).where(moderation_actions.c.item_id == alert.id))
+            rows = await conn.execute(
+                select(moderation_actions.c.action).where(moderation_actions.c.item_id == alert.id)
+            )
             return sorted(r[0] for r in rows)
 
     assert with_engine(database_url, actions) == ["lift", "restrict"]

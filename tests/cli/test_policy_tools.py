@@ -14,7 +14,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def cli(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "safe_accounts.cli", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env
+        [sys.executable, "-m", "safe_accounts.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=env,
     )
 
 
@@ -120,7 +125,8 @@ def test_coverage_flags_the_routes_a_groomer_could_use_instead(tmp_path: Path) -
 def test_a_reviewed_route_is_not_flagged(tmp_path: Path) -> None:
     (tmp_path / "hostapp.py").write_text(APP)
     (tmp_path / "policy.yaml").write_text(POLICY + textwrap.dedent("""
-          - {method: POST, path: "/api/v2/messages/{recipient_id}", action: direct_message, targets: [{path: recipient_id}]}
+          - {method: POST, path: "/api/v2/messages/{recipient_id}", action: direct_message,
+             targets: [{path: recipient_id}]}
           - {method: WEBSOCKET, path: "/chat/ws/{recipient}", action: direct_message, targets: [{path: recipient}]}
         reviewed:
           - {method: GET, path: "/admin/users/{user_id}", reason: "staff only, behind the admin gateway"}

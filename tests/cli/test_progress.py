@@ -48,12 +48,18 @@ def bands_csv(tmp_path: Path) -> Path:
 @pytest.fixture
 def database(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
-    subprocess.run([sys.executable, "-m", "safe_accounts.cli", "db", "upgrade", "--database-url", url], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "safe_accounts.cli", "db", "upgrade", "--database-url", url],
+        check=True,
+        capture_output=True,
+    )
     return url
 
 
 def test_bands_import_draws_a_bar_on_a_terminal(bands_csv: Path, database: str, tmp_path: Path) -> None:
-    seen = on_a_terminal("bands", "import", str(bands_csv), "--database-url", database, "--batch-size", "500", cwd=tmp_path)
+    seen = on_a_terminal(
+        "bands", "import", str(bands_csv), "--database-url", database, "--batch-size", "500", cwd=tmp_path
+    )
     assert "importing" in seen and "1200/1200" in seen, seen
     assert "1200 rows written in 3 batches" in seen
     assert "batch 1 (lines 2-501): written" not in seen  # the bar says it

@@ -91,7 +91,7 @@ def test_two_processes_upgrading_postgres_at_once_do_not_race(fresh_postgres_url
 
     cmd = [sys.executable, "-m", "safe_accounts.cli", "db", "upgrade", "--database-url", fresh_postgres_url]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
-    results = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
+    results = [(*p.communicate(timeout=60), p.returncode) for p in procs]
     assert [rc for _, _, rc in results] == [0, 0, 0], results
 
 

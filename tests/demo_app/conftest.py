@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from demo_support import BASE, SECRET, Login
-from safe_accounts.clock import FrozenClock
 from starlette.applications import Starlette
 
 from demo_app.app import Settings, create_app
 from demo_app.database import make_engine
 from demo_app.seed import seed
 from demo_app.tables import metadata
+from safe_accounts.clock import FrozenClock
 
 
 @pytest.fixture

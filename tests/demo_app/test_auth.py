@@ -7,11 +7,11 @@ import httpx
 import jwt
 import pytest
 from demo_support import ID, SECRET
-from safe_accounts.clock import FrozenClock
 
 from demo_app.app import Settings
 from demo_app.auth import SESSION_COOKIE, Persona, Tokens
 from demo_app.problems import ConfigurationProblem
+from safe_accounts.clock import FrozenClock
 
 MIA = Persona(1, "mia", "Mia Patel")
 

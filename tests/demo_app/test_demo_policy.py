@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 from demo_support import ID, Login
-from safe_accounts.policy import load_policy
-from safe_accounts.policy.model import Action, PolicyFile
-from safe_accounts.relations.adult_connections import adult_born_by
 from sqlalchemy import bindparam, text
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from demo_app.actions import ACTIONS
+from safe_accounts.policy import load_policy
+from safe_accounts.policy.model import Action, PolicyFile
+from safe_accounts.relations.adult_connections import adult_born_by
 
 DEMO_POLICY = Path(__file__).resolve().parents[2] / "policies" / "demo.yaml"
 

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from demo_support import BASE, ID, POLICY, SECRET, Login
-from safe_accounts import SafeAccountsMiddleware
-from safe_accounts.clock import FrozenClock
 from starlette.applications import Starlette
 
 from demo_app.app import link_staff_page, serve_pages_through
 from demo_app.service import suspensions
+from safe_accounts import SafeAccountsMiddleware
+from safe_accounts.clock import FrozenClock
 
 NO_FRIENDS_IN_COMMON = "You have no friends in common with this account."
 

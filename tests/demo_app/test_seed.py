@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from safe_accounts.bands.age import AgeBand, band_on
 from sqlalchemy import func, select
 
 from demo_app.database import make_engine
@@ -21,6 +20,7 @@ from demo_app.tables import (
     messages,
     metadata,
 )
+from safe_accounts.bands.age import AgeBand, band_on
 
 COUNTED = (accounts, friendships, follows, conversations, messages, friend_requests)
 

@@ -61,7 +61,7 @@ def shots(tmp_path: Path) -> Path:
 @pytest.fixture
 async def story(tmp_path: Path) -> AsyncIterator[tuple[Any, str, Path]]:
     playwright_api = pytest.importorskip("playwright.async_api")
-    if not Path(CHROMIUM).exists():
+    if not Path(CHROMIUM).exists():  # noqa: ASYNC240 - one stat, before any browser runs
         message = f"{CHROMIUM} is not installed (Debian package `chromium`)"
         if os.environ.get("CI") == "true":
             pytest.fail(f"{message}; CI=true needs it", pytrace=False)

@@ -10,12 +10,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from demo_support import BASE, ID, POLICY, SECRET, Login
-from safe_accounts import SafeAccountsMiddleware
-from safe_accounts.clock import FrozenClock
 from starlette.applications import Starlette
 
 from demo_app.app import serve_pages_through
-
+from safe_accounts import SafeAccountsMiddleware
+from safe_accounts.clock import FrozenClock
 
 
 @pytest.fixture

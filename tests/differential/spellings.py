@@ -88,7 +88,9 @@ def path_int_spellings(number: int) -> st.SearchStrategy[str]:
     return _path_int(number).filter(lambda raw: reads_as(json.dumps(unquote(raw)), number))
 
 
-_CODINGS = ["gzip", "GZIP", "Gzip", "x-gzip", "deflate", "DEFLATE", "Deflate", "*", "br", "zstd", "identity", "compress"]
+_CODINGS = [
+    "gzip", "GZIP", "Gzip", "x-gzip", "deflate", "DEFLATE", "Deflate", "*", "br", "zstd", "identity", "compress"
+]
 _Q = ["", "", ";q=1", ";q=1.0", ";q=0.5", ";q=0", " ; q=0.8"]
 
 

@@ -59,7 +59,8 @@ async def test_the_apps_validator_never_gets_a_stranger_a_304_for_what_they_may_
     whole = await chirp_app.both(request(view, None, ()))
     etag = whole.bare.header("etag")
     assert etag is not None
-    value = {"if-none-match": etag, "if-none-match-list": f'"other", {etag}', "if-none-match-weak": f"W/{etag}"}[condition]
+    spellings = {"if-none-match": etag, "if-none-match-list": f'"other", {etag}', "if-none-match-weak": f"W/{etag}"}
+    value = spellings[condition]
     raw = request(view, viewer, (header("if-none-match", value),))
     pair = await chirp_app.both(raw)
     if condition == "if-none-match":

@@ -89,7 +89,9 @@ async def test_a_stranger_reads_no_child_in_any_encoding_the_app_answers_in(
     )
 
 
-@pytest.mark.parametrize("encodings", [GZIP, DEFLATE, (header("accept-encoding", "gzip, deflate, br"),)], ids=["gzip", "deflate", "all"])
+@pytest.mark.parametrize(
+    "encodings", [GZIP, DEFLATE, (header("accept-encoding", "gzip, deflate, br"),)], ids=["gzip", "deflate", "all"]
+)
 @pytest.mark.parametrize("view", [v for v in VIEWS if v.listed], ids=lambda v: f"{v.path}?{v.query}")
 async def test_a_compressed_list_still_shows_the_stranger_every_adult(
     chirp_app: Subject, view: View, encodings: tuple[tuple[bytes, bytes], ...]

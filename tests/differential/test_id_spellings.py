@@ -84,7 +84,9 @@ def spelled_profile(draw: st.DrawFn) -> tuple[str, str]:
 @example(spelled=("7001", "%2B7001"))
 @example(spelled=("512", "%20512"))
 @example(spelled=("77", "7_7"))
-async def test_no_spelling_of_a_childs_id_shows_a_stranger_their_profile(mesh_app: Subject, spelled: tuple[str, str]) -> None:
+async def test_no_spelling_of_a_childs_id_shows_a_stranger_their_profile(
+    mesh_app: Subject, spelled: tuple[str, str]
+) -> None:
     user, spelling = spelled
     raw = Raw("GET", f"/api/v1/users/{spelling}", headers=(mesh.bearer(mesh.STRANGER),))
     pair = await mesh_app.both(raw)
@@ -119,7 +121,9 @@ async def decisions(subject: Subject) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("spelling", ['"07001"', '"+7001"', '" 7001"', '"7001.0"', "7001.0", '"7_001"', "70010e-1"])
-async def test_a_refused_dm_to_a_child_spelled_oddly_is_one_decision_about_that_child(mesh_app: Subject, spelling: str) -> None:
+async def test_a_refused_dm_to_a_child_spelled_oddly_is_one_decision_about_that_child(
+    mesh_app: Subject, spelling: str
+) -> None:
     reply, _ = await mesh_app.wrapped_only(post("/api/v1/messages", f'{{"to": {spelling}, "text": "hi"}}'))
     assert reply.status == 403, reply.text()
     rows = await decisions(mesh_app)

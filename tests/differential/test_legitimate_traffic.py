@@ -52,8 +52,12 @@ async def test_chirp_writes_between_adults_and_connected_families_are_untouched(
     await assert_same_effect(chirp_app, raw)
 
 
-CHIRP_LISTS = [("/api/search", "", "results"), ("/api/suggestions", "", "suggested"),
-               ("/api/users/ann_adult/followers", "", "followers"), ("/api/users/pat_parent/followers", "", "followers")]
+CHIRP_LISTS = [
+    ("/api/search", "", "results"),
+    ("/api/suggestions", "", "suggested"),
+    ("/api/users/ann_adult/followers", "", "followers"),
+    ("/api/users/pat_parent/followers", "", "followers"),
+]
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "identity"])
@@ -70,7 +74,9 @@ async def test_a_parent_sees_every_adult_and_their_own_child_in_chirps_lists(
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 async def test_a_parent_reads_their_childs_whole_profile(chirp_app: Subject, encoding: str) -> None:
-    raw = Raw("GET", f"/api/users/{chirp.CHILD}", headers=(chirp.session(chirp.PARENT), header("accept-encoding", encoding)))
+    raw = Raw(
+        "GET", f"/api/users/{chirp.CHILD}", headers=(chirp.session(chirp.PARENT), header("accept-encoding", encoding))
+    )
     pair = await chirp_app.both(raw)
     assert pair.wrapped.status == 200
     mine, theirs = pair.wrapped.document(), pair.bare.document()
@@ -84,11 +90,20 @@ MESH_WRITES = [
     ("an adult messages an adult", mesh.STRANGER, "/api/v1/messages", {"to": 10, "text": "hi"}),
     ("a parent messages their child", mesh.PARENT, "/api/v1/messages", {"to": 7001, "text": "hi"}),
     ("a teacher messages a connected pupil", mesh.TEACHER, "/api/v1/messages", {"to": 36}),
-    ("a parent starts a group with their child and an adult", mesh.PARENT, "/api/v1/groups",
-     {"name": "trip", "members": [7001, 10]}),
+    (
+        "a parent starts a group with their child and an adult",
+        mesh.PARENT,
+        "/api/v1/groups",
+        {"name": "trip", "members": [7001, 10]},
+    ),
     ("a teacher starts a group with a pupil", mesh.TEACHER, "/api/v1/groups", {"name": "class", "members": [36]}),
     ("an adult adds an adult to a group", mesh.STRANGER, f"/api/v1/groups/{mesh.BOOK_CLUB}/members", {"members": [11]}),
-    ("a parent adds an adult to the family group", mesh.PARENT, f"/api/v1/groups/{mesh.FAMILY}/members", {"members": [10]}),
+    (
+        "a parent adds an adult to the family group",
+        mesh.PARENT,
+        f"/api/v1/groups/{mesh.FAMILY}/members",
+        {"members": [10]},
+    ),
     ("an adult asks an adult to be friends", mesh.STRANGER, "/api/v1/friend-requests", {"to": 12}),
 ]
 
@@ -112,7 +127,9 @@ async def test_an_adults_id_as_clients_write_it_is_still_an_adult(mesh_app: Subj
     await assert_same_effect(mesh_app, raw)
 
 
-@pytest.mark.parametrize(("viewer", "user"), [(mesh.PARENT, mesh.CHILD), (mesh.TEACHER, mesh.PUPIL), (mesh.ADULT_FRIEND, mesh.CHILD)])
+@pytest.mark.parametrize(
+    ("viewer", "user"), [(mesh.PARENT, mesh.CHILD), (mesh.TEACHER, mesh.PUPIL), (mesh.ADULT_FRIEND, mesh.CHILD)]
+)
 async def test_a_connected_adult_reads_the_childs_whole_profile(mesh_app: Subject, viewer: str, user: str) -> None:
     pair = await mesh_app.both(Raw("GET", f"/api/v1/users/{user}", headers=(mesh.bearer(viewer),)))
     assert pair.wrapped.status == 200
@@ -127,15 +144,36 @@ FORM = header("content-type", "application/x-www-form-urlencoded")
 CLUBS_WRITES = [
     ("an adult messages an adult in JSON", clubs.ADULT_FRIEND, "/dm", (JSON,), b'{"to": "ada.adult", "text": "hi"}'),
     ("an adult messages an adult in a form", clubs.ADULT_FRIEND, "/dm", (FORM,), b"to=ada.adult&text=hi"),
-    ("JSON with a charset", clubs.STRANGER, "/dm", (header("content-type", "application/json; charset=utf-8"),),
-     b'{"to": "ben.adult"}'),
+    (
+        "JSON with a charset",
+        clubs.STRANGER,
+        "/dm",
+        (header("content-type", "application/json; charset=utf-8"),),
+        b'{"to": "ben.adult"}',
+    ),
     ("a parent messages their child in a form", clubs.PARENT, "/dm", (FORM,), b"to=dee.kid&text=home+at+6"),
     ("a teacher messages a pupil in JSON", clubs.TEACHER, "/dm", (JSON,), b'{"to": "eli.kid"}'),
-    ("a parent opens a room with their child and an adult", clubs.PARENT, "/rooms", (JSON,),
-     b'{"title": "trip", "members": {"dee.kid": true, "ben.adult": true}}'),
-    ("an adult adds an adult to their room", clubs.STRANGER, f"/rooms/{clubs.CHESS}/members", (JSON,),
-     b'{"members": {"cal.parent": true}}'),
-    ("an adult writes in a room of adults", clubs.STRANGER, f"/rooms/{clubs.CHESS}/messages", (JSON,), b'{"text": "e4"}'),
+    (
+        "a parent opens a room with their child and an adult",
+        clubs.PARENT,
+        "/rooms",
+        (JSON,),
+        b'{"title": "trip", "members": {"dee.kid": true, "ben.adult": true}}',
+    ),
+    (
+        "an adult adds an adult to their room",
+        clubs.STRANGER,
+        f"/rooms/{clubs.CHESS}/members",
+        (JSON,),
+        b'{"members": {"cal.parent": true}}',
+    ),
+    (
+        "an adult writes in a room of adults",
+        clubs.STRANGER,
+        f"/rooms/{clubs.CHESS}/messages",
+        (JSON,),
+        b'{"text": "e4"}',
+    ),
     ("a parent writes in the family room", clubs.PARENT, f"/rooms/{clubs.FAMILY}/messages", (FORM,), b"text=dinner"),
     ("an adult invites an adult", clubs.STRANGER, "/invites", (FORM,), b"to=gus.teacher"),
 ]

@@ -80,7 +80,9 @@ async def test_a_hidden_childs_profile_answers_what_a_fastapi_app_answers_for_no
 
 
 @pytest.mark.parametrize("absent", ["nobody.here", "eli.kidd", "ELI.KID"])
-async def test_a_hidden_childs_profile_answers_what_clubs_answers_for_no_one(clubs_hiding: Subject, absent: str) -> None:
+async def test_a_hidden_childs_profile_answers_what_clubs_answers_for_no_one(
+    clubs_hiding: Subject, absent: str
+) -> None:
     identity = (clubs.signed_in(clubs.STRANGER),)
     hidden = await call(clubs_hiding.wrapped, Raw("GET", f"/people/{clubs.PUPIL}", headers=identity))
     nobody = await call(clubs_hiding.wrapped, Raw("GET", f"/people/{absent}", headers=identity))
@@ -89,5 +91,7 @@ async def test_a_hidden_childs_profile_answers_what_clubs_answers_for_no_one(clu
 
 
 async def test_the_teacher_still_sees_the_pupil_the_stranger_cannot_tell_from_no_one(mesh_hiding: Subject) -> None:
-    reply = await call(mesh_hiding.wrapped, Raw("GET", f"/api/v1/users/{mesh.PUPIL}", headers=(mesh.bearer(mesh.TEACHER),)))
+    reply = await call(
+        mesh_hiding.wrapped, Raw("GET", f"/api/v1/users/{mesh.PUPIL}", headers=(mesh.bearer(mesh.TEACHER),))
+    )
     assert reply.status == 200 and reply.document()["id"] == int(mesh.PUPIL)

@@ -97,13 +97,29 @@ FORM = header("content-type", "application/x-www-form-urlencoded")
 
 @SETTINGS
 @given(raw=clubs_pair_attack())
-@example(raw=Raw("POST", "/dm", headers=(clubs.signed_in(clubs.STRANGER), header("content-type", "Application/x-www-form-urlencoded")),
-                 body=(b'{"to": "dee.kid", "text": "hi"}',)))
-@example(raw=Raw("POST", "/dm", headers=(clubs.signed_in(clubs.STRANGER), header("content-type", "text/plain; charset=utf-16")),
-                 body=('{"to": "dee.kid"}'.encode("utf-16"),)))
+@example(
+    raw=Raw(
+        "POST",
+        "/dm",
+        headers=(clubs.signed_in(clubs.STRANGER), header("content-type", "Application/x-www-form-urlencoded")),
+        body=(b'{"to": "dee.kid", "text": "hi"}',),
+    )
+)
+@example(
+    raw=Raw(
+        "POST",
+        "/dm",
+        headers=(clubs.signed_in(clubs.STRANGER), header("content-type", "text/plain; charset=utf-16")),
+        body=('{"to": "dee.kid"}'.encode("utf-16"),),
+    )
+)
 @example(raw=Raw("POST", "/dm", headers=(clubs.signed_in(clubs.STRANGER), JSON_, FORM), body=(b'{"to": "eli.kid"}',)))
 @example(raw=Raw("POST", "/dm", headers=(clubs.signed_in(clubs.STRANGER), FORM, JSON_), body=(b"to=fay.teen",)))
-@example(raw=Raw("POST", "/invites", headers=(clubs.signed_in(clubs.STRANGER),), body=(b'{"to": "ben.adult", "to": "dee.kid"}',)))
+@example(
+    raw=Raw(
+        "POST", "/invites", headers=(clubs.signed_in(clubs.STRANGER),), body=(b'{"to": "ben.adult", "to": "dee.kid"}',)
+    )
+)
 async def test_a_stranger_cannot_reach_a_child_however_clubs_reads_the_body(clubs_app: Subject, raw: Raw) -> None:
     await judge(clubs_app, raw, clubs.STRANGER)
 
@@ -151,14 +167,20 @@ async def test_a_stranger_cannot_put_a_child_in_a_room_by_naming_it_as_an_object
 
 # --- Mesh (FastAPI) ----------------------------------------------------------------------------------
 
-MESH_CONTENT_TYPES = st.sampled_from([
-    (), (header("content-type", "application/json"),), (header("content-type", "Application/JSON"),),
-    (header("content-type", "application/json; charset=utf-16"),), (header("content-type", "application/vnd.api+json"),),
-    (header("content-type", "application/ld+json"),), (header("content-type", "text/plain"),),
-    (header("content-type", "application/json"), header("content-type", "text/plain")),
-    (header("content-type", "application/json"), header("content-type", "application/x-www-form-urlencoded")),
-    (header("content-type", "application/problem+json"), header("content-type", "application/json")),
-])
+MESH_CONTENT_TYPES = st.sampled_from(
+    [
+        (),
+        (header("content-type", "application/json"),),
+        (header("content-type", "Application/JSON"),),
+        (header("content-type", "application/json; charset=utf-16"),),
+        (header("content-type", "application/vnd.api+json"),),
+        (header("content-type", "application/ld+json"),),
+        (header("content-type", "text/plain"),),
+        (header("content-type", "application/json"), header("content-type", "text/plain")),
+        (header("content-type", "application/json"), header("content-type", "application/x-www-form-urlencoded")),
+        (header("content-type", "application/problem+json"), header("content-type", "application/json")),
+    ]
+)
 
 
 @st.composite
@@ -182,11 +204,33 @@ def mesh_attack(draw: st.DrawFn) -> Raw:
 
 @SETTINGS
 @given(raw=mesh_attack())
-@example(raw=Raw("POST", "/api/v1/messages", headers=(mesh.bearer(mesh.STRANGER), header("content-type", "application/vnd.api+json")),
-                 body=(b'{"to": 7001}',)))
-@example(raw=Raw("POST", "/api/v1/messages", headers=(mesh.bearer(mesh.STRANGER), header("content-type", "application/json"),
-                                                     header("content-type", "text/plain")), body=(b'{"to": 36}',)))
-@example(raw=Raw("POST", "/api/v1/groups", headers=(mesh.bearer(mesh.STRANGER), header("content-type", "application/json")),
-                 body=('{"name": "x", "members": [10, 512]}'.encode("utf-16"),)))
+@example(
+    raw=Raw(
+        "POST",
+        "/api/v1/messages",
+        headers=(mesh.bearer(mesh.STRANGER), header("content-type", "application/vnd.api+json")),
+        body=(b'{"to": 7001}',),
+    )
+)
+@example(
+    raw=Raw(
+        "POST",
+        "/api/v1/messages",
+        headers=(
+            mesh.bearer(mesh.STRANGER),
+            header("content-type", "application/json"),
+            header("content-type", "text/plain"),
+        ),
+        body=(b'{"to": 36}',),
+    )
+)
+@example(
+    raw=Raw(
+        "POST",
+        "/api/v1/groups",
+        headers=(mesh.bearer(mesh.STRANGER), header("content-type", "application/json")),
+        body=('{"name": "x", "members": [10, 512]}'.encode("utf-16"),),
+    )
+)
 async def test_a_stranger_cannot_reach_a_child_however_fastapi_reads_the_body(mesh_app: Subject, raw: Raw) -> None:
     await judge(mesh_app, raw, mesh.STRANGER)

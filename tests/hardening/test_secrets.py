@@ -81,7 +81,7 @@ async def test_unreachable_stores_with_passwords_in_their_urls_leak_nothing(
     answers: list[httpx.Response] = []
     with caplog.at_level(logging.DEBUG):
         # Start-up through the lifespan, as a server does: it fails, and says why.
-        with pytest.raises(Exception) as failed:  # noqa: PT011 - whatever it is, it must not leak
+        with pytest.raises(Exception) as failed:  # whatever it is, it must not leak
             async with Lifespan(middleware):
                 pass
         # Start-up on the first protected request, as servers without lifespan do.
@@ -130,7 +130,9 @@ async def test_failing_webhooks_and_forged_tokens_leak_nothing(
             transport = httpx.ASGITransport(app=middleware)
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 for child in ("kid", "young", "teen"):  # three children block the adult: an alert
-                    response = await client.post("/api/blocks", json={"account": "adult"}, headers=_bearer(child, clock))
+                    response = await client.post(
+                        "/api/blocks", json={"account": "adult"}, headers=_bearer(child, clock)
+                    )
                     assert response.status_code == 200
                 forged = await client.post(
                     "/api/v1/messages", json={"to": "kid"}, headers=_bearer("parent", clock, key="forged-" * 6)

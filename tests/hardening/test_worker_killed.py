@@ -209,7 +209,8 @@ async def test_a_crossing_counted_before_a_kill_still_becomes_an_alert(
     server = served_on_private_postgres()
     # Warm the bands so that blocks are decided from the cache while SQL is down.
     for child in CHILDREN:
-        assert (await client.get(f"{server.url}/api/accounts/{child}", headers={"x-account-id": child})).status_code == 200
+        warmed = await client.get(f"{server.url}/api/accounts/{child}", headers={"x-account-id": child})
+        assert warmed.status_code == 200
     assert (await client.get(f"{server.url}/api/accounts/adult", headers={"x-account-id": "adult"})).status_code == 200
     private_postgres.stop()
     for child in CHILDREN[:3]:

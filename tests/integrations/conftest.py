@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from safe_accounts.policy_tools.doctor import find_middleware
 
 from .world import build_database
@@ -48,7 +49,9 @@ def django_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 @pytest.fixture(params=RECIPES)
-async def recipe(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Recipe]:
+async def recipe(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Recipe]:
     name: str = request.param
     if name == "django":
         request.getfixturevalue("django_database")

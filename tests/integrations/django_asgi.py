@@ -13,9 +13,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.integrations.django_site"
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core.asgi import get_asgi_application
-from safe_accounts import SafeAccountsMiddleware
 from starlette.datastructures import Headers
 
+from safe_accounts import SafeAccountsMiddleware
 from tests.integrations.django_site import delivered  # noqa: F401 - what reached the app (tests)
 
 POLICY = Path(__file__).parent / "policies" / "django.yaml"

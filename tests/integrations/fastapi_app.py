@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import APIRouter, Cookie, Depends, FastAPI, HTTPException
 from pydantic import BaseModel
+
 from safe_accounts import SafeAccountsMiddleware
 
 from .world import IDS, profile_of, search_results

@@ -13,6 +13,7 @@ import jwt
 from litestar import Litestar, Request, get, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, JSONBody
+
 from safe_accounts import SafeAccountsMiddleware
 
 from .world import IDS, profile_of, search_results

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from safe_accounts import SafeAccountsMiddleware
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, AuthenticationBackend, SimpleUser, requires
 from starlette.datastructures import Headers
@@ -19,6 +18,8 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
+
+from safe_accounts import SafeAccountsMiddleware
 
 from .world import IDS, profile_of, search_results
 

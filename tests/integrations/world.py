@@ -29,7 +29,10 @@ bands:
   store: {source: host, table: users, id_column: id, birth_date_column: birth_date}
 relationships:
   connected: {sql: "SELECT friend_id FROM friendships WHERE user_id = :actor AND friend_id IN :targets"}
-  mutual_count: {sql: "SELECT COUNT(*) FROM friendships a JOIN friendships b ON a.friend_id = b.friend_id WHERE a.user_id = :actor AND b.user_id = :target"}
+  mutual_count:
+    sql: >-
+      SELECT COUNT(*) FROM friendships a JOIN friendships b ON a.friend_id = b.friend_id
+      WHERE a.user_id = :actor AND b.user_id = :target
 """
 
 

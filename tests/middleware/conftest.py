@@ -272,7 +272,9 @@ class Wrapped:
 
 
 @pytest.fixture
-async def wrapped(engine: AsyncEngine, database_url: str, policy_file: Path, clock: FrozenClock) -> AsyncIterator[Wrapped]:
+async def wrapped(
+    engine: AsyncEngine, database_url: str, policy_file: Path, clock: FrozenClock
+) -> AsyncIterator[Wrapped]:
     await seed(engine, clock)
     host = HostApp()
     middleware = SafeAccountsMiddleware(

@@ -19,9 +19,10 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.clock import FrozenClock
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .conftest import ACCOUNTS, POLICY, drop_host_tables, seed
 

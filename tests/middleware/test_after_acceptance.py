@@ -67,7 +67,8 @@ def host_app(engine: AsyncEngine) -> Starlette:
             )
             if request.path_params["answer"] == "accept":
                 await conn.execute(
-                    text("INSERT INTO host_friendships VALUES (:me, :other), (:other, :me)"), {"me": me, "other": sender}
+                    text("INSERT INTO host_friendships VALUES (:me, :other), (:other, :me)"),
+                    {"me": me, "other": sender},
                 )
         return JSONResponse({"ok": True})
 
@@ -134,7 +135,7 @@ async def two_workers(
 ) -> AsyncIterator[list[Worker]]:
     await seed(engine, clock)
     async with engine.begin() as conn:
-        for child, request in REQUESTS.items():
+        for request in REQUESTS.values():
             await conn.execute(text("INSERT INTO host_requests VALUES (:id, 'adult')"), {"id": request})
     workers = await start(engine, tmp_path, database_url, redis_url, redis_prefix, clock, POLICY + SIGNALS)
     yield workers

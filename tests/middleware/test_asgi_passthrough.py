@@ -11,7 +11,6 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from safe_accounts import PolicyError, SafeAccountsMiddleware, SchemaOutOfDate
-
 from tests.asgi import Lifespan, websocket
 
 
@@ -60,7 +59,9 @@ async def test_an_out_of_date_schema_stops_start_up_naming_the_fix(tmp_path: Pat
 
 def test_a_bad_policy_stops_start_up_with_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("version: 1\nname: x\nrules:\n  - id: r\n    action: direct_message\n    then: block\n    reason: x\n")
+    bad.write_text(
+        "version: 1\nname: x\nrules:\n  - id: r\n    action: direct_message\n    then: block\n    reason: x\n"
+    )
     with pytest.raises(PolicyError) as info:
         SafeAccountsMiddleware(_app([]), policy=bad, signals=None)
     assert f"{bad}:6" in str(info.value)

@@ -69,7 +69,9 @@ async def test_contact_requests_are_allowed_and_logged_when_a_stranger_adult_rea
         if response.status_code != 201:
             wrong.append((a, t, c, response.status_code))
     assert wrong == []
-    logged = {(r["actor_id"], r["target_id"]) for r in await cast.decisions() if r["rule"] == "stranger-request-to-minor"}
+    logged = {
+        (r["actor_id"], r["target_id"]) for r in await cast.decisions() if r["rule"] == "stranger-request-to-minor"
+    }
     expected = {
         (actor_id(a), target_id(t, c)) for a, t, c in PAIRINGS
         if t in MINOR and a in ("adult", "unknown") and not c

@@ -18,17 +18,18 @@ from typing import Any
 
 import httpx
 import pytest
-from safe_accounts import SafeAccountsMiddleware
-from safe_accounts.clock import FrozenClock
-from safe_accounts.policy import model
-from safe_accounts.relations import RelationshipDirectory
-from safe_accounts.relations.invalidation import NOT_CONFIRMED
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from safe_accounts import SafeAccountsMiddleware
+from safe_accounts.clock import FrozenClock
+from safe_accounts.policy import model
+from safe_accounts.relations import RelationshipDirectory
+from safe_accounts.relations.invalidation import NOT_CONFIRMED
 
 from .conftest import POLICY, drop_host_tables, seed
 
@@ -60,7 +61,8 @@ def host_app(engine: AsyncEngine) -> Starlette:
             )
             if request.path_params["answer"] == "accept":
                 await conn.execute(
-                    text("INSERT INTO host_friendships VALUES (:me, :other), (:other, :me)"), {"me": me, "other": sender}
+                    text("INSERT INTO host_friendships VALUES (:me, :other), (:other, :me)"),
+                    {"me": me, "other": sender},
                 )
         return JSONResponse({"ok": True})
 

@@ -8,6 +8,7 @@ and `Cache-Control` passed through with no `Vary`, and `If-None-Match` reached t
 from __future__ import annotations
 
 import pytest
+
 from safe_accounts.policy.model import HeaderIdentity, JwtIdentity, ScopeUserIdentity
 
 from .conftest import ACCOUNTS, POLICY
@@ -78,7 +79,9 @@ async def test_a_parents_view_of_their_childs_profile_is_not_stored_for_others(w
 
 async def test_a_profile_route_the_app_answers_alone_is_private_too(wrap: Wrap) -> None:
     # No response shape: the app's answer passes as it is, but only some viewers may have it.
-    answer = await call(wrap(Canned(headers=CACHEABLE, chunks=(b"{}",)), WITH_CARD), "GET", "/api/accounts/kid/card", "parent")
+    answer = await call(
+        wrap(Canned(headers=CACHEABLE, chunks=(b"{}",)), WITH_CARD), "GET", "/api/accounts/kid/card", "parent"
+    )
     assert answer.status == 200
     assert_private(answer)
 
@@ -119,7 +122,10 @@ async def test_the_apps_validators_cannot_be_probed_on_a_profile(wrap: Wrap) -> 
 
 async def test_a_write_on_a_personal_route_keeps_its_preconditions(wrap: Wrap) -> None:
     # `If-Match` on a PUT guards a lost update and reveals nothing: it reaches the app.
-    both = WITH_CARD.replace("    method: GET\n    path: /api/accounts/{account}/card", "    method: [GET, PUT]\n    path: /api/accounts/{account}/card")
+    both = WITH_CARD.replace(
+        "    method: GET\n    path: /api/accounts/{account}/card",
+        "    method: [GET, PUT]\n    path: /api/accounts/{account}/card",
+    )
     assert both != WITH_CARD
     app = Revalidating(headers=CACHEABLE, chunks=(b'{"id": "parent"}',))
     await call(wrap(app, both), "PUT", "/api/accounts/parent/card", "parent", [("if-match", '"v1"')])

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import orjson
 import pytest
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import FileResponse, StreamingResponse
+
 from safe_accounts import AgeBand
 from safe_accounts.pipeline.capture import MAX_REWRITE_BYTES
 from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import FileResponse, StreamingResponse
 
 from .conftest import ACCOUNTS, POLICY, HostApp
 from .responses import (
@@ -120,7 +121,9 @@ async def test_a_connected_parent_still_sees_their_child_when_the_app_compresses
 async def test_the_app_is_asked_only_for_codings_we_can_undo(wrap: Wrap) -> None:
     app = Canned()
     middleware = wrap(app)
-    await call(middleware, "GET", "/api/search", "adult", [("accept-encoding", "br;q=1.0, x-custom, *, gzip;q=0.5, zstd")])
+    await call(
+        middleware, "GET", "/api/search", "adult", [("accept-encoding", "br;q=1.0, x-custom, *, gzip;q=0.5, zstd")]
+    )
     expected = ["br;q=1.0"] * HAS_BROTLI + ["gzip;q=0.5"] + ["zstd"] * HAS_ZSTD
     assert app.asked("accept-encoding") == [", ".join(expected)]
     await call(middleware, "GET", "/api/search", "adult", [("accept-encoding", "x-custom, *")])
@@ -149,7 +152,9 @@ async def test_an_app_that_always_compresses_is_decoded_and_filtered(wrap: Wrap,
 async def test_raw_deflate_and_many_gzip_members_are_read_as_a_client_reads_them(wrap: Wrap) -> None:
     raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
     deflated = raw.compress(LISTING) + raw.flush()
-    app = Canned(headers=[(b"content-type", b"application/json"), (b"content-encoding", b"deflate")], chunks=(deflated,))
+    app = Canned(
+        headers=[(b"content-type", b"application/json"), (b"content-encoding", b"deflate")], chunks=(deflated,)
+    )
     assert (await call(wrap(app), "GET", "/api/search", "adult")).listed() == set(ACCOUNTS) - MINORS
     # Two gzip members: a client reads both, so we must too (the second names the children).
     half = LISTING.index(b'"kid"')
@@ -221,7 +226,9 @@ def _corrupt() -> list[object]:
 
 @pytest.mark.parametrize(("coding", "body"), _corrupt())
 async def test_a_corrupt_compressed_answer_is_refused(wrap: Wrap, coding: str, body: bytes) -> None:
-    app = Canned(headers=[(b"content-type", b"application/json"), (b"content-encoding", coding.encode())], chunks=(body,))
+    app = Canned(
+        headers=[(b"content-type", b"application/json"), (b"content-encoding", coding.encode())], chunks=(body,)
+    )
     assert_refused(await call(wrap(app), "GET", "/api/search", "adult"))
 
 
@@ -345,7 +352,11 @@ async def test_a_range_request_cannot_cut_a_child_out_of_the_list(wrap: Wrap, tm
     assert answer.listed() == set(ACCOUNTS) - MINORS
     # An app that answers a slice anyway is refused: a slice is not the JSON we can judge.
     piece = LISTING[start : end + 1]
-    partial = Canned(status=206, headers=[(b"content-type", b"application/json"), (b"content-range", b"bytes 1-2/3")], chunks=(piece,))
+    partial = Canned(
+        status=206,
+        headers=[(b"content-type", b"application/json"), (b"content-range", b"bytes 1-2/3")],
+        chunks=(piece,),
+    )
     assert_refused(await call(wrap(partial), "GET", "/api/search", "adult"))
 
 
@@ -393,7 +404,9 @@ async def test_a_childs_rejection_named_only_in_a_compressed_answer_still_counts
     await runtime.bands.set("fifth-child", band=AgeBand.UNDER_13)
     monkeypatch.setattr(conftest, "REQUEST_SENDERS", {f"r{i}": "parent" for i in range(len(children))})
     for i, child in enumerate(children):
-        answer = await call(middleware, "POST", f"/api/v2/friend-requests/r{i}/reject", child, [("accept-encoding", "gzip")])
+        answer = await call(
+            middleware, "POST", f"/api/v2/friend-requests/r{i}/reject", child, [("accept-encoding", "gzip")]
+        )
         assert answer.status == 200
         assert answer.header("content-encoding") == "gzip"
         assert json.loads(answer.decoded())["from"] == "parent"

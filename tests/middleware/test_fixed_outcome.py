@@ -61,7 +61,9 @@ def fixed_policy(tmp_path: Path, mode: str = "") -> Path:
 async def fixed(engine: AsyncEngine, database_url: str, tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Wrapped]:
     await seed(engine, clock)
     host = HostApp()
-    middleware = SafeAccountsMiddleware(host.build(), policy=fixed_policy(tmp_path), database_url=database_url, clock=clock)
+    middleware = SafeAccountsMiddleware(
+        host.build(), policy=fixed_policy(tmp_path), database_url=database_url, clock=clock
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://testserver") as client:
         yield Wrapped(host, middleware, client)
     await middleware.close()
@@ -123,7 +125,11 @@ async def test_in_monitor_mode_a_fixed_outcome_is_recorded_and_the_app_answers(
     await seed(engine, clock)
     host = HostApp()
     middleware = SafeAccountsMiddleware(
-        host.build(), policy=fixed_policy(tmp_path, "mode: monitor"), database_url=database_url, clock=clock, signals=None
+        host.build(),
+        policy=fixed_policy(tmp_path, "mode: monitor"),
+        database_url=database_url,
+        clock=clock,
+        signals=None,
     )
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=middleware), base_url="http://t") as client:
@@ -163,11 +169,16 @@ def test_a_fixed_outcome_written_wrongly_is_a_problem_at_its_line(tmp_path: Path
 
 def test_a_protected_route_with_a_fixed_outcome_needs_no_targets(tmp_path: Path) -> None:
     path = tmp_path / "p.yaml"
-    path.write_text("version: 1\nname: p\nroutes:\n  - {name: old-dm, method: POST, path: /v0/dm, action: direct_message, outcome: deny}\n")
+    path.write_text(
+        "version: 1\nname: p\nroutes:\n"
+        "  - {name: old-dm, method: POST, path: /v0/dm, action: direct_message, outcome: deny}\n"
+    )
     assert load_policy(path).policy.routes[0].outcome == "deny"
 
 
-async def test_a_socket_route_with_a_fixed_outcome_never_opens(database_url: str, tmp_path: Path, engine: AsyncEngine) -> None:
+async def test_a_socket_route_with_a_fixed_outcome_never_opens(
+    database_url: str, tmp_path: Path, engine: AsyncEngine
+) -> None:
     opened: list[str] = []
 
     async def legacy(websocket: WebSocket) -> None:

@@ -30,7 +30,7 @@ async def with_signals(
         redis_prefix = request.getfixturevalue("redis_prefix")
     await seed(engine, clock)
     async with engine.begin() as conn:
-        for i, child in enumerate(CHILDREN, start=1):
+        for i in range(1, len(CHILDREN) + 1):
             await conn.exec_driver_sql(f"INSERT INTO host_requests VALUES ('{100 + i}', 'parent')")
     alerted: list[object] = []
     host = HostApp()
@@ -127,7 +127,9 @@ async def test_the_alert_reaches_the_callback_once(with_signals: Wrapped) -> Non
 
 
 async def test_a_childs_report_enters_the_moderation_queue_without_its_text(with_signals: Wrapped) -> None:
-    response = await with_signals.post("/api/reports", "kid", json={"account": "adult", "reason": "he asked for photos"})
+    response = await with_signals.post(
+        "/api/reports", "kid", json={"account": "adult", "reason": "he asked for photos"}
+    )
     assert response.status_code == 200
     await with_signals.middleware.drain()
     async with with_signals.middleware.engine.connect() as conn:
@@ -138,7 +140,9 @@ async def test_a_childs_report_enters_the_moderation_queue_without_its_text(with
     assert "photos" not in repr([dict(r) for r in rows])
 
 
-async def test_rejections_named_only_in_the_apps_answer_count_too(with_signals: Wrapped, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_rejections_named_only_in_the_apps_answer_count_too(
+    with_signals: Wrapped, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from . import conftest
 
     monkeypatch.setattr(conftest, "REQUEST_SENDERS", {f"r{i}": "parent" for i in range(len(CHILDREN))})

@@ -256,7 +256,14 @@ def json_spellings(account: int) -> st.SearchStrategy[str]:
     or any of its string spellings."""
     digits = str(account)
     numbers = st.sampled_from(
-        [digits, f"{digits}.0", f"{digits}.000", f"{digits}e0", f"{digits}0e-1", f"{digits[0]}.{digits[1:]}e{len(digits) - 1}"]
+        [
+            digits,
+            f"{digits}.0",
+            f"{digits}.000",
+            f"{digits}e0",
+            f"{digits}0e-1",
+            f"{digits[0]}.{digits[1:]}e{len(digits) - 1}",
+        ]
     )
     return numbers | text_spellings(account).map(json.dumps)
 
@@ -344,7 +351,9 @@ async def test_a_childs_report_naming_one_account_two_ways_is_one_report(with_si
     assert runtime is not None
     await runtime.reports.flush()
     async with with_signals.middleware.engine.connect() as conn:
-        rows = (await conn.exec_driver_sql("SELECT reporter_id, reported_id, reported_band FROM safe_accounts_reports")).all()
+        rows = (
+            await conn.exec_driver_sql("SELECT reporter_id, reported_id, reported_band FROM safe_accounts_reports")
+        ).all()
     assert [tuple(r) for r in rows] == [("7001", "100", "adult")]
     day = CLOCK.today()
     report = await transparency_report(with_signals.middleware.engine, Period.of(day, day), clock=CLOCK)
@@ -376,7 +385,7 @@ async def _alert_signals(site: Site) -> list[tuple[str, str]]:
 
 async def test_a_stranger_trying_one_child_three_ways_has_reached_one_child(with_signals: Site) -> None:
     for spelling in ("36", '"036"', '" +36.0"'):
-        response = await with_signals.post("/messages", ADULT, '{"to": %s, "text": "hi"}' % spelling)
+        response = await with_signals.post("/messages", ADULT, f'{{"to": {spelling}, "text": "hi"}}')
         assert response.status_code == 403
     await with_signals.post("/messages", ADULT, '{"to": 7001, "text": "hi"}')
     assert await _alert_signals(with_signals) == [], "two different children, not four"
@@ -387,11 +396,12 @@ async def test_a_stranger_trying_one_child_three_ways_has_reached_one_child(with
 
 async def test_an_adult_messaging_ids_that_are_no_account_raises_no_alert(with_signals: Site) -> None:
     for account in NO_ACCOUNTS:
-        response = await with_signals.post("/messages", ADULT, '{"to": %d, "text": "hi"}' % account)
+        response = await with_signals.post("/messages", ADULT, f'{{"to": {account}, "text": "hi"}}')
         assert response.status_code == 403, "still refused: unknown is protected as a minor"
     assert await _alert_signals(with_signals) == []
     # An account whose age the app does not know is an account, and protected as a minor: it
     # counts, with two children, as three different under-18s.
     for account in (AGE_UNKNOWN, CHILD, TEEN):
-        assert (await with_signals.post("/messages", OTHER_ADULT, '{"to": %d, "text": "hi"}' % account)).status_code == 403
+        response = await with_signals.post("/messages", OTHER_ADULT, f'{{"to": {account}, "text": "hi"}}')
+        assert response.status_code == 403
     assert await _alert_signals(with_signals) == [("101", "denied-dms-to-minors")]

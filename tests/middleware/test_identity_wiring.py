@@ -27,11 +27,10 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from safe_accounts import FrozenClock, SafeAccountsMiddleware
+from safe_accounts.decide.refusal import UNAVAILABLE
 from safe_accounts.decisions.table import decision_log
 from safe_accounts.identity.wiring import ONLY_ANONYMOUS, SAMPLE
-from safe_accounts.decide.refusal import UNAVAILABLE
 from safe_accounts.pipeline import problem
-
 from tests.websocket.inprocess import connect
 
 from .conftest import POLICY, HostApp, drop_host_tables, seed

@@ -24,10 +24,10 @@ from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.alerts.restrictions import Restrictions
 from safe_accounts.bands.age import AgeBand, Assurance
 from safe_accounts.clock import FrozenClock
-from safe_accounts.decisions.table import decision_log
 from safe_accounts.decide.page import decide_page
 from safe_accounts.decide.request import decide
 from safe_accounts.decide.rules import PairVerdict
+from safe_accounts.decisions.table import decision_log
 from safe_accounts.errors import StorageError
 from safe_accounts.pipeline.ids import ids_at
 from safe_accounts.pipeline.lists import NOTICE_RESTRICTED, NOTICE_STRANGER, _notices, filter_lists
@@ -321,7 +321,7 @@ async def test_a_monitor_rule_keeps_the_account_and_logs_a_row(rt: Runtime) -> N
 async def test_a_monitor_rule_takes_nothing_away_not_even_the_notice(rt: Runtime) -> None:
     await _warm(rt, "young", ["adult"])
     document = _page("adult")
-    changed, decision, notices = await _filter(rt, "young", document)
+    changed, decision, _ = await _filter(rt, "young", document)
     assert changed and decision is None
     assert _ids(document) == ["adult"]
     assert document["results"][0]["safety_notice"] == {"kind": "no_mutual_connections", "message": NOTICE_STRANGER}

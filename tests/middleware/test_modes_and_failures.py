@@ -45,7 +45,9 @@ async def test_monitor_mode_decides_and_logs_but_changes_nothing(
     }
 
 
-async def test_a_rule_switched_to_monitor_by_id_in_the_app_policy(tmp_path: Path, wrapped: Wrapped, database_url: str, clock) -> None:  # type: ignore[no-untyped-def]
+async def test_a_rule_switched_to_monitor_by_id_in_the_app_policy(
+    tmp_path: Path, wrapped: Wrapped, database_url: str, clock
+) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "override.yaml"
     path.write_text(POLICY + "rules:\n  - {id: stranger-dm-to-minor, mode: monitor}\n")
     app = SafeAccountsMiddleware(HostApp().build(), policy=path, database_url=database_url, clock=clock, signals=None)

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.alerts.restrictions import Restrictions
 from safe_accounts.clock import FrozenClock
 from safe_accounts.pipeline.enforcement import LOOKUP_FAILED
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .conftest import PRODUCTION_POLICY, HostApp, Wrapped, drop_host_tables, seed
 

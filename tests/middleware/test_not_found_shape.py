@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.bands.age import AgeBand
 from safe_accounts.bands.directory import BandDirectory
@@ -26,7 +28,6 @@ from safe_accounts.bands.store import OwnBandStore
 from safe_accounts.bands.table import age_bands
 from safe_accounts.clock import FrozenClock
 from safe_accounts.policy.model import BandCacheSettings
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import absent_apps
 from .absent_apps import USERS
@@ -94,7 +95,9 @@ async def child_gone(engine: AsyncEngine) -> None:
         await conn.execute(age_bands.delete().where(age_bands.c.account_id == CHILD))
 
 
-async def judged(wrap: Wrap, engine: AsyncEngine, build: Callable[[Mapping[str, str]], Any], policy: str, path: str) -> Answer:
+async def judged(
+    wrap: Wrap, engine: AsyncEngine, build: Callable[[Mapping[str, str]], Any], policy: str, path: str
+) -> Answer:
     """The hidden answer, checked against the world without the child; returned for more checks."""
     hidden = await answer(wrap(build(USERS), policy), path)
     await child_gone(engine)

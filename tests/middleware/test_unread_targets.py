@@ -31,7 +31,6 @@ from safe_accounts.clock import FrozenClock
 from safe_accounts.errors import PolicyError
 from safe_accounts.pipeline.websocket import UNPARSEABLE, parse_frame
 from safe_accounts.policy import load_policy
-
 from tests.websocket.inprocess import DENIAL, connect
 
 from .conftest import drop_host_tables, seed
@@ -201,7 +200,9 @@ class Messenger:
             return
         if scope["path"] == "/people":
             listing = json.dumps({"groups": {"g1": {"members": [{"id": CHILD}, {"id": ADULT}]}}}).encode()
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+            )
             await send({"type": "http.response.body", "body": listing})
             return
         body = b""
@@ -318,7 +319,9 @@ async def test_a_recipient_the_app_reads_under_another_name_is_refused(guard: Gu
 
 
 @pytest.mark.parametrize(
-    "to", [True, {"name": CHILD}, {"id": None}, "", "  ", None], ids=["true", "object-without-id", "null-id", "empty", "blank", "null"]
+    "to",
+    [True, {"name": CHILD}, {"id": None}, "", "  ", None],
+    ids=["true", "object-without-id", "null-id", "empty", "blank", "null"],
 )
 async def test_a_recipient_in_a_shape_no_id_reads_is_refused(guard: Guard, to: Any) -> None:
     app = Messenger()
@@ -333,7 +336,8 @@ async def test_a_message_naming_no_one_is_refused(guard: Guard) -> None:
     middleware = await guard(app)
     assert (await call(middleware, "POST", "/dm", STRANGER, *as_json({"text": "hi"}))).status == 400
     assert (await call(middleware, "POST", "/dm", STRANGER)).status == 400
-    assert (await call(middleware, "POST", "/web/dm", STRANGER, b"to=", [("content-type", "application/x-www-form-urlencoded")])).status == 400
+    form = [("content-type", "application/x-www-form-urlencoded")]
+    assert (await call(middleware, "POST", "/web/dm", STRANGER, b"to=", form)).status == 400
 
 
 async def test_a_recipient_written_as_a_list_is_each_account_in_it(guard: Guard) -> None:
@@ -422,7 +426,9 @@ def test_a_protected_route_that_names_no_target_stops_start_up(tmp_path: Path, r
 
 def test_a_route_may_say_its_target_is_optional(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
-    path.write_text("version: 1\nname: x\nroutes:\n  - {method: POST, path: /dm, action: direct_message, targets_required: false}\n")
+    path.write_text(
+        "version: 1\nname: x\nroutes:\n  - {method: POST, path: /dm, action: direct_message, targets_required: false}\n"
+    )
     assert load_policy(path).policy.routes[0].targets_required is False
 
 
@@ -441,7 +447,9 @@ async def test_a_charset_the_app_ignores_does_not_hide_the_recipient(guard: Guar
     app = Messenger(form_first)
     body = b'{"to": "kid", "x": 10}'
     assert len(body) % 2 == 0  # UTF-16 decodes it, into nonsense
-    answer = await call(await guard(app), "POST", "/dm", STRANGER, body, [("content-type", "text/plain; charset=utf-16")])
+    answer = await call(
+        await guard(app), "POST", "/dm", STRANGER, body, [("content-type", "text/plain; charset=utf-16")]
+    )
     assert answer.status == 403
     assert app.delivered == []
 
@@ -459,7 +467,9 @@ async def test_a_field_the_app_reads_from_either_parser_is_read_from_both(guard:
     take for a form, and the body is a form and JSON at once."""
     app = Messenger(form_first)
     body = b'{"to": "kid", "x": "&to=other-adult&"}'
-    answer = await call(await guard(app), "POST", "/web/dm", STRANGER, body, [("content-type", "Application/x-www-form-urlencoded")])
+    answer = await call(
+        await guard(app), "POST", "/web/dm", STRANGER, body, [("content-type", "Application/x-www-form-urlencoded")]
+    )
     assert answer.status == 403
     assert app.delivered == []
 
@@ -475,7 +485,10 @@ async def test_a_field_the_app_reads_from_either_parser_is_read_from_both(guard:
         [("content-type", "application/json"), ("content-length", "13"), ("transfer-encoding", "chunked")],
         [("content-type", "application/json"), ("content-encoding", "identity"), ("content-encoding", "identity")],
     ],
-    ids=["two-types", "two-types-reversed", "two-lengths", "a-length-list", "a-short-length", "length-and-chunked", "two-encodings"],
+    ids=[
+        "two-types", "two-types-reversed", "two-lengths", "a-length-list", "a-short-length", "length-and-chunked",
+        "two-encodings",
+    ],
 )
 async def test_ambiguous_framing_is_refused(guard: Guard, headers: list[tuple[str, str]]) -> None:
     app = Messenger(form_first)
@@ -507,7 +520,11 @@ READINGS = [form_first, json_first, starlette_like, charset_honouring]
 @st.composite
 def content_types(draw: st.DrawFn) -> str:
     """A `Content-Type` as clients and attackers write it: any case, spaces, charsets, other parameters."""
-    media = draw(st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain", "application/vnd.api+json", ""]))
+    media = draw(
+        st.sampled_from(
+            ["application/json", "application/x-www-form-urlencoded", "text/plain", "application/vnd.api+json", ""]
+        )
+    )
     media = "".join(c.upper() if draw(st.booleans()) else c for c in media)
     params = draw(st.lists(st.sampled_from([
         "charset=utf-8", "charset=UTF-8", 'charset="utf-8"', "charset=utf-16", "charset=latin-1",
@@ -560,7 +577,14 @@ async def test_no_spelling_of_the_content_type_stops_a_message_between_adults(
 
 
 async def test_a_form_typed_as_json_is_refused_as_unreadable(guard: Guard) -> None:
-    answer = await call(await guard(Messenger(json_first)), "POST", "/dm", STRANGER, b"to=other-adult", [("content-type", "Application/JSON")])
+    answer = await call(
+        await guard(Messenger(json_first)),
+        "POST",
+        "/dm",
+        STRANGER,
+        b"to=other-adult",
+        [("content-type", "Application/JSON")],
+    )
     assert answer.status == 400
     assert answer.problem_type() == "unreadable-body"
 
@@ -584,7 +608,9 @@ async def test_a_route_whose_maps_are_keyed_by_account_reads_only_the_keys(guard
     middleware = await guard(app)
     answer = await call(middleware, "POST", "/keyed-groups", STRANGER, *as_json({"members": {ADULT: True}}))
     assert answer.status == 201
-    answer = await call(middleware, "POST", "/keyed-groups", STRANGER, *as_json({"members": {ADULT: True, CHILD: True}}))
+    answer = await call(
+        middleware, "POST", "/keyed-groups", STRANGER, *as_json({"members": {ADULT: True, CHILD: True}})
+    )
     assert answer.status == 403
 
 
@@ -612,7 +638,9 @@ async def test_json_nested_thousands_deep_is_an_unreadable_body_not_try_again(gu
 
 
 async def test_json_nested_deep_but_within_reach_is_read(guard: Guard) -> None:
-    answer = await call(await guard(Messenger()), "POST", "/dm", STRANGER, deep(200), [("content-type", "application/json")])
+    answer = await call(
+        await guard(Messenger()), "POST", "/dm", STRANGER, deep(200), [("content-type", "application/json")]
+    )
     assert answer.status == 403
 
 

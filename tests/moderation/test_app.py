@@ -10,6 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Mount
+
 from safe_accounts.alerts.restrictions import Restrictions
 from safe_accounts.alerts.tables import alerts
 from safe_accounts.clock import FrozenClock
@@ -17,10 +22,6 @@ from safe_accounts.moderation import Moderation, moderation_app
 from safe_accounts.moderation.evidence import ExportKey, verify
 from safe_accounts.policy.loader import load_policy
 from safe_accounts.signals.scoring import ScoreContribution
-from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.routing import Mount
 
 from .conftest import DISPLAY_POLICY, file_report, host_people, raise_alert
 from .records import T0, alert

@@ -9,6 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from safe_accounts.alerts.restrictions import Restrictions
 from safe_accounts.alerts.tables import alerts
 from safe_accounts.alerts.tables import restrictions as restriction_rows
@@ -28,8 +31,6 @@ from safe_accounts.moderation.effects import Effects
 from safe_accounts.moderation.tables import case_items, cases, moderation_actions, reports
 from safe_accounts.policy.loader import load_policy
 from safe_accounts.policy.model import PolicyFile
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .conftest import DISPLAY_POLICY, file_report, host_people, raise_alert
 from .records import T0

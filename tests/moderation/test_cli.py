@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-
 from safe_accounts.clock import SYSTEM_CLOCK
 
 from .records import EXPECTED, T0, build

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from safe_accounts.alerts.tables import alerts
 from safe_accounts.clock import FrozenClock
 from safe_accounts.decisions.table import decision_log
@@ -19,8 +22,6 @@ from safe_accounts.moderation import purge
 from safe_accounts.moderation.casework import Casework
 from safe_accounts.moderation.evidence import FORMAT, ExportKey, InvalidBundle, export_case, verify
 from safe_accounts.moderation.tables import cases, reports
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .conftest import file_report, raise_alert
 from .records import T0, decision
@@ -66,7 +67,9 @@ async def test_a_bundle_holds_the_cases_records_with_hashes_and_verifies(
 async def test_no_field_of_a_bundle_can_hold_message_text(engine: AsyncEngine, clock: FrozenClock) -> None:
     _, case_id, _ = await _case(engine, clock)
     bundle = await export_case(engine, case_id, key=KEY, by="mod-1", clock=clock)
-    fields = {key for kind in ("alerts", "decisions", "actions", "restrictions", "events") for r in bundle[kind] for key in r}
+    fields = {
+        key for kind in ("alerts", "decisions", "actions", "restrictions", "events") for r in bundle[kind] for key in r
+    }
     # Decisions and alerts are ids, bands, rules and times; the only words are the reporter's
     # own (`text` of a report) and the moderators' notes.
     assert not fields & {"text", "message", "body", "content"}
@@ -143,11 +146,13 @@ async def test_the_command_line_exports_and_verifies_a_bundle(
     _, case_id, _ = await _case(engine, clock)
     out = tmp_path / "case.json"
     monkeypatch.delenv("SAFE_ACCOUNTS_EXPORT_KEY", raising=False)
-    missing = await asyncio.to_thread(cli, "moderate", "export", case_id, "--by", "mod-1", "--database-url", database_url)
+    missing = await asyncio.to_thread(
+        cli, "moderate", "export", case_id, "--by", "mod-1", "--database-url", database_url
+    )
     assert missing.code == 1 and "SAFE_ACCOUNTS_EXPORT_KEY, which is not set" in missing.err
     monkeypatch.setenv("SAFE_ACCOUNTS_EXPORT_KEY", "platform-export-key-of-32-bytes!")
-    done = await asyncio.to_thread(cli, 
-        "moderate", "export", case_id, "--by", "mod-1", "--output", str(out), "--database-url", database_url
+    done = await asyncio.to_thread(
+        cli, "moderate", "export", case_id, "--by", "mod-1", "--output", str(out), "--database-url", database_url
     )
     assert done.code == 0, done.err
     assert f"wrote case {case_id}'s evidence to {out}" in done.err

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from safe_accounts.alerts.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 from safe_accounts.clock import FrozenClock
 from safe_accounts.errors import ConfigurationError
@@ -14,8 +17,6 @@ from safe_accounts.moderation.effects import Effects
 from safe_accounts.moderation.hooks import HostAction, HostHooks
 from safe_accounts.moderation.model import ModerationAction
 from safe_accounts.moderation.tables import cases
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..alerts.receiver import WebhookReceiver, free_port
 from .conftest import raise_alert

@@ -8,7 +8,9 @@ from datetime import date
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from safe_accounts.alerts.tables import alerts
 from safe_accounts.clock import FrozenClock
+from safe_accounts.moderation.render import to_csv, to_html
 from safe_accounts.moderation.transparency import (
     InvalidPeriod,
     Period,
@@ -16,12 +18,7 @@ from safe_accounts.moderation.transparency import (
     percentile,
     transparency_report,
 )
-
 from safe_accounts.moderation.weeks import week_start
-
-from safe_accounts.alerts.tables import alerts
-
-from safe_accounts.moderation.render import to_csv, to_html
 
 from .records import EXPECTED, EXPECTED_ALLOWED, FIRST, LAST, T0, add_allowed, alert, build
 

@@ -121,7 +121,8 @@ def line_of(path: Path, start: str) -> int:
 
 
 def test_a_bare_name_extends_the_bundled_policy_of_that_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader_module._resources, "policies_dir", lambda: FIXTURES / "bundled")
+    # The policies bundled with the package, swapped for fixtures the test can name.
+    monkeypatch.setattr(loader_module._resources, "policies_dir", lambda: FIXTURES / "bundled")  # noqa: SLF001
 
     loaded = load_policy(relative(GOOD / "uses-bundled.yaml"))
 
@@ -133,7 +134,8 @@ def test_a_bare_name_extends_the_bundled_policy_of_that_name(monkeypatch: pytest
 def test_an_unknown_bundled_name_lists_the_bundled_policies(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(loader_module._resources, "policies_dir", lambda: FIXTURES / "bundled")
+    # The policies bundled with the package, swapped for fixtures the test can name.
+    monkeypatch.setattr(loader_module._resources, "policies_dir", lambda: FIXTURES / "bundled")  # noqa: SLF001
     path = write(tmp_path, "version: 1\nname: x\nextends: baseline-v9\n")
 
     [problem] = problems_of(path)
@@ -156,7 +158,9 @@ def test_the_version_is_sixteen_hex_digits_of_the_merged_policy() -> None:
 
 def test_the_version_ignores_layout_and_follows_content(tmp_path: Path) -> None:
     block = "version: 1\nname: v\nrules:\n  - id: r\n    action: report\n    then: allow\n    reason: x\n"
-    flow = "# same policy, other spelling\nname: v\nversion: 1\nrules: [{reason: x, then: allow, action: report, id: r}]\n"
+    flow = (
+        "# same policy, other spelling\nname: v\nversion: 1\nrules: [{reason: x, then: allow, action: report, id: r}]\n"
+    )
     other = block.replace("then: allow", "then: deny")
 
     versions = [load_policy(write(tmp_path, text, f"{i}.yaml")).version for i, text in enumerate([block, flow, other])]
@@ -212,7 +216,11 @@ def test_problems_come_sorted_by_file_of_the_chain_then_line(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("text", "line", "reason"),
     [
-        ("version: 1\nname: x\nextends: [a]\n", 3, "`extends` must name a bundled policy (`baseline`) or a relative path"),
+        (
+            "version: 1\nname: x\nextends: [a]\n",
+            3,
+            "`extends` must name a bundled policy (`baseline`) or a relative path",
+        ),
         ("version: 1\nname: x\n<<: {mode: monitor}\n", 3, "YAML merge keys (`<<`) are not supported: use `extends`"),
         ("version: 1\nname: x\n[a]: b\n", 3, "a key must be plain text, not a list or mapping"),
         ("version: 1\nname: x\ndefaults: &d {max_body_bytes: 5, x: *d}\n", 3, "recursive alias"),
@@ -223,16 +231,36 @@ def test_problems_come_sorted_by_file_of_the_chain_then_line(tmp_path: Path) -> 
         ("version: 1\nname: x\nbands: {store: {source: host}}\n", 3, "`table` is required"),
         ("version: 1\nname: x\nidentity: [{header: x}]\n", 3, "needs a `source`"),
         ("version: 1\nname: x\nroutes: [{method: [GET, 5], path: /a, action: report}]\n", 3, "must be text; got 5"),
-        ("version: 1\nname: x\nroutes: [{method: {GET: 1}, path: /a, action: report}]\n", 3, "`method` must be text or a list of text; got a mapping"),
+        (
+            "version: 1\nname: x\nroutes: [{method: {GET: 1}, path: /a, action: report}]\n",
+            3,
+            "`method` must be text or a list of text; got a mapping",
+        ),
         ("version: 1\nname: x\ndefaults: [1]\n", 3, "`defaults` must be a mapping; got a list"),
         ("version: 1\nname: x\nrules: {a: 1}\n", 3, "`rules` must be a list; got a mapping"),
-        ("version: 1\nname: x\nsignals: {counts: [{id: a, event: contact_request, window: 0d, threshold: 1, reason: r}]}\n", 3, "`window` must be longer than zero"),
-        ("version: 1\nname: x\nrules: [{id: a, action: report, when: {target_band: [13_15]}, then: deny, reason: r}]\n", 3,
-         'got 1315 (YAML reads an unquoted 13_15 as the number 1315: write "13_15")'),
-        ("version: 1\nname: x\ntests: [{name: t, accounts: {}, mutual: {a b: 1}, action: discovery, expect: filter}]\n", 3,
-         "`mutual` keys name a pair as `a,b`; got 'a b'"),
-        ("version: 1\nname: x\ntests: [{name: t, accounts: {kid: 16_17}, action: discovery, expect: filter}]\n", 3,
-         'got 1617 (YAML reads an unquoted 16_17 as the number 1617: write "16_17")'),
+        (
+            "version: 1\nname: x\n"
+            "signals: {counts: [{id: a, event: contact_request, window: 0d, threshold: 1, reason: r}]}\n",
+            3,
+            "`window` must be longer than zero",
+        ),
+        (
+            "version: 1\nname: x\n"
+            "rules: [{id: a, action: report, when: {target_band: [13_15]}, then: deny, reason: r}]\n",
+            3,
+            'got 1315 (YAML reads an unquoted 13_15 as the number 1315: write "13_15")',
+        ),
+        (
+            "version: 1\nname: x\n"
+            "tests: [{name: t, accounts: {}, mutual: {a b: 1}, action: discovery, expect: filter}]\n",
+            3,
+            "`mutual` keys name a pair as `a,b`; got 'a b'",
+        ),
+        (
+            "version: 1\nname: x\ntests: [{name: t, accounts: {kid: 16_17}, action: discovery, expect: filter}]\n",
+            3,
+            'got 1617 (YAML reads an unquoted 16_17 as the number 1617: write "16_17")',
+        ),
     ],
 )
 def test_each_kind_of_mistake_gets_a_reason_at_its_line(tmp_path: Path, text: str, line: int, reason: str) -> None:
@@ -283,8 +311,15 @@ def test_arbitrary_yamlish_text_is_accepted_or_a_policy_error(tmp_path: Path, te
         assert all(isinstance(p, PolicyProblem) and p.reason for p in exc.problems)
 
 
-_SCALARS = st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=True) | st.text(max_size=8) | st.sampled_from(
-    ["deny", "monitor", "minor", "/a/{id}", "path.id", "select 1", "GET", "header", "jwt", "7d", "[*]"]
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=8)
+    | st.sampled_from(
+        ["deny", "monitor", "minor", "/a/{id}", "path.id", "select 1", "GET", "header", "jwt", "7d", "[*]"]
+    )
 )
 _VALUES = st.recursive(
     _SCALARS,
@@ -375,7 +410,9 @@ tests:
 
     assert (problem.file, problem.line) == (str(path), 5)
     baseline = ROOT / "policies" / "baseline.yaml"
-    line = next(n for n, text in enumerate(baseline.read_text().splitlines(), 1) if "name: adults message adults freely" in text)
+    line = next(
+        n for n, text in enumerate(baseline.read_text().splitlines(), 1) if "name: adults message adults freely" in text
+    )
     assert problem.reason == (
         f"duplicate test name `adults message adults freely` (also at {baseline}:{line}): "
         "the base's tests run too, so give this one a name of its own"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from safe_accounts.errors import PolicyError
 from safe_accounts.decide.rules import compile_rule
+from safe_accounts.errors import PolicyError
 from safe_accounts.policy.loader import load_policy
 from safe_accounts.policy.model import DEFAULT_DUE, DEFAULT_RESTRICTED_NOTICE, Failure, Mode
 

@@ -102,7 +102,9 @@ def test_normalise_gives_the_canonical_spelling(spelling: str, canonical: str) -
     assert normalise(spelling) == canonical
 
 
-@given(st.lists(st.sampled_from(["/", "a", "B", ".", "..", "%", "2", "5", "F", "f", ";", "e"]), max_size=25).map("".join))
+@given(
+    st.lists(st.sampled_from(["/", "a", "B", ".", "..", "%", "2", "5", "F", "f", ";", "e"]), max_size=25).map("".join)
+)
 def test_normalise_is_idempotent_and_canonical(path: str) -> None:
     once = normalise(path)
 
@@ -305,7 +307,9 @@ _PIECES = st.sampled_from(
 
 
 @settings(max_examples=400, deadline=None)
-@given(pieces=st.lists(_PIECES, max_size=8), root=st.sampled_from(["", "/mount"]), method=st.sampled_from(["GET", "HEAD"]))
+@given(
+    pieces=st.lists(_PIECES, max_size=8), root=st.sampled_from(["", "/mount"]), method=st.sampled_from(["GET", "HEAD"])
+)
 def test_whenever_starlette_serves_a_route_the_table_matches_the_same_one(
     pieces: list[str], root: str, method: str
 ) -> None:

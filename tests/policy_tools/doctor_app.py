@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from safe_accounts import SafeAccountsMiddleware
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, AuthenticationBackend, SimpleUser
 from starlette.middleware import Middleware
@@ -16,6 +15,8 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
+
+from safe_accounts import SafeAccountsMiddleware
 
 POLICY = Path(os.environ["DOCTOR_POLICY"])
 PEOPLE = {"parent": "Pat", "kid": "Kim", "stranger": "Sam", "young": "Yo"}

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 from safe_accounts.policy_tools.doctor import WRONG_WIRING, Account, diagnose, find_middleware
 
 HERE = Path(__file__).parent
@@ -48,10 +49,17 @@ ACCOUNTS = [
 def app_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     database = tmp_path / "app.db"
     url = f"sqlite+aiosqlite:///{database}"
-    subprocess.run([sys.executable, "-m", "safe_accounts.cli", "db", "upgrade", "--database-url", url], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "safe_accounts.cli", "db", "upgrade", "--database-url", url],
+        check=True,
+        capture_output=True,
+    )
     with sqlite3.connect(database) as db:
         db.execute("CREATE TABLE users (id TEXT PRIMARY KEY, birth_date DATE)")
-        db.executemany("INSERT INTO users VALUES (?, ?)", [("parent", "1980-01-01"), ("kid", "2012-06-01"), ("stranger", "1975-01-01"), ("young", "2017-01-01")])
+        db.executemany(
+            "INSERT INTO users VALUES (?, ?)",
+            [("parent", "1980-01-01"), ("kid", "2012-06-01"), ("stranger", "1975-01-01"), ("young", "2017-01-01")],
+        )
         db.execute("CREATE TABLE friendships (a TEXT, b TEXT)")
         db.executemany("INSERT INTO friendships VALUES (?, ?)", [("parent", "kid"), ("kid", "parent")])
         db.execute("CREATE TABLE members (conversation TEXT, member TEXT)")
@@ -126,10 +134,14 @@ def test_the_command_exits_1_naming_the_problem(app_module: ModuleType, tmp_path
     assert f"PROBLEM: identity: {WRONG_WIRING}" in bare.stdout
 
 
-async def test_a_route_whose_lookup_finds_nobody_is_a_problem_and_one_it_cannot_build_is_said(app_module: ModuleType) -> None:
+async def test_a_route_whose_lookup_finds_nobody_is_a_problem_and_one_it_cannot_build_is_said(
+    app_module: ModuleType,
+) -> None:
     skipped = await diagnose(app_module.right, find_middleware(app_module.right), ACCOUNTS)
     assert skipped.skipped == ["group-message: give a value for {conversation} with --param NAME=VALUE"]
-    report = await diagnose(app_module.right, find_middleware(app_module.right), ACCOUNTS, params={"conversation": "c-1"})
+    report = await diagnose(
+        app_module.right, find_middleware(app_module.right), ACCOUNTS, params={"conversation": "c-1"}
+    )
     assert (
         "targets: route group-message read no account from POST /api/conversations/c-1/messages naming kid: "
         "check its `targets`"

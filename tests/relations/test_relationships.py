@@ -71,7 +71,9 @@ async def test_a_changed_connection_is_read_again_once_forgotten(host: AsyncEngi
     relationships = directory(host, FrozenClock())
     assert await relationships.connected_among("ann", ["bob"]) == {"bob"}
     async with host.begin() as conn:
-        await conn.execute(text("DELETE FROM friendships WHERE user_id IN ('ann', 'bob') AND friend_id IN ('ann', 'bob')"))
+        await conn.execute(
+            text("DELETE FROM friendships WHERE user_id IN ('ann', 'bob') AND friend_id IN ('ann', 'bob')")
+        )
     assert await relationships.connected_among("ann", ["bob"]) == {"bob"}  # still cached
     relationships.forget("bob")
     assert await relationships.connected_among("ann", ["bob"]) == frozenset()
@@ -84,6 +86,8 @@ async def test_without_a_source_nobody_is_connected_and_nobody_shares_connection
 
 
 async def test_a_failing_host_query_is_a_storage_error(host: AsyncEngine) -> None:
-    relationships = directory(host, FrozenClock(), connected={"sql": "SELECT nope FROM no_such_table WHERE :actor = :actor AND 1 IN :targets"})
+    relationships = directory(
+        host, FrozenClock(), connected={"sql": "SELECT nope FROM no_such_table WHERE :actor = :actor AND 1 IN :targets"}
+    )
     with pytest.raises(StorageError):
         await relationships.connected_among("ann", ["bob"])

@@ -16,8 +16,8 @@ from starlette.applications import Starlette
 
 from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.signals.persistence import NOT_KEPT, persistence_of
-from tests.redis_cluster import SPARE_PORT, RedisServer, _require_redis_binaries, free_ports
 from tests.conftest import unavailable
+from tests.redis_cluster import SPARE_PORT, RedisServer, _require_redis_binaries, free_ports
 
 pytestmark = pytest.mark.redis
 

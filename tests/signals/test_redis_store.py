@@ -154,7 +154,7 @@ async def test_the_script_is_loaded_again_after_a_flush(spare_redis: RedisServer
 
 async def test_an_unreachable_server_is_a_storage_error() -> None:
     store = RedisSignalStore("redis://127.0.0.1:1/0", socket_timeout=0.5)
-    with pytest.raises(StorageError, match="reaching Redis at .* failed"):
+    with pytest.raises(StorageError, match=r"reaching Redis at .* failed"):
         await store.start()
     await store.close()
 
@@ -265,4 +265,4 @@ def test_pseudonyms_and_seals_are_memoised_within_a_bound(monkeypatch: pytest.Mo
     for i in range(10):
         assert store.name_of(f"adult-{i}") == pseudonyms.of(f"adult-{i}")
         assert pseudonyms.unseal(store.sealed(f"adult-{i}")) == f"adult-{i}"
-    assert len(store._names) <= 3 and len(store._seals) <= 3
+    assert len(store._names) <= 3 and len(store._seals) <= 3  # noqa: SLF001 - the memos are the subject

@@ -152,7 +152,9 @@ async def test_one_alert_per_window_then_a_new_one_in_the_next(make_store: MakeS
     more = [event(EventKind.REPORTED, clock.now() + i, other=o) for i, o in enumerate(others(5, 10))]
     assert await record(store, more) == []  # still inside the alert's 30-day window
     clock.advance(25 * DAY)
-    again = await record(store, [event(EventKind.REPORTED, clock.now() + i, other=o) for i, o in enumerate(others(2, 30))])
+    again = await record(
+        store, [event(EventKind.REPORTED, clock.now() + i, other=o) for i, o in enumerate(others(2, 30))]
+    )
     assert len(first) == len(again) == 1
     assert first[0].window_key != again[0].window_key
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.conftest import Ran
-from safe_accounts.cli.simulate import NEEDS_CHECKOUT
 
+from safe_accounts.cli.simulate import NEEDS_CHECKOUT
+from tests.conftest import Ran
 
 Cli = Callable[..., Ran]
 

@@ -61,10 +61,19 @@ class Population:
 
     async def seed(self, engine: AsyncEngine, rng: random.Random) -> None:
         records = [
-            new_record(a, band=AgeBand.ADULT, birth_date=None, assurance=Assurance.VERIFIED, source="soak", clock=SYSTEM_CLOCK)
+            new_record(
+                a, band=AgeBand.ADULT, birth_date=None, assurance=Assurance.VERIFIED, source="soak", clock=SYSTEM_CLOCK
+            )
             for a in self.parents + self.groomers
         ] + [
-            new_record(c, band=_MINOR_BANDS[i % 3], birth_date=None, assurance=Assurance.ESTIMATED, source="soak", clock=SYSTEM_CLOCK)
+            new_record(
+                c,
+                band=_MINOR_BANDS[i % 3],
+                birth_date=None,
+                assurance=Assurance.ESTIMATED,
+                source="soak",
+                clock=SYSTEM_CLOCK,
+            )
             for i, c in enumerate(self.children)
         ]
         await OwnBandStore(engine).put(records)
@@ -104,7 +113,11 @@ class Population:
                 steps.append(Request("contact_request", "POST", "/api/friend-requests", g, {"to": child}))
             mine = [c for (s, c) in self.requests if s == g]
             for child in mine:
-                steps.append(Request("contact_response", "POST", f"/api/friend-requests/{self.requests[(g, child)]}/reject", child))
+                steps.append(
+                    Request(
+                        "contact_response", "POST", f"/api/friend-requests/{self.requests[(g, child)]}/reject", child
+                    )
+                )
             for child in mine[:3]:
                 steps.append(Request("block", "POST", "/api/blocks", child, {"account": g}))
             for child in mine[3:5]:
@@ -118,7 +131,9 @@ class Population:
         parent = rng.choice(self.parents)
         child = rng.choice(self.children)
         if roll < 0.15:
-            return Request("direct_message", "POST", "/api/v1/messages", parent, {"to": rng.choice(self.family[parent])})
+            return Request(
+                "direct_message", "POST", "/api/v1/messages", parent, {"to": rng.choice(self.family[parent])}
+            )
         if roll < 0.25:
             return Request("direct_message", "POST", "/api/v1/messages", child, {"to": self.parent_of[child]})
         if roll < 0.30:
@@ -126,17 +141,23 @@ class Population:
             return Request("direct_message", "POST", "/api/v1/conversations", parent,
                            {"participants": [{"id": other}, {"id": self.family[parent][0]}]})
         if roll < 0.35:
-            return Request("direct_message", "POST", f"/api/v2/conversations/family-{parent}/messages", parent, {"text": "hi"})
+            return Request(
+                "direct_message", "POST", f"/api/v2/conversations/family-{parent}/messages", parent, {"text": "hi"}
+            )
         if roll < 0.55:
             return Request("discovery", "GET", "/api/search?q=a", rng.choice((parent, child)))
         if roll < 0.70:
             viewer = rng.choice((parent, child))
-            return Request("profile_view", "GET", f"/api/accounts/{rng.choice((child, parent, rng.choice(self.groomers)))}", viewer)
+            return Request(
+                "profile_view", "GET", f"/api/accounts/{rng.choice((child, parent, rng.choice(self.groomers)))}", viewer
+            )
         if roll < 0.75:
             return Request("contact_request", "POST", "/api/friend-requests", parent, {"to": rng.choice(self.parents)})
         if roll < 0.80:
             mine = self.parent_of[child]
-            return Request("contact_response", "POST", f"/api/friend-requests/{self.requests[(mine, child)]}/accept", child)
+            return Request(
+                "contact_response", "POST", f"/api/friend-requests/{self.requests[(mine, child)]}/accept", child
+            )
         if roll < 0.85:
             return Request("block", "POST", "/api/blocks", parent, {"account": rng.choice(self.parents)})
         if roll < 0.88:

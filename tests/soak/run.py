@@ -33,7 +33,6 @@ from tests.middleware.conftest import PRODUCTION_POLICY
 from .population import GROOMER_SIGNALS, Population, Request
 from .wire import Connection, WireError
 
-
 # The policy as a platform runs it: the baseline's 250 ms budget and relationships cached
 # for the default 30 s, kept true by the invalidation every worker hears (the suite's
 # policy caches nothing, so its tests see each change at once); each worker's pool sized
@@ -183,7 +182,9 @@ async def _client(port: int, population: Population, script: Any,
             request: Request = script.popleft() if scripted else population.everyday(rng)
             started = time.perf_counter()
             try:
-                status, body, media = await connection.request(request.method, request.path, request.actor, request.json)
+                status, body, media = await connection.request(
+                    request.method, request.path, request.actor, request.json
+                )
             except WireError as exc:
                 tally.errors[str(exc).split(":")[0]] += 1
                 if scripted:
@@ -388,14 +389,16 @@ async def _check(options: Options, population: Population, tally: Tally, url: st
     failed = [line.split(":")[0] for ok, line in checks if not ok]
     lines = [
         f"- command: `python -m tests.soak --seconds {options.seconds:g} --clients {options.clients} "
-        f"--think {options.think:g} --rate {options.rate:g} --ramp {options.ramp:g}` ({options.workers} uvicorn workers, "
+        f"--think {options.think:g} --rate {options.rate:g} --ramp {options.ramp:g}` "
+        f"({options.workers} uvicorn workers, "
         f"the clients arriving over the first {options.ramp:g} s, each pausing "
         f"{options.pause:g} s on average between requests and 1 s after a 503, {len(population.parents)} parents, "
         f"{len(population.children)} children, {len(population.groomers)} groomers; PostgreSQL + Redis on loopback; "
         "2 cores shared by server and clients)",
         f"- requests: {total} in {elapsed:.1f} s = {total / elapsed:.0f} req/s (offered about "
         f"{options.clients / options.pause if options.pause else float('inf'):.0f}/s); "
-        f"latency p50 {_ms(pct(0.5))}, p90 {_ms(pct(0.9))}, p99 {_ms(pct(0.99))}, max {_ms(latencies[-1] if latencies else 0)}",
+        f"latency p50 {_ms(pct(0.5))}, p90 {_ms(pct(0.9))}, p99 {_ms(pct(0.99))}, "
+        f"max {_ms(latencies[-1] if latencies else 0)}",
         f"- statuses: {', '.join(f'{k}: {v}' for k, v in sorted(tally.statuses.items()))}",
         "- 503s by 5 s of the run: " + (", ".join(
             f"{options.seconds + 5 * k:g}-{options.seconds + 5 * k + 5:g} s: {n}"

@@ -11,7 +11,6 @@ import asyncio
 import json as jsonlib
 from typing import Any
 
-
 # A request not answered within this long is a failure of the run (a transport error), not
 # a wait: a worker that stops answering must fail the gate, not hang it.
 ANSWER_TIMEOUT = 10.0

@@ -26,7 +26,6 @@ from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.clock import FrozenClock
 from safe_accounts.errors import StorageError
 from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
-
 from tests.middleware.conftest import drop_host_tables, seed
 
 KEY_ENV = "SAFE_ACCOUNTS_TEST_WS_KEY"

@@ -140,24 +140,24 @@ async def test_a_sender_in_the_path_that_is_not_the_cookies_account_is_refused(
 async def test_a_restriction_raised_mid_connection_takes_effect_on_the_next_frame(
     chat: Chat, serve: Serve
 ) -> None:
-    async with serve(chat.middleware) as base:
-        async with (
-            _open(f"{base}/ws/inbox", "parent") as inbox,
-            _open(f"{base}/ws/chat/kid", "parent") as direct,
-        ):
-            await inbox.send(json.dumps({"type": "message", "to": "kid", "text": "before"}))
-            assert (await _receive_json(inbox))["type"] == "ack"
-            await chat.alerts.restrictions.restrict(
-                "parent", reason="raised by a moderator during the test"
-            )
-            # The shared socket drops the frame to the child and says why ...
-            await inbox.send(json.dumps({"type": "message", "to": "kid", "text": "after"}))
-            notice = await _receive_json(inbox)
-            assert (notice["rule"], notice["detail"]) == (None, DEFAULT_RESTRICTED_NOTICE)
-            # ... and the socket to that one child is closed with 1008 on its next frame.
-            await direct.send("after")
-            with pytest.raises(ConnectionClosedError) as closed:
-                await asyncio.wait_for(direct.recv(), 5)
+    async with (
+        serve(chat.middleware) as base,
+        _open(f"{base}/ws/inbox", "parent") as inbox,
+        _open(f"{base}/ws/chat/kid", "parent") as direct,
+    ):
+        await inbox.send(json.dumps({"type": "message", "to": "kid", "text": "before"}))
+        assert (await _receive_json(inbox))["type"] == "ack"
+        await chat.alerts.restrictions.restrict(
+            "parent", reason="raised by a moderator during the test"
+        )
+        # The shared socket drops the frame to the child and says why ...
+        await inbox.send(json.dumps({"type": "message", "to": "kid", "text": "after"}))
+        notice = await _receive_json(inbox)
+        assert (notice["rule"], notice["detail"]) == (None, DEFAULT_RESTRICTED_NOTICE)
+        # ... and the socket to that one child is closed with 1008 on its next frame.
+        await direct.send("after")
+        with pytest.raises(ConnectionClosedError) as closed:
+            await asyncio.wait_for(direct.recv(), 5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert chat.host.texts("chat-with") == []
     assert [t for t in chat.host.texts("inbox") if "after" in str(t)] == []

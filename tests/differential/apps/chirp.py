@@ -59,7 +59,12 @@ ADULT_FIELDS = {
     "rex_stranger": ("Rex Row 1", "-"), "ann_adult": ("Ann Street 2", "-"),
     "pat_parent": ("Pat Place 5", "-"), "tom_teacher": ("Tom Terrace 7", "Leo Primary staff"),
 }
-MUTUAL = [("rex_stranger", "ann_adult"), ("pat_parent", "kid_mia"), ("tom_teacher", "kid_leo"), ("pat_parent", "ann_adult")]
+MUTUAL = [
+    ("rex_stranger", "ann_adult"),
+    ("pat_parent", "kid_mia"),
+    ("tom_teacher", "kid_leo"),
+    ("pat_parent", "ann_adult"),
+]
 ONE_WAY = [
     ("kid_mia", "ann_adult"), ("teen_ivy", "ann_adult"), ("anon_zed", "ann_adult"),
     ("kid_leo", "pat_parent"), ("teen_ivy", "rex_stranger"),
@@ -209,7 +214,10 @@ class Chirp:
             return None
 
     async def exists(self, handle: Any) -> bool:
-        return isinstance(handle, str) and await self.tables.one("SELECT 1 FROM people WHERE handle = ?", handle) is not None
+        return (
+            isinstance(handle, str)
+            and await self.tables.one("SELECT 1 FROM people WHERE handle = ?", handle) is not None
+        )
 
     async def cards(self, sql: str, *params: Any) -> list[dict[str, str]]:
         """`sql` selects handles; their cards, in its order."""

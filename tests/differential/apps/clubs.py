@@ -10,7 +10,8 @@ header, compared case-sensitively; JSON when it is exactly `application/json`, e
 anyway if the bytes parse (any charset parameter ignored: `json.loads` tells UTF-8, UTF-16
 and UTF-32 from the bytes), else a urlencoded form (the last of a repeated field wins).
 Room members are an object, `{"members": {"dee.kid": true}}`: a key with a true value is a
-member (the policy reads the keys, `members[*]~`). An unknown person is its own 404 shape, `{"error": "no such person"}`.
+member (the policy reads the keys, `members[*]~`). An unknown person is its own 404 shape,
+`{"error": "no such person"}`.
 """
 
 from __future__ import annotations
@@ -48,8 +49,15 @@ PEOPLE = {
         Person("hal.nobody", "Hal Hughes", "unknown", ("Halham", "Hal Academy")),
     )
 }
-AGES = {"ada.adult": 39, "ben.adult": 45, "cal.parent": 42, "gus.teacher": 50, "dee.kid": 14, "eli.kid": 10, "fay.teen": 17}
-FRIENDS = [("ada.adult", "ben.adult"), ("cal.parent", "dee.kid"), ("gus.teacher", "eli.kid"), ("cal.parent", "ben.adult")]
+AGES = {
+    "ada.adult": 39, "ben.adult": 45, "cal.parent": 42, "gus.teacher": 50, "dee.kid": 14, "eli.kid": 10, "fay.teen": 17
+}
+FRIENDS = [
+    ("ada.adult", "ben.adult"),
+    ("cal.parent", "dee.kid"),
+    ("gus.teacher", "eli.kid"),
+    ("cal.parent", "ben.adult"),
+]
 CONNECTIONS = frozenset(frozenset(pair) for pair in FRIENDS)
 
 SCHEMA = """
@@ -219,7 +227,10 @@ class Clubs:
         )
 
     async def exists(self, handle: Any) -> bool:
-        return isinstance(handle, str) and await self.tables.one("SELECT 1 FROM people WHERE handle = ?", handle) is not None
+        return (
+            isinstance(handle, str)
+            and await self.tables.one("SELECT 1 FROM people WHERE handle = ?", handle) is not None
+        )
 
     async def members_of(self, room: int) -> set[str]:
         return {r[0] for r in await self.tables.rows("SELECT member FROM room_members WHERE room = ?", room)}
@@ -321,5 +332,7 @@ class Clubs:
             return JSONResponse({"error": f"bad body: {exc}"}, status_code=400)
         if sender not in await self.members_of(room):
             return JSONResponse({"error": "not in this room"}, status_code=403)
-        await self.tables.write("INSERT INTO room_messages VALUES (?, ?, ?)", room, sender, str(document.get("text", "")))
+        await self.tables.write(
+            "INSERT INTO room_messages VALUES (?, ?, ?)", room, sender, str(document.get("text", ""))
+        )
         return JSONResponse({"ok": True}, status_code=201)

@@ -197,7 +197,8 @@ class Mesh:
 
     async def friends_of(self, user_id: int) -> list[dict[str, Any]]:
         rows = await self.tables.rows(
-            "SELECT u.id, u.name FROM friendships f JOIN users u ON u.id = f.friend_id WHERE f.user_id = ? ORDER BY u.id",
+            "SELECT u.id, u.name FROM friendships f JOIN users u ON u.id = f.friend_id "
+            "WHERE f.user_id = ? ORDER BY u.id",
             user_id,
         )
         return [{"id": i, "name": n} for i, n in rows]
@@ -208,12 +209,18 @@ class Mesh:
         groups = APIRouter(prefix="/groups")
         requests = APIRouter(prefix="/friend-requests")
         search = APIRouter()
-        SignedIn = Annotated[int, Depends(self.signed_in)]
+        SignedIn = Annotated[int, Depends(self.signed_in)]  # noqa: N806 - a type, named as types are
 
         @users.get("/{user_id}")
         async def profile(user_id: int) -> dict[str, Any]:
             row = await self.user(user_id)
-            return {"id": row[0], "name": row[1], "city": row[2], "school": row[3], "friends": await self.friends_of(user_id)}
+            return {
+                "id": row[0],
+                "name": row[1],
+                "city": row[2],
+                "school": row[3],
+                "friends": await self.friends_of(user_id),
+            }
 
         @users.get("/{user_id}/friends")
         async def friends(user_id: int) -> dict[str, Any]:
@@ -244,7 +251,9 @@ class Mesh:
 
         @groups.post("/{group_id}/members")
         async def add_members(group_id: int, body: MembersIn, adder: SignedIn) -> dict[str, Any]:
-            present = {r[0] for r in await self.tables.rows("SELECT user_id FROM group_members WHERE group_id = ?", group_id)}
+            present = {
+                r[0] for r in await self.tables.rows("SELECT user_id FROM group_members WHERE group_id = ?", group_id)
+            }
             if not present:
                 raise HTTPException(404, "Group not found")
             if adder not in present:

@@ -21,7 +21,9 @@ Truth = dict[str, list[tuple[Any, ...]]]
 class Tables:
     """The app's tables: `seed` rows at start; `mutable` tables are the ones requests change."""
 
-    def __init__(self, path: Path, schema: str, seed: Mapping[str, Sequence[tuple[Any, ...]]], mutable: Sequence[str]) -> None:
+    def __init__(
+        self, path: Path, schema: str, seed: Mapping[str, Sequence[tuple[Any, ...]]], mutable: Sequence[str]
+    ) -> None:
         self.path = path
         self.seed = {table: list(rows) for table, rows in seed.items()}
         self.mutable = tuple(mutable)
