@@ -42,12 +42,12 @@ test-lowest: $(LOWEST_STAMP)
 	.ci/tools chromium
 	$(LOWEST)/bin/python -m pytest $(PYTEST_ARGS)
 
-# What CI checks before the tests: ruff over the package, its tests and the benchmarks (one rule
+# What CI checks before the tests: ruff over the package, its tests, the benchmarks and the demo (one rule
 # set, pyproject.toml's), strict mypy over the package, the layers of .importlinter. Formatting is
 # not checked: much of the code is not in `ruff format`'s layout, and rewriting every file for it
 # would bury their history.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check middleware tests bench
+	$(VENV)/bin/ruff check middleware tests bench demo_app
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports .importlinter
 

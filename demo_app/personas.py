@@ -3,8 +3,9 @@
 Three children in three bands (a 12-year-old, a 14-year-old, a 16-year-old) and a
 15-year-old friend; their parent and their teacher, connected to them; ordinary adults
 connected to each other; `stranger`, an adult with no connection to any child, who
-behaves like a groomer; and `jo`, who works on the app's trust and safety team. Birth dates are counted back from the day of seeding, so
-the bands are right whenever the demo is run.
+behaves like a groomer; and `jo`, who works on the app's trust and safety team. Birth
+dates are counted back from the day of seeding, so the bands are right whenever the demo
+is run.
 """
 
 from __future__ import annotations

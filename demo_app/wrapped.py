@@ -16,10 +16,11 @@ import logging
 import os
 from pathlib import Path
 
-from safe_accounts import SafeAccountsMiddleware
-from safe_accounts.moderation import HostAction, moderation_app, restrictions_of
 from starlette.requests import Request
 from starlette.routing import Mount
+
+from safe_accounts import SafeAccountsMiddleware
+from safe_accounts.moderation import HostAction, moderation_app, restrictions_of
 
 from .app import app as demo
 from .app import link_staff_page, serve_pages_through, settings

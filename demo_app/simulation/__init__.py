@@ -18,7 +18,6 @@ from .summary import render_summary, summarise
 from .sweep import find_knobs, parse_scales, run_sweep
 from .sweep_chart import render_chart
 
-
 __all__ = [
     "DEFAULT_MIX",
     "Outcome",

@@ -10,6 +10,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from sqlalchemy import func, select
+from starlette.types import ASGIApp
+
 from safe_accounts import SafeAccountsMiddleware
 from safe_accounts.alerts.tables import alerts
 from safe_accounts.clock import FrozenClock
@@ -19,8 +22,6 @@ from safe_accounts.decisions.table import decision_log
 from safe_accounts.policy.loader import load_policy
 from safe_accounts.policy.model import PolicyFile
 from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
-from sqlalchemy import func, select
-from starlette.types import ASGIApp
 
 SECRET_ENV = "DEMO_APP_SECRET"
 RELOAD_NEVER = 7 * 24 * 3600.0  # seconds of real time
@@ -31,8 +32,8 @@ __all__ = [
     "SafeAccountsMiddleware",
     "migrate",
     "policy_signals",
-    "read_policy",
     "read_logs",
+    "read_policy",
     "restricted_notice",
     "wrap",
 ]
