@@ -11,12 +11,13 @@ import re
 from datetime import date
 
 from ..clock import Clock
+from ..db.metadata import ACCOUNT_ID_LENGTH
 from ..errors import InvalidBand
 from .age import AgeBand, Assurance, BandRecord, band_on
 
 # Anyone born earlier is a typing mistake, not a user.
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
-MAX_ACCOUNT_ID_LENGTH = 255  # the width of safe_accounts_age_bands.account_id
+MAX_ACCOUNT_ID_LENGTH = ACCOUNT_ID_LENGTH  # the width of every account-id column of ours
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

@@ -8,7 +8,7 @@ VERSION_TABLE = "safe_accounts_alembic_version"
 
 # How many characters every column of ours that holds an account id keeps (`String` of this
 # length in each table; the migrations created them so). An id longer than this cannot be
-# kept exactly: the request path refuses one the request supplies (`pipeline/keeping.py`),
+# kept exactly: the request path refuses one the request supplies (`decide/ids.py` `keeps`),
 # and the writers bound one only an app's answer names (`db/bulk_insert.bounded`).
 ACCOUNT_ID_LENGTH = 255
 

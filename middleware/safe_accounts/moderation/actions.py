@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import storage_errors
 from .cases import file_new_items
-from .casework import MAX_MODERATOR_ID, MAX_NOTE, settle_case_of
+from .casework import MAX_MODERATOR_ID, MAX_NOTE, checked_moderator, checked_note, settle_case_of
 from .due import DueTimes
 from .effects import Effects, RestrictionsSource
 from .hooks import HostAction, HostCallback, HostHooks
@@ -72,14 +72,7 @@ class Moderation:
     ) -> ActionRecord:
         """Apply and record `action` on the alert or report `item_id` for moderator `by`."""
         action = action if isinstance(action, ModerationAction) else ModerationAction.parse(action)
-        by = by.strip()
-        if not by:
-            raise InvalidAction("a moderation action needs the moderator's id (--by)")
-        if len(by) > MAX_MODERATOR_ID:
-            raise InvalidAction(f"a moderator id is at most {MAX_MODERATOR_ID} characters")
-        note = note.strip()
-        if len(note) > MAX_NOTE:
-            raise InvalidAction(f"a note is at most {MAX_NOTE} characters")
+        by, note = checked_moderator(by), checked_note(note)
         # Into its case first: the case is settled below when this decides its last item.
         await file_new_items(self._engine, self._due, now=self._clock.now())
         with storage_errors("reading the item"):

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..alerts.tables import alerts
 from ..clock import SYSTEM_CLOCK, Clock
+from ..db.metadata import ACCOUNT_ID_LENGTH
 from ..errors import storage_errors
 from .cases import UnknownCase, file_new_items
 from .due import DueTimes
@@ -40,7 +41,7 @@ logger = logging.getLogger("safe_accounts.moderation")
 CASE_ACTION = "moderation: %s on case %s (account %s, %d items) by %s"
 
 MAX_NOTE = 2000
-MAX_MODERATOR_ID = 255
+MAX_MODERATOR_ID = ACCOUNT_ID_LENGTH  # kept in the account-id columns (`claimed_by`, `by`...)
 CLAIMED, UNCLAIMED, HELD, RELEASED, EXPORTED = "claimed", "unclaimed", "held", "released", "exported"
 
 
