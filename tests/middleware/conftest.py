@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from safe_accounts import SafeAccountsMiddleware
+from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.bands.age import AgeBand, Assurance
 from safe_accounts.bands.directory import BandDirectory
 from safe_accounts.bands.store import OwnBandStore
@@ -261,6 +262,13 @@ class Wrapped:
 
     def reached(self, kind: str) -> list[Any]:
         return [payload for k, payload in self.host.received if k == kind]
+
+    @property
+    def alerts(self) -> GroomingAlerts:
+        """The running worker's grooming alerts (its policy has signals)."""
+        runtime = self.middleware.runtime
+        assert runtime is not None and runtime.alerts is not None
+        return runtime.alerts
 
     async def decisions(self) -> list[dict[str, Any]]:
         from safe_accounts.decisions.table import decision_log

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.alerts.tables import alerts
 from safe_accounts.clock import FrozenClock
 
@@ -117,10 +116,6 @@ async def wired(
     await drop_born(engine)
 
 
-def _alerts(w: Wrapped) -> GroomingAlerts:
-    assert w.middleware.runtime is not None and w.middleware.runtime.alerts is not None
-    return w.middleware.runtime.alerts
-
 
 async def _ask(w: Wrapped, child: str) -> None:
     assert (await w.post("/api/friend-requests", "fake-teen", json={"to": child})).status_code == 201
@@ -129,11 +124,11 @@ async def _ask(w: Wrapped, child: str) -> None:
 
 async def test_a_teen_whose_circle_is_mostly_adults_is_alerted_at_the_second_child_asked(wired: Wrapped) -> None:
     await _ask(wired, STRANGERS[0])
-    assert await _alerts(wired).service.list() == []
+    assert await wired.alerts.service.list() == []
     await _ask(wired, STRANGERS[1])
-    raised = await _alerts(wired).service.list()
+    raised = await wired.alerts.service.list()
     assert [(a.subject, a.signal) for a in raised] == [("fake-teen", SIGNAL)]
-    assert _alerts(wired).restrictions.is_restricted("fake-teen")
+    assert wired.alerts.restrictions.is_restricted("fake-teen")
     # The evidence says what the share was when each request was sent.
     shares = {i["other"]: i.get("subject_adult_connections") for i in raised[0].evidence}
     assert shares == {STRANGERS[0]: 60, STRANGERS[1]: 60}
@@ -145,7 +140,7 @@ async def test_a_friend_who_turns_18_tomorrow_is_not_yet_an_adult(wired: Wrapped
     await add_circle(engine, just_18_born="2009-01-16")
     await _ask(wired, STRANGERS[0])
     await _ask(wired, STRANGERS[1])
-    assert await _alerts(wired).service.list() == []
+    assert await wired.alerts.service.list() == []
 
 
 async def test_too_few_connections_to_say_raise_no_alert(wired: Wrapped, engine: AsyncEngine) -> None:
@@ -155,7 +150,7 @@ async def test_too_few_connections_to_say_raise_no_alert(wired: Wrapped, engine:
         )
     await _ask(wired, STRANGERS[0])
     await _ask(wired, STRANGERS[1])
-    assert await _alerts(wired).service.list() == []
+    assert await wired.alerts.service.list() == []
 
 
 async def test_a_lookup_that_fails_raises_no_alert_of_its_own(wired: Wrapped, engine: AsyncEngine) -> None:
@@ -163,10 +158,10 @@ async def test_a_lookup_that_fails_raises_no_alert_of_its_own(wired: Wrapped, en
         await conn.exec_driver_sql("DROP TABLE host_born")
     await _ask(wired, STRANGERS[0])
     await _ask(wired, STRANGERS[1])
-    assert await _alerts(wired).service.list() == []
+    assert await wired.alerts.service.list() == []
     # The baseline's signals go on without it: the third child outside the circle.
     await _ask(wired, STRANGERS[2])
-    raised = await _alerts(wired).service.list()
+    raised = await wired.alerts.service.list()
     assert [(a.subject, a.signal) for a in raised] == [("fake-teen", "scattered-requests-from-minors")]
 
 
@@ -197,7 +192,7 @@ async def test_two_workers_asking_at_once_raise_one_alert(two_workers: list[Wrap
     assert all(response.status_code == 201 for response in sent)
     for worker in two_workers:
         await worker.middleware.drain()
-    crossings = sum(_alerts(worker).recorder.health()["crossings"] for worker in two_workers)
+    crossings = sum(worker.alerts.recorder.health()["crossings"] for worker in two_workers)
     assert crossings == 1
     async with engine.connect() as conn:
         rows = [(r.subject, r.signal) for r in await conn.execute(select(alerts.c.subject, alerts.c.signal))]

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts import AgeBand, SafeAccountsMiddleware
-from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.clock import FrozenClock
 from safe_accounts.policy.model import DEFAULT_RESTRICTED_NOTICE
 from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
@@ -50,10 +49,6 @@ async def with_signals(
     await drop_host_tables(engine)
 
 
-def _alerts(w: Wrapped) -> GroomingAlerts:
-    assert w.middleware.runtime is not None
-    return w.middleware.runtime.alerts
-
 
 async def _reject_all(w: Wrapped, children: list[str]) -> None:
     for i, child in enumerate(CHILDREN, start=1):
@@ -65,7 +60,7 @@ async def _reject_all(w: Wrapped, children: list[str]) -> None:
 async def test_four_rejections_by_children_raise_nothing(with_signals: Wrapped) -> None:
     await _reject_all(with_signals, CHILDREN[:4])
     await with_signals.middleware.drain()
-    alerts = _alerts(with_signals)
+    alerts = with_signals.alerts
     assert await alerts.service.list() == []
     assert not alerts.restrictions.is_restricted("parent")
 
@@ -73,7 +68,7 @@ async def test_four_rejections_by_children_raise_nothing(with_signals: Wrapped) 
 async def test_the_fifth_rejection_raises_one_alert_and_restricts_the_requester(with_signals: Wrapped) -> None:
     await _reject_all(with_signals, CHILDREN)
     await with_signals.middleware.drain()
-    alerts = _alerts(with_signals)
+    alerts = with_signals.alerts
     raised = await alerts.service.list()
     assert [(a.subject, a.signal) for a in raised] == [("parent", "rejected-by-minors")]
     assert alerts.restrictions.is_restricted("parent")
@@ -97,7 +92,7 @@ async def test_more_rejections_after_the_alert_raise_no_second_alert(with_signal
     await _reject_all(with_signals, CHILDREN)
     await _reject_all(with_signals, CHILDREN)
     await with_signals.middleware.drain()
-    alerts = _alerts(with_signals)
+    alerts = with_signals.alerts
     assert len(await alerts.service.list()) == 1
 
 
@@ -106,7 +101,7 @@ async def test_denied_stranger_dms_to_three_children_raise_an_alert(with_signals
         response = await with_signals.post("/api/v1/messages", "adult", json={"to": child})
         assert response.status_code == 403
     await with_signals.middleware.drain()
-    alerts = _alerts(with_signals)
+    alerts = with_signals.alerts
     assert [(a.subject, a.signal) for a in await alerts.service.list()] == [("adult", "denied-dms-to-minors")]
 
 
@@ -115,7 +110,7 @@ async def test_blocks_by_three_children_raise_an_alert_against_the_blocked_accou
         response = await with_signals.post("/api/blocks", child, json={"account": "adult"})
         assert response.status_code == 200
     await with_signals.middleware.drain()
-    alerts = _alerts(with_signals)
+    alerts = with_signals.alerts
     assert [(a.subject, a.signal) for a in await alerts.service.list()] == [("adult", "blocked-by-minors")]
 
 
@@ -152,5 +147,5 @@ async def test_rejections_named_only_in_the_apps_answer_count_too(
     unknown = await with_signals.post("/api/v2/friend-requests/nope/reject", "kid")
     assert unknown.status_code == 404
     await with_signals.middleware.drain()
-    alerts = _alerts(with_signals)
+    alerts = with_signals.alerts
     assert [(a.subject, a.signal) for a in await alerts.service.list()] == [("parent", "rejected-by-minors")]

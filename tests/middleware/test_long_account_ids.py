@@ -23,7 +23,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts import SafeAccountsMiddleware
-from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.clock import FrozenClock
 from safe_accounts.db.bulk_insert import bounded
 from safe_accounts.db.metadata import ACCOUNT_ID_LENGTH
@@ -63,10 +62,6 @@ async def app(
     await drop_host_tables(engine)
 
 
-def _alerts(w: Wrapped) -> GroomingAlerts:
-    assert w.middleware.runtime is not None and w.middleware.runtime.alerts is not None
-    return w.middleware.runtime.alerts
-
 
 async def _rows(w: Wrapped, table: str) -> list[dict[str, Any]]:
     await w.middleware.drain()
@@ -103,7 +98,7 @@ async def test_an_actor_whose_id_we_cannot_keep_is_refused_before_anything_is_re
     _unreadable(search, "unreadable-actor")
     assert app.host.received == []
     await _nothing_of(app, long_id)
-    assert await _alerts(app).service.list() == []
+    assert await app.alerts.service.list() == []
 
 
 async def test_an_actor_at_the_columns_width_is_kept_whole(app: Wrapped) -> None:
@@ -156,7 +151,7 @@ async def test_blocks_and_reports_of_an_id_we_cannot_keep_are_refused_and_hold_u
     for child in CHILDREN:
         assert (await app.post("/api/blocks", child, json={"account": "adult"})).status_code == 200
     await app.middleware.drain()
-    assert [(a.subject, a.signal) for a in await _alerts(app).service.list()] == [("adult", "blocked-by-minors")]
+    assert [(a.subject, a.signal) for a in await app.alerts.service.list()] == [("adult", "blocked-by-minors")]
     await _nothing_of(app, long_id)
 
 
@@ -178,7 +173,7 @@ async def test_a_requester_only_the_apps_answer_names_is_alerted_on_bounded(
             response = await app.post(f"/api/v2/friend-requests/{prefix}{i}/reject", child)
             assert response.status_code == 200
     await app.middleware.drain()
-    raised = {a.subject: a.signal for a in await _alerts(app).service.list()}
+    raised = {a.subject: a.signal for a in await app.alerts.service.list()}
     kept = bounded(long_id, ACCOUNT_ID_LENGTH)
     assert raised == {kept: "rejected-by-minors", "parent": "rejected-by-minors"}
     assert len(kept) == ACCOUNT_ID_LENGTH

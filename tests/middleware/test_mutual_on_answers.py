@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts import SafeAccountsMiddleware
-from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.clock import FrozenClock
 from safe_accounts.errors import StorageError
 from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
@@ -98,17 +97,13 @@ async def _read_again(w: Wrapped) -> None:
     raise AssertionError("the pending events were never read")
 
 
-def _alerts(w: Wrapped) -> GroomingAlerts:
-    assert w.middleware.runtime is not None and w.middleware.runtime.alerts is not None
-    return w.middleware.runtime.alerts
-
 
 async def _raised(w: Wrapped, signal: str) -> list[tuple[str, list[int | None]]]:
     """Who `signal` alerted about, with the mutual counts of the events that counted."""
     await w.middleware.drain()
     return [
         (a.subject, [item["mutual"] for item in a.evidence if "mutual" in item])
-        for a in await _alerts(w).service.list()
+        for a in await w.alerts.service.list()
         if a.signal == signal
     ]
 

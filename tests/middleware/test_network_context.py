@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts import AgeBand, SafeAccountsMiddleware
-from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.alerts.tables import alerts
 from safe_accounts.clock import FrozenClock
 from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
@@ -139,10 +138,6 @@ def clock() -> FrozenClock:
     return FrozenClock(NOW)
 
 
-def _alerts(w: Wrapped) -> GroomingAlerts:
-    assert w.middleware.runtime is not None and w.middleware.runtime.alerts is not None
-    return w.middleware.runtime.alerts
-
 
 async def _reject(w: Wrapped, child: str) -> None:
     request_id = 200 + [*STRANGERS, "club-kid", "new-kid"].index(child) + 1
@@ -152,12 +147,12 @@ async def _reject(w: Wrapped, child: str) -> None:
 
 async def test_two_rejections_by_children_outside_the_circle_raise_one_alert(wired: Wrapped) -> None:
     await _reject(wired, "far-1")
-    assert await _alerts(wired).service.list() == []
+    assert await wired.alerts.service.list() == []
     await _reject(wired, "far-2")
     await _reject(wired, "far-3")
-    raised = await _alerts(wired).service.list()
+    raised = await wired.alerts.service.list()
     assert [(a.subject, a.signal) for a in raised] == [("coach", "scattered-rejections-by-minors")]
-    assert _alerts(wired).restrictions.is_restricted("coach")
+    assert wired.alerts.restrictions.is_restricted("coach")
     # The evidence says what counted: rejections by children with no tie to the circle.
     items = [i for i in raised[0].evidence if i["kind"] == "contact_rejected"]
     assert {i["other"] for i in items} >= {"far-1", "far-2"}
@@ -167,24 +162,24 @@ async def test_two_rejections_by_children_outside_the_circle_raise_one_alert(wir
 async def test_a_rejection_by_a_friend_of_the_circle_does_not_count(wired: Wrapped) -> None:
     await _reject(wired, "club-kid")  # friends with "kid", in the coach's circle for a year
     await _reject(wired, "far-1")
-    assert await _alerts(wired).service.list() == []
+    assert await wired.alerts.service.list() == []
 
 
 async def test_the_circle_is_read_at_the_moment_of_the_answer(wired: Wrapped) -> None:
     # "new-kid" is friends with "kid-friend", who joins the coach's circle only tomorrow.
     await _reject(wired, "new-kid")
     await _reject(wired, "far-1")
-    assert [a.signal for a in await _alerts(wired).service.list()] == ["scattered-rejections-by-minors"]
+    assert [a.signal for a in await wired.alerts.service.list()] == ["scattered-rejections-by-minors"]
 
 
 async def test_a_teen_account_asking_three_children_outside_its_circle_is_alerted(wired: Wrapped) -> None:
     for child in STRANGERS[:2]:
         assert (await wired.post("/api/friend-requests", "fake-teen", json={"to": child})).status_code == 201
         await wired.middleware.drain()
-    assert await _alerts(wired).service.list() == []
+    assert await wired.alerts.service.list() == []
     assert (await wired.post("/api/friend-requests", "fake-teen", json={"to": STRANGERS[2]})).status_code == 201
     await wired.middleware.drain()
-    raised = await _alerts(wired).service.list()
+    raised = await wired.alerts.service.list()
     assert [(a.subject, a.signal) for a in raised] == [("fake-teen", "scattered-requests-from-minors")]
 
 
@@ -192,7 +187,7 @@ async def test_an_adults_requests_never_count_as_a_teens(wired: Wrapped) -> None
     for child in STRANGERS:
         await wired.post("/api/friend-requests", "coach", json={"to": child})
         await wired.middleware.drain()
-    assert "scattered-requests-from-minors" not in [a.signal for a in await _alerts(wired).service.list()]
+    assert "scattered-requests-from-minors" not in [a.signal for a in await wired.alerts.service.list()]
 
 
 async def test_children_reached_through_a_new_friend_raise_an_alert_through_an_old_one_none(
@@ -207,13 +202,13 @@ async def test_children_reached_through_a_new_friend_raise_an_alert_through_an_o
     for child in ("kid", "club-kid"):
         assert (await wired.post("/api/friend-requests", "coach", json={"to": child})).status_code == 201
         await wired.middleware.drain()
-    assert await _alerts(wired).service.list() == []
+    assert await wired.alerts.service.list() == []
     assert (await wired.post("/api/friend-requests", "newcomer", json={"to": "kid"})).status_code == 201
     await wired.middleware.drain()
-    assert await _alerts(wired).service.list() == []
+    assert await wired.alerts.service.list() == []
     assert (await wired.post("/api/friend-requests", "newcomer", json={"to": "club-kid"})).status_code == 201
     await wired.middleware.drain()
-    raised = await _alerts(wired).service.list()
+    raised = await wired.alerts.service.list()
     assert [(a.subject, a.signal) for a in raised] == [("newcomer", "requests-through-new-ties")]
 
 
@@ -270,7 +265,7 @@ async def test_two_workers_answering_at_once_cross_each_network_signal_once(
     assert all(response.status_code == 201 for response in sent)
     for worker in two_workers:
         await worker.middleware.drain()
-    crossings = sum(_alerts(worker).recorder.health()["crossings"] for worker in two_workers)
+    crossings = sum(worker.alerts.recorder.health()["crossings"] for worker in two_workers)
     assert crossings == 2
     rows = await _alert_rows(engine)
     assert sorted(rows) == [

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.alerts.tables import alerts
 from safe_accounts.clock import FrozenClock
 
@@ -70,10 +69,6 @@ async def wired(
     await drop_circle(engine)
 
 
-def _alerts(w: Wrapped) -> GroomingAlerts:
-    assert w.middleware.runtime is not None and w.middleware.runtime.alerts is not None
-    return w.middleware.runtime.alerts
-
 
 async def _ask(w: Wrapped, child: str, actor: str = "newcomer") -> None:
     assert (await w.post("/api/friend-requests", actor, json={"to": child})).status_code == 201
@@ -82,18 +77,18 @@ async def _ask(w: Wrapped, child: str, actor: str = "newcomer") -> None:
 async def test_one_request_outside_the_circle_is_below_the_score(wired: Wrapped) -> None:
     await _ask(wired, STRANGERS[0])
     await wired.middleware.drain()
-    assert await _alerts(wired).service.list() == []
+    assert await wired.alerts.service.list() == []
 
 
 async def test_the_second_request_crosses_the_score_off_the_request_path(wired: Wrapped) -> None:
     await _ask(wired, STRANGERS[0])
     await _ask(wired, STRANGERS[1])
-    assert not _alerts(wired).restrictions.is_restricted("newcomer")  # nothing on the request path
+    assert not wired.alerts.restrictions.is_restricted("newcomer")  # nothing on the request path
     await wired.middleware.drain()
-    (raised,) = await _alerts(wired).service.list()
+    (raised,) = await wired.alerts.service.list()
     assert (raised.subject, raised.signal) == ("newcomer", SCORE)
     assert raised.counts == {"score": 1.0, "threshold": 1.0}
-    assert _alerts(wired).restrictions.is_restricted("newcomer")
+    assert wired.alerts.restrictions.is_restricted("newcomer")
     parts = {item["signal"]: item for item in raised.evidence}
     assert parts["unconnected-minors-requested"] | {"at": 0} == {
         "kind": "score_part",
@@ -110,7 +105,7 @@ async def test_the_second_request_crosses_the_score_off_the_request_path(wired: 
     # Restricted: a third request is refused, and counted towards nothing that reached a child.
     assert (await wired.post("/api/friend-requests", "newcomer", json={"to": STRANGERS[2]})).status_code == 403
     await wired.middleware.drain()
-    assert [a.id for a in await _alerts(wired).service.list()] == [raised.id]
+    assert [a.id for a in await wired.alerts.service.list()] == [raised.id]
 
 
 async def test_a_score_crossing_joins_the_accounts_open_alert(wired: Wrapped) -> None:
@@ -119,21 +114,21 @@ async def test_a_score_crossing_joins_the_accounts_open_alert(wired: Wrapped) ->
     for child in STRANGERS[:3]:
         assert (await wired.post("/api/v1/messages", "newcomer", json={"to": child})).status_code == 403
     await wired.middleware.drain()
-    (first,) = await _alerts(wired).service.list()
+    (first,) = await wired.alerts.service.list()
     assert first.signal == "denied-dms-to-minors"
     # Two requests reaching children cross the score, which joins the open alert (and
     # restricts) instead of raising another.
     await _ask(wired, STRANGERS[0])
     await _ask(wired, STRANGERS[1])
     await wired.middleware.drain()
-    (joined,) = await _alerts(wired).service.list()
+    (joined,) = await wired.alerts.service.list()
     assert joined.id == first.id
     assert joined.counts["crossings"] == 2 and joined.counts[SCORE] == 1.0
     assert {item["signal"] for item in joined.evidence if item["kind"] == "score_part"} == {
         "unconnected-minors-requested",
         "rejected-by-minors",
     }
-    assert _alerts(wired).restrictions.is_restricted("newcomer")
+    assert wired.alerts.restrictions.is_restricted("newcomer")
 
 
 @pytest.fixture

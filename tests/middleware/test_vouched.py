@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts import AgeBand, SafeAccountsMiddleware
-from safe_accounts.alerts.pipeline import GroomingAlerts
 from safe_accounts.clock import FrozenClock
 from safe_accounts.runtime.signals_wiring import attach_grooming_alerts
 
@@ -82,10 +81,6 @@ async def wired(
     await drop_host_tables(engine)
 
 
-def _alerts(w: Wrapped) -> GroomingAlerts:
-    assert w.middleware.runtime is not None and w.middleware.runtime.alerts is not None
-    return w.middleware.runtime.alerts
-
 
 async def _reject(w: Wrapped, child: str) -> None:
     request_id = 200 + STRANGERS.index(child) + 1
@@ -96,7 +91,7 @@ async def _reject(w: Wrapped, child: str) -> None:
 async def test_rejections_of_a_vouched_coach_by_children_outside_the_circle_raise_no_alert(wired: Wrapped) -> None:
     for child in STRANGERS:
         await _reject(wired, child)
-    assert "scattered-rejections-by-minors" not in [a.signal for a in await _alerts(wired).service.list()]
+    assert "scattered-rejections-by-minors" not in [a.signal for a in await wired.alerts.service.list()]
 
 
 async def test_a_vouch_withdrawn_counts_from_the_next_answer(wired: Wrapped, engine: AsyncEngine) -> None:
@@ -105,9 +100,9 @@ async def test_a_vouch_withdrawn_counts_from_the_next_answer(wired: Wrapped, eng
     async with engine.begin() as conn:
         await conn.exec_driver_sql("DELETE FROM host_vouched")
     await _reject(wired, STRANGERS[2])
-    assert await _alerts(wired).service.list() == []  # one rejection counted so far
+    assert await wired.alerts.service.list() == []  # one rejection counted so far
     await _reject(wired, STRANGERS[3])
-    raised = await _alerts(wired).service.list()
+    raised = await wired.alerts.service.list()
     assert [(a.subject, a.signal) for a in raised] == [("coach", "scattered-rejections-by-minors")]
 
 
@@ -116,7 +111,7 @@ async def test_a_lookup_that_fails_vouches_for_nobody(wired: Wrapped, engine: As
         await conn.exec_driver_sql("DROP TABLE host_vouched")
     await _reject(wired, STRANGERS[0])
     await _reject(wired, STRANGERS[1])
-    raised = await _alerts(wired).service.list()
+    raised = await wired.alerts.service.list()
     assert [(a.subject, a.signal) for a in raised] == [("coach", "scattered-rejections-by-minors")]
 
 
