@@ -17,6 +17,7 @@ from safe_accounts.policy.model import EventKind, Signals
 from safe_accounts.signals import Crossing, Event, Observation, SignalRecorder
 from safe_accounts.signals.memory import InProcessSignalStore
 from safe_accounts.signals.recorder import (
+    CROSSING_HANDLER_FAILED,
     EVENTS_LOST_AT_CLOSE,
     SPOOL_OVERFLOW,
     STORE_UNREACHABLE,
@@ -238,7 +239,9 @@ async def test_beyond_the_spool_limit_events_are_dropped_counted_and_logged(
     assert recorder.health()["recorded"] == 5
 
 
-async def test_a_failing_alert_handler_gets_the_crossing_again() -> None:
+async def test_a_failing_alert_handler_gets_the_crossing_again_and_the_failure_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     handed: list[str] = []
     failures = [RuntimeError("database down")]
 
@@ -250,10 +253,16 @@ async def test_a_failing_alert_handler_gets_the_crossing_again() -> None:
     recorder = SignalRecorder(InProcessSignalStore(), BASELINE_LIKE, on_crossing=on_crossing)
     for i in range(2):
         recorder.submit(event(EventKind.REPORTED, AT + i, other=f"child-{i}"))
-    await recorder.flush()
+    with caplog.at_level(logging.ERROR, logger="safe_accounts.signals.recorder"):
+        await recorder.flush()
     assert handed == [] and recorder.health()["crossings_pending"] == 1
+    [logged] = caplog.records
+    assert logged.getMessage() == CROSSING_HANDLER_FAILED and logged.exc_info is not None
+    assert str(logged.exc_info[1]) == "database down"  # the handler's own error, with its traceback
+    caplog.clear()
     await recorder.flush()
     assert handed == ["reported-by-minors"] and recorder.health()["crossings_pending"] == 0
+    assert caplog.records == []
 
 
 async def _refuse(c: Crossing) -> None:
