@@ -80,3 +80,12 @@ async def clubs_app(tmp_path: Path, migrated: Path) -> AsyncIterator[Subject]:
     yield subject
     await middleware.close()
     subject.tables.close()
+
+
+@pytest.fixture
+async def clubs_gunzipping(tmp_path: Path, migrated: Path) -> AsyncIterator[Subject]:
+    """Clubs behind a layer that undoes `Content-Encoding: gzip` itself (`clubs.Gunzipping`)."""
+    subject, middleware = await open_subject("clubs", tmp_path, migrated, clubs.GunzippingClubs, clubs)
+    yield subject
+    await middleware.close()
+    subject.tables.close()

@@ -7,6 +7,7 @@ writes the attacks, in the other files).
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 import pytest
@@ -189,3 +190,21 @@ async def test_clubs_writes_between_adults_and_connected_families_are_untouched(
 async def test_a_parent_reads_their_childs_whole_clubs_profile(clubs_app: Subject) -> None:
     pair = await clubs_app.both(Raw("GET", f"/people/{clubs.CHILD}", headers=(clubs.signed_in(clubs.PARENT),)))
     assert (pair.wrapped.status, pair.wrapped.document()) == (200, pair.bare.document())
+
+
+GZIP = header("content-encoding", "gzip")
+COMPRESSED_CLUBS_WRITES = [
+    ("an adult messages an adult in a gzipped form", clubs.STRANGER, "/dm", FORM, b"to=ben.adult&text=hi"),
+    ("a parent messages their child in gzipped JSON", clubs.PARENT, "/dm", JSON, b'{"to": "dee.kid", "text": "hi"}'),
+    ("an adult invites an adult in gzipped JSON", clubs.STRANGER, "/invites", JSON, b'{"to": "gus.teacher"}'),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "sender", "path", "media", "body"), COMPRESSED_CLUBS_WRITES, ids=[c[0] for c in COMPRESSED_CLUBS_WRITES]
+)
+async def test_compressed_uploads_an_app_undoes_itself_are_untouched(
+    clubs_gunzipping: Subject, case: str, sender: str, path: str, media: Any, body: bytes
+) -> None:
+    raw = Raw("POST", path, headers=(clubs.signed_in(sender), media, GZIP), body=(gzip.compress(body),))
+    await assert_same_effect(clubs_gunzipping, raw)

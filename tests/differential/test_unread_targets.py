@@ -12,6 +12,9 @@ new row lets the stranger reach a child he is not connected with.
 
 from __future__ import annotations
 
+import gzip
+import io
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
@@ -234,3 +237,52 @@ def mesh_attack(draw: st.DrawFn) -> Raw:
 )
 async def test_a_stranger_cannot_reach_a_child_however_fastapi_reads_the_body(mesh_app: Subject, raw: Raw) -> None:
     await judge(mesh_app, raw, mesh.STRANGER)
+
+
+# --- Compressed bodies -----------------------------------------------------------------------------
+# Starlette, FastAPI, Django and Litestar never undo a request's `Content-Encoding`: an app
+# built on them reads the bytes as sent (Clubs does). An app that accepts compressed uploads
+# undoes it itself, with `gzip.decompress`, which reads every gzip member. A body must name
+# the same accounts to us whichever of those readings the app makes.
+
+
+def _gzip_named(data: bytes, name: str) -> bytes:
+    """`data` gzipped, with `name` in the gzip header's file name field."""
+    out = io.BytesIO()
+    with gzip.GzipFile(filename=name, mode="wb", fileobj=out, mtime=0) as stream:
+        stream.write(data)
+    return out.getvalue()
+
+
+_ADULT_FORM = f"to={clubs.ADULT_FRIEND}&text=hi".encode()
+_CHILD_FIELD = f"&to={clubs.CHILD}&".encode()
+
+COMPRESSED_ATTACKS = {
+    # the child's field after the end of the compressed stream
+    "after-gzip": ("gzip", gzip.compress(_ADULT_FORM) + _CHILD_FIELD),
+    "after-deflate": ("deflate", zlib.compress(_ADULT_FORM) + _CHILD_FIELD),
+    "after-an-empty-gzip": ("gzip", gzip.compress(b"") + _CHILD_FIELD),
+    # inside the gzip header, which no decoder hands on
+    "in-the-gzip-header": ("gzip", _gzip_named(_ADULT_FORM, _CHILD_FIELD.decode())),
+    # in a second gzip member, which `gzip.decompress` reads and a single inflater does not
+    "in-a-second-member": ("gzip", gzip.compress(_ADULT_FORM) + gzip.compress(_CHILD_FIELD)),
+}
+
+
+def _compressed_form(coding: str, body: bytes) -> Raw:
+    headers = (clubs.signed_in(clubs.STRANGER), FORM, header("content-encoding", coding))
+    return Raw("POST", "/dm", headers=headers, body=(body,))
+
+
+@pytest.mark.parametrize("attack", list(COMPRESSED_ATTACKS))
+async def test_a_stranger_cannot_reach_a_child_through_the_bytes_of_a_compressed_body(
+    clubs_app: Subject, attack: str
+) -> None:
+    await judge(clubs_app, _compressed_form(*COMPRESSED_ATTACKS[attack]), clubs.STRANGER)
+
+
+@pytest.mark.parametrize("attack", ["in-a-second-member", "after-gzip"])
+async def test_a_stranger_cannot_reach_a_child_through_an_app_that_undoes_the_coding_itself(
+    clubs_gunzipping: Subject, attack: str
+) -> None:
+    await judge(clubs_gunzipping, _compressed_form(*COMPRESSED_ATTACKS[attack]), clubs.STRANGER)

@@ -14,8 +14,11 @@ a refusal here failed before this was fixed: the request reached the app, and th
 from __future__ import annotations
 
 import asyncio
+import gzip
+import io
 import json
 import textwrap
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -496,6 +499,52 @@ async def test_ambiguous_framing_is_refused(guard: Guard, headers: list[tuple[st
     assert answer.status == 400
     assert answer.problem_type() == "unreadable-body"
     assert app.delivered == []
+
+
+_FORM = [("content-type", "application/x-www-form-urlencoded")]
+
+
+@pytest.mark.parametrize(
+    ("coding", "body"),
+    [
+        ("gzip", gzip.compress(b"to=other-adult")[:-4]),
+        ("gzip", gzip.compress(b"to=other-adult") + b"&to=kid"),
+        ("gzip", gzip.compress(b"to=other-adult") + gzip.compress(b"&to=kid")),
+        ("deflate", zlib.compress(b"to=other-adult") + b"&to=kid"),
+    ],
+    ids=["cut-short", "bytes-after-it", "a-second-member", "bytes-after-deflate"],
+)
+async def test_a_compressed_body_that_is_not_exactly_one_whole_stream_is_refused(
+    guard: Guard, coding: str, body: bytes
+) -> None:
+    """One decoder stops at the end of the first stream, `gzip.decompress` reads every member,
+    and an app that undoes no coding reads the bytes: they would name three different sets."""
+    app = Messenger(form_first)
+    answer = await call(await guard(app), "POST", "/dm", STRANGER, body, [*_FORM, ("content-encoding", coding)])
+    assert answer.status == 400
+    assert answer.problem_type() == "unreadable-body"
+    assert app.delivered == []
+
+
+def _multipart(to: str) -> bytes:
+    return f'--XyZ\r\nContent-Disposition: form-data; name="to"\r\n\r\n{to}\r\n--XyZ--\r\n'.encode()
+
+
+async def test_a_compressed_multipart_body_with_parts_outside_its_compressed_data_is_refused(guard: Guard) -> None:
+    """Parts written in the gzip header's file name, before the compressed data: a parser
+    that skips a preamble (Django's) finds them in the bytes as sent; ours cannot."""
+    out = io.BytesIO()
+    with gzip.GzipFile(filename=_multipart(CHILD).decode(), mode="wb", fileobj=out, mtime=0) as stream:
+        stream.write(_multipart(ADULT))
+    headers = [("content-type", "multipart/form-data; boundary=XyZ"), ("content-encoding", "gzip")]
+    middleware = await guard(Messenger())
+    answer = await call(middleware, "POST", "/dm", STRANGER, out.getvalue(), headers)
+    assert answer.status == 400
+    assert answer.problem_type() == "unreadable-body"
+    plain = gzip.compress(_multipart(ADULT))
+    assert b"--XyZ" not in plain
+    answer = await call(middleware, "POST", "/dm", STRANGER, plain, headers)
+    assert answer.problem_type() is None  # read, allowed, and left to the app (which reads no multipart)
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,10 @@ class BodyUnreadable(Exception):
     """A content encoding we cannot inspect, or a client that went away mid-body."""
 
 
+class AmbiguousFraming(BodyUnreadable):
+    """Framing that lets two readers see two different bodies: refused, never guessed."""
+
+
 class Body(NamedTuple):
     raw: bytes
     content_type: str  # lower-cased media type without parameters
@@ -31,6 +35,12 @@ class Body(NamedTuple):
     # The header is exactly `application/json`: every framework reads such a body as JSON,
     # decoded as `json.loads` decodes bytes, and none reads it as a form.
     plain_json: bool = False
+
+    @property
+    def coded(self) -> bool:
+        """Sent with a content coding we undid: `inspectable` is its decoding, and an app that
+        does not undo it (Starlette, FastAPI, Django, Litestar never do) reads `raw`."""
+        return self.raw is not self.inspectable
 
 
 # A platform sends a handful of distinct Content-Type values: parse each once.
@@ -48,7 +58,11 @@ def _media_type(raw: bytes | None) -> tuple[str, str | None]:
 
 
 def _decompress(data: bytes, encoding: str, limit: int) -> bytes:
-    """Inflate gzip/deflate for inspection, never past `limit` (a zip bomb stops at the limit)."""
+    """Inflate gzip/deflate for inspection, never past `limit` (a zip bomb stops at the limit).
+
+    Exactly one whole stream: anything after its end (bytes, or a second gzip member) is
+    read by one decoder (`gzip.decompress` reads every member) and dropped by another (one
+    inflater stops at the first), so it is refused, as is a stream cut short."""
     if encoding in ("gzip", "x-gzip"):
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     elif encoding == "deflate":
@@ -61,11 +75,11 @@ def _decompress(data: bytes, encoding: str, limit: int) -> bytes:
         raise BodyUnreadable(f"{encoding} body is corrupt") from exc
     if len(out) > limit:
         raise BodyTooLarge()
+    if not inflater.eof:
+        raise BodyUnreadable(f"{encoding} body ends before its stream does")
+    if inflater.unused_data:
+        raise AmbiguousFraming(f"bytes after the end of the {encoding} stream")
     return out
-
-
-class AmbiguousFraming(BodyUnreadable):
-    """Headers that let two readers see two different bodies: refused, never guessed."""
 
 
 def _entity_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:

@@ -39,8 +39,8 @@ from .compiled import CompiledResponse, CompiledRoute
 from .ids import ids_at
 from .jsondoc import walk
 from .lists import filter_lists
-from .readings import read_every_way
-from .request_view import BodyNotParsed, RequestView, parse_json
+from .readings import read_as_sent, read_every_way
+from .request_view import NO_JSON, BodyNotParsed, RequestView, parse_json
 from .targets import TargetsUnread, TargetUnkept, TooManyCombinations
 
 logger = logging.getLogger("safe_accounts.enforcement")
@@ -186,12 +186,16 @@ class Enforcement:
             await self._refuse(problem.unreadable_body(str(exc)))
             return False
         self.receive = replay(body.raw, self.receive)
-        if not body.inspectable or body.inspectable.isspace():
+        empty = not body.inspectable or body.inspectable.isspace()
+        if empty and not body.coded:
             return True  # nothing to read targets from
         try:
-            self._parse(body)
-            if body.content_type == "multipart/form-data":
-                self.view.form = [*await _multipart(self.scope, body), *(self.view.form or ())]
+            if not empty:
+                self._parse(body)
+                if body.content_type == "multipart/form-data":
+                    self.view.form = [*await _multipart(self.scope, body), *(self.view.form or ())]
+            if body.coded:
+                self._read_as_sent(body)
         except BodyNotParsed as exc:
             await self._refuse(problem.unreadable_body(str(exc)))
             return False
@@ -206,6 +210,22 @@ class Enforcement:
             return
         view = self.view
         view.json, view.json_also, view.form = read_every_way(body, self.route.json_keys)
+
+    def _read_as_sent(self, body: Body) -> None:
+        """A coded body's bytes as sent, read too (`readings.read_as_sent`): an app that does
+        not undo the coding acts on them, and they may hold fields its decoding does not."""
+        view = self.view
+        documents, fields = read_as_sent(body, self.route.json_keys)
+        if documents:
+            if view.json is NO_JSON:
+                view.json, documents = documents[0], documents[1:]
+            view.json_also = (*view.json_also, *documents)
+        if fields:
+            view.form = [*(view.form or ()), *fields]
+        if body.content_type == "multipart/form-data" and _boundary_in(self.scope, body.raw):
+            # A parser that skips a preamble (Django's) finds parts after the compressed
+            # bytes, and ours does not read past them: what we cannot read, we refuse.
+            raise BodyNotParsed("a compressed multipart body with parts outside its compressed data")
 
     # --- answers -------------------------------------------------------------------------
 
@@ -390,6 +410,18 @@ _REMOVED = object()
 def _succeeded(status: int) -> bool:
     """A 2xx, or 303 See Other: the post-redirect-get answer of a form that worked."""
     return 200 <= status < 300 or status == 303
+
+
+def _boundary_in(scope: Scope, data: bytes) -> bool:
+    """Whether `data` holds the multipart delimiter the request's `Content-Type` names."""
+    for key, value in scope.get("headers") or ():
+        if key == b"content-type":
+            for param in value.split(b";")[1:]:
+                name, _, boundary = param.partition(b"=")
+                boundary = boundary.strip().strip(b'"')
+                if name.strip().lower() == b"boundary" and boundary:
+                    return b"--" + boundary in data
+    return False
 
 
 async def _multipart(scope: Scope, body: Body) -> list[tuple[str, str]]:

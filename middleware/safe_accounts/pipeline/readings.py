@@ -7,7 +7,8 @@ Flask, Django) ignores it and tells UTF-8, -16 and -32 apart by the first bytes.
 reading the app picks, its targets must be among ours, so a body is read as JSON whatever
 its declared type and charset, and as a urlencoded form, and the targets are the union of
 the readings. A body typed exactly `application/json` is read once (`request_view.parse_json`):
-no framework reads it any other way.
+no framework reads it any other way. A body sent with a content coding is read decoded (as
+an app that undoes the coding reads it) and as sent (as every framework reads it).
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ def read_every_way(
         raise BodyNotParsed("body is not valid JSON")
     first = documents[0] if documents else NO_JSON
     return first, tuple(documents[1:]), form_readings(body)
+
+
+def read_as_sent(body: Body, keys: tuple[str, ...] | None) -> tuple[list[Any], list[tuple[str, str]]]:
+    """A coded body's bytes as they were sent, read as JSON and as a form: what an app that
+    does not undo the coding reads (Starlette, FastAPI, Django and Litestar never do), and
+    where a field written outside the compressed data (in a gzip header's file name) is.
+    Neither reading is required to succeed: the bytes are compressed data, and an app that
+    cannot read them acts on nothing."""
+    sent = body._replace(inspectable=body.raw)
+    return json_readings(sent, keys), form_readings(sent)
 
 
 def json_readings(body: Body, keys: tuple[str, ...] | None) -> list[Any]:
