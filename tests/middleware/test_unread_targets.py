@@ -14,9 +14,11 @@ a refusal here failed before this was fixed: the request reached the app, and th
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import io
 import json
+import os
 import textwrap
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from safe_accounts import SafeAccountsMiddleware
+from safe_accounts import AgeBand, SafeAccountsMiddleware
 from safe_accounts.clock import FrozenClock
 from safe_accounts.errors import PolicyError
 from safe_accounts.pipeline.websocket import UNPARSEABLE, parse_frame
@@ -545,6 +547,74 @@ async def test_a_compressed_multipart_body_with_parts_outside_its_compressed_dat
     assert b"--XyZ" not in plain
     answer = await call(middleware, "POST", "/dm", STRANGER, plain, headers)
     assert answer.problem_type() is None  # read, allowed, and left to the app (which reads no multipart)
+
+
+def _parts(*parts: tuple[list[str], str]) -> bytes:
+    """A multipart body (boundary `XyZ`) of (header lines, value) parts."""
+    out = b""
+    for lines, value in parts:
+        out += b"--XyZ\r\n" + "".join(line + "\r\n" for line in lines).encode() + b"\r\n" + value.encode() + b"\r\n"
+    return out + b"--XyZ--\r\n"
+
+
+@pytest.fixture(scope="session")
+def django_settings(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Django's settings, as the Django recipe sets them (tests/integrations/conftest.py)."""
+    pytest.importorskip("django")
+    os.environ.setdefault("RECIPE_DJANGO_DATABASE", str(tmp_path_factory.mktemp("django") / "django.db"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.integrations.django_site")
+
+
+def django_post(content_type: str, body: bytes) -> Fields:
+    """Django's `request.POST[name]` over a multipart body: Django's own parser, the last value."""
+    from django.http.multipartparser import MultiPartParser
+
+    meta = {"CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body))}
+    post, _files = MultiPartParser(meta, io.BytesIO(body), [], "utf-8").parse()
+    return {name: post[name] for name in post}
+
+
+_DISPOSITION = 'Content-Disposition: form-data; name="to"'
+_BASE64_KID = base64.b64encode(CHILD.encode()).decode()  # `a2lk`: an adult's handle, chosen by the stranger
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _parts(([_DISPOSITION], ADULT), (["Content-Disposition: form-data; name=\"x\"; name*=UTF-8''to"], CHILD)),
+        _parts(([_DISPOSITION, "Content-Transfer-Encoding: base64"], _BASE64_KID)),
+    ],
+    ids=["a-name-in-rfc-2231", "a-value-in-base64"],
+)
+async def test_a_multipart_part_that_django_reads_otherwise_is_refused(
+    guard: Guard, django_settings: None, body: bytes
+) -> None:
+    """Django takes a part's name from `name*=UTF-8''to` over `name="x"`, and decodes a
+    part sent `Content-Transfer-Encoding: base64`; Starlette's parser, ours, does neither:
+    `to` was the adult (or the stranger's own adult account `a2lk`) to us, the child to
+    Django's `request.POST["to"]`."""
+    app = Messenger(django_post)
+    assert django_post("multipart/form-data; boundary=XyZ", body)["to"] == CHILD
+    middleware = await guard(app)
+    runtime = await middleware.start()
+    await runtime.bands.set(_BASE64_KID, band=AgeBand.ADULT)
+    headers = [("content-type", "multipart/form-data; boundary=XyZ")]
+    answer = await call(middleware, "POST", "/dm", STRANGER, body, headers)
+    assert answer.status == 400
+    assert answer.problem_type() == "unreadable-body"
+    assert app.delivered == []
+
+
+async def test_a_multipart_message_as_browsers_send_it_reaches_the_app(guard: Guard, django_settings: None) -> None:
+    app = Messenger(django_post)
+    body = _parts(
+        ([_DISPOSITION, "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"], ADULT),
+        (['Content-Disposition: form-data; name="text"'], "hi; name*=x\r\nContent-Transfer-Encoding: base64"),
+    )
+    headers = [("content-type", "multipart/form-data; boundary=XyZ")]
+    answer = await call(await guard(app), "POST", "/dm", STRANGER, body, headers)
+    assert answer.status == 201, answer.body
+    assert app.delivered == [ADULT]
 
 
 @pytest.mark.parametrize(

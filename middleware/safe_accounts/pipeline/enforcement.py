@@ -39,7 +39,7 @@ from .compiled import CompiledResponse, CompiledRoute
 from .ids import ids_at
 from .jsondoc import walk
 from .lists import filter_lists
-from .readings import read_as_sent, read_every_way
+from .readings import multipart_part_read_otherwise, read_as_sent, read_every_way
 from .request_view import NO_JSON, BodyNotParsed, RequestView, parse_json
 from .targets import TargetsUnread, TargetUnkept, TooManyCombinations
 
@@ -222,7 +222,8 @@ class Enforcement:
             view.json_also = (*view.json_also, *documents)
         if fields:
             view.form = [*(view.form or ()), *fields]
-        if body.content_type == "multipart/form-data" and _boundary_in(self.scope, body.raw):
+        multipart = body.content_type == "multipart/form-data"
+        if multipart and any(b"--" + boundary in body.raw for boundary in _boundaries(self.scope)):
             # A parser that skips a preamble (Django's) finds parts after the compressed
             # bytes, and ours does not read past them: what we cannot read, we refuse.
             raise BodyNotParsed("a compressed multipart body with parts outside its compressed data")
@@ -412,16 +413,18 @@ def _succeeded(status: int) -> bool:
     return 200 <= status < 300 or status == 303
 
 
-def _boundary_in(scope: Scope, data: bytes) -> bool:
-    """Whether `data` holds the multipart delimiter the request's `Content-Type` names."""
+def _boundaries(scope: Scope) -> list[bytes]:
+    """Every multipart boundary the request's `Content-Type` could be read to name (a
+    parameter written twice: a parser may take either)."""
+    found: list[bytes] = []
     for key, value in scope.get("headers") or ():
         if key == b"content-type":
             for param in value.split(b";")[1:]:
                 name, _, boundary = param.partition(b"=")
                 boundary = boundary.strip().strip(b'"')
-                if name.strip().lower() == b"boundary" and boundary:
-                    return b"--" + boundary in data
-    return False
+                if name.strip().lower().rstrip(b"*") == b"boundary" and boundary:
+                    found.append(boundary)
+    return found
 
 
 async def _multipart(scope: Scope, body: Body) -> list[tuple[str, str]]:
@@ -433,6 +436,15 @@ async def _multipart(scope: Scope, body: Body) -> list[tuple[str, str]]:
         form = await MultiPartParser(Headers(scope=scope), stream()).parse()
     except MultiPartException as exc:
         raise BodyNotParsed(f"multipart body is malformed: {exc.message}") from exc
+    boundaries = _boundaries(scope)
+    if not boundaries:
+        await form.close()
+        raise BodyNotParsed("a multipart body whose boundary we cannot find")
+    for boundary in boundaries:
+        why = multipart_part_read_otherwise(body.inspectable, boundary)
+        if why is not None:
+            await form.close()
+            raise BodyNotParsed(why)
     try:
         return [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     finally:

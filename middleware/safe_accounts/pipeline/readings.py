@@ -107,3 +107,30 @@ def _ascii_compatible(charset: str) -> bool:
         return _PROBE.encode(charset) == _PROBE.encode("ascii")
     except (LookupError, UnicodeError):
         return False
+
+
+# What a part may say of its transfer encoding and still be its own bytes to every parser.
+_IDENTITY_TRANSFER = frozenset({b"7bit", b"8bit", b"binary"})
+
+
+def multipart_part_read_otherwise(data: bytes, boundary: bytes) -> str | None:
+    """Why some part of a multipart body reads differently to another framework than to
+    Starlette's parser (ours), or None. Django decodes a part sent with
+    `Content-Transfer-Encoding: base64`, and takes its name from an RFC 2231 parameter
+    (`name*=UTF-8''to`) over `name`; Starlette does neither. Browsers send neither (RFC 7578),
+    so such a part is refused rather than read a third way. Every block after a delimiter
+    is looked at; a block that is no part's headers only ever refuses more."""
+    for block in data.split(b"--" + boundary)[1:]:
+        head = block.split(b"\r\n\r\n", 1)[0]
+        for line in head.split(b"\r\n"):
+            name, colon, value = line.partition(b":")
+            name = name.strip().lower()
+            if not colon:
+                continue
+            if name == b"content-transfer-encoding" and value.strip().lower() not in _IDENTITY_TRANSFER:
+                return "a multipart part in a transfer encoding"
+            if name == b"content-disposition" and any(
+                param.partition(b"=")[0].strip().endswith(b"*") for param in value.split(b";")[1:]
+            ):
+                return "a multipart part named with an RFC 2231 parameter"
+    return None
