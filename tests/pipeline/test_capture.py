@@ -8,7 +8,9 @@ import gzip
 import json
 from typing import Any
 
-from safe_accounts.pipeline.capture import ResponseCapture, for_reading
+import pytest
+
+from safe_accounts.pipeline.capture import ResponseCapture, Unreadable, for_reading
 
 
 class Client:
@@ -71,6 +73,57 @@ async def test_an_unreadable_answer_is_refused_where_an_enforced_rule_would_chan
     passed = ResponseCapture(lenient.send, drop_kid, strict=False)
     await answer(passed, 200, b"<html>kid</html>", (b"content-type", b"text/html"))
     assert (lenient.status, lenient.body) == (200, b"<html>kid</html>") and passed.miss is not None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"results": [{"id": "kid"}], "results": []}',
+        b'{"results": [{"id": "kid", "id": "adult"}]}',
+        b'{"results": [{"id": "kid", "\\u0069d": "adult"}]}',
+    ],
+    ids=["list-twice", "id-twice", "id-twice-escaped"],
+)
+async def test_a_key_written_twice_is_refused_where_an_enforced_rule_would_change_the_answer(body: bytes) -> None:
+    strict, lenient = Client(), Client()
+    refused = ResponseCapture(strict.send, drop_kid, strict=True)
+    await answer(refused, 200, body)
+    assert strict.status == 502 and refused.miss == "response writes a key twice in one object"
+    # Monitor rules only: read as orjson reads it (the last value), as before.
+    passed = ResponseCapture(lenient.send, drop_kid, strict=False)
+    await answer(passed, 200, body)
+    assert lenient.status == 200 and passed.miss is None
+
+
+async def test_a_rewrite_that_finds_the_answer_unreadable_is_a_miss() -> None:
+    async def astray(document: Any, status: int) -> None:
+        raise Unreadable("response does not hold its list where the policy says")
+
+    strict, lenient = Client(), Client()
+    refused = ResponseCapture(strict.send, astray, strict=True)
+    await answer(refused, 200, PAGE)
+    assert strict.status == 502 and refused.miss == "response does not hold its list where the policy says"
+    passed = ResponseCapture(lenient.send, astray, strict=False)
+    await answer(passed, 200, PAGE)
+    assert (lenient.status, lenient.body) == (200, PAGE) and passed.miss is not None
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32-le"])
+async def test_an_answer_read_in_utf16_or_utf32_is_rewritten_in_it(encoding: str) -> None:
+    client = Client()
+    capture = ResponseCapture(client.send, drop_kid, strict=True)
+    typed = (b"content-type", f"application/json; charset={encoding}".encode())
+    await answer(capture, 200, PAGE.decode().encode(encoding), typed)
+    assert json.loads(client.body.decode(encoding)) == {"results": [{"id": "adult"}]}
+    assert client.headers[b"content-length"] == str(len(client.body)).encode()
+
+
+async def test_a_lone_surrogate_is_written_back_as_the_app_escaped_it() -> None:
+    client = Client()
+    capture = ResponseCapture(client.send, drop_kid, strict=True)
+    await answer(capture, 200, b'{"results": [{"id": "kid"}, {"id": "adult", "name": "Ann\\ud83d"}]}')
+    assert client.status == 200
+    assert client.body == b'{"results":[{"id":"adult","name":"Ann\\ud83d"}]}'
 
 
 async def test_a_rewrite_that_fails_closed_answers_503() -> None:

@@ -10,12 +10,15 @@ a client will read it:
 - a 2xx body is collected whole, however many chunks it comes in, up to
   `MAX_REWRITE_BYTES`; decoded (gzip, deflate; br and zstd where a decoder is installed);
   and parsed as JSON whatever type it declares, as a client's `response.json()` would;
-- rewritten, it is sent as plain JSON with its own `Content-Length` and no
-  `Content-Encoding`; unchanged, exactly as the app sent it, still encoded.
+- rewritten, it is sent as plain JSON (in the UTF-16 or UTF-32 the app wrote it in, if it
+  did) with its own `Content-Length` and no `Content-Encoding`; unchanged, exactly as the
+  app sent it, still encoded.
 
 What cannot be read that way (a coding we cannot undo, a corrupt, truncated or trailing
 stream, a body over the limit, a body that is not JSON, a part of a body, a body not sent
-as bytes) is a *miss*, counted by route for the health report. On a route whose answer an
+as bytes; where an enforced rule would change the answer, also a key written twice in one
+object, and a rewrite that raises `Unreadable`) is a *miss*, counted by route for the
+health report. On a route whose answer an
 enforced rule would change (`strict`) a miss is refused: a 502 `unreadable-response`
 problem instead of the app's bytes. Elsewhere (only monitor rules, an answer read for
 records) it passes as the app sent it: monitor mode never changes an answer.
@@ -75,8 +78,8 @@ def for_reading(scope: Scope) -> Scope:
     return out
 
 
-class _Unreadable(Exception):
-    """Why an answer could not be read as a client reads it."""
+class Unreadable(Exception):
+    """Why an answer could not be read as a client reads it (raised by a rewrite, too)."""
 
 
 class ResponseCapture:
@@ -181,19 +184,17 @@ class ResponseCapture:
         raw = b"".join(self._chunks)
         self._chunks = []
         try:
-            document, careful = _read(raw, start)
-        except _Unreadable as exc:
-            self.miss = str(exc)
-            if self._strict:
-                await self._refuse()
-            else:
-                await self._send(start)
-                await self._send({"type": "http.response.body", "body": raw, "more_body": False})
+            document, written_in = _read(raw, start, one_reading=self._strict)
+        except Unreadable as exc:
+            await self._missed(str(exc), start, raw)
             return
         result = None
         if document is not None:
             try:
                 result = await self._rewrite(document, start["status"])
+            except Unreadable as exc:
+                await self._missed(str(exc), start, raw)
+                return
             except Exception as exc:  # noqa: BLE001 - a store failure or a bug of ours
                 # The app's response may show accounts that should be hidden: never pass
                 # it on unfiltered unless the rules say fail open.
@@ -208,49 +209,88 @@ class ResponseCapture:
             if new_document is None:  # the app's bytes, as they were, with our headers added
                 start = {**start, "headers": [*(start.get("headers") or ()), *extra_headers]}
             else:
-                body = _dumps(new_document, careful)
+                body = _dumps(new_document, written_in)
                 start = _without(start, _OF_THE_BYTES)
                 start["headers"] += [(b"content-length", str(len(body)).encode()), *extra_headers]
         await self._send(start)
         await self._send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _missed(self, reason: str, start: Message, raw: bytes) -> None:
+        """A miss once the body is complete: refuse, or send the app's answer as it was."""
+        self.miss = reason
+        if self._strict:
+            await self._refuse()
+        else:
+            await self._send(start)
+            await self._send({"type": "http.response.body", "body": raw, "more_body": False})
 
     async def _refuse(self) -> None:
         self.status = 502
         await send_problem(self._send, UNREADABLE_RESPONSE)
 
 
-def _read(raw: bytes, start: Message) -> tuple[Any, bool]:
-    """The answer's JSON document (None: nothing to read) and whether the careful parser read
-    it; raises `_Unreadable`."""
+def _read(raw: bytes, start: Message, *, one_reading: bool = False) -> tuple[Any, str | None]:
+    """The answer's JSON document (None: nothing to read) and, when orjson could not read it,
+    the encoding the careful parser read it in; raises `Unreadable`. `one_reading`: also
+    refuse a document clients read in different ways (a key written twice in one object)."""
     if not raw:
-        return None, False
+        return None, None
     headers = start.get("headers") or ()
     if start["status"] == 206 or any(k == b"content-range" for k, _ in headers):
-        raise _Unreadable("response is a part of a body")
+        raise Unreadable("response is a part of a body")
     coding = ", ".join(v.decode("latin-1") for k, v in headers if k == b"content-encoding")
     try:
         body = decode(raw, coding, MAX_REWRITE_BYTES) if coding else raw
     except Undecodable as exc:
-        raise _Unreadable(str(exc)) from None
+        raise Unreadable(str(exc)) from None
     except TooLarge:
-        raise _Unreadable("response inflates past the rewrite limit") from None
+        raise Unreadable("response inflates past the rewrite limit") from None
     if not body.strip():
-        return None, False
+        return None, None
     try:
-        return orjson.loads(body), False
+        document, careful = orjson.loads(body), False
     except orjson.JSONDecodeError:
-        pass
+        document, careful = None, True
+    if not (careful or one_reading):
+        return document, None
     # What a client's parser also takes: a byte order mark, NaN, integers past 64 bits.
     try:
-        return json.loads(body), True
+        read = json.loads(body, object_pairs_hook=_one_value_per_key if one_reading else None)
+    except _KeyWrittenTwice:
+        raise Unreadable("response writes a key twice in one object") from None
     except (ValueError, RecursionError):
-        raise _Unreadable("response is not JSON") from None
+        raise Unreadable("response is not JSON") from None
+    if not careful:
+        return document, None
+    # A UTF-8 byte order mark is dropped, as before: many clients refuse one, none needs it.
+    encoding = json.detect_encoding(body)
+    return read, "utf-8" if encoding == "utf-8-sig" else encoding
 
 
-def _dumps(document: Any, careful: bool) -> bytes:
-    if careful:  # what orjson could not read, it may not write either
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-    return orjson.dumps(document)
+class _KeyWrittenTwice(Exception):
+    pass
+
+
+def _one_value_per_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on `{"results": [<child>], "results": []}` (most keep the last value,
+    # some the first, some refuse it), and an unchanged answer is passed as the app's bytes,
+    # the value we did not read included: no one reading can be trusted to be the client's.
+    # Keys are compared as decoded, so `"\u0069d"` is `"id"`.
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise _KeyWrittenTwice
+    return document
+
+
+def _dumps(document: Any, written_in: str | None) -> bytes:
+    if written_in is None:
+        return orjson.dumps(document)
+    # What orjson could not read, it may not write either. Escaped to ASCII: a lone
+    # surrogate (`"\ud83d"`, half an emoji) is written back as the app wrote it, where no
+    # encoder would take it as a character. And in the encoding the app wrote (UTF-16 or
+    # UTF-32, with its byte order mark if it had one): its `Content-Type` may say so, and a
+    # client that decodes by the charset would read UTF-8 as nonsense.
+    return json.dumps(document, separators=(",", ":")).encode(written_in)
 
 
 def _without(message: Message, names: frozenset[bytes] | tuple[bytes, ...]) -> dict[str, Any]:

@@ -308,6 +308,7 @@ class Enforcement:
             filtered, list_decision, notices = await filter_lists(
                 self.rt, route=self.route.name, rules=self.route.lists, at=self.now, actor=actor, document=document,
                 lists=lists, id_path=shape.id, notice_field=notice_field,
+                answer_list=in_answer and shape.items is not None,
             )
             changed = changed or filtered
             if list_decision is not None and not redact:

@@ -5,11 +5,16 @@ discovery rules filter from every list the route names (`response.items`,
 `response.lists`), and adds safety notices to the ones a minor sees without a mutual
 connection. It changes the parsed document in place and queues one decision-log row per
 rule that removed or would have removed someone.
+
+A list the app writes as an object (`{"0": ..., "3": ...}`, a map keyed by id) is filtered
+by its values, as a client shows them. A discovery answer whose list is not where the
+policy says is unreadable (`capture.Unreadable`) if it names, anywhere, an account the
+rules would filter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -21,6 +26,7 @@ from ..policy.jsonpath import WILDCARD
 from ..policy.model import Action, Mode, Outcome
 from ..runtime import Runtime
 from . import records
+from .capture import Unreadable
 from .ids import account_ids, ids_at
 from .jsondoc import walk
 
@@ -39,13 +45,21 @@ async def filter_lists(
     lists: Sequence[tuple[object, ...]],
     id_path: tuple[object, ...],
     notice_field: str | None,
+    answer_list: bool = False,
 ) -> tuple[bool, str | None, dict[str, dict[str, str]]]:
     """Drop the accounts the discovery rules `rules` (the route's, for its kind of list)
     filter from every list; add safety notices. Returns (changed, the decision id of the
-    filtering, notices by account)."""
+    filtering, notices by account).
+
+    `answer_list`: `lists[0]` is the list the answer is (a discovery route's `items`). An
+    answer in which it is not found, but which names an account the rules would filter
+    elsewhere, raises `Unreadable`."""
     if not lists:
         return False, None, {}
-    slots = [slot for steps in lists for slot in _locate(document, steps)]
+    located = [_locate(document, steps) for steps in lists]
+    if answer_list and not located[0]:
+        await _nothing_filtered_astray(rt, rules, actor, document, id_path)
+    slots = [slot for found in located for slot in found]
     items = [container[key] for container, keys in slots for key in keys]
     if not items:
         return False, None, {}
@@ -116,6 +130,36 @@ async def filter_lists(
         pairs=removed + monitored, affected_by_rule=True, changed_nothing=not removed,
     )
     return bool(removed or notices), (decision_id if removed else None), notices
+
+
+async def _nothing_filtered_astray(
+    rt: Runtime, rules: RuleSet, actor: Party, document: Any, id_path: tuple[object, ...]
+) -> None:
+    """Raise `Unreadable` if an answer whose list is not where the policy says (a shape the
+    app answers in only sometimes: another key, one line of NDJSON, an object where a list
+    was expected) names, anywhere, an account the rules would filter. Its client may show
+    it; we would not know where to remove it from. An answer that names no such account (an
+    empty search as `{"count": 0}`, the viewer's own card) passes."""
+    ids = account_ids(i for node in _objects(document) for i in ids_at(node, id_path))
+    if not ids:
+        return
+    page = await decide_page(rt.facts, rules, actor.id, ids)
+    for decisive in page.ruled.values():
+        verdict = decisive.verdict
+        if verdict.mode is Mode.ENFORCE and verdict.outcome.strength >= Outcome.FILTER.strength:
+            raise Unreadable("response does not hold its list where the policy says, and names accounts to filter")
+
+
+def _objects(document: Any) -> Iterator[dict[str, Any]]:
+    """Every object in `document`, at any depth (without recursion: an answer may be deep)."""
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _ids_of_items(
@@ -204,7 +248,8 @@ def _may_see_notices(viewer: Party, rt: Runtime) -> bool:
 
 def _locate(document: Any, steps: tuple[object, ...]) -> list[tuple[Any, Sequence[Any]]]:
     """(container, keys of the items in it) for every item the path reaches, so items can
-    be removed in place: every position of a list the path ends in, or one key."""
+    be removed in place: every position of a list the path ends in, every key of an object
+    it ends in with `[*]`, or one key."""
     if not steps:
         return []
     *parent_steps, last = steps
@@ -212,6 +257,11 @@ def _locate(document: Any, steps: tuple[object, ...]) -> list[tuple[Any, Sequenc
     for parent in walk(document, tuple(parent_steps)) if parent_steps else [document]:
         if last is WILDCARD and isinstance(parent, list):
             out.append((parent, range(len(parent))))
+        elif last is WILDCARD and isinstance(parent, dict):
+            # An object where a list was expected (PHP's `array_filter` then `json_encode`
+            # answers `{"0": ..., "3": ...}`; a map keyed by id): a client shows its values
+            # (`Object.values`) as it would a list's items, so each value is an item.
+            out.append((parent, list(parent)))
         elif isinstance(last, int) and isinstance(parent, list) and -len(parent) <= last < len(parent):
             out.append((parent, (last % len(parent),)))
         elif isinstance(last, str) and isinstance(parent, dict) and last in parent:
