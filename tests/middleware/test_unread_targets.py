@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import inspect
 import io
 import json
 import os
@@ -188,7 +189,7 @@ def alias_reading(content_type: str, body: bytes) -> Fields:
     return data
 
 
-Reading = Callable[[str, bytes], Fields]
+Reading = Callable[[str, bytes], Fields | Awaitable[Fields]]
 
 
 class Messenger:
@@ -218,7 +219,8 @@ class Messenger:
                 break
         content_type = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"content-type"), "")
         try:
-            fields = self.reading(content_type, body) if body.strip() else {}
+            read = self.reading(content_type, body) if body.strip() else {}
+            fields = await read if inspect.isawaitable(read) else read
         except (ValueError, UnicodeDecodeError):
             fields = {}
         key = "members" if scope["path"].endswith("groups") else "to"
@@ -574,30 +576,53 @@ def django_post(content_type: str, body: bytes) -> Fields:
     return {name: post[name] for name in post}
 
 
+async def litestar_form(content_type: str, body: bytes) -> Fields:
+    """Litestar's `await request.form()` over a multipart body: its own parser, a field
+    written twice a list."""
+    from litestar._multipart import parse_multipart_form
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield body
+
+    return await parse_multipart_form(stream(), b"XyZ")
+
+
 _DISPOSITION = 'Content-Disposition: form-data; name="to"'
-_BASE64_KID = base64.b64encode(CHILD.encode()).decode()  # `a2lk`: an adult's handle, chosen by the stranger
+# The child's handle as the text of an adult account the stranger owns: in base64 (`a2lk`),
+# in UTF-7 (`+AGs-id`).
+_BASE64_KID = base64.b64encode(CHILD.encode()).decode()
+_UTF7_KID = "+AGs-id"
+assert _UTF7_KID.encode().decode("utf-7") == CHILD
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("reading", "body"),
     [
-        _parts(([_DISPOSITION], ADULT), (["Content-Disposition: form-data; name=\"x\"; name*=UTF-8''to"], CHILD)),
-        _parts(([_DISPOSITION, "Content-Transfer-Encoding: base64"], _BASE64_KID)),
+        (django_post, _parts(([_DISPOSITION], ADULT), (["Content-Disposition: form-data; name*=UTF-8''to"], CHILD))),
+        (django_post, _parts(([_DISPOSITION, "Content-Transfer-Encoding: base64"], _BASE64_KID))),
+        (django_post, _parts(([_DISPOSITION], ADULT), (['Content-Disposition: form-data; name="to "'], CHILD))),
+        (litestar_form, _parts(([_DISPOSITION], ADULT), (["Content-Disposition: form-data; name=to,"], CHILD))),
+        (litestar_form, _parts(([_DISPOSITION, "Content-Type: text/plain; charset=utf-7"], _UTF7_KID))),
     ],
-    ids=["a-name-in-rfc-2231", "a-value-in-base64"],
+    ids=[
+        "django-a-name-in-rfc-2231", "django-a-value-in-base64", "django-a-name-it-strips",
+        "litestar-a-bare-name-it-cuts-short", "litestar-a-part-in-its-own-charset",
+    ],
 )
-async def test_a_multipart_part_that_django_reads_otherwise_is_refused(
-    guard: Guard, django_settings: None, body: bytes
+async def test_a_multipart_part_another_framework_reads_otherwise_is_refused(
+    guard: Guard, django_settings: None, reading: Reading, body: bytes
 ) -> None:
-    """Django takes a part's name from `name*=UTF-8''to` over `name="x"`, and decodes a
-    part sent `Content-Transfer-Encoding: base64`; Starlette's parser, ours, does neither:
-    `to` was the adult (or the stranger's own adult account `a2lk`) to us, the child to
-    Django's `request.POST["to"]`."""
-    app = Messenger(django_post)
-    assert django_post("multipart/form-data; boundary=XyZ", body)["to"] == CHILD
+    """Starlette's parser, ours, reads each of these parts' `to` as the adult (or as an
+    account the stranger owns), or under another name; Django's `request.POST["to"]` (the
+    last value) or Litestar's `request.form()` reads the child."""
+    app = Messenger(reading)
+    read = reading("multipart/form-data; boundary=XyZ", body)
+    fields = await read if inspect.isawaitable(read) else read
+    assert CHILD in (fields["to"] if isinstance(fields["to"], list) else [fields["to"]])
     middleware = await guard(app)
     runtime = await middleware.start()
-    await runtime.bands.set(_BASE64_KID, band=AgeBand.ADULT)
+    for account in (_BASE64_KID, _UTF7_KID):
+        await runtime.bands.set(account, band=AgeBand.ADULT)
     headers = [("content-type", "multipart/form-data; boundary=XyZ")]
     answer = await call(middleware, "POST", "/dm", STRANGER, body, headers)
     assert answer.status == 400
@@ -605,8 +630,11 @@ async def test_a_multipart_part_that_django_reads_otherwise_is_refused(
     assert app.delivered == []
 
 
-async def test_a_multipart_message_as_browsers_send_it_reaches_the_app(guard: Guard, django_settings: None) -> None:
-    app = Messenger(django_post)
+@pytest.mark.parametrize("reading", [django_post, litestar_form], ids=["django", "litestar"])
+async def test_a_multipart_message_as_browsers_send_it_reaches_the_app(
+    guard: Guard, django_settings: None, reading: Reading
+) -> None:
+    app = Messenger(reading)
     body = _parts(
         ([_DISPOSITION, "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit"], ADULT),
         (['Content-Disposition: form-data; name="text"'], "hi; name*=x\r\nContent-Transfer-Encoding: base64"),

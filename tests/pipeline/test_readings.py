@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from safe_accounts.pipeline.body import Body
-from safe_accounts.pipeline.readings import form_readings, json_readings, read_every_way
+from safe_accounts.pipeline.readings import form_readings, json_readings, multipart_part_read_otherwise, read_every_way
 from safe_accounts.pipeline.request_view import NO_JSON, BodyNotParsed
 
 
@@ -48,3 +48,43 @@ def test_a_form_is_read_as_starlette_reads_it_and_as_utf_8() -> None:
     assert ("to", "zoë") in fields  # UTF-8
     assert ("to", "zoÃ«") in fields  # Latin-1, as Starlette decodes the bytes
     assert form_readings(body(b"to=ann&to=bo")) == [("to", "ann"), ("to", "bo")]
+
+
+def _part(*lines: str) -> bytes:
+    return b"--XyZ\r\n" + "".join(f"{line}\r\n" for line in lines).encode() + b"\r\nhi\r\n--XyZ--\r\n"
+
+
+@pytest.mark.parametrize(
+    ("charset", "data", "why"),
+    [
+        ("utf-16", _part('Content-Disposition: form-data; name="to"'), "charset"),
+        (None, _part('Content-Disposition: form-data; name="to"', "Content-Transfer-Encoding: base64"), "transfer"),
+        (None, _part('Content-Disposition: form-data; name="to"', "Content-Type: text/plain;charset=utf-7"), "charset"),
+        (None, _part("Content-Disposition: form-data; name*=UTF-8''to"), "name"),
+        (None, _part('Content-Disposition: form-data; name="x"; name="to"'), "name"),
+        (None, _part('Content-Disposition: form-data; name=" to"'), "name"),
+        (None, _part('Content-Disposition: form-data; name="t%22o"'), "name"),
+        (None, _part("Content-Disposition: form-data; name=to,"), "name"),
+        (None, _part("Content-Disposition: form-data; name=to x"), "name"),
+        (None, _part('Content-Disposition: form-data; name="t\\"o"'), "name"),
+        (None, _part('Content-Disposition: attachment; name="to"'), "name"),
+        (None, _part('Content-Disposition: form-data; name="to"', 'Content-Disposition: form-data; name="x"'), "name"),
+    ],
+)
+def test_a_multipart_part_other_parsers_read_otherwise_is_named(charset: str | None, data: bytes, why: str) -> None:
+    assert why in (multipart_part_read_otherwise(data, b"XyZ", charset) or "")
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ['Content-Disposition: form-data; name="to"'],
+        ["content-disposition: form-data; name=to"],
+        ['Content-Disposition: form-data; name="to"; filename="a b.png"', "Content-Type: image/png"],
+        ['Content-Disposition: form-data; name="to"', "Content-Type: text/plain; charset=UTF-8"],
+        ['Content-Disposition: form-data; name="to"', "Content-Transfer-Encoding: 8bit"],
+        ['Content-Disposition: form-data ; name="zoë"; filename="a%22b.png";'],
+    ],
+)
+def test_a_multipart_part_as_clients_write_it_reads_alike(lines: list[str]) -> None:
+    assert multipart_part_read_otherwise(_part(*lines), b"XyZ", "utf-8") is None

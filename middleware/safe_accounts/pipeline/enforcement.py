@@ -442,7 +442,7 @@ async def _multipart(scope: Scope, body: Body) -> list[tuple[str, str]]:
         await form.close()
         raise BodyNotParsed("a multipart body whose boundary we cannot find")
     for boundary in boundaries:
-        why = multipart_part_read_otherwise(body.inspectable, boundary)
+        why = multipart_part_read_otherwise(body.inspectable, boundary, body.charset)
         if why is not None:
             await form.close()
             raise BodyNotParsed(why)

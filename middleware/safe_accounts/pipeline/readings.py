@@ -14,6 +14,7 @@ an app that undoes the coding reads it) and as sent (as every framework reads it
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
@@ -109,28 +110,74 @@ def _ascii_compatible(charset: str) -> bool:
         return False
 
 
-# What a part may say of its transfer encoding and still be its own bytes to every parser.
+# What a part may say of its transfer encoding, and the charsets its text may be in, and still
+# be the same text to every parser (Starlette decodes a part in the request's charset, Litestar
+# in the part's own, Django in the request's).
 _IDENTITY_TRANSFER = frozenset({b"7bit", b"8bit", b"binary"})
+_UTF8_TEXT = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+# A parameter of a part's `Content-Disposition` as browsers write it (RFC 7578): a token, `=`,
+# and a token or a quoted string with no quote or backslash in it. Only this shape reads alike:
+# Litestar stops a bare value at the first character outside a token (`name=to,` is `to` to
+# it, `to,` to Starlette) and turns `%22` into a quote, and Django takes `name*=` over `name`.
+_TOKEN = rb"[\w!#$%&'*+\-.^_`|~]+"
+_PARAM = re.compile(rb'[ \t]*;[ \t]*(' + _TOKEN + rb')=(' + _TOKEN + rb'|"[^"\\]*")[ \t]*', re.ASCII)
+_CHARSET = re.compile(rb';[ \t]*charset[ \t]*=[ \t]*"?([^";]*)', re.ASCII | re.IGNORECASE)
 
 
-def multipart_part_read_otherwise(data: bytes, boundary: bytes) -> str | None:
-    """Why some part of a multipart body reads differently to another framework than to
-    Starlette's parser (ours), or None. Django decodes a part sent with
-    `Content-Transfer-Encoding: base64`, and takes its name from an RFC 2231 parameter
-    (`name*=UTF-8''to`) over `name`; Starlette does neither. Browsers send neither (RFC 7578),
-    so such a part is refused rather than read a third way. Every block after a delimiter
-    is looked at; a block that is no part's headers only ever refuses more."""
+def multipart_part_read_otherwise(data: bytes, boundary: bytes, charset: str | None) -> str | None:
+    """Why some part of a multipart body could read differently to another framework than
+    to Starlette's parser (ours), or None: what we cannot read as they do, we refuse.
+
+    Django decodes a part sent with `Content-Transfer-Encoding: base64` and names a part by
+    `name*=UTF-8''to` over `name`; Litestar reads a bare name up to its first character
+    outside a token and decodes a part in the charset of its own `Content-Type`, ignoring the
+    request's. Browsers write none of these. Every block after a delimiter is looked at: a
+    block that is no part's headers only ever refuses more."""
+    if charset is not None and charset not in _UTF8_TEXT:
+        return "a multipart body in a charset other than UTF-8"
     for block in data.split(b"--" + boundary)[1:]:
-        head = block.split(b"\r\n\r\n", 1)[0]
-        for line in head.split(b"\r\n"):
+        dispositions = 0
+        for line in block.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
             name, colon, value = line.partition(b":")
-            name = name.strip().lower()
             if not colon:
                 continue
+            name = name.strip().lower()
             if name == b"content-transfer-encoding" and value.strip().lower() not in _IDENTITY_TRANSFER:
                 return "a multipart part in a transfer encoding"
-            if name == b"content-disposition" and any(
-                param.partition(b"=")[0].strip().endswith(b"*") for param in value.split(b";")[1:]
-            ):
-                return "a multipart part named with an RFC 2231 parameter"
+            if name == b"content-type":
+                found = _CHARSET.search(value)
+                if found and found.group(1).strip().decode("latin-1").lower() not in _UTF8_TEXT:
+                    return "a multipart part in a charset other than UTF-8"
+            if name == b"content-disposition":
+                dispositions += 1
+                if dispositions > 1 or not _plain_disposition(value):
+                    return "a multipart part whose name other parsers may read otherwise"
     return None
+
+
+def _plain_name(written: bytes) -> bool:
+    """A name every parser reads as written: Django strips spaces around it, Litestar reads
+    `%22` as a quote."""
+    name = written[1:-1] if written[:1] == b'"' else written
+    return name == name.strip() and b"%22" not in name
+
+
+def _plain_disposition(value: bytes) -> bool:
+    """`form-data` and parameters as browsers write them, each once, none extended (`*`),
+    the name read alike by every parser (`_plain_name`)."""
+    kind, _, _ = value.partition(b";")
+    if kind.strip().lower() != b"form-data":
+        return False
+    rest = value[len(kind):]
+    seen: set[bytes] = set()
+    at = 0
+    while at < len(rest):
+        param = _PARAM.match(rest, at)
+        if param is None:
+            return rest[at:].strip() in (b"", b";")
+        key = param.group(1).lower()
+        if key.endswith(b"*") or key in seen or (key == b"name" and not _plain_name(param.group(2))):
+            return False
+        seen.add(key)
+        at = param.end()
+    return True
