@@ -11,11 +11,13 @@ middleware did not read it.
 - in another shape when the client asks for one (`Accept: application/x-ndjson`, one card
   a line; `Accept: application/vnd.chirp.v2+json`, `{"users": [...]}`): the list is not
   where the policy says;
+- a profile as rows (`[{...}]`) when the client asks for them
+  (`Accept: application/vnd.chirp.rows+json`), as REST layers over a table answer;
 - in UTF-16 when the client asks for it (`Accept-Charset`), and with half an emoji in a
   name (`"\\ud83d"`, a JavaScript app's `slice` through a surrogate pair).
 
-Judged by the bytes the client receives: no minor's handle or name, and every adult the
-bare app shows.
+Judged by the bytes the client receives: no minor's handle or name in a list, no minor's
+private fields in a profile, and every adult the bare app shows.
 """
 
 from __future__ import annotations
@@ -70,6 +72,13 @@ class Templated(chirp.Chirp):
             cards = [{**c, "name": c["name"][:3] + HALF_AN_EMOJI} for c in found]
             return Response(json.dumps({"results": cards}), media_type="application/json")
         return Response(json.dumps({"results": found}), media_type="application/json")
+
+    async def profile(self, request: Request) -> Response:
+        answer = await super().profile(request)
+        if answer.status_code == 200 and "vnd.chirp.rows" in request.headers.get("accept", ""):
+            # Rows, as a REST layer over a table answers unless asked for one object.
+            return Response(b"[" + bytes(answer.body) + b"]", media_type="application/json")
+        return answer
 
     async def followers(self, request: Request) -> Response:
         handle = request.path_params["handle"]
@@ -196,3 +205,30 @@ async def test_a_name_with_half_an_emoji_does_not_break_a_filtered_list(template
     names = {c["handle"]: c["name"] for c in pair.wrapped.document()["results"]}
     assert set(names) == {c["handle"] for c in pair.bare.document()["results"]} - children(templated)
     assert names["ann_adult"] == "Ann" + HALF_AN_EMOJI
+
+
+
+ROWS = header("accept", "application/vnd.chirp.rows+json")
+
+
+async def test_a_childs_profile_answered_as_rows_is_refused_not_shown_unredacted(templated: Subject) -> None:
+    pair = await templated.both(as_stranger("/api/users/kid_mia", "", ROWS))
+    private = set(templated.people["kid_mia"].private)
+    assert leaks(pair.bare, private), "the bare app shows nothing private: the example tests nothing"
+    assert pair.wrapped.status == 502
+    assert problem_type(pair.wrapped) == "unreadable-response"
+    assert not leaks(pair.wrapped, private)
+
+
+async def test_a_profile_answered_as_rows_with_a_child_among_its_followers_is_refused(templated: Subject) -> None:
+    pair = await templated.both(as_stranger("/api/users/pat_parent", "", ROWS))
+    assert leaks(pair.bare, children(templated)), "the bare app shows no child: the example tests nothing"
+    assert pair.wrapped.status == 502
+    assert not leaks(pair.wrapped, children(templated))
+
+
+async def test_a_parent_reads_their_childs_profile_as_rows_as_the_app_sent_it(templated: Subject) -> None:
+    raw = Raw("GET", "/api/users/kid_mia", "", headers=(chirp.session(chirp.PARENT), ROWS))
+    pair = await templated.both(raw)
+    assert pair.wrapped.status == 200
+    assert pair.wrapped.body == pair.bare.body

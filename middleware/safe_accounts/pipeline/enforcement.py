@@ -34,10 +34,10 @@ from . import late_facts, problem, records
 from .app_call import AppError
 from .body import Body, BodyTooLarge, BodyUnreadable, read_body, replay
 from .caching import personal, unconditional
-from .capture import ResponseCapture, for_reading
+from .capture import ResponseCapture, Unreadable, for_reading
 from .compiled import CompiledResponse, CompiledRoute
 from .ids import ids_at
-from .jsondoc import walk
+from .jsondoc import objects, walk
 from .lists import filter_lists
 from .readings import multipart_part_read_otherwise, read_as_sent, read_every_way
 from .request_view import NO_JSON, BodyNotParsed, RequestView, parse_json
@@ -299,16 +299,22 @@ class Enforcement:
                 return None
             changed = False
             headers: list[tuple[bytes, bytes]] = []
+            # The profiles the answer holds, where the policy says: else (rows `[{...}]` where
+            # one object was expected, as REST layers answer on request) they may be anywhere.
+            profiles = [
+                p for p in ([document] if shape.items is None else walk(document, shape.items)) if isinstance(p, dict)
+            ]
             if redact and decision_id is not None:
-                for profile in [document] if shape.items is None else list(walk(document, shape.items)):
-                    if isinstance(profile, dict):
-                        for name in shape.redact:
-                            changed = profile.pop(name, _REMOVED) is not _REMOVED or changed
+                if not profiles and any(name in node for node in objects(document) for name in shape.redact):
+                    raise Unreadable("response does not hold the profile where the policy says")
+                for profile in profiles:
+                    for name in shape.redact:
+                        changed = profile.pop(name, _REMOVED) is not _REMOVED or changed
                 headers.append((problem.DECISION_HEADER, decision_id.encode()))
             filtered, list_decision, notices = await filter_lists(
                 self.rt, route=self.route.name, rules=self.route.lists, at=self.now, actor=actor, document=document,
                 lists=lists, id_path=shape.id, notice_field=notice_field,
-                answer_list=in_answer and shape.items is not None,
+                answer_list=in_answer and shape.items is not None, profile_found=in_answer or bool(profiles),
             )
             changed = changed or filtered
             if list_decision is not None and not redact:

@@ -82,6 +82,21 @@ def read_json(text: str, keys: tuple[str, ...] | None) -> Any:
         raise TooDeep("JSON nested too deeply") from exc
 
 
+def objects(document: Any, skip: frozenset[int] = frozenset()) -> Iterator[dict[str, Any]]:
+    """Every object in `document`, at any depth (without recursion: an answer may be deep),
+    but those whose `id()` is in `skip` and what is inside them."""
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if skip and id(node) in skip:
+            continue
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
 def _expand(value: Any) -> Iterator[Any]:
     if isinstance(value, DuplicateKey):
         for item in value:

@@ -7,14 +7,15 @@ connection. It changes the parsed document in place and queues one decision-log 
 rule that removed or would have removed someone.
 
 A list the app writes as an object (`{"0": ..., "3": ...}`, a map keyed by id) is filtered
-by its values, as a client shows them. A discovery answer whose list is not where the
-policy says is unreadable (`capture.Unreadable`) if it names, anywhere, an account the
-rules would filter.
+by its values, as a client shows them. An answer not in the shape the policy says (a
+discovery answer without its list, a profile that is not an object) is unreadable
+(`capture.Unreadable`) if it names, outside the lists found, an account the rules would
+filter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
@@ -28,7 +29,7 @@ from ..runtime import Runtime
 from . import records
 from .capture import Unreadable
 from .ids import account_ids, ids_at
-from .jsondoc import walk
+from .jsondoc import objects, walk
 
 NOTICE_STRANGER = "You have no friends in common with this account. Only accept people you know."
 NOTICE_RESTRICTED = "This account has been restricted while our safety team reviews it."
@@ -46,21 +47,23 @@ async def filter_lists(
     id_path: tuple[object, ...],
     notice_field: str | None,
     answer_list: bool = False,
+    profile_found: bool = True,
 ) -> tuple[bool, str | None, dict[str, dict[str, str]]]:
     """Drop the accounts the discovery rules `rules` (the route's, for its kind of list)
     filter from every list; add safety notices. Returns (changed, the decision id of the
     filtering, notices by account).
 
-    `answer_list`: `lists[0]` is the list the answer is (a discovery route's `items`). An
-    answer in which it is not found, but which names an account the rules would filter
-    elsewhere, raises `Unreadable`."""
+    The answer is in the shape the policy says unless `answer_list` (`lists[0]` is the list
+    the answer is: a discovery route's `items`) and that list is not found, or the profile
+    the answer is was not found (`profile_found`). Then, if it names an account the rules
+    would filter anywhere but in the lists found, it raises `Unreadable`."""
     if not lists:
         return False, None, {}
     located = [_locate(document, steps) for steps in lists]
-    if answer_list and not located[0]:
-        await _nothing_filtered_astray(rt, rules, actor, document, id_path)
     slots = [slot for found in located for slot in found]
     items = [container[key] for container, keys in slots for key in keys]
+    if not profile_found or (answer_list and not located[0]):
+        await _nothing_filtered_astray(rt, rules, actor, document, id_path, frozenset(map(id, items)))
     if not items:
         return False, None, {}
     per_item, all_plain = _ids_of_items(items, id_path)
@@ -133,14 +136,15 @@ async def filter_lists(
 
 
 async def _nothing_filtered_astray(
-    rt: Runtime, rules: RuleSet, actor: Party, document: Any, id_path: tuple[object, ...]
+    rt: Runtime, rules: RuleSet, actor: Party, document: Any, id_path: tuple[object, ...], listed: frozenset[int]
 ) -> None:
-    """Raise `Unreadable` if an answer whose list is not where the policy says (a shape the
-    app answers in only sometimes: another key, one line of NDJSON, an object where a list
-    was expected) names, anywhere, an account the rules would filter. Its client may show
-    it; we would not know where to remove it from. An answer that names no such account (an
-    empty search as `{"count": 0}`, the viewer's own card) passes."""
-    ids = account_ids(i for node in _objects(document) for i in ids_at(node, id_path))
+    """Raise `Unreadable` if an answer not in the shape the policy says (a shape the app
+    answers in only sometimes: another key, one line of NDJSON, rows where one object was
+    expected) names, anywhere but in the `listed` items (by `id()`), an account the rules
+    would filter. Its client may show it; we would not know where to remove it from. An
+    answer that names no such account (an empty search as `{"count": 0}`, the viewer's own
+    card) passes."""
+    ids = account_ids(i for node in objects(document, listed) for i in ids_at(node, id_path))
     if not ids:
         return
     page = await decide_page(rt.facts, rules, actor.id, ids)
@@ -148,18 +152,6 @@ async def _nothing_filtered_astray(
         verdict = decisive.verdict
         if verdict.mode is Mode.ENFORCE and verdict.outcome.strength >= Outcome.FILTER.strength:
             raise Unreadable("response does not hold its list where the policy says, and names accounts to filter")
-
-
-def _objects(document: Any) -> Iterator[dict[str, Any]]:
-    """Every object in `document`, at any depth (without recursion: an answer may be deep)."""
-    stack = [document]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            yield node
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
 
 
 def _ids_of_items(
