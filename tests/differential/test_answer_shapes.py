@@ -8,9 +8,11 @@ middleware did not read it.
 - with a key written twice, as JSON built from string templates is (`{"results": [...],
   "results": []}`, a card whose `handle` is written again by a later fragment): parsers
   disagree on which value wins, and the bytes hold both;
+- the handles alone when the client asks for only them (`?fields=handle`):
+  `{"results": ["kid_mia", ...]}`;
 - in another shape when the client asks for one (`Accept: application/x-ndjson`, one card
-  a line; `Accept: application/vnd.chirp.v2+json`, `{"users": [...]}`): the list is not
-  where the policy says;
+  a line; `Accept: application/vnd.chirp.v2+json`, `{"users": [...]}`; `...v3+json`, each
+  card inside a `user`): the list, or its ids, not where the policy says;
 - a profile as rows (`[{...}]`) when the client asks for them
   (`Accept: application/vnd.chirp.rows+json`), as REST layers over a table answer;
 - in UTF-16 when the client asks for it (`Accept-Charset`), and with half an emoji in a
@@ -60,9 +62,13 @@ class Templated(chirp.Chirp):
             return Response("".join(json.dumps(c) + "\n" for c in found), media_type="application/x-ndjson")
         if "vnd.chirp.v2" in accept:
             return Response(json.dumps({"users": found, "count": len(found)}), media_type="application/json")
+        if "vnd.chirp.v3" in accept:  # each card inside the account it describes
+            return Response(json.dumps({"results": [{"user": c} for c in found]}), media_type="application/json")
         if request.headers.get("accept-charset") == "utf-16":
             text = json.dumps({"results": found}, ensure_ascii=False)
             return Response(text.encode("utf-16"), media_type="application/json; charset=utf-16")
+        if request.query_params.get("fields") == "handle":  # a sparse answer: the handles alone
+            return Response(json.dumps({"results": [c["handle"] for c in found]}), media_type="application/json")
         if request.query_params.get("style") == "php":
             return Response(json.dumps({"results": php_array(kept)}), media_type="application/json")
         if request.query_params.get("style") == "template":
@@ -140,6 +146,14 @@ async def test_a_list_the_app_answers_as_an_object_is_filtered_by_its_values(tem
     assert leaks(pair.wrapped, adults(templated)) == leaks(pair.bare, adults(templated))
 
 
+async def test_a_list_of_bare_handles_is_filtered_as_the_accounts_they_name(templated: Subject) -> None:
+    pair = await templated.both(as_stranger("/api/search", "fields=handle"))
+    assert leaks(pair.bare, children(templated)), "the bare app shows no child: the example tests nothing"
+    assert pair.wrapped.status == 200, pair.wrapped.body
+    assert not leaks(pair.wrapped, children(templated))
+    assert set(pair.wrapped.document()["results"]) == adults(templated)
+
+
 @pytest.mark.parametrize(
     "raw",
     [as_stranger("/api/search", "style=template"), as_stranger("/api/users/ann_adult/followers", "style=template")],
@@ -158,8 +172,9 @@ async def test_an_answer_with_a_key_written_twice_is_refused(templated: Subject,
     [
         as_stranger("/api/search", "q=mia", header("accept", "application/x-ndjson")),
         as_stranger("/api/search", "q=i", header("accept", "application/vnd.chirp.v2+json")),
+        as_stranger("/api/search", "q=i", header("accept", "application/vnd.chirp.v3+json")),
     ],
-    ids=["one-ndjson-line", "another-key"],
+    ids=["one-ndjson-line", "another-key", "cards-nested-deeper"],
 )
 async def test_an_answer_whose_list_is_not_where_the_policy_says_is_refused_when_it_names_a_child(
     templated: Subject, raw: Raw
@@ -176,8 +191,9 @@ async def test_an_answer_whose_list_is_not_where_the_policy_says_is_refused_when
     [
         as_stranger("/api/search", "q=ann", header("accept", "application/x-ndjson")),
         as_stranger("/api/search", "q=nobody", header("accept", "application/vnd.chirp.v2+json")),
+        as_stranger("/api/search", "q=ann", header("accept", "application/vnd.chirp.v3+json")),
     ],
-    ids=["an-adults-ndjson-line", "an-empty-search"],
+    ids=["an-adults-ndjson-line", "an-empty-search", "an-adults-card-nested-deeper"],
 )
 async def test_an_answer_without_its_list_that_names_no_child_passes_as_the_app_sent_it(
     templated: Subject, raw: Raw

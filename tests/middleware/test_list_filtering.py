@@ -29,7 +29,7 @@ from safe_accounts.decide.request import decide
 from safe_accounts.decide.rules import PairVerdict
 from safe_accounts.decisions.table import decision_log
 from safe_accounts.errors import StorageError
-from safe_accounts.pipeline.ids import ids_at
+from safe_accounts.pipeline.ids import account_ids, ids_at
 from safe_accounts.pipeline.lists import NOTICE_RESTRICTED, NOTICE_STRANGER, _notices, filter_lists
 from safe_accounts.policy.jsonpath import compile_path
 from safe_accounts.policy.model import Action, Mode, Outcome
@@ -388,8 +388,9 @@ async def _judged_alone(
     rt: Runtime, actor_id: str | None, document: dict[str, Any], notice_field: str | None
 ) -> dict[str, Any]:
     """`document` as judging each listed item by itself leaves it (`decide`),
-    with the notices `_notices` gives for every listed account."""
-    groups = [ids_at(item, ID) for item in document["results"]]
+    with the notices `_notices` gives for every listed account. A bare value in the list
+    (`"text"`, `7`) is the id it spells, as a client shows it."""
+    groups = [ids_at(i, ID) if isinstance(i, dict | list) else account_ids([i]) for i in document["results"]]
     everyone = await decide(rt.facts, _rules(rt), actor_id, [i for g in groups for i in g])
     notices = await _notices(rt, everyone.actor, [p.target for p in everyone.pairs]) if notice_field else {}
     kept = []

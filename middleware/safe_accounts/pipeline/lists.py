@@ -7,10 +7,11 @@ connection. It changes the parsed document in place and queues one decision-log 
 rule that removed or would have removed someone.
 
 A list the app writes as an object (`{"0": ..., "3": ...}`, a map keyed by id) is filtered
-by its values, as a client shows them. An answer not in the shape the policy says (a
-discovery answer without its list, a profile that is not an object) is unreadable
-(`capture.Unreadable`) if it names, outside the lists found, an account the rules would
-filter.
+by its values, as a client shows them; a bare value in a list (`["kid_mia"]`) is the id it
+spells. An answer not in the shape the policy says (a discovery answer without its list or
+with items whose ids the route's `id` does not read, a profile that is not an object) is
+unreadable (`capture.Unreadable`) if it names, outside the items whose ids were read, an
+account the rules would filter.
 """
 
 from __future__ import annotations
@@ -54,19 +55,24 @@ async def filter_lists(
     filtering, notices by account).
 
     The answer is in the shape the policy says unless `answer_list` (`lists[0]` is the list
-    the answer is: a discovery route's `items`) and that list is not found, or the profile
-    the answer is was not found (`profile_found`). Then, if it names an account the rules
-    would filter anywhere but in the lists found, it raises `Unreadable`."""
+    the answer is: a discovery route's `items`) and that list is not found or holds an item
+    whose id the route's `id` does not read (a card nested deeper, a wrapper's value), or the
+    profile the answer is was not found (`profile_found`). Then, if it names an account the
+    rules would filter anywhere but in the items whose ids were read, it raises `Unreadable`."""
     if not lists:
         return False, None, {}
     located = [_locate(document, steps) for steps in lists]
     slots = [slot for found in located for slot in found]
     items = [container[key] for container, keys in slots for key in keys]
-    if not profile_found or (answer_list and not located[0]):
-        await _nothing_filtered_astray(rt, rules, actor, document, id_path, frozenset(map(id, items)))
+    per_item, all_plain = _ids_of_items(items, id_path)
+    if not all_plain:
+        _bare_ids(per_item, slots)
+    unread = not all_plain and not all(per_item)
+    if not profile_found or (answer_list and (not located[0] or unread)):
+        read = frozenset(id(item) for item, ids in zip(items, per_item, strict=True) if ids)
+        await _nothing_filtered_astray(rt, rules, actor, document, id_path, read)
     if not items:
         return False, None, {}
-    per_item, all_plain = _ids_of_items(items, id_path)
     # Every id once, in first-seen order (as `account_ids` would list them).
     # With every item's id plain, `per_item` holds strings only.
     ids: list[str] = list(dict.fromkeys(per_item)) if all_plain else _distinct(per_item)  # type: ignore[arg-type]
@@ -136,15 +142,15 @@ async def filter_lists(
 
 
 async def _nothing_filtered_astray(
-    rt: Runtime, rules: RuleSet, actor: Party, document: Any, id_path: tuple[object, ...], listed: frozenset[int]
+    rt: Runtime, rules: RuleSet, actor: Party, document: Any, id_path: tuple[object, ...], read: frozenset[int]
 ) -> None:
     """Raise `Unreadable` if an answer not in the shape the policy says (a shape the app
     answers in only sometimes: another key, one line of NDJSON, rows where one object was
-    expected) names, anywhere but in the `listed` items (by `id()`), an account the rules
-    would filter. Its client may show it; we would not know where to remove it from. An
-    answer that names no such account (an empty search as `{"count": 0}`, the viewer's own
-    card) passes."""
-    ids = account_ids(i for node in objects(document, listed) for i in ids_at(node, id_path))
+    expected, a card nested deeper than the path says) names, anywhere but in the items
+    whose ids were `read` (by `id()`), an account the rules would filter. Its client may
+    show it; we would not know where to remove it from. An answer that names no such
+    account (an empty search as `{"count": 0}`, the viewer's own card) passes."""
+    ids = account_ids(i for node in objects(document, read) for i in ids_at(node, id_path))
     if not ids:
         return
     page = await decide_page(rt.facts, rules, actor.id, ids)
@@ -179,6 +185,23 @@ def _ids_of_items(
     for i in others:
         per_item[i] = ids_at(items[i], id_path)
     return per_item, not others
+
+
+def _bare_ids(per_item: list[Any], slots: list[tuple[Any, Sequence[Any]]]) -> None:
+    """A list item that is a bare value (`{"results": ["kid_mia"]}`, as `?fields=handle`
+    answers) is the id itself, as a client shows it: read as `ids.spellings` reads it when the
+    route's `id` found nothing in it. Only in lists: an object's values (a wrapper's `next`
+    cursor or `count`) are no accounts."""
+    i = 0
+    for container, keys in slots:
+        if isinstance(container, list):
+            for key in keys:
+                item = container[key]
+                if per_item[i] == [] and item is not None and not isinstance(item, dict | list):
+                    per_item[i] = account_ids([item])
+                i += 1
+        else:
+            i += len(keys)
 
 
 def _distinct(per_item: list[str | list[str]]) -> list[str]:
