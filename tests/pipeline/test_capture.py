@@ -126,6 +126,22 @@ async def test_a_lone_surrogate_is_written_back_as_the_app_escaped_it() -> None:
     assert client.body == b'{"results":[{"id":"adult","name":"Ann\\ud83d"}]}'
 
 
+async def test_the_apps_trailers_follow_its_own_bytes_and_never_a_rewritten_body() -> None:
+    async def keep(document: Any, status: int) -> None:
+        return None
+
+    trailers = {"type": "http.response.trailers", "headers": [(b"content-digest", b"sha-256=:x:")]}
+    for rewrite, promised in ((keep, True), (drop_kid, False)):
+        client = Client()
+        capture = ResponseCapture(client.send, rewrite, strict=True)
+        await capture.send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})
+        await capture.send({"type": "http.response.body", "body": PAGE, "more_body": False})
+        await capture.send(trailers)
+        # A server told to expect trailers waits for them; one told not to gets none.
+        assert client.messages[0].get("trailers") is promised
+        assert (trailers in client.messages) is promised
+
+
 async def test_a_rewrite_that_fails_closed_answers_503() -> None:
     async def store_down(document: Any, status: int) -> None:
         raise RuntimeError("band store down")

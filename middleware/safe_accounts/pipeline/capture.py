@@ -11,8 +11,8 @@ a client will read it:
   `MAX_REWRITE_BYTES`; decoded (gzip, deflate; br and zstd where a decoder is installed);
   and parsed as JSON whatever type it declares, as a client's `response.json()` would;
 - rewritten, it is sent as plain JSON (in the UTF-16 or UTF-32 the app wrote it in, if it
-  did) with its own `Content-Length` and no `Content-Encoding`; unchanged, exactly as the
-  app sent it, still encoded.
+  did) with its own `Content-Length`, no `Content-Encoding` and no trailers; unchanged,
+  exactly as the app sent it, still encoded, its trailers after it.
 
 What cannot be read that way (a coding we cannot undo, a corrupt, truncated or trailing
 stream, a body over the limit, a body that is not JSON, a part of a body, a body not sent
@@ -212,6 +212,10 @@ class ResponseCapture:
                 body = _dumps(new_document, written_in)
                 start = _without(start, _OF_THE_BYTES)
                 start["headers"] += [(b"content-length", str(len(body)).encode()), *extra_headers]
+                # The app's trailers (a digest, a signature) are of its bytes: ours have none.
+                start["trailers"] = False
+        if body is raw:
+            self._state = _PASSING  # the app's trailers, if it promised any, are of these bytes
         await self._send(start)
         await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -221,6 +225,7 @@ class ResponseCapture:
         if self._strict:
             await self._refuse()
         else:
+            self._state = _PASSING  # the app's trailers, if it promised any, follow
             await self._send(start)
             await self._send({"type": "http.response.body", "body": raw, "more_body": False})
 
