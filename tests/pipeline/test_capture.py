@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import gzip
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from safe_accounts.pipeline import capture as capture_module
 from safe_accounts.pipeline.capture import ResponseCapture, Unreadable, for_reading
 
 
@@ -81,8 +83,13 @@ async def test_an_unreadable_answer_is_refused_where_an_enforced_rule_would_chan
         b'{"results": [{"id": "kid"}], "results": []}',
         b'{"results": [{"id": "kid", "id": "adult"}]}',
         b'{"results": [{"id": "kid", "\\u0069d": "adult"}]}',
+        # Compact, as orjson and Starlette write: only a key written twice makes it differ.
+        b'{"results":[{"id":"kid"}],"results":[]}',
+        b'{"results":[{"id":"kid","id":"adult"}]}',
+        # Nested deeper than orjson writes.
+        b'{"results":[{"id":"kid","id":"adult","deep":' + b"[" * 300 + b"]" * 300 + b"}]}",
     ],
-    ids=["list-twice", "id-twice", "id-twice-escaped"],
+    ids=["list-twice", "id-twice", "id-twice-escaped", "compact-list-twice", "compact-id-twice", "deep"],
 )
 async def test_a_key_written_twice_is_refused_where_an_enforced_rule_would_change_the_answer(body: bytes) -> None:
     strict, lenient = Client(), Client()
@@ -93,6 +100,39 @@ async def test_a_key_written_twice_is_refused_where_an_enforced_rule_would_chang
     passed = ResponseCapture(lenient.send, drop_kid, strict=False)
     await answer(passed, 200, body)
     assert lenient.status == 200 and passed.miss is None
+
+
+async def test_an_answer_written_as_orjson_writes_it_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Starlette's and FastAPI's answers are compact JSON: written back by orjson they are the
+    # app's very bytes, which proves no key was written twice without the slow second reading.
+    def second_reading(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("parsed a second time")
+
+    monkeypatch.setattr(capture_module, "json", SimpleNamespace(loads=second_reading))
+    client = Client()
+    compact = b'{"results":[{"id":"kid","name":"Zo\xc3\xab"},{"id":"adult"}]}'
+    await answer(ResponseCapture(client.send, drop_kid, strict=True), 200, compact)
+    assert client.status == 200 and json.loads(client.body) == {"results": [{"id": "adult"}]}
+
+
+async def test_an_answer_nested_deeper_than_orjson_writes_is_still_rewritten() -> None:
+    client = Client()
+    deep = b'{"results":[{"id":"kid"},{"id":"adult","deep":' + b"[" * 300 + b"]" * 300 + b"}]}"
+    await answer(ResponseCapture(client.send, drop_kid, strict=True), 200, deep)
+    assert client.status == 200 and json.loads(client.body) == {"results": [json.loads(deep)["results"][1]]}
+
+
+async def test_an_answer_that_cannot_be_written_back_is_a_miss() -> None:
+    async def unwritable(document: Any, status: int) -> tuple[Any, list[tuple[bytes, bytes]]]:
+        return {"results": [{1, 2}]}, []  # nothing JSON can write
+
+    strict, lenient = Client(), Client()
+    refused = ResponseCapture(strict.send, unwritable, strict=True)
+    await answer(refused, 200, PAGE)
+    assert strict.status == 502 and refused.miss == "response could not be written back"
+    passed = ResponseCapture(lenient.send, unwritable, strict=False)
+    await answer(passed, 200, PAGE)
+    assert (lenient.status, lenient.body) == (200, PAGE)
 
 
 async def test_a_rewrite_that_finds_the_answer_unreadable_is_a_miss() -> None:

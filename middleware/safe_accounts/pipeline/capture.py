@@ -209,7 +209,11 @@ class ResponseCapture:
             if new_document is None:  # the app's bytes, as they were, with our headers added
                 start = {**start, "headers": [*(start.get("headers") or ()), *extra_headers]}
             else:
-                body = _dumps(new_document, written_in)
+                try:
+                    body = _dumps(new_document, written_in)
+                except (TypeError, ValueError, RecursionError):
+                    await self._missed("response could not be written back", start, raw)
+                    return
                 start = _without(start, _OF_THE_BYTES)
                 start["headers"] += [(b"content-length", str(len(body)).encode()), *extra_headers]
                 # The app's trailers (a digest, a signature) are of its bytes: ours have none.
@@ -256,7 +260,7 @@ def _read(raw: bytes, start: Message, *, one_reading: bool = False) -> tuple[Any
         document, careful = orjson.loads(body), False
     except orjson.JSONDecodeError:
         document, careful = None, True
-    if not (careful or one_reading):
+    if not careful and (not one_reading or _as_orjson_writes_it(document, body)):
         return document, None
     # What a client's parser also takes: a byte order mark, NaN, integers past 64 bits.
     try:
@@ -270,6 +274,17 @@ def _read(raw: bytes, start: Message, *, one_reading: bool = False) -> tuple[Any
     # A UTF-8 byte order mark is dropped, as before: many clients refuse one, none needs it.
     encoding = json.detect_encoding(body)
     return read, "utf-8" if encoding == "utf-8-sig" else encoding
+
+
+def _as_orjson_writes_it(document: Any, body: bytes) -> bool:
+    """Whether `body` is `document` written as orjson writes it (compact, as Starlette's,
+    FastAPI's and msgspec's answers are). Then the text holds no member the document lost,
+    so no key is written twice in it, and the second, slower reading that would find one
+    (a hook per object: several times orjson's parse) is not needed."""
+    try:
+        return orjson.dumps(document) == body
+    except TypeError:  # nested deeper than orjson writes (it reads deeper): the slow way
+        return False
 
 
 class _KeyWrittenTwice(Exception):
@@ -289,7 +304,10 @@ def _one_value_per_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _dumps(document: Any, written_in: str | None) -> bytes:
     if written_in is None:
-        return orjson.dumps(document)
+        try:
+            return orjson.dumps(document)
+        except TypeError:  # nested deeper than orjson writes (255 levels; it reads 1024)
+            return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     # What orjson could not read, it may not write either. Escaped to ASCII: a lone
     # surrogate (`"\ud83d"`, half an emoji) is written back as the app wrote it, where no
     # encoder would take it as a character. And in the encoding the app wrote (UTF-16 or
