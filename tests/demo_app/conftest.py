@@ -1,7 +1,9 @@
 """The demo app as a host: its own tables seeded with the personas, served in-process.
 
 Every test runs on SQLite and on PostgreSQL (the `database_url` fixture). The demo app's
-tables are dropped afterwards, because the PostgreSQL database is shared by the run.
+tables are dropped afterwards, and the rows the middleware wrote in its own emptied, because
+the PostgreSQL database is shared by the run: a later test reading the decision log must
+not find the demo's rows in it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from demo_app.database import make_engine
 from demo_app.seed import seed
 from demo_app.tables import metadata
 from safe_accounts.clock import FrozenClock
+from safe_accounts.db.schema import metadata as ours
 
 
 @pytest.fixture
@@ -28,6 +31,8 @@ async def demo_database(database_url: str) -> AsyncIterator[str]:
     try:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.drop_all)
+            for table in reversed(ours.sorted_tables):
+                await conn.execute(table.delete())
     finally:
         await engine.dispose()
 
