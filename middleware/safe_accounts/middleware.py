@@ -36,7 +36,7 @@ from .alerts.restrictions import Restrictions
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .db.engine import is_postgres, make_engine
-from .db.pool import fill
+from .db.pool import fill, settle
 from .decide.refusal import UNAVAILABLE
 from .errors import SafeAccountsError, StorageError
 from .pipeline import problem
@@ -337,6 +337,11 @@ class SafeAccountsMiddleware:
         runtime, self.runtime = self.runtime, None
         if runtime is not None:
             await runtime.close()
+        # Lookups given up on: their connections back before the pool goes (a checkout
+        # still in line for one waits no longer than this).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await settle()
         await self.engine.dispose()
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from safe_accounts.db.engine import make_engine
-from safe_accounts.db.pool import NoConnectionInTime, connection, fill, timings
+from safe_accounts.db.pool import NoConnectionInTime, connection, fill, settle, timings
 from safe_accounts.decide.budget import OverBudget, within
 from safe_accounts.errors import StorageError
 
@@ -23,6 +23,7 @@ async def one_connection(postgres_database: str) -> AsyncIterator[AsyncEngine]:
     """An engine whose pool holds a single connection: a second lookup must wait in line."""
     engine = make_engine(postgres_database, pool_size=1, max_overflow=0)
     yield engine
+    await settle()  # a checkout given up on ends in the background
     await engine.dispose()
 
 

@@ -161,7 +161,7 @@ async def connection(engine: AsyncEngine, kind: str) -> AsyncIterator[AsyncConne
     deadline = _deadline.get()
     conn = engine.connect()
     if deadline is None or _idle(engine.pool):
-        await conn.start()
+        await _started(conn)
     else:
         patience = deadline - asked - times.typical
         if patience <= 0:
@@ -171,7 +171,7 @@ async def connection(engine: AsyncEngine, kind: str) -> AsyncIterator[AsyncConne
             )
         try:
             async with asyncio.timeout(patience):
-                await conn.start()
+                await _started(conn)
         except TimeoutError:
             times.gave_up += 1
             raise NoConnectionInTime(
@@ -187,7 +187,66 @@ async def connection(engine: AsyncEngine, kind: str) -> AsyncIterator[AsyncConne
     else:
         times.observe(got - asked, loop.time() - got)
     finally:
-        await conn.close()
+        await _closed(conn)
+
+
+# Checkouts their caller stopped waiting for, and connections on their way back to the
+# pool because of it, until they are back (`settle`): a task nothing refers to may be
+# collected before it has run.
+_giving_back: set[asyncio.Future[Any]] = set()
+
+
+async def _started(conn: AsyncConnection) -> None:
+    """`conn.start()`, run to its end even when the caller stops waiting for it (its time
+    budget ran out): a checkout or a connect cancelled halfway loses its connection to the
+    pool for ever (with aiosqlite, until the pool refuses every lookup), and so does one
+    that ended just before the cancellation reached its caller. The caller's cancellation
+    is raised at once; the connection, once had, goes straight back to the pool."""
+    starting = asyncio.ensure_future(conn.start())
+    try:
+        await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        _keep(starting)
+        starting.add_done_callback(lambda _: _close_when_had(conn, starting))
+        raise
+
+
+def _keep(task: asyncio.Future[Any]) -> None:
+    _giving_back.add(task)
+    task.add_done_callback(_giving_back.discard)
+
+
+def _close_when_had(conn: AsyncConnection, starting: asyncio.Future[Any]) -> None:
+    if starting.cancelled() or starting.exception() is not None:
+        return  # nothing was had: nothing to give back
+    _keep(asyncio.ensure_future(conn.close()))
+
+
+async def settle() -> None:
+    """Wait until the connections given up on are back in their pools: at shutdown, before
+    the engines are disposed (a checkout given up on may still be in line for one)."""
+    while _giving_back:
+        await asyncio.wait(set(_giving_back))
+
+
+async def _closed(conn: AsyncConnection) -> None:
+    """`conn.close()`, run to its end before the caller goes on, even when the caller is
+    cancelled meanwhile (a shared fetch whose last waiter left while it was giving its
+    connection back): cancelled halfway, the close leaves the connection checked out for
+    ever. A cancellation that came meanwhile is raised once the connection is back."""
+    closing = asyncio.ensure_future(conn.close())
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError as exc:
+            if closing.done():
+                raise
+            cancelled = exc
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
 
 
 async def fill(engine: AsyncEngine) -> int:
@@ -209,4 +268,4 @@ async def fill(engine: AsyncEngine) -> int:
     return wanted
 
 
-__all__ = ["NoConnectionInTime", "PoolTimings", "connection", "fill", "timings", "until"]
+__all__ = ["NoConnectionInTime", "PoolTimings", "connection", "fill", "settle", "timings", "until"]

@@ -1,0 +1,121 @@
+"""A lookup cancelled at any moment gives its connection back to the pool.
+
+A lookup is cancelled when its request's time budget runs out, or when the last request
+waiting for a shared fetch gives up (`_singleflight.py`). Cancelled while it was giving its
+connection back, or just as its checkout ended, it used to leave the connection checked out
+for ever: under load the pool ran dry (with aiosqlite, "QueuePool limit ... reached" for
+every later lookup) and the garbage collector later complained of each one. Each test holds
+the lookup at one moment with a gate, cancels it there, and then looks at the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from safe_accounts.db.engine import make_engine
+from safe_accounts.db.pool import connection, settle
+
+_CHECKED_OUT: weakref.WeakKeyDictionary[AsyncEngine, set[int]] = weakref.WeakKeyDictionary()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url, pool_size=2, max_overflow=0)
+    out = _CHECKED_OUT[engine] = set()  # counted by events: any kind of pool (2.0 gives aiosqlite none)
+    event.listen(engine.sync_engine.pool, "checkout", lambda _c, record, _p: out.add(id(record)))
+    event.listen(engine.sync_engine.pool, "checkin", lambda _c, record: out.discard(id(record)))
+    yield engine
+    await settle()
+    await engine.dispose()
+
+
+def checked_out(engine: AsyncEngine) -> int:
+    return len(_CHECKED_OUT[engine])
+
+
+class Gate:
+    """Holds a method of every `AsyncConnection` at its start (`before`) or its end until
+    opened, and says when a call has reached it."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+        self.opened = asyncio.Event()
+
+    def around(
+        self, method: Callable[..., Awaitable[Any]], *, before: bool
+    ) -> Callable[..., Awaitable[Any]]:
+        async def gated(conn: AsyncConnection, *args: Any, **kwargs: Any) -> Any:
+            if before:
+                await self._wait()
+            result = await method(conn, *args, **kwargs)
+            if not before:
+                await self._wait()
+            return result
+
+        return gated
+
+    async def _wait(self) -> None:
+        self.reached.set()
+        await self.opened.wait()
+
+
+async def _lookup(engine: AsyncEngine) -> None:
+    async with connection(engine, "bands") as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _cancel_at(gate: Gate, engine: AsyncEngine) -> None:
+    """Run a lookup, cancel it once it reaches the gate, then open the gate."""
+    task = asyncio.create_task(_lookup(engine))
+    await gate.reached.wait()
+    task.cancel()
+    await asyncio.sleep(0)  # the cancellation lands while the gate is still shut
+    gate.opened.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def _back_in_the_pool(engine: AsyncEngine) -> None:
+    for _ in range(200):  # a connection given up on mid-checkout is closed in the background
+        if checked_out(engine) == 0:
+            break
+        await asyncio.sleep(0.01)
+    gc.collect()  # a connection left checked out would be the collector's (an error here)
+    assert checked_out(engine) == 0
+    async with connection(engine, "bands") as conn:  # and the pool serves the next lookup
+        assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+
+
+async def test_a_lookup_cancelled_while_it_gives_its_connection_back_still_gives_it_back(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = Gate()
+    monkeypatch.setattr(AsyncConnection, "close", gate.around(AsyncConnection.close, before=True))
+    await _cancel_at(gate, engine)
+    await _back_in_the_pool(engine)
+
+
+async def test_a_lookup_cancelled_as_its_checkout_ends_gives_the_connection_back(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = Gate()
+    monkeypatch.setattr(AsyncConnection, "start", gate.around(AsyncConnection.start, before=False))
+    await _cancel_at(gate, engine)
+    await _back_in_the_pool(engine)
+
+
+async def test_a_lookup_cancelled_while_it_waits_for_a_checkout_gives_it_back_once_had(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = Gate()
+    monkeypatch.setattr(AsyncConnection, "start", gate.around(AsyncConnection.start, before=True))
+    await _cancel_at(gate, engine)
+    await _back_in_the_pool(engine)
