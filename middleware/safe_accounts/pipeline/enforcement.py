@@ -301,9 +301,13 @@ class Enforcement:
             headers: list[tuple[bytes, bytes]] = []
             # The profiles the answer holds, where the policy says: else (rows `[{...}]` where
             # one object was expected, as REST layers answer on request) they may be anywhere.
-            profiles = [
-                p for p in ([document] if shape.items is None else walk(document, shape.items)) if isinstance(p, dict)
-            ]
+            # Walked only when read: on a discovery route `items` is the page, every item of it.
+            profiles: list[Any] = []
+            if not in_answer or (redact and decision_id is not None):
+                profiles = [
+                    p for p in ([document] if shape.items is None else walk(document, shape.items))
+                    if isinstance(p, dict)
+                ]
             if redact and decision_id is not None:
                 if not profiles and any(name in node for node in objects(document) for name in shape.redact):
                     raise Unreadable("response does not hold the profile where the policy says")
