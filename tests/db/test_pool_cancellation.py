@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from safe_accounts.db import pool as pool_module
 from safe_accounts.db.engine import make_engine
 from safe_accounts.db.pool import connection, settle
 
@@ -119,3 +120,29 @@ async def test_a_lookup_cancelled_while_it_waits_for_a_checkout_gives_it_back_on
     monkeypatch.setattr(AsyncConnection, "start", gate.around(AsyncConnection.start, before=True))
     await _cancel_at(gate, engine)
     await _back_in_the_pool(engine)
+
+
+
+def test_settling_waits_only_for_the_running_event_loops_checkouts() -> None:
+    # A worker's `close` settles its own loop's checkouts; another loop's (a test's, an
+    # `asyncio.run` before it) are not its to wait for, and would never end in this one.
+    other = asyncio.new_event_loop()
+    try:
+        release = other.create_future()
+        left = other.create_task(_until(release))
+        pool_module._keep(left)  # noqa: SLF001 - a checkout given up on, in the other loop
+
+        async def settle_soon() -> None:
+            async with asyncio.timeout(1):
+                await settle()
+
+        asyncio.run(settle_soon())
+        release.set_result(None)
+        other.run_until_complete(left)
+        assert left not in pool_module._giving_back  # noqa: SLF001 - gone once back
+    finally:
+        other.close()
+
+
+async def _until(release: asyncio.Future[None]) -> None:
+    await release

@@ -224,9 +224,17 @@ def _close_when_had(conn: AsyncConnection, starting: asyncio.Future[Any]) -> Non
 
 async def settle() -> None:
     """Wait until the connections given up on are back in their pools: at shutdown, before
-    the engines are disposed (a checkout given up on may still be in line for one)."""
-    while _giving_back:
-        await asyncio.wait(set(_giving_back))
+    the engines are disposed (a checkout given up on may still be in line for one). Only
+    this event loop's: one closed meanwhile (a test's, an `asyncio.run`) ran none of its
+    own to the end, and none of them will."""
+    loop = asyncio.get_running_loop()
+    while True:
+        for task in [t for t in _giving_back if t.get_loop().is_closed()]:
+            _giving_back.discard(task)
+        mine = {task for task in _giving_back if task.get_loop() is loop}
+        if not mine:
+            return
+        await asyncio.wait(mine)
 
 
 async def _closed(conn: AsyncConnection) -> None:
