@@ -95,32 +95,21 @@ async def _back_in_the_pool(engine: AsyncEngine) -> None:
         assert (await conn.execute(text("SELECT 1"))).scalar() == 1
 
 
-async def test_a_lookup_cancelled_while_it_gives_its_connection_back_still_gives_it_back(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("method", "before"),
+    [
+        pytest.param("close", True, id="while-it-gives-its-connection-back"),
+        pytest.param("start", False, id="as-its-checkout-ends"),
+        pytest.param("start", True, id="while-it-waits-for-a-checkout"),  # a control: never leaked
+    ],
+)
+async def test_a_lookup_cancelled_at_any_moment_gives_its_connection_back(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, method: str, before: bool
 ) -> None:
     gate = Gate()
-    monkeypatch.setattr(AsyncConnection, "close", gate.around(AsyncConnection.close, before=True))
+    monkeypatch.setattr(AsyncConnection, method, gate.around(getattr(AsyncConnection, method), before=before))
     await _cancel_at(gate, engine)
     await _back_in_the_pool(engine)
-
-
-async def test_a_lookup_cancelled_as_its_checkout_ends_gives_the_connection_back(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    gate = Gate()
-    monkeypatch.setattr(AsyncConnection, "start", gate.around(AsyncConnection.start, before=False))
-    await _cancel_at(gate, engine)
-    await _back_in_the_pool(engine)
-
-
-async def test_a_lookup_cancelled_while_it_waits_for_a_checkout_gives_it_back_once_had(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    gate = Gate()
-    monkeypatch.setattr(AsyncConnection, "start", gate.around(AsyncConnection.start, before=True))
-    await _cancel_at(gate, engine)
-    await _back_in_the_pool(engine)
-
 
 
 def test_settling_waits_only_for_the_running_event_loops_checkouts() -> None:

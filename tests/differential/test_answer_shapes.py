@@ -160,11 +160,7 @@ async def test_a_list_of_bare_handles_is_filtered_as_the_accounts_they_name(temp
     ids=["list-twice", "handle-twice"],
 )
 async def test_an_answer_with_a_key_written_twice_is_refused(templated: Subject, raw: Raw) -> None:
-    pair = await templated.both(raw)
-    assert leaks(pair.bare, children(templated)), "the bare app shows no child: the example tests nothing"
-    assert pair.wrapped.status == 502
-    assert problem_type(pair.wrapped) == "unreadable-response"
-    assert not leaks(pair.wrapped, children(templated))
+    await refused_as_unreadable(templated, raw)
 
 
 @pytest.mark.parametrize(
@@ -179,11 +175,7 @@ async def test_an_answer_with_a_key_written_twice_is_refused(templated: Subject,
 async def test_an_answer_whose_list_is_not_where_the_policy_says_is_refused_when_it_names_a_child(
     templated: Subject, raw: Raw
 ) -> None:
-    pair = await templated.both(raw)
-    assert leaks(pair.bare, children(templated)), "the bare app shows no child: the example tests nothing"
-    assert pair.wrapped.status == 502
-    assert problem_type(pair.wrapped) == "unreadable-response"
-    assert not leaks(pair.wrapped, children(templated))
+    await refused_as_unreadable(templated, raw)
 
 
 @pytest.mark.parametrize(
@@ -248,3 +240,12 @@ async def test_a_parent_reads_their_childs_profile_as_rows_as_the_app_sent_it(te
     pair = await templated.both(raw)
     assert pair.wrapped.status == 200
     assert pair.wrapped.body == pair.bare.body
+
+
+async def refused_as_unreadable(templated: Subject, raw: Raw) -> None:
+    """The bare app shows a child; the wrapped app refuses the answer (502) and shows none."""
+    pair = await templated.both(raw)
+    assert leaks(pair.bare, children(templated)), "the bare app shows no child: the example tests nothing"
+    assert pair.wrapped.status == 502
+    assert problem_type(pair.wrapped) == "unreadable-response"
+    assert not leaks(pair.wrapped, children(templated))
