@@ -51,10 +51,12 @@ async def open_subject(
     return subject, middleware
 
 
-@pytest.fixture
-async def chirp_app(tmp_path: Path, migrated: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Subject]:
+async def open_chirp(
+    host: Any, tmp_path: Path, migrated: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Subject]:
+    """Chirp (or a variant of it, `host`) behind the middleware, for a fixture to yield from."""
     monkeypatch.setenv(chirp.KEY_ENV, chirp.KEY)
-    subject, middleware = await open_subject("chirp", tmp_path, migrated, chirp.Chirp, chirp)
+    subject, middleware = await open_subject("chirp", tmp_path, migrated, host, chirp)
     # Chirp keeps no ages: its bands are in Safe Accounts' own table (`safe-accounts bands set`).
     assert middleware.runtime is not None
     for person in chirp.PEOPLE.values():
@@ -63,6 +65,12 @@ async def chirp_app(tmp_path: Path, migrated: Path, monkeypatch: pytest.MonkeyPa
     yield subject
     await middleware.close()
     subject.tables.close()
+
+
+@pytest.fixture
+async def chirp_app(tmp_path: Path, migrated: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Subject]:
+    async for subject in open_chirp(chirp.Chirp, tmp_path, migrated, monkeypatch):
+        yield subject
 
 
 @pytest.fixture

@@ -33,10 +33,8 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from safe_accounts import AgeBand
-
 from .apps import chirp
-from .conftest import open_subject
+from .conftest import open_chirp
 from .harness import Raw, Reply, Subject, header, leaks
 
 HALF_AN_EMOJI = "\ud83d"
@@ -101,15 +99,8 @@ class Templated(chirp.Chirp):
 
 @pytest.fixture
 async def templated(tmp_path: Path, migrated: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Subject]:
-    monkeypatch.setenv(chirp.KEY_ENV, chirp.KEY)
-    subject, middleware = await open_subject("chirp", tmp_path, migrated, Templated, chirp)
-    assert middleware.runtime is not None
-    for person in chirp.PEOPLE.values():
-        if person.band != "unknown":
-            await middleware.runtime.bands.set(person.id, band=AgeBand(person.band))
-    yield subject
-    await middleware.close()
-    subject.tables.close()
+    async for subject in open_chirp(Templated, tmp_path, migrated, monkeypatch):
+        yield subject
 
 
 def as_stranger(path: str, query: str = "", *headers: tuple[bytes, bytes]) -> Raw:
